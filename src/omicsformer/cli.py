@@ -1,0 +1,284 @@
+"""The ``omicsformer`` command line: parses arguments, calls the library, maps errors to exit codes.
+
+Exit codes: 0 success, 2 user error (bad input, unknown name, ...; one line on stderr),
+130 interrupted. Any other failure is a bug and shows its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from omicsformer.config import (
+    DataConfig,
+    ModelConfig,
+    PreprocessConfig,
+    RunConfig,
+    SplitConfig,
+    from_dict,
+    parse_overrides,
+)
+from omicsformer.console import note, out
+from omicsformer.errors import OmicsformerError
+
+# --------------------------------------------------------------------------------- arguments
+
+
+def _add_data_args(
+    parser: argparse.ArgumentParser, *, required: bool, with_target: bool = True
+) -> None:
+    g = parser.add_argument_group("data")
+    g.add_argument(
+        "--data",
+        required=required,
+        help="a built-in dataset name or a .csv/.tsv/.parquet/.h5ad file",
+    )
+    g.add_argument(
+        "--labels", help="clinical / labels table (.csv/.tsv/.parquet) joined on sample ID"
+    )
+    g.add_argument(
+        "--layout",
+        choices=["samples-by-genes", "genes-by-samples"],
+        help="orientation of a table matrix (default: samples-by-genes)",
+    )
+    g.add_argument(
+        "--sample-id", help="sample-ID column of the labels table (default: first column)"
+    )
+    g.add_argument("--layer", help="for .h5ad: use this layer instead of X")
+    if with_target:
+        g.add_argument("--target", help="obs / labels column to predict")
+
+
+def _add_train_args(parser: argparse.ArgumentParser) -> None:
+    _add_data_args(parser, required=False)
+    p = parser.add_argument_group("preprocessing (fitted on the training split only)")
+    p.add_argument("--transform", choices=["none", "log1p", "log2p1"], help="default: none")
+    p.add_argument(
+        "--impute", choices=["none", "median"], help="fill NaN/inf with training medians"
+    )
+    p.add_argument("--top-genes", type=int, help="keep the K most variable training genes")
+    p.add_argument("--no-zscore", action="store_true", default=None, help="do not z-score genes")
+    s = parser.add_argument_group("split")
+    s.add_argument("--val-fraction", type=float, help="default: 0.15")
+    s.add_argument("--test-fraction", type=float, help="default: 0.15")
+    m = parser.add_argument_group("model")
+    m.add_argument("--model", help="registered model name (see `omicsformer models`)")
+    m.add_argument(
+        "-o",
+        "--option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="model option, repeatable (e.g. -o C=0.01,0.1)",
+    )
+    parser.add_argument("--seed", type=int, help="random seed (default: 0)")
+    parser.add_argument(
+        "--config", help="start from this config.yaml (flags given here override it)"
+    )
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """Overlay the flags actually given on a config file (or on the defaults)."""
+    config = RunConfig.from_yaml(args.config) if args.config else RunConfig()
+    sections: dict[str, dict[str, Any]] = {
+        "data": {
+            "source": args.data,
+            "labels": args.labels,
+            "layout": args.layout,
+            "sample_id": args.sample_id,
+            "layer": args.layer,
+            "target": args.target,
+        },
+        "preprocess": {
+            "transform": args.transform,
+            "impute": args.impute,
+            "top_genes": args.top_genes,
+            "zscore": False if args.no_zscore else None,
+        },
+        "split": {"val_fraction": args.val_fraction, "test_fraction": args.test_fraction},
+    }
+    classes = {"data": DataConfig, "preprocess": PreprocessConfig, "split": SplitConfig}
+    for section, values in sections.items():
+        merged = {
+            **getattr(config, section).__dict__,
+            **{k: v for k, v in values.items() if v is not None},
+        }
+        setattr(config, section, from_dict(classes[section], merged, section))
+    if args.model is not None and args.model != config.model.name:
+        config.model = ModelConfig(name=args.model, options={})
+    config.model.options.update(parse_overrides(args.option))
+    if args.seed is not None:
+        config.seed = args.seed
+    if not config.data.source:
+        raise OmicsformerError("--data is required (or --config with a data.source)")
+    return config.validate()
+
+
+# ---------------------------------------------------------------------------------- commands
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from omicsformer.pipeline import train_run
+    from omicsformer.report.tables import print_metrics
+
+    config = config_from_args(args)
+    folder, result = train_run(config, args.out, overwrite=args.force)
+    print_metrics({config.model.name: result.metrics}, result.task.metric_names)
+    note(f"run written to {folder}")
+    return 0
+
+
+def _load_data_for_run(args: argparse.Namespace, run: Any) -> Any:
+    from omicsformer.pipeline import load_new_data
+
+    columns = [args.target] if getattr(args, "target", None) else run.target.columns
+    return load_new_data(
+        args.data,
+        labels=args.labels,
+        layout=args.layout or "samples-by-genes",
+        sample_id=args.sample_id,
+        layer=args.layer,
+        target_columns=columns,
+    )
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from omicsformer.fileio import write_with
+    from omicsformer.pipeline import load_run, predictions_for
+
+    run = load_run(args.run_dir)
+    adata = _load_data_for_run(args, run)
+    frame = predictions_for(run, adata)
+    write_with(args.out, lambda tmp: frame.to_csv(tmp, index=False))
+    note(f"{len(frame)} predictions written to {args.out}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from omicsformer.fileio import write_json
+    from omicsformer.pipeline import evaluate_run, load_run
+    from omicsformer.report.tables import print_metrics
+
+    run = load_run(args.run_dir)
+    adata = _load_data_for_run(args, run)
+    metrics = evaluate_run(run, adata, args.target)
+    print_metrics({run.spec.name: {"evaluation": metrics}}, run.task.metric_names)
+    if args.out:
+        write_json(args.out, metrics)
+    return 0
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from omicsformer.data.datasets import DATASETS
+
+    table = Table(title="built-in datasets")
+    for column in ("name", "samples", "genes", "tasks", "targets", "source", "licence"):
+        table.add_column(column, overflow="fold")
+    for name, spec in DATASETS.items():
+        row = (
+            name,
+            str(spec.shape[0]),
+            str(spec.shape[1]),
+            ", ".join(spec.default_targets),
+            ", ".join(spec.targets),
+            spec.source,
+            spec.licence,
+        )
+        table.add_row(*map(escape, row))
+    out.print(table)
+    for name, spec in DATASETS.items():
+        for target, meaning in spec.targets.items():
+            out.print(escape(f"  {name} {target}: {meaning}"))
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    from rich.markup import escape
+    from rich.table import Table
+
+    from omicsformer.models import MODELS
+
+    table = Table(title="models")
+    for column in ("name", "family", "tasks", "description", "needs"):
+        table.add_column(column, overflow="fold")
+    for name, spec in MODELS.items():
+        needs = ""
+        if spec.extra:
+            installed = importlib.util.find_spec(spec.extra) is not None
+            needs = f"omicsformer[{spec.extra}]" + ("" if installed else " (not installed)")
+        row = (name, spec.family, ", ".join(spec.tasks), spec.description, needs)
+        table.add_row(*map(escape, row))
+    out.print(table)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from omicsformer.demo import run_demo
+
+    run_demo(Path(args.out), models=args.models.split(",") if args.models else None)
+    return 0
+
+
+# ------------------------------------------------------------------------------------ parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="omicsformer",
+        description="Predict patient phenotypes from gene expression with attention models.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = sub.add_parser("train", help="train one model on a train/val/test split")
+    _add_train_args(train)
+    train.add_argument("--out", required=True, help="run folder to create")
+    train.add_argument("--force", action="store_true", help="replace an existing run folder")
+    train.set_defaults(func=cmd_train)
+
+    predict = sub.add_parser("predict", help="predict new samples with a trained run")
+    predict.add_argument("run_dir", help="a run folder made by `omicsformer train`")
+    _add_data_args(predict, required=True, with_target=False)
+    predict.add_argument("--out", required=True, help="predictions CSV to write")
+    predict.set_defaults(func=cmd_predict)
+
+    evaluate = sub.add_parser("evaluate", help="score a trained run on labelled data")
+    evaluate.add_argument("run_dir", help="a run folder made by `omicsformer train`")
+    _add_data_args(evaluate, required=True)
+    evaluate.add_argument("--out", help="also write the metrics to this JSON file")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    datasets = sub.add_parser("datasets", help="list the built-in datasets")
+    datasets.set_defaults(func=cmd_datasets)
+    models = sub.add_parser("models", help="list the registered models")
+    models.set_defaults(func=cmd_models)
+
+    demo = sub.add_parser("demo", help="run the demonstration on the bundled leukemia cohort")
+    demo.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
+    demo.add_argument("--models", help="comma-separated models (default: the baselines)")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except OmicsformerError as exc:
+        message = " ".join(str(exc).split())  # always exactly one line
+        print(f"omicsformer: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("omicsformer: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,221 @@
+"""Run configuration: typed dataclasses, YAML files and ``key=value`` overrides.
+
+This is the one place where configuration becomes arguments. A :class:`RunConfig` is built from CLI
+options (or read from a run's ``config.yaml``), validated here, written to the run folder, and
+turned into plain typed arguments for the data, model and training code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin, get_type_hints
+
+import yaml
+
+from omicsformer.errors import ConfigError
+
+Layout = Literal["samples-by-genes", "genes-by-samples"]
+Transform = Literal["none", "log1p", "log2p1"]
+Impute = Literal["none", "median"]
+
+
+@dataclass
+class DataConfig:
+    """Where the expression matrix and the target come from.
+
+    ``source`` is a built-in dataset name (optionally with parameters, ``synthetic:n_genes=2000``)
+    or a file path (.csv, .tsv, .parquet, .h5ad; .gz accepted for text files).
+    """
+
+    source: str = ""
+    labels: str | None = None
+    layout: Layout = "samples-by-genes"
+    sample_id: str | None = None
+    layer: str | None = None
+    target: str | None = None
+
+
+@dataclass
+class PreprocessConfig:
+    """Preprocessing fitted on the training split only (see :mod:`omicsformer.data.preprocess`)."""
+
+    transform: Transform = "none"
+    impute: Impute = "none"
+    top_genes: int | None = None
+    zscore: bool = True
+
+
+@dataclass
+class SplitConfig:
+    """Held-out fractions for a single train/val/test split, or the number of folds."""
+
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+    folds: int | None = None
+
+
+@dataclass
+class ModelConfig:
+    """A registered model name and its options (validated against the model's own config)."""
+
+    name: str = "logreg"
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunConfig:
+    """Everything needed to repeat a run."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    seed: int = 0
+
+    def validate(self) -> RunConfig:
+        """Check value ranges that types alone do not express; return self."""
+        s = self.split
+        if not (0 <= s.val_fraction < 1 and 0 < s.test_fraction < 1):
+            raise ConfigError("split fractions must satisfy 0 <= val < 1 and 0 < test < 1")
+        if s.val_fraction + s.test_fraction >= 0.9:
+            raise ConfigError("val + test fractions must leave at least 10% for training")
+        if s.folds is not None and s.folds < 2:
+            raise ConfigError(f"--folds must be at least 2, got {s.folds}")
+        if self.preprocess.top_genes is not None and self.preprocess.top_genes < 1:
+            raise ConfigError(
+                f"--top-genes must be a positive integer, got {self.preprocess.top_genes}"
+            )
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        return from_dict(cls, data, "config").validate()
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> RunConfig:
+        path = Path(path)
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"config file {path} must hold a mapping at the top level")
+        return cls.from_dict(data)
+
+
+def from_dict(cls: type, data: dict[str, Any], where: str) -> Any:
+    """Build dataclass ``cls`` from a mapping, checking keys and coercing simple types."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where} must be a mapping, got {data!r}")
+    hints = get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(
+            f"unknown key(s) in {where}: {', '.join(unknown)}; "
+            f"valid keys: {', '.join(sorted(names))}"
+        )
+    kwargs = {key: coerce(value, hints[key], f"{where}.{key}") for key, value in data.items()}
+    return cls(**kwargs)
+
+
+def coerce(value: Any, hint: Any, where: str) -> Any:
+    """Convert ``value`` (from YAML or a ``key=value`` string) to the annotated type ``hint``."""
+    origin = get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return from_dict(hint, value or {}, where)
+    if origin in (typing.Union, types.UnionType):
+        options = get_args(hint)
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+            if type(None) in options:
+                return None
+        errors = []
+        for option in (o for o in options if o is not type(None)):
+            try:
+                return coerce(value, option, where)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0] if errors else f"{where}: invalid value {value!r}")
+    if origin is Literal:
+        choices = get_args(hint)
+        text = str(value)
+        if text not in choices:
+            raise ConfigError(f"{where}: {value!r} is not one of: {', '.join(map(str, choices))}")
+        return text
+    if origin in (list, tuple):
+        (item,) = get_args(hint)[:1] or (Any,)
+        if isinstance(value, str):
+            value = [v for v in value.split(",") if v.strip()]
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        items = [coerce(v, item, where) for v in value]
+        return items if origin is list else tuple(items)
+    if origin is dict or hint is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return dict(value)
+    if hint is Any:
+        return value
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    if hint in (int, float):
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        try:
+            number = float(value) if hint is float else _to_int(value)
+        except (TypeError, ValueError):
+            kind = "an integer" if hint is int else "a number"
+            raise ConfigError(f"{where}: expected {kind}, got {value!r}") from None
+        return number
+    if hint is str:
+        if isinstance(value, dict | list):
+            raise ConfigError(f"{where}: expected text, got {value!r}")
+        return str(value)
+    return value
+
+
+def _to_int(value: Any) -> int:
+    number = float(value)
+    if not number.is_integer():
+        raise ValueError(value)
+    return int(number)
+
+
+def parse_overrides(items: list[str] | None) -> dict[str, str]:
+    """Parse ``key=value`` strings into a flat mapping (keys may be dotted)."""
+    result: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"expected KEY=VALUE, got {item!r}")
+        result[key.strip()] = value.strip()
+    return result
+
+
+def build_options(config_cls: type, options: dict[str, Any], where: str) -> Any:
+    """Validate a model's (or component's) options against its config dataclass."""
+    return from_dict(config_cls, options, where)
+
+
+def yaml_value(text: str) -> Any:
+    """Read one override value as YAML would (numbers, booleans, lists), else as text."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text

@@ -1,0 +1,208 @@
+"""Preprocessing fitted on the training split only, then applied to every split and to new data.
+
+Steps, in order (each optional except the gene alignment):
+
+1. **align** genes by name to the training gene order (missing genes are an error);
+2. **check** that values are finite (NaN / inf are an error unless ``impute="median"``);
+3. **transform**: ``log1p`` = ln(1 + x) or ``log2p1`` = log2(1 + x) (negative values are an error);
+4. **impute** missing values with the training medians per gene;
+5. **select** the ``top_genes`` most variable genes (variance on the training split);
+6. **z-score** each gene with the training mean and standard deviation (a constant gene gets
+   scale 1, so it becomes 0 everywhere).
+
+The fitted :class:`Preprocessor` is saved with the model (``preprocess.safetensors``: arrays as
+tensors, settings and gene names as JSON metadata), so that new data is processed exactly as the
+training data was.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import load_file, save_file
+
+from omicsformer.errors import DataError, RunError
+from omicsformer.fileio import write_with
+
+TRANSFORMS = ("none", "log1p", "log2p1")
+
+
+@dataclass
+class Preprocessor:
+    """Fitted preprocessing state.
+
+    Attributes
+    ----------
+    input_genes
+        Gene names the data must provide (training order, before selection).
+    genes
+        Gene names after selection, in model-input order.
+    medians, mean, scale
+        Per selected gene (float32); ``medians`` is empty unless imputing.
+    """
+
+    transform: str
+    impute: str
+    zscore: bool
+    input_genes: list[str]
+    genes: list[str]
+    selected: np.ndarray  # (G_out,) int64 positions in input_genes
+    medians: np.ndarray  # (G_in,) or (0,)
+    mean: np.ndarray  # (G_out,)
+    scale: np.ndarray  # (G_out,)
+
+    @property
+    def n_genes(self) -> int:
+        return len(self.genes)
+
+    # ----------------------------------------------------------------------------- fit / apply
+    @classmethod
+    def fit(
+        cls,
+        values: np.ndarray,
+        genes: list[str],
+        *,
+        transform: str = "none",
+        impute: str = "none",
+        top_genes: int | None = None,
+        zscore: bool = True,
+    ) -> Preprocessor:
+        """Fit on the training rows ``values`` (samples x genes) only."""
+        if transform not in TRANSFORMS:
+            raise DataError(
+                f"unknown transform {transform!r}; choose from: {', '.join(TRANSFORMS)}"
+            )
+        x = _prepare(np.asarray(values, dtype=np.float32), genes, transform, impute)
+        medians = np.zeros(0, dtype=np.float32)
+        if impute == "median":
+            medians = np.nanmedian(x, axis=0).astype(np.float32)
+            if np.isnan(medians).any():
+                gene = genes[int(np.flatnonzero(np.isnan(medians))[0])]
+                raise DataError(
+                    f"gene {gene!r} has no finite value in the training split to impute from"
+                )
+            x = np.where(np.isnan(x), medians, x)
+        selected = np.arange(x.shape[1])
+        if top_genes is not None and top_genes < x.shape[1]:
+            variance = x.var(axis=0)
+            # stable sort on -variance keeps input order among ties, so the choice is deterministic
+            selected = np.sort(np.argsort(-variance, kind="stable")[:top_genes])
+        x = x[:, selected]
+        mean = x.mean(axis=0) if zscore else np.zeros(x.shape[1], dtype=np.float32)
+        std = x.std(axis=0) if zscore else np.ones(x.shape[1], dtype=np.float32)
+        scale = np.where(std > 1e-8, std, 1.0).astype(np.float32)
+        return cls(
+            transform=transform,
+            impute=impute,
+            zscore=zscore,
+            input_genes=list(genes),
+            genes=[genes[i] for i in selected],
+            selected=selected.astype(np.int64),
+            medians=medians,
+            mean=mean.astype(np.float32),
+            scale=scale,
+        )
+
+    def align(self, values: np.ndarray, genes: list[str]) -> np.ndarray:
+        """Reorder columns of ``values`` to the training gene order, by name."""
+        if list(genes) == self.input_genes:
+            return values
+        position = {g: i for i, g in enumerate(genes)}
+        missing = [g for g in self.input_genes if g not in position]
+        if missing:
+            shown = ", ".join(missing[:5])
+            raise DataError(
+                f"{len(missing)} of the {len(self.input_genes)} genes the model was trained on are "
+                f"missing from the data (e.g. {shown})"
+            )
+        return values[:, [position[g] for g in self.input_genes]]
+
+    def apply(self, values: np.ndarray, genes: list[str]) -> np.ndarray:
+        """Process new data (samples x genes) exactly as the training data; returns float32."""
+        x = self.align(np.asarray(values, dtype=np.float32), list(genes))
+        x = _prepare(x, self.input_genes, self.transform, self.impute)
+        if self.impute == "median":
+            x = np.where(np.isnan(x), self.medians, x)
+        x = x[:, self.selected]
+        return ((x - self.mean) / self.scale).astype(np.float32)
+
+    # ----------------------------------------------------------------------------- save / load
+    def save(self, path: str | Path) -> None:
+        tensors = {
+            "selected": self.selected,
+            "medians": self.medians,
+            "mean": self.mean,
+            "scale": self.scale,
+        }
+        meta = {
+            "transform": self.transform,
+            "impute": self.impute,
+            "zscore": json.dumps(self.zscore),
+            "input_genes": json.dumps(self.input_genes),
+        }
+        write_with(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Preprocessor:
+        from safetensors import safe_open
+
+        path = Path(path)
+        if not path.exists():
+            raise RunError(f"{path}: preprocessing state not found")
+        tensors = load_file(str(path))
+        with safe_open(str(path), framework="numpy") as handle:
+            meta = handle.metadata()
+        input_genes = json.loads(meta["input_genes"])
+        selected = tensors["selected"]
+        return cls(
+            transform=meta["transform"],
+            impute=meta["impute"],
+            zscore=json.loads(meta["zscore"]),
+            input_genes=input_genes,
+            genes=[input_genes[i] for i in selected],
+            selected=selected,
+            medians=tensors["medians"],
+            mean=tensors["mean"],
+            scale=tensors["scale"],
+        )
+
+
+def check_values(values: np.ndarray, genes: list[str], transform: str, impute: str) -> None:
+    """Raise the errors :meth:`Preprocessor.fit` would raise on ``values``, without transforming.
+
+    Used before a run folder is created, so that bad input never leaves a half-made run.
+    """
+    x = np.asarray(values)
+    finite = np.isfinite(x)
+    if not finite.all() and impute != "median":
+        _prepare(x, genes, transform, impute)  # raises with the location of the first bad value
+    if transform != "none" and np.nanmin(np.where(finite, x, np.nan)) < 0:
+        _prepare(np.where(finite, x, 0), genes, transform, impute)
+
+
+def _prepare(x: np.ndarray, genes: list[str], transform: str, impute: str) -> np.ndarray:
+    """Check finiteness and apply the log transform; NaN stays NaN (inf becomes NaN) if imputing."""
+    finite = np.isfinite(x)
+    if not finite.all():
+        if impute != "median":
+            row, col = np.argwhere(~finite)[0]
+            raise DataError(
+                f"{int((~finite).sum())} missing or infinite expression values "
+                "(first in sample row "
+                f"{int(row) + 1}, gene {genes[col]!r}); use --impute median to fill them with "
+                "training medians"
+            )
+        x = np.where(finite, x, np.nan)
+    if transform != "none":
+        if np.nanmin(x) < 0:
+            row, col = np.argwhere(x < 0)[0]
+            raise DataError(
+                f"negative expression value {float(x[row, col]):.4g} (gene {genes[col]!r}) "
+                f"cannot be {transform}-transformed; if the data is already on a log scale "
+                "use --transform none"
+            )
+        x = np.log1p(x) if transform == "log1p" else np.log2(1.0 + x)
+    return x.astype(np.float32, copy=False)

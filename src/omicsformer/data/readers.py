@@ -1,0 +1,303 @@
+"""Read expression matrices and clinical tables into AnnData.
+
+Supported files: CSV and TSV (``.csv``, ``.tsv``, ``.txt``, each optionally ``.gz``), Parquet
+(``.parquet``, ``.pq``) and AnnData (``.h5ad``). Tables come either way round:
+
+- ``samples-by-genes`` (default): one row per sample, first column the sample ID, one column
+  per gene.
+- ``genes-by-samples`` (GEO and TCGA style): one row per gene, first column the gene ID.
+
+Whatever the file, the result is an :class:`anndata.AnnData` with samples as ``obs`` (their
+clinical columns in ``obs``), genes as ``var`` and float32 expression in ``X``. Every problem with
+the input raises a :class:`~omicsformer.errors.DataError` whose message names the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+
+from omicsformer.console import note
+from omicsformer.errors import DataError
+
+TEXT_SUFFIXES = {".csv": ",", ".tsv": "\t", ".txt": "\t"}
+PARQUET_SUFFIXES = {".parquet", ".pq"}
+LAYOUTS = ("samples-by-genes", "genes-by-samples")
+
+
+def file_kind(path: Path) -> str:
+    """Return ``csv``, ``tsv``, ``parquet`` or ``h5ad`` from the file name (``.gz`` allowed)."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    last = suffixes[-1] if suffixes else ""
+    if last in TEXT_SUFFIXES:
+        return "csv" if last == ".csv" else "tsv"
+    if last in PARQUET_SUFFIXES:
+        return "parquet"
+    if last == ".h5ad":
+        return "h5ad"
+    raise DataError(
+        f"{path}: unsupported file type {''.join(path.suffixes) or '(no extension)'}; "
+        "use .csv, .tsv, .txt (optionally .gz), .parquet or .h5ad"
+    )
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise DataError(f"{path}: file not found")
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, expected a file")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: file is empty")
+
+
+def _read_frame(path: Path, kind: str) -> pd.DataFrame:
+    """Read a text or Parquet table with its first column (the IDs) as a string index."""
+    try:
+        if kind == "parquet":
+            frame = pd.read_parquet(path)
+            if isinstance(frame.index, pd.RangeIndex) and frame.shape[1] > 0:
+                frame = frame.set_index(frame.columns[0])
+        else:
+            sep = "," if kind == "csv" else "\t"
+            frame = pd.read_csv(path, sep=sep, index_col=0, dtype={0: str}, low_memory=False)
+            # pandas renames repeated header names (g1, g1.1); read the raw header to catch them
+            header = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str).iloc[0, 1:]
+            frame.columns = [str(c) for c in header]
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: file has no data") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"{path}: cannot be read as {kind.upper()}: {first_line}") from None
+    if frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise DataError(f"{path}: table has no data rows or no value columns")
+    frame.index = frame.index.map(_id_text)
+    frame.columns = [str(c) for c in frame.columns]
+    return frame
+
+
+def _id_text(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _check_unique(ids: pd.Index, what: str, path: Path) -> None:
+    duplicated = ids[ids.duplicated()].unique()
+    if len(duplicated):
+        shown = ", ".join(map(str, duplicated[:5]))
+        raise DataError(f"{path}: duplicate {what} IDs ({len(duplicated)} in all): {shown}")
+
+
+def _numeric_values(frame: pd.DataFrame, path: Path, row_kind: str, col_kind: str) -> np.ndarray:
+    """Return the frame as float32, or name the first cell that is not a number."""
+    for column in frame.columns:
+        series = frame[column]
+        if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+            continue
+        converted = pd.to_numeric(series, errors="coerce")
+        bad = series[converted.isna() & series.notna()]
+        if len(bad) or pd.api.types.is_bool_dtype(series):
+            row = bad.index[0] if len(bad) else series.index[0]
+            value = bad.iloc[0] if len(bad) else series.iloc[0]
+            raise DataError(
+                f"{path}: non-numeric value {value!r} at {row_kind} {row!r}, {col_kind} {column!r}"
+                " (is --layout right? are clinical columns mixed into the matrix?)"
+            )
+        frame[column] = converted
+    return frame.to_numpy(dtype=np.float32)
+
+
+def read_expression(
+    path: str | Path,
+    *,
+    layout: str = "samples-by-genes",
+    layer: str | None = None,
+    obs_columns: Iterable[str] = (),
+) -> ad.AnnData:
+    """Read an expression matrix into AnnData.
+
+    Parameters
+    ----------
+    path
+        A .csv/.tsv/.txt (optionally .gz), .parquet or .h5ad file.
+    layout
+        ``samples-by-genes`` or ``genes-by-samples`` (tables only; .h5ad is always samples x genes).
+    layer
+        For .h5ad: read this layer instead of ``X``.
+    obs_columns
+        For samples-by-genes tables: columns that hold clinical values rather than genes (for
+        example the target); when present they are moved to ``obs`` instead of being read as genes.
+
+    Returns
+    -------
+    AnnData with float32 ``X`` (samples x genes), string sample and gene IDs.
+    """
+    path = Path(path)
+    _check_file(path)
+    kind = file_kind(path)
+    if layout not in LAYOUTS:
+        raise DataError(f"unknown layout {layout!r}; choose from: {', '.join(LAYOUTS)}")
+    if kind == "h5ad":
+        return _read_h5ad(path, layer)
+    if layer is not None:
+        raise DataError(f"{path}: --layer applies to .h5ad files only")
+    frame = _read_frame(path, kind)
+    obs = pd.DataFrame(index=frame.index)
+    if layout == "samples-by-genes":
+        moved = [c for c in dict.fromkeys(obs_columns) if c in frame.columns]
+        if moved:
+            obs = frame[moved].copy()
+            frame = frame.drop(columns=moved)
+            if frame.shape[1] == 0:
+                raise DataError(f"{path}: no gene columns left after taking {', '.join(moved)}")
+        _check_unique(frame.index, "sample", path)
+        _check_unique(frame.columns, "gene", path)
+        values = _numeric_values(frame, path, "sample", "gene")
+        samples, genes = frame.index, frame.columns
+    else:
+        _check_unique(frame.index, "gene", path)
+        _check_unique(pd.Index(frame.columns), "sample", path)
+        values = _numeric_values(frame, path, "gene", "sample").T
+        samples, genes = pd.Index(frame.columns), frame.index
+        obs = pd.DataFrame(index=samples)
+    obs.index = pd.Index(samples, dtype=str, name=None)
+    var = pd.DataFrame(index=pd.Index(genes, dtype=str, name=None))
+    return ad.AnnData(X=np.ascontiguousarray(values), obs=obs, var=var)
+
+
+def _read_h5ad(path: Path, layer: str | None) -> ad.AnnData:
+    try:
+        adata = ad.read_h5ad(path)
+    except Exception as exc:  # h5py raises several unrelated types for broken files
+        raise DataError(f"{path}: cannot be read as .h5ad: {exc}") from None
+    if adata.n_obs == 0 or adata.n_vars == 0:
+        raise DataError(f"{path}: AnnData has no samples or no genes")
+    if layer is not None:
+        if layer not in adata.layers:
+            layers = ", ".join(adata.layers.keys()) or "(none)"
+            raise DataError(f"{path}: no layer {layer!r}; available layers: {layers}")
+        matrix = adata.layers[layer]
+    else:
+        matrix = adata.X
+    if matrix is None:
+        raise DataError(f"{path}: AnnData has no X matrix; choose a layer with --layer")
+    if hasattr(matrix, "toarray"):
+        matrix = matrix.toarray()
+    obs = adata.obs.copy()
+    obs.index = obs.index.astype(str)
+    var = pd.DataFrame(index=adata.var_names.astype(str))
+    _check_unique(obs.index, "sample", path)
+    _check_unique(var.index, "gene", path)
+    try:
+        values = np.asarray(matrix, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise DataError(f"{path}: expression values are not numeric") from None
+    return ad.AnnData(X=values, obs=obs, var=var)
+
+
+def read_table(path: str | Path, *, sample_id: str | None = None) -> pd.DataFrame:
+    """Read a clinical / labels table indexed by sample ID (first column, or ``sample_id``)."""
+    path = Path(path)
+    _check_file(path)
+    kind = file_kind(path)
+    if kind == "h5ad":
+        raise DataError(f"{path}: a labels table must be .csv, .tsv or .parquet")
+    try:
+        if kind == "parquet":
+            table = pd.read_parquet(path)
+            if not isinstance(table.index, pd.RangeIndex):
+                table = table.reset_index()
+        else:
+            sep = "," if kind == "csv" else "\t"
+            header = pd.read_csv(path, sep=sep, nrows=0).columns
+            id_column = sample_id if sample_id in header else header[0]
+            table = pd.read_csv(path, sep=sep, dtype={id_column: str}, low_memory=False)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: file has no data") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
+        raise DataError(f"{path}: cannot be read as {kind.upper()}: {exc}") from None
+    if table.shape[0] == 0:
+        raise DataError(f"{path}: labels table has no rows")
+    column = sample_id if sample_id is not None else table.columns[0]
+    if column not in table.columns:
+        raise DataError(f"{path}: no sample-ID column {column!r}; columns: {_list(table.columns)}")
+    table = table.set_index(column)
+    table.index = table.index.map(_id_text)
+    table.index.name = None
+    table.columns = [str(c) for c in table.columns]
+    _check_unique(table.index, "sample", path)
+    return table
+
+
+def join_labels(adata: ad.AnnData, table: pd.DataFrame, labels_path: str | Path) -> ad.AnnData:
+    """Left-join a clinical table onto ``adata.obs`` by sample ID.
+
+    Samples without a row in the table keep missing values (and are dropped later if the target
+    is missing). No overlap at all is an error: it almost always means a layout or ID problem.
+    """
+    matched = adata.obs_names.isin(table.index)
+    n_matched, n_total = int(matched.sum()), adata.n_obs
+    if n_matched == 0:
+        raise DataError(
+            f"{labels_path}: none of the {n_total} matrix sample IDs match the {len(table)} IDs in "
+            f"the labels table (matrix e.g. {_list(adata.obs_names[:3])}; labels e.g. "
+            f"{_list(table.index[:3])}); check --layout and --sample-id"
+        )
+    if n_matched < n_total:
+        note(f"labels found for {n_matched} of {n_total} samples (matched by sample ID)")
+    clashes = [c for c in table.columns if c in adata.obs.columns]
+    obs = adata.obs.drop(columns=clashes).join(table, how="left")
+    out = adata.copy()
+    out.obs = obs
+    return out
+
+
+def _list(items: Sequence[object] | pd.Index, limit: int = 20) -> str:
+    items = [str(i) for i in items]
+    shown = ", ".join(items[:limit])
+    return shown + (f", ... ({len(items)} in all)" if len(items) > limit else "")
+
+
+def load_data(
+    source: str,
+    *,
+    labels: str | None = None,
+    layout: str = "samples-by-genes",
+    sample_id: str | None = None,
+    layer: str | None = None,
+    obs_columns: Iterable[str] = (),
+) -> ad.AnnData:
+    """Load a built-in dataset by name or a user's file, with an optional labels table.
+
+    ``source`` is looked up first as a file; otherwise as a built-in dataset name, optionally
+    with parameters (``synthetic:n_samples=300,n_genes=2000``).
+    """
+    from omicsformer.data.datasets import DATASETS, load_builtin
+
+    if not source:
+        raise DataError("no data given; pass --data with a file or a built-in dataset name")
+    path = Path(source)
+    name = source.split(":", 1)[0]
+    if not path.exists() and name in DATASETS:
+        adata = load_builtin(source)
+    elif path.exists() or path.suffix or "/" in source:
+        adata = read_expression(path, layout=layout, layer=layer, obs_columns=obs_columns)
+    else:
+        raise DataError(
+            f"{source!r} is neither a file nor a built-in dataset; built-in datasets: "
+            f"{', '.join(DATASETS.names())}"
+        )
+    if labels is not None:
+        adata = join_labels(adata, read_table(labels, sample_id=sample_id), labels)
+    return adata
+
+
+def describe_columns(adata: ad.AnnData) -> str:
+    """The obs columns as a comma-separated list (for error messages)."""
+    return _list(adata.obs.columns) if len(adata.obs.columns) else "(none)"

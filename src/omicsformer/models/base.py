@@ -1,0 +1,145 @@
+"""What every model offers, and how models are registered, saved and loaded.
+
+A model is registered as a :class:`ModelSpec`: a name, an options dataclass (validated from
+``-o key=value`` or YAML), a builder that takes the data-derived sizes, and a loader. The built
+object follows the :class:`Model` protocol: ``fit`` on training (and validation) arrays,
+``predict`` the task's output (class probabilities for classification), ``save`` to a folder.
+
+Saved models never execute code from the file on load: neural models store safetensors weights,
+scikit-learn models use skops' audited format with an explicit list of trusted types, and XGBoost
+its own JSON format. ``model.json`` beside the weights holds the model name, options, target
+information and gene names.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from omicsformer.config import build_options
+from omicsformer.errors import ConfigError, RunError
+from omicsformer.fileio import write_json
+from omicsformer.tasks.base import TargetInfo
+
+
+@dataclass
+class ModelContext:
+    """Sizes and settings a model takes from the data and the run, never from the user."""
+
+    genes: list[str]
+    target: TargetInfo
+    seed: int = 0
+
+    @property
+    def n_genes(self) -> int:
+        return len(self.genes)
+
+
+@dataclass
+class FitData:
+    """Preprocessed arrays for one fit: features ``(N, G)`` float32 and encoded targets."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
+
+
+class Model(Protocol):
+    context: ModelContext
+
+    def fit(self, data: FitData) -> dict[str, Any]:
+        """Train; return what was chosen on the way (e.g. regularisation), for the record."""
+        ...
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """The task output for ``x`` (class probabilities ``(N, C)`` for classification)."""
+        ...
+
+    def save(self, folder: Path) -> None: ...
+
+    def n_parameters(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registered model.
+
+    Attributes
+    ----------
+    name, description
+        Registry name and one line for ``omicsformer models``.
+    options
+        Dataclass of user-settable options with defaults.
+    build
+        ``build(options, context) -> Model``.
+    load
+        ``load(folder, options, context) -> Model`` for a saved model.
+    tasks
+        Tasks the model supports.
+    family
+        ``baseline`` or ``neural``.
+    extra
+        pip extra that provides an optional dependency (None if core).
+    """
+
+    name: str
+    description: str
+    options: type
+    build: Callable[[Any, ModelContext], Model]
+    load: Callable[[Path, Any, ModelContext], Model]
+    tasks: tuple[str, ...]
+    family: str
+    extra: str | None = None
+
+    def parse_options(self, options: dict[str, Any]) -> Any:
+        return build_options(self.options, options, f"options of model {self.name!r}")
+
+
+def build_model(spec: ModelSpec, options: dict[str, Any], context: ModelContext) -> Model:
+    """Validate ``options`` and build the model for ``context``'s data."""
+    if context.target.task not in spec.tasks:
+        raise ConfigError(
+            f"model {spec.name!r} does not support the {context.target.task} task; "
+            f"it supports: {', '.join(spec.tasks)}"
+        )
+    return spec.build(spec.parse_options(options), context)
+
+
+def save_model(model: Model, spec: ModelSpec, options: Any, folder: Path, fitted: dict) -> None:
+    """Write ``model.json`` and the model's weights into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    model.save(folder)
+    write_json(
+        folder / "model.json",
+        {
+            "model": spec.name,
+            "options": dataclasses.asdict(options),
+            "fitted": fitted,
+            "target": model.context.target.to_dict(),
+            "genes": model.context.genes,
+            "seed": model.context.seed,
+        },
+    )
+
+
+def load_model(folder: Path) -> tuple[Model, ModelSpec, dict[str, Any]]:
+    """Load a saved model; returns the model, its spec and the content of ``model.json``."""
+    from omicsformer.models import MODELS
+
+    meta_path = folder / "model.json"
+    if not meta_path.exists():
+        raise RunError(f"{folder}: no saved model (model.json missing)")
+    meta = json.loads(meta_path.read_text())
+    spec = MODELS.get(meta["model"])
+    options = spec.parse_options(meta["options"])
+    context = ModelContext(
+        genes=list(meta["genes"]), target=TargetInfo.from_dict(meta["target"]), seed=meta["seed"]
+    )
+    return spec.load(folder, options, context), spec, meta

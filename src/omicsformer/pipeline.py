@@ -1,0 +1,341 @@
+"""Runs: load data, split, preprocess, fit a model, and save everything in a run folder.
+
+A run folder holds everything needed to repeat or reuse a run::
+
+    config.yaml             the RunConfig (re-run with `omicsformer train --config`)
+    splits.json             train / val / test sample IDs and the seed
+    preprocess.safetensors  fitted preprocessing (training split only) and gene names
+    model/                  model.json (name, options, target, genes) + weights
+    predictions.csv         sample_id, split, true, predicted, per-class probabilities
+    metrics.json            {"train": ..., "val": ..., "test": ...}
+    run.json                task, sizes, timings, software versions
+
+The folder is built in a hidden staging folder and renamed into place when complete.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import yaml
+
+from omicsformer import __version__
+from omicsformer.config import RunConfig
+from omicsformer.data.datasets import dataset_for
+from omicsformer.data.preprocess import Preprocessor, check_values
+from omicsformer.data.readers import describe_columns, load_data
+from omicsformer.data.splits import Split, splits_to_json, train_val_test_split
+from omicsformer.data.targets import drop_missing_targets, require_columns
+from omicsformer.errors import ConfigError, RunError
+from omicsformer.fileio import StagedDir, write_json, write_with, write_yaml
+from omicsformer.models import MODELS, FitData, Model, ModelContext, ModelSpec, build_model
+from omicsformer.models.base import load_model, save_model
+from omicsformer.tasks import TASKS, TargetInfo, Task
+
+PARTS = ("train", "val", "test")
+
+
+@dataclass
+class PreparedData:
+    """A cohort ready for splitting: float32 matrix, encoded target, and its description."""
+
+    adata: ad.AnnData
+    y: np.ndarray
+    target: TargetInfo
+    task: Task
+
+    @property
+    def values(self) -> np.ndarray:
+        return np.asarray(self.adata.X)
+
+    @property
+    def genes(self) -> list[str]:
+        return list(self.adata.var_names)
+
+    @property
+    def sample_ids(self) -> np.ndarray:
+        return np.asarray(self.adata.obs_names)
+
+
+@dataclass
+class FitResult:
+    """One fitted model on one split, with its outputs and scores per part."""
+
+    preprocessor: Preprocessor
+    model: Model
+    spec: ModelSpec
+    options: Any
+    fitted: dict[str, Any]
+    outputs: dict[str, np.ndarray]
+    metrics: dict[str, dict[str, Any]]
+    fit_seconds: float
+    predict_seconds: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def task(self) -> Task:
+        return TASKS.get(self.model.context.target.task)
+
+
+def resolve_target(source: str, target: str | None, adata: ad.AnnData, task: str) -> list[str]:
+    """The target column(s): the given one, or the built-in dataset's default for the task."""
+    if target:
+        require_columns(adata, [target])
+        return [target]
+    spec = dataset_for(source)
+    if spec is not None and task in spec.default_targets:
+        return [spec.default_targets[task]]
+    raise ConfigError(f"--target is required; available columns: {describe_columns(adata)}")
+
+
+def prepare_data(config: RunConfig, task_name: str = "classification") -> PreparedData:
+    """Load the data of ``config``, pick and encode the target, and check the values."""
+    d = config.data
+    adata = load_data(
+        d.source,
+        labels=d.labels,
+        layout=d.layout,
+        sample_id=d.sample_id,
+        layer=d.layer,
+        obs_columns=[d.target] if d.target else [],
+    )
+    columns = resolve_target(d.source, d.target, adata, task_name)
+    adata = drop_missing_targets(adata, columns)
+    task = TASKS.get(task_name)
+    y, info = task.encode(adata.obs, columns)
+    p = config.preprocess
+    check_values(adata.X, list(adata.var_names), p.transform, p.impute)
+    return PreparedData(adata=adata, y=y, target=info, task=task)
+
+
+def make_split(config: RunConfig, data: PreparedData) -> Split:
+    s = config.split
+    return train_val_test_split(
+        data.task.strata(data.y, data.target),
+        val_fraction=s.val_fraction,
+        test_fraction=s.test_fraction,
+        seed=config.seed,
+    )
+
+
+def fit_split(config: RunConfig, data: PreparedData, split: Split) -> FitResult:
+    """Fit preprocessing and the model on ``split["train"]``; predict and score every part."""
+    spec = MODELS.get(config.model.name)
+    options = spec.parse_options(config.model.options)
+    p = config.preprocess
+    preprocessor = Preprocessor.fit(
+        data.values[split["train"]],
+        data.genes,
+        transform=p.transform,
+        impute=p.impute,
+        top_genes=p.top_genes,
+        zscore=p.zscore,
+    )
+    x = {part: preprocessor.apply(data.values[idx], data.genes) for part, idx in split.items()}
+    y = {part: data.y[idx] for part, idx in split.items()}
+    context = ModelContext(genes=preprocessor.genes, target=data.target, seed=config.seed)
+    model = build_model(spec, config.model.options, context)
+    has_val = len(split.get("val", [])) > 0
+    start = time.perf_counter()
+    fitted = model.fit(
+        FitData(
+            x_train=x["train"],
+            y_train=y["train"],
+            x_val=x["val"] if has_val else None,
+            y_val=y["val"] if has_val else None,
+        )
+    )
+    fit_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    outputs = {part: model.predict(x[part]) for part in split if len(split[part])}
+    predict_seconds = time.perf_counter() - start
+    metrics = {part: data.task.metrics(y[part], out) for part, out in outputs.items()}
+    return FitResult(
+        preprocessor=preprocessor,
+        model=model,
+        spec=spec,
+        options=options,
+        fitted=fitted,
+        outputs=outputs,
+        metrics=metrics,
+        fit_seconds=fit_seconds,
+        predict_seconds=predict_seconds,
+    )
+
+
+def prediction_frame(
+    task: Task,
+    target: TargetInfo,
+    sample_ids: np.ndarray,
+    output: np.ndarray,
+    y: np.ndarray | None,
+    split_name: str | np.ndarray | None = None,
+) -> pd.DataFrame:
+    """predictions.csv content: sample_id, (split), then the task's columns."""
+    columns: dict[str, Any] = {"sample_id": sample_ids}
+    if split_name is not None:
+        columns["split"] = split_name
+    columns.update(task.prediction_columns(y, output, target))
+    return pd.DataFrame(columns)
+
+
+def software_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {"omicsformer": __version__, "python": platform.python_version()}
+    for package in ("torch", "numpy", "scikit-learn", "anndata", "pandas"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def train_run(
+    config: RunConfig, out: str | Path, *, overwrite: bool = False
+) -> tuple[Path, FitResult]:
+    """Train one model on one train / val / test split and write its run folder.
+
+    All input is loaded and checked before anything is written; a failure leaves no folder.
+    """
+    config.validate()
+    MODELS.get(config.model.name).parse_options(config.model.options)  # fail before loading data
+    stage = StagedDir(out, overwrite=overwrite)
+    stage.check_target()
+    data = prepare_data(config)
+    split = make_split(config, data)
+    folder = stage.create()
+    try:
+        result = fit_split(config, data, split)
+        _write_run(folder, config, data, split, result)
+        return stage.publish(), result
+    except BaseException:
+        stage.discard()
+        raise
+
+
+def _write_run(
+    folder: Path, config: RunConfig, data: PreparedData, split: Split, result: FitResult
+) -> None:
+    write_yaml(folder / "config.yaml", config.to_dict())
+    write_json(
+        folder / "splits.json",
+        splits_to_json(split, data.sample_ids, seed=config.seed, stratified_on=data.target.columns),
+    )
+    result.preprocessor.save(folder / "preprocess.safetensors")
+    save_model(result.model, result.spec, result.options, folder / "model", result.fitted)
+    frames = [
+        prediction_frame(
+            data.task, data.target, data.sample_ids[idx], result.outputs[part], data.y[idx], part
+        )
+        for part, idx in split.items()
+        if len(idx)
+    ]
+    predictions = pd.concat(frames, ignore_index=True)
+    write_with(folder / "predictions.csv", lambda tmp: predictions.to_csv(tmp, index=False))
+    write_json(folder / "metrics.json", result.metrics)
+    write_json(
+        folder / "run.json",
+        {
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "model": config.model.name,
+            "target": data.target.to_dict(),
+            "n_samples": {part: len(idx) for part, idx in split.items()},
+            "n_genes_input": len(data.genes),
+            "n_genes_model": result.preprocessor.n_genes,
+            "n_parameters": result.model.n_parameters(),
+            "fitted": result.fitted,
+            "fit_seconds": round(result.fit_seconds, 3),
+            "predict_seconds": round(result.predict_seconds, 3),
+            "software": software_versions(),
+        },
+    )
+
+
+# --------------------------------------------------------------------------- using a saved run
+@dataclass
+class LoadedRun:
+    folder: Path
+    config: RunConfig
+    preprocessor: Preprocessor
+    model: Model
+    spec: ModelSpec
+    target: TargetInfo
+
+    @property
+    def task(self) -> Task:
+        return TASKS.get(self.target.task)
+
+
+def load_run(folder: str | Path) -> LoadedRun:
+    """Load a finished run folder (config, preprocessing, model)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        partial = folder.parent / f".{folder.name}.partial"
+        hint = " (an unfinished run exists; resume it with --resume)" if partial.exists() else ""
+        raise RunError(f"{folder}: run folder not found{hint}")
+    if not (folder / "config.yaml").exists():
+        raise RunError(f"{folder}: not a run folder (config.yaml missing)")
+    config = RunConfig.from_dict(yaml.safe_load((folder / "config.yaml").read_text()))
+    preprocessor = Preprocessor.load(folder / "preprocess.safetensors")
+    model, spec, _ = load_model(folder / "model")
+    return LoadedRun(folder, config, preprocessor, model, spec, model.context.target)
+
+
+def load_new_data(
+    source: str,
+    *,
+    labels: str | None = None,
+    layout: str = "samples-by-genes",
+    sample_id: str | None = None,
+    layer: str | None = None,
+    target_columns: list[str] | None = None,
+) -> ad.AnnData:
+    return load_data(
+        source,
+        labels=labels,
+        layout=layout,
+        sample_id=sample_id,
+        layer=layer,
+        obs_columns=target_columns or [],
+    )
+
+
+def predict_run(run: LoadedRun, adata: ad.AnnData) -> np.ndarray:
+    """The model's output for every sample of ``adata`` (genes realigned by name)."""
+    x = run.preprocessor.apply(np.asarray(adata.X), list(adata.var_names))
+    return run.model.predict(x)
+
+
+def predictions_for(run: LoadedRun, adata: ad.AnnData) -> pd.DataFrame:
+    """predictions.csv rows for new data; the observed target is included when present."""
+    output = predict_run(run, adata)
+    frame = prediction_frame(run.task, run.target, np.asarray(adata.obs_names), output, None)
+    columns = [c for c in run.target.columns if c in adata.obs.columns]
+    if columns == run.target.columns:
+        observed = adata.obs[columns].reset_index(drop=True)
+        if len(columns) == 1:
+            observed.columns = ["true"]
+        for i, column in enumerate(observed.columns):
+            frame.insert(1 + i, column, observed[column].to_numpy())
+    return frame
+
+
+def evaluate_run(run: LoadedRun, adata: ad.AnnData, target: str | None = None) -> dict[str, Any]:
+    """Metrics of a saved model on labelled data (samples with a missing target are dropped)."""
+    target_info = run.target
+    if target is not None and [target] != target_info.columns:
+        target_info = TargetInfo(
+            task=target_info.task, columns=[target], classes=target_info.classes
+        )
+    adata = drop_missing_targets(adata, target_info.columns)
+    y = run.task.encode_like(adata.obs, target_info)
+    return run.task.metrics(y, predict_run(run, adata))

@@ -1,0 +1,70 @@
+"""Classification: targets are class names; models output class probabilities ``(N, C)``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from omicsformer.errors import DataError
+from omicsformer.metrics.classification import classification_metrics
+from omicsformer.tasks.base import TargetInfo
+
+
+def _class_text(series: pd.Series) -> pd.Series:
+    """Class names as text; whole floats lose their '.0' (1.0 -> '1')."""
+
+    def text(value: object) -> str:
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        return str(value).strip()
+
+    return series.map(text)
+
+
+class ClassificationTask:
+    name = "classification"
+    main_metric = "balanced_accuracy"
+    metric_names = ("balanced_accuracy", "accuracy", "macro_f1", "auroc")
+
+    def encode(self, obs: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, TargetInfo]:
+        (column,) = columns
+        labels = _class_text(obs[column])
+        classes = sorted(labels.unique())
+        if len(classes) < 2:
+            raise DataError(
+                f"target {column!r} has fewer than 2 classes ({', '.join(classes)}); "
+                "classification needs at least 2"
+            )
+        codes = pd.Categorical(labels, categories=classes).codes.astype(np.int64)
+        return codes, TargetInfo(task=self.name, columns=[column], classes=classes)
+
+    def encode_like(self, obs: pd.DataFrame, info: TargetInfo) -> np.ndarray:
+        (column,) = info.columns
+        labels = _class_text(obs[column])
+        unknown = sorted(set(labels) - set(info.classes))
+        if unknown:
+            raise DataError(
+                f"target {column!r} has classes the model was not trained on: {', '.join(unknown)} "
+                f"(trained on: {', '.join(info.classes)})"
+            )
+        return pd.Categorical(labels, categories=info.classes).codes.astype(np.int64)
+
+    def strata(self, y: np.ndarray, info: TargetInfo) -> np.ndarray:
+        return np.asarray(info.classes, dtype=object)[y]
+
+    def metrics(self, y: np.ndarray, output: np.ndarray) -> dict[str, Any]:
+        return classification_metrics(y, output)
+
+    def prediction_columns(
+        self, y: np.ndarray | None, output: np.ndarray, info: TargetInfo
+    ) -> dict[str, Any]:
+        classes = np.asarray(info.classes, dtype=object)
+        columns: dict[str, Any] = {}
+        if y is not None:
+            columns["true"] = classes[y]
+        columns["predicted"] = classes[output.argmax(axis=1)]
+        for c, name in enumerate(info.classes):
+            columns[f"prob_{name}"] = output[:, c]
+        return columns

@@ -1,0 +1,97 @@
+import numpy as np
+import pytest
+
+from omicsformer.data.preprocess import Preprocessor, check_values
+from omicsformer.errors import DataError
+
+GENES = [f"g{i}" for i in range(6)]
+
+
+@pytest.fixture
+def matrix() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return (rng.gamma(2.0, 50.0, size=(30, 6))).astype(np.float32)
+
+
+def test_statistics_come_from_the_training_rows_only(matrix):
+    train, test = matrix[:20], matrix[20:] * 10  # test rows on another scale must not matter
+    pre = Preprocessor.fit(train, GENES)
+    np.testing.assert_allclose(pre.mean, train.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(pre.scale, train.std(axis=0), rtol=1e-5)
+    out = pre.apply(np.vstack([train, test]), GENES)
+    np.testing.assert_allclose(out[:20].mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(out[:20].std(axis=0), 1, atol=1e-4)
+    assert not np.allclose(out[20:].mean(axis=0), 0, atol=0.5)
+
+
+@pytest.mark.parametrize(
+    ("transform", "fn"), [("log1p", np.log1p), ("log2p1", lambda x: np.log2(1 + x))]
+)
+def test_log_transforms(matrix, transform, fn):
+    pre = Preprocessor.fit(matrix, GENES, transform=transform, zscore=False)
+    np.testing.assert_allclose(pre.apply(matrix, GENES), fn(matrix), rtol=1e-5)
+
+
+def test_top_genes_keeps_the_most_variable_training_genes(matrix):
+    x = matrix.copy()
+    x[:, 2] *= 100
+    x[:, 4] *= 50
+    pre = Preprocessor.fit(x, GENES, top_genes=2)
+    assert pre.genes == ["g2", "g4"]
+    assert pre.apply(x, GENES).shape == (30, 2)
+
+
+def test_constant_gene_gets_scale_one(matrix):
+    x = matrix.copy()
+    x[:, 1] = 7.0
+    pre = Preprocessor.fit(x, GENES)
+    assert pre.scale[1] == 1.0
+    assert np.all(pre.apply(x, GENES)[:, 1] == 0)
+
+
+def test_genes_are_realigned_by_name(matrix):
+    pre = Preprocessor.fit(matrix, GENES)
+    order = [3, 0, 5, 1, 4, 2]
+    shuffled = matrix[:, order]
+    names = [GENES[i] for i in order]
+    np.testing.assert_array_equal(pre.apply(shuffled, names), pre.apply(matrix, GENES))
+    extra = np.hstack([matrix, matrix[:, :1]])
+    np.testing.assert_array_equal(pre.apply(extra, [*GENES, "unused"]), pre.apply(matrix, GENES))
+
+
+def test_missing_genes_are_listed(matrix):
+    pre = Preprocessor.fit(matrix, GENES)
+    with pytest.raises(DataError, match="2 of the 6 genes .* missing .*g4, g5"):
+        pre.apply(matrix[:, :4], GENES[:4])
+
+
+def test_nan_is_an_error_unless_imputed_with_training_medians(matrix):
+    x = matrix.copy()
+    x[3, 2] = np.nan
+    x[5, 1] = np.inf
+    with pytest.raises(DataError, match="2 missing or infinite .*--impute median"):
+        Preprocessor.fit(x, GENES)
+    with pytest.raises(DataError, match="missing or infinite"):
+        check_values(x, GENES, "none", "none")
+    pre = Preprocessor.fit(x[:20], GENES, impute="median", zscore=False)
+    expected = np.median(np.delete(x[:20, 2], 3))
+    assert pre.apply(x, GENES)[3, 2] == pytest.approx(expected)
+    assert np.isfinite(pre.apply(x, GENES)).all()
+
+
+def test_negative_values_with_a_log_transform(matrix):
+    x = matrix - 100
+    with pytest.raises(DataError, match="negative expression value .* --transform none"):
+        Preprocessor.fit(x, GENES, transform="log1p")
+    with pytest.raises(DataError, match="negative"):
+        check_values(x, GENES, "log2p1", "none")
+    Preprocessor.fit(x, GENES, transform="none")  # fine without a log
+
+
+def test_save_and_load_round_trip(tmp_path, matrix):
+    pre = Preprocessor.fit(matrix[:20], GENES, transform="log1p", top_genes=4, impute="median")
+    path = tmp_path / "pre.safetensors"
+    pre.save(path)
+    loaded = Preprocessor.load(path)
+    assert loaded.genes == pre.genes and loaded.input_genes == GENES
+    np.testing.assert_array_equal(loaded.apply(matrix, GENES), pre.apply(matrix, GENES))

@@ -1,0 +1,54 @@
+import numpy as np
+import pytest
+
+from omicsformer.data.splits import kfold_splits, splits_to_json, train_val_test_split
+from omicsformer.errors import DataError
+
+
+def labels(counts: dict[int, int]) -> np.ndarray:
+    return np.concatenate([np.full(n, c) for c, n in counts.items()])
+
+
+def test_split_is_a_stratified_partition_with_every_class_everywhere():
+    y = labels({0: 74, 1: 37, 2: 10, 3: 5})
+    split = train_val_test_split(y, seed=0)
+    together = np.concatenate(list(split.values()))
+    assert sorted(together) == list(range(len(y)))
+    for part in split.values():
+        assert set(y[part]) == {0, 1, 2, 3}
+    assert abs(len(split["test"]) - 0.15 * len(y)) <= 4
+
+
+def test_same_seed_same_split_other_seed_other_split():
+    y = labels({0: 40, 1: 40})
+    a, b = train_val_test_split(y, seed=1), train_val_test_split(y, seed=1)
+    c = train_val_test_split(y, seed=2)
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert not np.array_equal(a["test"], c["test"])
+
+
+def test_class_too_small_and_single_class_are_errors():
+    with pytest.raises(DataError, match=r"class too small .*'2' \(2\).* at least 3"):
+        train_val_test_split(labels({0: 20, 1: 20, 2: 2}))
+    with pytest.raises(DataError, match="at least 2 are needed"):
+        train_val_test_split(labels({0: 20}))
+    with pytest.raises(DataError, match="5-fold"):
+        kfold_splits(labels({0: 20, 1: 4}), folds=5)
+
+
+def test_kfold_tests_cover_every_sample_once_and_val_comes_from_training():
+    y = labels({0: 30, 1: 12, 2: 5})
+    folds = kfold_splits(y, folds=5, seed=0)
+    tests = np.concatenate([f["test"] for f in folds])
+    assert sorted(tests) == list(range(len(y)))
+    for fold in folds:
+        assert not set(fold["val"]) & set(fold["test"])
+        assert not set(fold["train"]) & set(fold["val"])
+        assert len(fold["train"]) + len(fold["val"]) + len(fold["test"]) == len(y)
+        assert set(y[fold["test"]]) == {0, 1, 2}
+
+
+def test_splits_json_uses_sample_ids():
+    ids = np.array(["a", "b", "c", "d"])
+    record = splits_to_json({"train": np.array([0, 2]), "test": np.array([1, 3])}, ids, seed=4)
+    assert record == {"seed": 4, "train": ["a", "c"], "test": ["b", "d"]}

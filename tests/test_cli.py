@@ -1,0 +1,328 @@
+"""End-to-end CLI runs on tiny data: outputs, reproducibility and every bad-input case."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import FAST_LOGREG
+
+
+def train(cli, files, out, *extra):
+    return cli(
+        "train",
+        "--data",
+        files["csv"],
+        "--labels",
+        files["labels"],
+        "--target",
+        "label",
+        *FAST_LOGREG,
+        "--out",
+        out,
+        *extra,
+    )
+
+
+def test_train_writes_a_complete_run_folder(cli, tiny_files, tmp_path):
+    result = train(cli, tiny_files, tmp_path / "run")
+    assert result.code == 0, result.err
+    run = tmp_path / "run"
+    for name in (
+        "config.yaml",
+        "splits.json",
+        "preprocess.safetensors",
+        "model/model.json",
+        "model/estimator.skops",
+        "predictions.csv",
+        "metrics.json",
+        "run.json",
+    ):
+        assert (run / name).is_file(), name
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert {"accuracy", "balanced_accuracy", "macro_f1", "auroc"} <= set(metrics["test"])
+    assert set(metrics) == {"train", "val", "test"}
+    predictions = pd.read_csv(run / "predictions.csv")
+    assert list(predictions.columns[:4]) == ["sample_id", "split", "true", "predicted"]
+    assert [c for c in predictions.columns if c.startswith("prob_")] == [
+        "prob_class_0",
+        "prob_class_1",
+        "prob_class_2",
+    ]
+    assert len(predictions) == 60
+    splits = json.loads((run / "splits.json").read_text())
+    assert sorted(splits["train"] + splits["val"] + splits["test"]) == sorted(predictions.sample_id)
+    assert "balanced_accuracy" in result.out and "test" in result.out
+    assert not list(tmp_path.glob(".*partial"))
+
+
+def test_same_seed_gives_identical_predictions(cli, tiny_files, tmp_path):
+    assert train(cli, tiny_files, tmp_path / "a", "--seed", "5").code == 0
+    assert train(cli, tiny_files, tmp_path / "b", "--seed", "5").code == 0
+    a = (tmp_path / "a" / "predictions.csv").read_text()
+    assert a == (tmp_path / "b" / "predictions.csv").read_text()
+
+
+def test_config_yaml_reproduces_the_run(cli, tiny_files, tmp_path):
+    assert train(cli, tiny_files, tmp_path / "a", "--seed", "2").code == 0
+    again = cli("train", "--config", tmp_path / "a" / "config.yaml", "--out", tmp_path / "b")
+    assert again.code == 0, again.err
+    a = pd.read_csv(tmp_path / "a" / "predictions.csv")
+    b = pd.read_csv(tmp_path / "b" / "predictions.csv")
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_predict_realigns_genes_by_name(cli, tiny_files, tiny, tmp_path):
+    assert train(cli, tiny_files, tmp_path / "run").code == 0
+    reordered = tiny.frame[tiny.frame.columns[::-1]].iloc[::-1]
+    reordered["extra_gene"] = 1.0
+    path = tmp_path / "reordered.parquet"
+    reordered.reset_index().to_parquet(path, index=False)
+    assert (
+        cli(
+            "predict", tmp_path / "run", "--data", tiny_files["csv"], "--out", tmp_path / "p1.csv"
+        ).code
+        == 0
+    )
+    assert cli("predict", tmp_path / "run", "--data", path, "--out", tmp_path / "p2.csv").code == 0
+    p1 = pd.read_csv(tmp_path / "p1.csv").set_index("sample_id").sort_index()
+    p2 = pd.read_csv(tmp_path / "p2.csv").set_index("sample_id").sort_index()
+    pd.testing.assert_frame_equal(p1, p2)
+    # predictions on the training file equal those saved at the end of training
+    saved = pd.read_csv(tmp_path / "run" / "predictions.csv").set_index("sample_id").sort_index()
+    np.testing.assert_array_equal(
+        saved.filter(like="prob_").to_numpy(), p1.filter(like="prob_").to_numpy()
+    )
+
+
+def test_predict_with_labels_and_evaluate(cli, tiny_files, tmp_path):
+    assert train(cli, tiny_files, tmp_path / "run").code == 0
+    out = tmp_path / "pred.csv"
+    result = cli(
+        "predict",
+        tmp_path / "run",
+        "--data",
+        tiny_files["genes_by_samples"],
+        "--layout",
+        "genes-by-samples",
+        "--labels",
+        tiny_files["labels"],
+        "--out",
+        out,
+    )
+    assert result.code == 0, result.err
+    assert list(pd.read_csv(out).columns[:3]) == ["sample_id", "true", "predicted"]
+    result = cli(
+        "evaluate",
+        tmp_path / "run",
+        "--data",
+        tiny_files["csv"],
+        "--labels",
+        tiny_files["labels"],
+        "--out",
+        tmp_path / "eval.json",
+    )
+    assert result.code == 0, result.err
+    metrics = json.loads((tmp_path / "eval.json").read_text())
+    assert 0.0 <= metrics["balanced_accuracy"] <= 1.0 and metrics["n"] == 60
+    assert "evaluation" in result.out
+
+
+def test_predict_with_missing_genes_lists_them(cli, tiny_files, tiny, tmp_path):
+    assert train(cli, tiny_files, tmp_path / "run").code == 0
+    path = tmp_path / "fewer.csv"
+    tiny.frame.drop(columns=["G00003", "G00007"]).to_csv(path)
+    result = cli("predict", tmp_path / "run", "--data", path, "--out", tmp_path / "p.csv")
+    assert result.code == 2
+    assert "2 of the 40 genes" in result.err and "G00003" in result.err
+    assert not (tmp_path / "p.csv").exists()
+
+
+def test_missing_targets_are_dropped_with_a_count(cli, tiny_files, tmp_path):
+    labels = pd.read_csv(tiny_files["labels"])
+    labels.loc[:4, "label"] = np.nan
+    path = tmp_path / "labels_na.csv"
+    labels.to_csv(path, index=False)
+    result = cli(
+        "train",
+        "--data",
+        tiny_files["csv"],
+        "--labels",
+        path,
+        "--target",
+        "label",
+        *FAST_LOGREG,
+        "--out",
+        tmp_path / "run",
+    )
+    assert result.code == 0, result.err
+    assert "dropped 5 of 60 samples with a missing label" in result.err
+    assert len(pd.read_csv(tmp_path / "run" / "predictions.csv")) == 55
+
+
+def test_h5ad_target_comes_from_obs(cli, tiny, tmp_path):
+    import anndata as ad
+
+    adata = ad.AnnData(
+        X=tiny.frame.to_numpy(),
+        obs=pd.DataFrame({"diagnosis": tiny.labels.to_numpy()}, index=tiny.frame.index),
+        var=pd.DataFrame(index=tiny.frame.columns),
+    )
+    path = tmp_path / "cohort.h5ad"
+    adata.write_h5ad(path)
+    result = cli(
+        "train", "--data", path, "--target", "diagnosis", *FAST_LOGREG, "--out", tmp_path / "r"
+    )
+    assert result.code == 0, result.err
+
+
+def test_builtin_dataset_with_default_target(cli, tmp_path):
+    result = cli(
+        "train",
+        "--data",
+        "synthetic:n_samples=80,n_genes=30",
+        *FAST_LOGREG,
+        "--out",
+        tmp_path / "r",
+    )
+    assert result.code == 0, result.err
+    assert json.loads((tmp_path / "r" / "run.json").read_text())["target"]["columns"] == ["label"]
+
+
+def test_existing_output_needs_force(cli, tiny_files, tmp_path):
+    assert train(cli, tiny_files, tmp_path / "run").code == 0
+    again = train(cli, tiny_files, tmp_path / "run")
+    assert again.code == 2 and "already exists; use --force" in again.err
+    assert train(cli, tiny_files, tmp_path / "run", "--force").code == 0
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def bad_cases(tmp_path: Path, files: dict[str, Path], tiny) -> list[tuple[list, str]]:
+    frame = tiny.frame
+    nan = frame.copy()
+    nan.iloc[2, 3] = np.nan
+    nan.to_csv(tmp_path / "nan.csv")
+    dup = pd.concat([frame, frame.iloc[:1]])
+    dup.to_csv(tmp_path / "dup.csv")
+    text = frame.astype(object)
+    text.iloc[1, 1] = "high"
+    text.to_csv(tmp_path / "text.csv")
+    (frame - 20).to_csv(tmp_path / "negative.csv")
+    one_class = pd.DataFrame({"sample": frame.index, "label": "same"})
+    one_class.to_csv(tmp_path / "one.csv", index=False)
+    rare = pd.DataFrame({"sample": frame.index, "label": ["a"] * 30 + ["b"] * 28 + ["c"] * 2})
+    rare.to_csv(tmp_path / "rare.csv", index=False)
+    other_ids = pd.DataFrame({"sample": [f"P{i}" for i in range(60)], "label": "x"})
+    other_ids.to_csv(tmp_path / "other.csv", index=False)
+    lab = ["--labels", files["labels"], "--target", "label"]
+    return [
+        (["--data", tmp_path / "absent.csv", *lab], "file not found"),
+        (["--data", _write(tmp_path / "empty.csv", ""), *lab], "file is empty"),
+        (
+            ["--data", files["csv"], "--labels", files["labels"], "--target", "diagnosis"],
+            "unknown target column 'diagnosis'; available columns: label",
+        ),
+        (
+            ["--data", files["csv"], "--labels", tmp_path / "other.csv", "--target", "label"],
+            "none of the 60 matrix sample IDs match",
+        ),
+        (["--data", tmp_path / "dup.csv", *lab], "duplicate sample IDs"),
+        (["--data", tmp_path / "text.csv", *lab], "non-numeric value 'high'"),
+        (["--data", tmp_path / "nan.csv", *lab], "use --impute median"),
+        (
+            ["--data", tmp_path / "negative.csv", *lab, "--transform", "log1p"],
+            "negative expression",
+        ),
+        (
+            ["--data", files["csv"], "--labels", tmp_path / "rare.csv", "--target", "label"],
+            "class too small for a stratified train/val/test split: 'c' (2)",
+        ),
+        (
+            ["--data", files["csv"], "--labels", tmp_path / "one.csv", "--target", "label"],
+            "fewer than 2 classes",
+        ),
+        (["--data", "nope-dataset", "--target", "label"], "neither a file nor a built-in dataset"),
+        (
+            ["--data", files["csv"], *lab, "--model", "transformerzz"],
+            "unknown model 'transformerzz'",
+        ),
+        (["--data", files["csv"], *lab, "-o", "C=abc"], "expected a number"),
+    ]
+
+
+def test_bad_input_gives_one_line_and_exit_2_and_no_output(cli, tiny_files, tiny, tmp_path):
+    for args, message in bad_cases(tmp_path, tiny_files, tiny):
+        out = tmp_path / "out"
+        result = cli("train", *args, "--out", out)
+        assert result.code == 2, (args, result.err)
+        lines = [line for line in result.err.splitlines() if line.startswith("omicsformer: error")]
+        assert len(lines) == 1 and message in lines[0], (message, result.err)
+        assert "Traceback" not in result.err
+        assert not out.exists() and not list(tmp_path.glob(".out*")), args
+
+
+def test_nan_passes_with_median_imputation(cli, tiny_files, tiny, tmp_path):
+    frame = tiny.frame.copy()
+    frame.iloc[2, 3] = np.nan
+    frame.iloc[7, 1] = np.inf
+    frame.to_csv(tmp_path / "nan.csv")
+    result = cli(
+        "train",
+        "--data",
+        tmp_path / "nan.csv",
+        "--labels",
+        tiny_files["labels"],
+        "--target",
+        "label",
+        "--impute",
+        "median",
+        *FAST_LOGREG,
+        "--out",
+        tmp_path / "run",
+    )
+    assert result.code == 0, result.err
+
+
+def test_console_script_prints_no_traceback(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "omicsformer.cli",
+            "train",
+            "--data",
+            str(tmp_path / "none.csv"),
+            "--target",
+            "y",
+            "--out",
+            str(tmp_path / "run"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert result.stderr.startswith("omicsformer: error:") and "Traceback" not in result.stderr
+
+
+def test_listing_commands(cli):
+    datasets = cli("datasets")
+    assert datasets.code == 0 and "all-leukemia" in datasets.out and "Artistic-2.0" in datasets.out
+    assert "12625" in datasets.out and "synthetic" in datasets.out
+    models = cli("models")
+    assert models.code == 0
+    assert all(name in models.out for name in ("logreg", "rf", "xgboost"))
+
+
+@pytest.mark.parametrize("argv", [[], ["train"], ["predict"]])
+def test_usage_errors_exit_2(cli, argv):
+    assert cli(*argv).code == 2

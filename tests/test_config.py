@@ -1,0 +1,47 @@
+import pytest
+import yaml
+
+from omicsformer.config import RunConfig, parse_overrides
+from omicsformer.errors import ConfigError
+
+
+def test_yaml_round_trip(tmp_path):
+    config = RunConfig()
+    config.data.source = "all-leukemia"
+    config.preprocess.top_genes = 500
+    config.model.options = {"C": [0.1, 1.0]}
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(config.to_dict()))
+    assert RunConfig.from_yaml(path) == config
+
+
+def test_unknown_keys_and_bad_values_are_clear(tmp_path):
+    with pytest.raises(ConfigError, match="unknown key.*config.preprocess: topgenes"):
+        RunConfig.from_dict({"preprocess": {"topgenes": 5}})
+    with pytest.raises(ConfigError, match="config.preprocess.transform: 'log10' is not one of"):
+        RunConfig.from_dict({"preprocess": {"transform": "log10"}})
+    with pytest.raises(ConfigError, match="expected an integer"):
+        RunConfig.from_dict({"seed": 1.5})
+    with pytest.raises(ConfigError, match="split fractions"):
+        RunConfig.from_dict({"split": {"test_fraction": 0}})
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data: [1, 2\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        RunConfig.from_yaml(bad)
+
+
+def test_values_are_coerced_from_text():
+    config = RunConfig.from_dict(
+        {"seed": "3", "preprocess": {"zscore": "false", "top_genes": "none"}}
+    )
+    assert (
+        config.seed == 3
+        and config.preprocess.zscore is False
+        and config.preprocess.top_genes is None
+    )
+
+
+def test_overrides_parse_key_value():
+    assert parse_overrides(["a=1", "b.c = x,y"]) == {"a": "1", "b.c": "x,y"}
+    with pytest.raises(ConfigError, match="expected KEY=VALUE"):
+        parse_overrides(["novalue"])
