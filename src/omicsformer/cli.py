@@ -131,16 +131,16 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _load_data_for_run(args: argparse.Namespace, run: Any) -> Any:
-    from omicsformer.pipeline import load_new_data
+    from omicsformer.data.readers import load_data
 
     columns = [args.target] if getattr(args, "target", None) else run.target.columns
-    return load_new_data(
+    return load_data(
         args.data,
         labels=args.labels,
         layout=args.layout or "samples-by-genes",
         sample_id=args.sample_id,
         layer=args.layer,
-        target_columns=columns,
+        obs_columns=columns,
     )
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import platform
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -78,7 +78,6 @@ class FitResult:
     metrics: dict[str, dict[str, Any]]
     fit_seconds: float
     predict_seconds: float
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def task(self) -> Task:
@@ -288,25 +287,6 @@ def load_run(folder: str | Path) -> LoadedRun:
     preprocessor = Preprocessor.load(folder / "preprocess.safetensors")
     model, spec, _ = load_model(folder / "model")
     return LoadedRun(folder, config, preprocessor, model, spec, model.context.target)
-
-
-def load_new_data(
-    source: str,
-    *,
-    labels: str | None = None,
-    layout: str = "samples-by-genes",
-    sample_id: str | None = None,
-    layer: str | None = None,
-    target_columns: list[str] | None = None,
-) -> ad.AnnData:
-    return load_data(
-        source,
-        labels=labels,
-        layout=layout,
-        sample_id=sample_id,
-        layer=layer,
-        obs_columns=target_columns or [],
-    )
 
 
 def predict_run(run: LoadedRun, adata: ad.AnnData) -> np.ndarray:
