@@ -18,6 +18,7 @@ from omicsformer.config import (
     PreprocessConfig,
     RunConfig,
     SplitConfig,
+    TrainConfig,
     from_dict,
     parse_overrides,
 )
@@ -73,6 +74,28 @@ def _add_train_args(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="model option, repeatable (e.g. -o C=0.01,0.1)",
     )
+    m.add_argument("--grouping", help="attomics gene grouping: random, kmeans or gmt:PATH")
+    m.add_argument(
+        "--drop-ungrouped",
+        action="store_true",
+        default=None,
+        help="attomics with gmt: drop genes in no set instead of keeping them as one group",
+    )
+    t = parser.add_argument_group("training (neural models)")
+    t.add_argument("--max-epochs", type=int, help="default: 100")
+    t.add_argument("--batch-size", type=int, help="global batch size (default: 16)")
+    t.add_argument("--lr", type=float, help="AdamW learning rate (default: 1e-3)")
+    t.add_argument("--weight-decay", type=float, help="AdamW weight decay (default: 0.01)")
+    t.add_argument("--schedule", choices=["constant", "cosine"], help="learning-rate schedule")
+    t.add_argument("--warmup-epochs", type=int, help="linear warm-up epochs (default: 0)")
+    t.add_argument("--grad-clip", type=float, help="gradient-norm clipping, 0 = off (default: 1)")
+    t.add_argument("--patience", type=int, help="early-stopping patience in epochs (default: 8)")
+    t.add_argument("--monitor", help="validation quantity for early stopping: loss or a metric")
+    t.add_argument("--device", choices=["cpu", "cuda", "auto"], help="default: auto")
+    t.add_argument("--devices", type=int, help="processes / GPUs per node (default: 1)")
+    t.add_argument("--num-nodes", type=int, help="nodes (default: 1)")
+    t.add_argument("--strategy", choices=["auto", "ddp", "fsdp"], help="multi-device strategy")
+    t.add_argument("--precision", choices=["32", "bf16-mixed", "16-mixed"], help="default: 32")
     parser.add_argument("--seed", type=int, help="random seed (default: 0)")
     parser.add_argument(
         "--config", help="start from this config.yaml (flags given here override it)"
@@ -98,8 +121,32 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             "zscore": False if args.no_zscore else None,
         },
         "split": {"val_fraction": args.val_fraction, "test_fraction": args.test_fraction},
+        "train": {
+            name: getattr(args, name)
+            for name in (
+                "max_epochs",
+                "batch_size",
+                "lr",
+                "weight_decay",
+                "schedule",
+                "warmup_epochs",
+                "grad_clip",
+                "patience",
+                "monitor",
+                "device",
+                "devices",
+                "num_nodes",
+                "strategy",
+                "precision",
+            )
+        },
     }
-    classes = {"data": DataConfig, "preprocess": PreprocessConfig, "split": SplitConfig}
+    classes = {
+        "data": DataConfig,
+        "preprocess": PreprocessConfig,
+        "split": SplitConfig,
+        "train": TrainConfig,
+    }
     for section, values in sections.items():
         merged = {
             **getattr(config, section).__dict__,
@@ -109,6 +156,10 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     if args.model is not None and args.model != config.model.name:
         config.model = ModelConfig(name=args.model, options={})
     config.model.options.update(parse_overrides(args.option))
+    if args.grouping is not None:
+        config.model.options["grouping"] = args.grouping
+    if args.drop_ungrouped:
+        config.model.options["drop_ungrouped"] = True
     if args.seed is not None:
         config.seed = args.seed
     if not config.data.source:
@@ -120,13 +171,32 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from omicsformer.pipeline import train_run
+    from omicsformer.pipeline import resume_run, train_run
     from omicsformer.report.tables import print_metrics
 
-    config = config_from_args(args)
-    folder, result = train_run(config, args.out, overwrite=args.force)
-    print_metrics({config.model.name: result.metrics}, result.task.metric_names)
+    if args.resume:
+        outcome = resume_run(args.resume)
+    else:
+        if not args.out:
+            raise OmicsformerError("--out is required (or --resume RUN_DIR)")
+        outcome = train_run(config_from_args(args), args.out, overwrite=args.force)
+    if outcome is None:  # a secondary process of a multi-process run
+        return 0
+    folder, result = outcome
+    print_metrics({result.spec.name: result.metrics}, result.task.metric_names)
     note(f"run written to {folder}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from omicsformer.compare import compare
+
+    config = config_from_args(args)
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    compare(
+        config, models, args.out, folds=args.folds, overwrite=args.force, progress=args.progress
+    )
+    note(f"results written to {args.out}")
     return 0
 
 
@@ -222,7 +292,10 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from omicsformer.demo import run_demo
 
-    run_demo(Path(args.out), models=args.models.split(",") if args.models else None)
+    run_demo(
+        Path(args.out), models=args.models.split(",") if args.models else None, folds=args.folds
+    )
+    note(f"results written to {args.out} (results.csv, summary.md)")
     return 0
 
 
@@ -238,9 +311,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train one model on a train/val/test split")
     _add_train_args(train)
-    train.add_argument("--out", required=True, help="run folder to create")
+    train.add_argument("--out", help="run folder to create")
     train.add_argument("--force", action="store_true", help="replace an existing run folder")
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
     train.set_defaults(func=cmd_train)
+
+    compare = sub.add_parser("compare", help="several models on the same cross-validation folds")
+    _add_train_args(compare)
+    compare.add_argument(
+        "--models", required=True, help="comma-separated models, e.g. logreg,rf,mlp"
+    )
+    compare.add_argument("--folds", type=int, default=5, help="stratified folds (default: 5)")
+    compare.add_argument("--out", required=True, help="output folder (results.csv, summary.md)")
+    compare.add_argument("--force", action="store_true", help="replace an existing output folder")
+    compare.add_argument("--progress", action="store_true", help="show a bar per training run")
+    compare.set_defaults(func=cmd_compare)
 
     predict = sub.add_parser("predict", help="predict new samples with a trained run")
     predict.add_argument("run_dir", help="a run folder made by `omicsformer train`")
@@ -261,7 +346,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="run the demonstration on the bundled leukemia cohort")
     demo.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
-    demo.add_argument("--models", help="comma-separated models (default: the baselines)")
+    demo.add_argument("--models", help="comma-separated models (default: logreg,rf,mlp,attomics)")
+    demo.add_argument("--folds", type=int, default=5, help="cross-validation folds (default: 5)")
     demo.set_defaults(func=cmd_demo)
     return parser
 

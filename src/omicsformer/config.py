@@ -66,6 +66,49 @@ class ModelConfig:
     options: dict[str, Any] = field(default_factory=dict)
 
 
+Device = Literal["cpu", "cuda", "auto"]
+Strategy = Literal["auto", "ddp", "fsdp"]
+Precision = Literal["32", "bf16-mixed", "16-mixed"]
+Schedule = Literal["constant", "cosine"]
+
+
+@dataclass
+class TrainConfig:
+    """The training loop of neural models (see :mod:`omicsformer.train.engine`).
+
+    ``batch_size`` is the global batch: with N processes each takes ``batch_size / N`` samples.
+    ``monitor`` is ``loss`` (validation loss, lower is better) or a task metric (higher is better).
+    """
+
+    max_epochs: int = 100
+    batch_size: int = 16
+    lr: float = 1e-3
+    weight_decay: float = 1e-2
+    schedule: Schedule = "constant"
+    warmup_epochs: int = 0
+    grad_clip: float = 1.0
+    patience: int = 8
+    min_delta: float = 1e-3
+    monitor: str = "loss"
+    class_weight: Literal["balanced", "none"] = "balanced"
+    device: Device = "auto"
+    devices: int = 1
+    num_nodes: int = 1
+    strategy: Strategy = "auto"
+    precision: Precision = "32"
+
+    def validate(self) -> TrainConfig:
+        if self.max_epochs < 1 or self.batch_size < 1:
+            raise ConfigError("--max-epochs and --batch-size must be at least 1")
+        if self.lr <= 0 or self.weight_decay < 0 or self.grad_clip < 0:
+            raise ConfigError("--lr must be positive; weight decay and clipping non-negative")
+        if self.devices < 1 or self.num_nodes < 1:
+            raise ConfigError("--devices and --num-nodes must be at least 1")
+        if self.patience < 1:
+            raise ConfigError("--patience must be at least 1")
+        return self
+
+
 @dataclass
 class RunConfig:
     """Everything needed to repeat a run."""
@@ -74,6 +117,7 @@ class RunConfig:
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
     seed: int = 0
 
     def validate(self) -> RunConfig:
@@ -89,6 +133,7 @@ class RunConfig:
             raise ConfigError(
                 f"--top-genes must be a positive integer, got {self.preprocess.top_genes}"
             )
+        self.train.validate()
         return self
 
     def to_dict(self) -> dict[str, Any]:

@@ -13,5 +13,12 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def note(message: str) -> None:
-    """Print an informational line on stderr (dropped samples, chosen options, ...)."""
+    """Print an informational line on stderr (dropped samples, chosen options, ...).
+
+    Only the main process of a multi-process run prints.
+    """
+    from omicsformer.train.distributed import is_main_process
+
+    if not is_main_process():
+        return
     err.print(f"[dim]omicsformer:[/dim] {escape(message)}", markup=True)

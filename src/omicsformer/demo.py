@@ -1,42 +1,30 @@
-"""``omicsformer demo``: the baselines on the bundled leukemia cohort's molecular subtype."""
+"""``omicsformer demo``: classical baselines and attention models side by side on the bundled
+leukemia cohort (all-leukemia, molecular subtype), 5-fold stratified cross-validation."""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
-from omicsformer.config import DataConfig, ModelConfig, RunConfig
-from omicsformer.console import note
+import pandas as pd
+
+from omicsformer.compare import compare
+from omicsformer.config import DataConfig, RunConfig
 from omicsformer.models import MODELS
-from omicsformer.pipeline import train_run
-from omicsformer.report.tables import print_metrics
+
+DEMO_MODELS = ("logreg", "rf", "mlp", "attomics")
 
 
 def default_models() -> list[str]:
-    """The baselines whose dependencies are installed (XGBoost is an optional extra)."""
-    import importlib.util
-
+    """The demo's models whose optional dependencies are installed."""
     return [
         name
-        for name, spec in MODELS.items()
-        if spec.family == "baseline"
-        and (spec.extra is None or importlib.util.find_spec(spec.extra) is not None)
+        for name in DEMO_MODELS
+        if (extra := MODELS.get(name).extra) is None or importlib.util.find_spec(extra) is not None
     ]
 
 
-def run_demo(out: Path, models: list[str] | None = None) -> dict[str, dict]:
-    """Train each model on all-leukemia ``subtype`` (70/15/15, seed 0); print and return metrics."""
-    results: dict[str, dict] = {}
-    metric_names: tuple[str, ...] = ()
-    for name in models or default_models():
-        config = RunConfig(
-            data=DataConfig(source="all-leukemia", target="subtype"),
-            model=ModelConfig(name=name),
-            seed=0,
-        )
-        note(f"training {name} on all-leukemia subtype ...")
-        folder, result = train_run(config, out / name, overwrite=True)
-        results[name] = {p: result.metrics[p] for p in ("val", "test")}
-        metric_names = result.task.metric_names
-        note(f"{name}: fit {result.fit_seconds:.1f} s, run folder {folder}")
-    print_metrics(results, metric_names, title="all-leukemia subtype (seed 0, 70/15/15 split)")
-    return results
+def run_demo(out: Path, models: list[str] | None = None, folds: int = 5) -> pd.DataFrame:
+    """Compare ``models`` on all-leukemia ``subtype`` (seed 0); write ``out``, print a table."""
+    config = RunConfig(data=DataConfig(source="all-leukemia", target="subtype"), seed=0)
+    return compare(config, models or default_models(), out, folds=folds, overwrite=True)

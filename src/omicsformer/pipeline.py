@@ -15,8 +15,11 @@ The folder is built in a hidden staging folder and renamed into place when compl
 
 from __future__ import annotations
 
+import json
 import platform
+import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +32,7 @@ import yaml
 
 from omicsformer import __version__
 from omicsformer.config import RunConfig
+from omicsformer.console import note
 from omicsformer.data.datasets import dataset_for
 from omicsformer.data.preprocess import Preprocessor, check_values
 from omicsformer.data.readers import describe_columns, load_data
@@ -36,9 +40,12 @@ from omicsformer.data.splits import Split, splits_to_json, train_val_test_split
 from omicsformer.data.targets import drop_missing_targets, require_columns
 from omicsformer.errors import ConfigError, RunError
 from omicsformer.fileio import StagedDir, write_json, write_with, write_yaml
-from omicsformer.models import MODELS, FitData, Model, ModelContext, ModelSpec, build_model
+from omicsformer.models import MODELS, FitData, Model, ModelContext, ModelSpec, Runtime, build_model
 from omicsformer.models.base import load_model, save_model
+from omicsformer.report.plots import learning_curve
 from omicsformer.tasks import TASKS, TargetInfo, Task
+from omicsformer.train.distributed import is_main_process
+from omicsformer.train.engine import CHECKPOINT
 
 PARTS = ("train", "val", "test")
 
@@ -109,6 +116,12 @@ def prepare_data(config: RunConfig, task_name: str = "classification") -> Prepar
     columns = resolve_target(d.source, d.target, adata, task_name)
     adata = drop_missing_targets(adata, columns)
     task = TASKS.get(task_name)
+    monitor = config.train.monitor
+    if monitor != "loss" and monitor not in task.metric_names:
+        raise ConfigError(
+            f"--monitor {monitor!r} is not a {task_name} metric; use loss or one of: "
+            f"{', '.join(task.metric_names)}"
+        )
     y, info = task.encode(adata.obs, columns)
     p = config.preprocess
     check_values(adata.X, list(adata.var_names), p.transform, p.impute)
@@ -125,10 +138,24 @@ def make_split(config: RunConfig, data: PreparedData) -> Split:
     )
 
 
-def fit_split(config: RunConfig, data: PreparedData, split: Split) -> FitResult:
-    """Fit preprocessing and the model on ``split["train"]``; predict and score every part."""
-    spec = MODELS.get(config.model.name)
-    options = spec.parse_options(config.model.options)
+@dataclass
+class SplitArrays:
+    """Every sample preprocessed (by a preprocessor fitted on the training part) and the split."""
+
+    preprocessor: Preprocessor
+    x_all: np.ndarray
+    y_all: np.ndarray
+    split: Split
+
+    def x(self, part: str) -> np.ndarray:
+        return self.x_all[self.split[part]]
+
+    def y(self, part: str) -> np.ndarray:
+        return self.y_all[self.split[part]]
+
+
+def preprocess_split(config: RunConfig, data: PreparedData, split: Split) -> SplitArrays:
+    """Fit preprocessing on ``split["train"]`` only and apply it to every sample."""
     p = config.preprocess
     preprocessor = Preprocessor.fit(
         data.values[split["train"]],
@@ -138,36 +165,62 @@ def fit_split(config: RunConfig, data: PreparedData, split: Split) -> FitResult:
         top_genes=p.top_genes,
         zscore=p.zscore,
     )
-    x = {part: preprocessor.apply(data.values[idx], data.genes) for part, idx in split.items()}
-    y = {part: data.y[idx] for part, idx in split.items()}
-    context = ModelContext(genes=preprocessor.genes, target=data.target, seed=config.seed)
-    model = build_model(spec, config.model.options, context)
-    has_val = len(split.get("val", [])) > 0
+    return SplitArrays(preprocessor, preprocessor.apply(data.values, data.genes), data.y, split)
+
+
+def fit_model(
+    config: RunConfig,
+    data: PreparedData,
+    arrays: SplitArrays,
+    runtime: Runtime,
+    model_name: str | None = None,
+    options: dict[str, Any] | None = None,
+) -> FitResult:
+    """Build and fit a model on preprocessed arrays; predict and score every non-empty part.
+
+    All samples are predicted in one call, in data order, exactly as ``omicsformer predict``
+    does on the same file, so the saved predictions and a later prediction are bit-identical.
+    """
+    spec = MODELS.get(model_name or config.model.name)
+    raw_options = config.model.options if options is None else options
+    context = ModelContext(genes=arrays.preprocessor.genes, target=data.target, seed=config.seed)
+    model = build_model(spec, raw_options, context)
+    has_val = len(arrays.split.get("val", [])) > 0
     start = time.perf_counter()
     fitted = model.fit(
         FitData(
-            x_train=x["train"],
-            y_train=y["train"],
-            x_val=x["val"] if has_val else None,
-            y_val=y["val"] if has_val else None,
-        )
+            x_train=arrays.x("train"),
+            y_train=arrays.y("train"),
+            x_val=arrays.x("val") if has_val else None,
+            y_val=arrays.y("val") if has_val else None,
+        ),
+        runtime,
     )
     fit_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    outputs = {part: model.predict(x[part]) for part in split if len(split[part])}
+    output_all = model.predict(arrays.x_all)
     predict_seconds = time.perf_counter() - start
-    metrics = {part: data.task.metrics(y[part], out) for part, out in outputs.items()}
+    outputs = {part: output_all[idx] for part, idx in arrays.split.items() if len(idx)}
+    metrics = {part: data.task.metrics(arrays.y(part), out) for part, out in outputs.items()}
     return FitResult(
-        preprocessor=preprocessor,
+        preprocessor=arrays.preprocessor,
         model=model,
         spec=spec,
-        options=options,
+        options=spec.parse_options(raw_options),
         fitted=fitted,
         outputs=outputs,
         metrics=metrics,
         fit_seconds=fit_seconds,
         predict_seconds=predict_seconds,
     )
+
+
+def fit_split(
+    config: RunConfig, data: PreparedData, split: Split, runtime: Runtime | None = None
+) -> FitResult:
+    """Fit preprocessing and the model on ``split["train"]``; predict and score every part."""
+    arrays = preprocess_split(config, data, split)
+    return fit_model(config, data, arrays, runtime or Runtime(train=config.train))
 
 
 def prediction_frame(
@@ -199,36 +252,95 @@ def software_versions() -> dict[str, str]:
 
 
 def train_run(
-    config: RunConfig, out: str | Path, *, overwrite: bool = False
-) -> tuple[Path, FitResult]:
+    config: RunConfig,
+    out: str | Path,
+    *,
+    overwrite: bool = False,
+    resume: bool = False,
+    on_epoch_end: Callable[[int], None] | None = None,
+) -> tuple[Path, FitResult] | None:
     """Train one model on one train / val / test split and write its run folder.
 
-    All input is loaded and checked before anything is written; a failure leaves no folder.
+    All input is loaded and checked before anything is written. The folder is built as
+    ``.NAME.partial`` and renamed when complete. If training of a neural model is interrupted,
+    the partial folder keeps a per-epoch checkpoint and :func:`resume_run` continues it.
+
+    In a multi-process run every process trains, and only the main process writes; the other
+    processes return None.
     """
     config.validate()
     MODELS.get(config.model.name).parse_options(config.model.options)  # fail before loading data
+    if not is_main_process():
+        data = prepare_data(config)
+        fit_split(
+            config, data, make_split(config, data), Runtime(train=config.train, progress=False)
+        )
+        return None
     stage = StagedDir(out, overwrite=overwrite)
     stage.check_target()
     data = prepare_data(config)
     split = make_split(config, data)
-    folder = stage.create()
+    folder = stage.create(resume=resume)
+    checkpoint = folder / "checkpoint"
     try:
-        result = fit_split(config, data, split)
+        if resume:
+            _check_same_split(folder, split, data)
+        else:
+            write_yaml(folder / "config.yaml", config.to_dict())
+            write_json(folder / "splits.json", _splits_record(config, data, split))
+        runtime = Runtime(
+            train=config.train, checkpoint_dir=checkpoint, resume=resume, on_epoch_end=on_epoch_end
+        )
+        result = fit_split(config, data, split, runtime)
         _write_run(folder, config, data, split, result)
+        shutil.rmtree(checkpoint, ignore_errors=True)  # the best weights are in model/
         return stage.publish(), result
-    except BaseException:
-        stage.discard()
+    except BaseException as exc:
+        if (checkpoint / CHECKPOINT).exists():
+            reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else "stopped by an error"
+            note(f"training {reason}; continue it with: omicsformer train --resume {out}")
+        else:
+            stage.discard()
         raise
+
+
+def resume_run(out: str | Path, *, on_epoch_end: Callable[[int], None] | None = None):
+    """Continue an interrupted :func:`train_run` from its last completed epoch."""
+    stage = StagedDir(out)
+    if stage.target.exists():
+        raise RunError(f"{out} is a finished run; nothing to resume")
+    if not (stage.path / "checkpoint" / CHECKPOINT).exists():
+        raise RunError(f"{out}: no interrupted run to resume (no {stage.path.name}/checkpoint)")
+    config = RunConfig.from_yaml(stage.path / "config.yaml")
+    return train_run(config, out, resume=True, on_epoch_end=on_epoch_end)
+
+
+def _splits_record(config: RunConfig, data: PreparedData, split: Split) -> dict:
+    return splits_to_json(
+        split, data.sample_ids, seed=config.seed, stratified_on=data.target.columns
+    )
+
+
+def _check_same_split(folder: Path, split: Split, data: PreparedData) -> None:
+    saved = json.loads((folder / "splits.json").read_text())
+    now = splits_to_json(split, data.sample_ids)
+    if any(saved.get(part) != now[part] for part in now):
+        raise RunError("the data no longer gives the interrupted run's split; cannot resume")
 
 
 def _write_run(
     folder: Path, config: RunConfig, data: PreparedData, split: Split, result: FitResult
 ) -> None:
     write_yaml(folder / "config.yaml", config.to_dict())
-    write_json(
-        folder / "splits.json",
-        splits_to_json(split, data.sample_ids, seed=config.seed, stratified_on=data.target.columns),
-    )
+    write_json(folder / "splits.json", _splits_record(config, data, split))
+    history = getattr(result.model, "history", None)
+    if history:
+        frame = pd.DataFrame(history)
+        write_with(folder / "history.csv", lambda tmp: frame.to_csv(tmp, index=False))
+        write_with(
+            folder / "learning_curve.png",
+            lambda tmp: learning_curve(frame, tmp, monitor=config.train.monitor),
+        )
     result.preprocessor.save(folder / "preprocess.safetensors")
     save_model(result.model, result.spec, result.options, folder / "model", result.fitted)
     frames = [
@@ -251,7 +363,7 @@ def _write_run(
             "n_genes_input": len(data.genes),
             "n_genes_model": result.preprocessor.n_genes,
             "n_parameters": result.model.n_parameters(),
-            "fitted": result.fitted,
+            "fitted": {k: v for k, v in result.fitted.items() if k != "architecture"},
             "fit_seconds": round(result.fit_seconds, 3),
             "predict_seconds": round(result.predict_seconds, 3),
             "software": software_versions(),

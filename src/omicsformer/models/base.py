@@ -16,13 +16,13 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-from omicsformer.config import build_options
+from omicsformer.config import TrainConfig, build_options
 from omicsformer.errors import ConfigError, RunError
 from omicsformer.fileio import write_json
 from omicsformer.tasks.base import TargetInfo
@@ -42,6 +42,17 @@ class ModelContext:
 
 
 @dataclass
+class Runtime:
+    """How to train (neural models only; baselines ignore it)."""
+
+    train: TrainConfig = field(default_factory=TrainConfig)
+    checkpoint_dir: Path | None = None
+    resume: bool = False
+    progress: bool = True
+    on_epoch_end: Callable[[int], None] | None = None
+
+
+@dataclass
 class FitData:
     """Preprocessed arrays for one fit: features ``(N, G)`` float32 and encoded targets."""
 
@@ -54,7 +65,7 @@ class FitData:
 class Model(Protocol):
     context: ModelContext
 
-    def fit(self, data: FitData) -> dict[str, Any]:
+    def fit(self, data: FitData, runtime: Runtime) -> dict[str, Any]:
         """Train; return what was chosen on the way (e.g. regularisation), for the record."""
         ...
 
@@ -80,7 +91,8 @@ class ModelSpec:
     build
         ``build(options, context) -> Model``.
     load
-        ``load(folder, options, context) -> Model`` for a saved model.
+        ``load(folder, options, context, fitted) -> Model`` for a saved model (``fitted`` is
+        what ``fit`` returned, read back from model.json).
     tasks
         Tasks the model supports.
     family
@@ -93,7 +105,7 @@ class ModelSpec:
     description: str
     options: type
     build: Callable[[Any, ModelContext], Model]
-    load: Callable[[Path, Any, ModelContext], Model]
+    load: Callable[[Path, Any, ModelContext, dict[str, Any]], Model]
     tasks: tuple[str, ...]
     family: str
     extra: str | None = None
@@ -142,4 +154,4 @@ def load_model(folder: Path) -> tuple[Model, ModelSpec, dict[str, Any]]:
     context = ModelContext(
         genes=list(meta["genes"]), target=TargetInfo.from_dict(meta["target"]), seed=meta["seed"]
     )
-    return spec.load(folder, options, context), spec, meta
+    return spec.load(folder, options, context, meta.get("fitted", {})), spec, meta

@@ -29,7 +29,7 @@ from omicsformer.console import note
 from omicsformer.errors import MissingDependencyError, RunError
 from omicsformer.fileio import write_with
 from omicsformer.models import MODELS
-from omicsformer.models.base import FitData, ModelContext, ModelSpec
+from omicsformer.models.base import FitData, ModelContext, ModelSpec, Runtime
 
 ClassWeight = Literal["balanced", "none"]
 
@@ -72,7 +72,7 @@ class SklearnClassifier:
         self.inner_folds = inner_folds
         self.sample_weighted = sample_weighted
 
-    def fit(self, data: FitData) -> dict[str, Any]:
+    def fit(self, data: FitData, runtime: Runtime | None = None) -> dict[str, Any]:
         x, y = data.x_train, data.y_train
         fit_params = {}
         if self.sample_weighted:
@@ -162,9 +162,10 @@ def build_logreg(options: LogRegOptions, context: ModelContext) -> SklearnClassi
     )
 
 
-def load_sklearn(folder: Path, options: Any, context: ModelContext) -> SklearnClassifier:
-    model = SklearnClassifier(SklearnClassifier.load_estimator(folder), {}, context, 0)
-    return model
+def load_sklearn(
+    folder: Path, options: Any, context: ModelContext, fitted: dict[str, Any]
+) -> SklearnClassifier:
+    return SklearnClassifier(SklearnClassifier.load_estimator(folder), {}, context, 0)
 
 
 # ------------------------------------------------------------------------------- random forest
@@ -258,7 +259,9 @@ def build_xgboost(options: XGBoostOptions, context: ModelContext) -> XGBoostClas
     )
 
 
-def load_xgboost(folder: Path, options: XGBoostOptions, context: ModelContext) -> XGBoostClassifier:
+def load_xgboost(
+    folder: Path, options: XGBoostOptions, context: ModelContext, fitted: dict[str, Any]
+) -> XGBoostClassifier:
     xgb = _xgboost()
     path = folder / "xgboost.json"
     if not path.exists():

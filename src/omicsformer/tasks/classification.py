@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import Tensor
 
 from omicsformer.errors import DataError
 from omicsformer.metrics.classification import classification_metrics
@@ -68,3 +72,28 @@ class ClassificationTask:
         for c, name in enumerate(info.classes):
             columns[f"prob_{name}"] = output[:, c]
         return columns
+
+    # ------------------------------------------------------------------ neural-network side
+    def target_tensor(self, y: np.ndarray) -> Tensor:
+        return torch.as_tensor(y, dtype=torch.long)
+
+    def loss_function(
+        self, y_train: np.ndarray, info: TargetInfo, class_weight: str = "balanced"
+    ) -> Callable[[Tensor, Tensor], Tensor]:
+        """Cross-entropy; with ``balanced`` class weights n / (C * n_c) from the training labels."""
+        weight = None
+        if class_weight == "balanced":
+            counts = np.bincount(y_train, minlength=len(info.classes)).astype(np.float64)
+            weight = torch.as_tensor(
+                len(y_train) / (len(info.classes) * np.maximum(counts, 1)), dtype=torch.float32
+            )
+
+        def loss(logits: Tensor, y: Tensor) -> Tensor:
+            w = weight.to(logits.device) if weight is not None else None
+            return F.cross_entropy(logits.float(), y, weight=w)
+
+        return loss
+
+    def output(self, logits: Tensor) -> np.ndarray:
+        """Class probabilities (N, C) from logits."""
+        return torch.softmax(logits.float(), dim=-1).double().cpu().numpy()

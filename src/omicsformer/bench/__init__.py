@@ -1,0 +1,1 @@
+"""Benchmarks: attention kernels, whole models, and measurement helpers."""

@@ -1,0 +1,82 @@
+"""Peak memory of a block of code.
+
+CPU: the process's resident set size (RSS) is sampled from ``/proc/self/statm`` every few
+milliseconds in a background thread; the peak above the RSS at entry is reported (tracemalloc
+would miss PyTorch's and NumPy's native allocations). Freed heap memory is first returned to the
+system (glibc ``malloc_trim``), so that memory freed by an earlier measurement and reused here
+is not hidden from this one. Where /proc is unavailable the process
+lifetime peak (``ru_maxrss``) is used and marked as such. CUDA: ``torch.cuda.max_memory_allocated``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import os
+import resource
+import threading
+import time
+from pathlib import Path
+
+import torch
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_STATM = Path("/proc/self/statm")
+
+
+def release_freed_memory() -> None:
+    """Give freed heap memory back to the operating system (glibc only; otherwise nothing)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def current_rss() -> int | None:
+    """Resident set size of this process in bytes, or None if /proc is unavailable."""
+    try:
+        return int(_STATM.read_text().split()[1]) * _PAGE
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+class PeakMemory:
+    """Context manager: ``peak_mb`` (CPU RSS growth) and ``cuda_peak_mb`` after exit."""
+
+    def __init__(self, interval: float = 0.005) -> None:
+        self.interval = interval
+        self.peak_mb = float("nan")
+        self.cuda_peak_mb = float("nan")
+        self.method = "rss-sampled"
+        self._stop = threading.Event()
+
+    def __enter__(self) -> PeakMemory:
+        gc.collect()
+        release_freed_memory()
+        self._base = current_rss()
+        self._peak = self._base or 0
+        if self._base is None:
+            self.method = "ru_maxrss (process lifetime)"
+        else:
+            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread.start()
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            rss = current_rss() or 0
+            self._peak = max(self._peak, rss)
+            time.sleep(self.interval)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._base is None:
+            self.peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        else:
+            self._stop.set()
+            self._thread.join()
+            self._peak = max(self._peak, current_rss() or 0)
+            self.peak_mb = (self._peak - self._base) / 2**20
+        if torch.cuda.is_available():
+            self.cuda_peak_mb = torch.cuda.max_memory_allocated() / 2**20

@@ -1,0 +1,202 @@
+"""``omicsformer compare``: several models on the same stratified folds, side by side.
+
+For each fold the preprocessing is fitted on the fold's training part only, a validation part is
+carved from that training part (for early stopping), and every model is trained and tested on the
+same arrays. Written to the output folder (atomically, as a whole):
+
+    results.csv   one row per model x fold: test metrics, fit / predict seconds, peak memory,
+                  parameter count, best epoch (neural models)
+    summary.md    mean ± sd per model and metric, best mean in bold
+    config.yaml   the shared configuration;  splits.json  the folds by sample ID
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from omicsformer.bench.memory import PeakMemory
+from omicsformer.config import RunConfig
+from omicsformer.console import note, out
+from omicsformer.data.splits import kfold_splits, splits_to_json
+from omicsformer.errors import ConfigError
+from omicsformer.fileio import StagedDir, write_json, write_text, write_with, write_yaml
+from omicsformer.models import MODELS, Runtime
+from omicsformer.pipeline import fit_model, prepare_data, preprocess_split
+from omicsformer.train.distributed import is_main_process
+
+COST_COLUMNS = ("fit_seconds", "predict_seconds", "peak_memory_mb", "n_parameters")
+
+
+def split_options(models: list[str], options: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``model.key=value`` options per model; a bare ``key=value`` needs a single model."""
+    per_model: dict[str, dict[str, Any]] = {m: {} for m in models}
+    for key, value in options.items():
+        name, dot, option = key.partition(".")
+        if dot and name in per_model:
+            per_model[name][option] = value
+        elif len(models) == 1 and not dot:
+            per_model[models[0]][key] = value
+        else:
+            raise ConfigError(
+                f"option {key!r}: prefix it with one of the models ({', '.join(models)}.KEY)"
+            )
+    return per_model
+
+
+def compare(
+    config: RunConfig,
+    models: list[str],
+    out_dir: str | Path,
+    *,
+    folds: int = 5,
+    overwrite: bool = False,
+    progress: bool = False,
+) -> pd.DataFrame | None:
+    """Run every model on the same ``folds`` folds; write and return the per-fold results."""
+    config.validate()
+    if not models:
+        raise ConfigError("--models needs at least one model")
+    options = split_options(models, config.model.options)
+    for name in models:
+        MODELS.get(name).parse_options(options[name])
+    main = is_main_process()
+    stage = StagedDir(out_dir, overwrite=overwrite)
+    if main:
+        stage.check_target()
+    data = prepare_data(config)
+    fold_splits = kfold_splits(
+        data.task.strata(data.y, data.target),
+        folds=folds,
+        val_fraction=config.split.val_fraction,
+        seed=config.seed,
+    )
+    folder = stage.create() if main else None
+    try:
+        rows = []
+        for fold, split in enumerate(fold_splits):
+            arrays = preprocess_split(config, data, split)
+            for name in models:
+                with PeakMemory() as memory:
+                    result = fit_model(
+                        config,
+                        data,
+                        arrays,
+                        Runtime(train=config.train, progress=progress),
+                        model_name=name,
+                        options=options[name],
+                    )
+                row = {"model": name, "fold": fold, "n_test": len(split["test"])}
+                test = result.metrics["test"]
+                row.update({m: test[m] for m in data.task.metric_names})
+                row.update(
+                    fit_seconds=result.fit_seconds,
+                    predict_seconds=result.predict_seconds,
+                    peak_memory_mb=memory.peak_mb,
+                    n_parameters=result.model.n_parameters(),
+                    best_epoch=result.fitted.get("best_epoch", np.nan),
+                )
+                rows.append(row)
+                note(
+                    f"fold {fold + 1}/{folds} {name}: {data.task.main_metric} "
+                    f"{test[data.task.main_metric]:.3f} ({result.fit_seconds:.1f} s)"
+                )
+        results = pd.DataFrame(rows)
+        if not main:
+            return None
+        summary = summary_markdown(
+            results, list(data.task.metric_names), title=_title(config, folds)
+        )
+        write_with(folder / "results.csv", lambda tmp: results.to_csv(tmp, index=False))
+        write_text(folder / "summary.md", summary)
+        write_yaml(
+            folder / "config.yaml",
+            {**config.to_dict(), "compare": {"models": models, "folds": folds}},
+        )
+        write_json(
+            folder / "splits.json",
+            splits_to_json(
+                fold_splits, data.sample_ids, seed=config.seed, stratified_on=data.target.columns
+            ),
+        )
+        stage.publish()
+    except BaseException:
+        if main:
+            stage.discard()
+        raise
+    print_summary(results, list(data.task.metric_names), _title(config, folds))
+    return results
+
+
+def _title(config: RunConfig, folds: int) -> str:
+    target = config.data.target or "default target"
+    return f"{config.data.source} {target}: {folds}-fold CV, seed {config.seed}"
+
+
+def summarize(results: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
+    """Mean and sd over folds per model (models in their original order)."""
+    columns = [c for c in [*metrics, *COST_COLUMNS] if c in results]
+    grouped = results.groupby("model", sort=False)[columns]
+    return grouped.mean().join(grouped.std(ddof=1), rsuffix="_sd")
+
+
+def _cell(mean: float, sd: float, digits: int) -> str:
+    if math.isnan(mean):
+        return "nan"
+    return f"{mean:.{digits}f} ± {sd:.{digits}f}" if not math.isnan(sd) else f"{mean:.{digits}f}"
+
+
+def summary_rows(results: pd.DataFrame, metrics: list[str]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the summary table; the best mean of each metric is marked with **."""
+    table = summarize(results, metrics)
+    header = ["model", *metrics, "fit s", "predict s", "peak MB", "parameters"]
+    best = {m: table[m].max() for m in metrics}
+    rows = []
+    for model, r in table.iterrows():
+        cells = [str(model)]
+        for m in metrics:
+            cell = _cell(r[m], r[f"{m}_sd"], 3)
+            cells.append(f"**{cell}**" if r[m] == best[m] else cell)
+        cells += [
+            _cell(r["fit_seconds"], r["fit_seconds_sd"], 1),
+            _cell(r["predict_seconds"], r["predict_seconds_sd"], 2),
+            _cell(r["peak_memory_mb"], r["peak_memory_mb_sd"], 0),
+            f"{r['n_parameters']:,.0f}",
+        ]
+        rows.append(cells)
+    return header, rows
+
+
+def summary_markdown(results: pd.DataFrame, metrics: list[str], title: str = "") -> str:
+    header, rows = summary_rows(results, metrics)
+    lines = [f"# {title}", ""] if title else []
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|" + "|".join("---" for _ in header) + "|")
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    n_folds = results["fold"].nunique()
+    lines += [
+        "",
+        f"Mean ± sd over {n_folds} test folds; best mean per metric in bold. Peak MB: growth of "
+        "the process's resident memory during fit + predict.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def print_summary(results: pd.DataFrame, metrics: list[str], title: str) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    header, rows = summary_rows(results, metrics)
+    table = Table(title=title)
+    for i, column in enumerate(header):
+        table.add_column(column, justify="left" if i == 0 else "right")
+    for r in rows:
+        table.add_row(
+            *(f"[bold]{escape(c[2:-2])}[/bold]" if c.startswith("**") else escape(c) for c in r)
+        )
+    out.print(table)

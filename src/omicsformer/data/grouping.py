@@ -1,0 +1,192 @@
+"""Gene groupings for AttOmics-style models (Beaudé et al., Bioinformatics 2023).
+
+Three strategies, each returning a :class:`Grouping` (group names and the gene positions in each):
+
+- ``random``: a seeded permutation of the genes cut into ``n_groups`` groups of equal size (+-1).
+- ``kmeans``: size-balanced k-means with genes as points (each gene a vector of its standardized
+  training values): k-means++ centroids, then alternating capacity-constrained assignment (every
+  group holds ``G // k`` or ``G // k + 1`` genes) and centroid updates. Fitted on the training
+  split only.
+- ``gmt:PATH``: knowledge-based groups from a gene-set file in GMT format (one set per line:
+  name, description, genes, tab-separated). Genes absent from the data are ignored; a gene in
+  several sets goes to each; genes in no set form one extra group ``ungrouped`` unless
+  ``drop_ungrouped``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.cluster import kmeans_plusplus
+
+from omicsformer.console import note
+from omicsformer.errors import ConfigError, DataError
+
+
+@dataclass
+class Grouping:
+    """Groups of genes: ``members[j]`` holds sorted positions into the model's gene list."""
+
+    strategy: str
+    names: list[str]
+    members: list[np.ndarray]
+
+    @property
+    def sizes(self) -> list[int]:
+        return [len(m) for m in self.members]
+
+    def to_dict(self) -> dict:
+        return {
+            "strategy": self.strategy,
+            "names": self.names,
+            "members": [m.tolist() for m in self.members],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Grouping:
+        members = [np.asarray(m, dtype=np.int64) for m in data["members"]]
+        return cls(strategy=data["strategy"], names=list(data["names"]), members=members)
+
+
+def random_grouping(n_genes: int, n_groups: int, seed: int) -> Grouping:
+    """A seeded random partition into ``n_groups`` groups of equal size (+-1)."""
+    _check_n_groups(n_genes, n_groups)
+    order = np.random.default_rng(seed).permutation(n_genes)
+    members = [np.sort(chunk) for chunk in np.array_split(order, n_groups)]
+    return Grouping("random", [f"random_{j}" for j in range(n_groups)], members)
+
+
+def kmeans_grouping(
+    x_train: np.ndarray, n_groups: int, seed: int, iterations: int = 20
+) -> Grouping:
+    """Size-balanced k-means of genes (columns of ``x_train``, samples x genes)."""
+    n_genes = x_train.shape[1]
+    _check_n_groups(n_genes, n_groups)
+    points = np.ascontiguousarray(x_train.T, dtype=np.float64)  # (G, N) one point per gene
+    points = (points - points.mean(1, keepdims=True)) / (points.std(1, keepdims=True) + 1e-8)
+    rng = np.random.default_rng(seed)
+    centroids, _ = kmeans_plusplus(points, n_groups, random_state=int(rng.integers(2**31)))
+    capacity = np.full(n_groups, n_genes // n_groups) + (np.arange(n_groups) < n_genes % n_groups)
+    assignment = np.full(n_genes, -1)
+    for _ in range(iterations):
+        new = _balanced_assignment(_sq_distances(points, centroids), capacity)
+        if np.array_equal(new, assignment):
+            break
+        assignment = new
+        centroids = np.stack([points[assignment == j].mean(0) for j in range(n_groups)])
+    members = [np.flatnonzero(assignment == j) for j in range(n_groups)]
+    return Grouping("kmeans", [f"cluster_{j}" for j in range(n_groups)], members)
+
+
+def _sq_distances(points: np.ndarray, centroids: np.ndarray) -> np.ndarray:
+    """Squared Euclidean distances (G, k)."""
+    d = (points**2).sum(1)[:, None] - 2 * points @ centroids.T + (centroids**2).sum(1)[None, :]
+    return np.maximum(d, 0)
+
+
+def _balanced_assignment(distances: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+    """Capacity-constrained assignment in rounds.
+
+    Each unassigned gene proposes to its nearest group that still has room; a group accepts its
+    closest proposers up to its room. Every round fills a group or assigns every proposer, so
+    there are at most k + 1 rounds.
+    """
+    assignment = np.full(distances.shape[0], -1)
+    room = capacity.copy()
+    while (assignment < 0).any():
+        free = np.flatnonzero(assignment < 0)
+        d = distances[free]
+        d = np.where(room[None, :] > 0, d, np.inf)  # (F, k) full groups are out
+        choice = d.argmin(axis=1)
+        best = d[np.arange(len(free)), choice]
+        for group in np.unique(choice):
+            mine = choice == group
+            closest = free[mine][np.argsort(best[mine], kind="stable")[: room[group]]]
+            assignment[closest] = group
+            room[group] -= len(closest)
+    return assignment
+
+
+def read_gmt(path: str | Path) -> dict[str, list[str]]:
+    """Parse a GMT file into {set name: genes}; malformed lines are an error naming the line."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: gene-set file not found")
+    sets: dict[str, list[str]] = {}
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip() or line.startswith("#"):
+                continue
+            fields = line.rstrip("\n\r").split("\t")
+            name = fields[0].strip()
+            genes = [g.strip() for g in fields[2:] if g.strip()]
+            if len(fields) < 3 or not name or not genes:
+                raise DataError(
+                    f"{path}: line {number} is not a GMT gene set (expected: name<TAB>description"
+                    "<TAB>gene<TAB>gene...)"
+                )
+            if name in sets:
+                raise DataError(f"{path}: line {number}: gene set {name!r} appears twice")
+            sets[name] = list(dict.fromkeys(genes))
+    if not sets:
+        raise DataError(f"{path}: no gene sets found")
+    return sets
+
+
+def gmt_grouping(path: str | Path, genes: list[str], drop_ungrouped: bool = False) -> Grouping:
+    """Groups from a GMT file, matched to ``genes`` by name."""
+    sets = read_gmt(path)
+    position = {g: i for i, g in enumerate(genes)}
+    names, members = [], []
+    for name, set_genes in sets.items():
+        found = sorted(position[g] for g in set_genes if g in position)
+        if found:
+            names.append(name)
+            members.append(np.asarray(found, dtype=np.int64))
+    if not members:
+        example = next(iter(sets.values()))[:3]
+        raise DataError(
+            f"{path}: no gene of any set is in the data (data genes e.g. {', '.join(genes[:3])}; "
+            f"set genes e.g. {', '.join(example)}); are the gene identifiers of the same kind?"
+        )
+    covered = np.zeros(len(genes), dtype=bool)
+    for m in members:
+        covered[m] = True
+    note(
+        f"gene sets: {len(members)} of {len(sets)} sets found in the data, covering "
+        f"{int(covered.sum())} of {len(genes)} genes"
+    )
+    if not covered.all():
+        if drop_ungrouped:
+            note(f"{int((~covered).sum())} genes in no set are dropped (drop_ungrouped)")
+        else:
+            names.append("ungrouped")
+            members.append(np.flatnonzero(~covered))
+    return Grouping(f"gmt:{path}", names, members)
+
+
+def make_grouping(
+    strategy: str,
+    genes: list[str],
+    x_train: np.ndarray,
+    n_groups: int,
+    seed: int,
+    drop_ungrouped: bool = False,
+) -> Grouping:
+    """Build the grouping named by ``strategy`` (``random``, ``kmeans`` or ``gmt:PATH``)."""
+    if strategy == "random":
+        return random_grouping(len(genes), n_groups, seed)
+    if strategy == "kmeans":
+        return kmeans_grouping(x_train, n_groups, seed)
+    if strategy.startswith("gmt:"):
+        return gmt_grouping(strategy[4:], genes, drop_ungrouped)
+    raise ConfigError(f"unknown grouping {strategy!r}; choose from: random, kmeans, gmt:PATH")
+
+
+def _check_n_groups(n_genes: int, n_groups: int) -> None:
+    if not 1 <= n_groups <= n_genes:
+        raise ConfigError(
+            f"n_groups must be between 1 and the number of genes ({n_genes}), got {n_groups}"
+        )

@@ -1,0 +1,181 @@
+"""``attomics``: AttOmics (Beaudé, Rafiee Vahid, Augé, Zehraoui, Hanczar;
+Bioinformatics 39:i94, 2023).
+
+Notation: B batch, G genes, K groups, E_i token width of block i, C outputs.
+
+    genes (B, G)
+      -> grouping: K gene groups (random / size-balanced k-means / gene sets)
+      -> one linear map per group, genes -> token              (B, K, E_0)  GroupedProjection
+      -> block 0: Norm(x + MHA(x)) across the K group tokens   (B, K, E_0)
+      -> block i: per-group re-projection E_{i-1} -> E_i, then Norm(x + MHA(x))
+      -> concatenate the K tokens                              (B, K * E_last)
+      -> FCN head [Linear -> BatchNorm -> ReLU -> dropout]... -> Linear     (B, C)
+
+As in the paper: no feed-forward sub-layer and no positional encoding (groups differ only by
+their own projection weights), post-norm residual blocks with LayerNorm. The paper's selected
+mRNA model has 20 groups, 4 blocks, 1 head and token sizes 2164 -> 1459 -> 754 -> 50 for groups of
+~2,845 genes (56,902 / 20); by default the token sizes keep those ratios to the mean group size of
+the data at hand. Attention maps between groups are returned on request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from omicsformer.data.grouping import Grouping, make_grouping
+from omicsformer.errors import ConfigError
+from omicsformer.models import MODELS
+from omicsformer.models.base import ModelContext
+from omicsformer.models.mlp import fcn_layers
+from omicsformer.models.neural import neural_spec
+from omicsformer.nn.grouped import GroupedLinear, GroupedProjection
+from omicsformer.nn.mha import MultiHeadAttention
+
+PAPER_TOKENS = (2164, 1459, 754, 50)
+PAPER_GROUP_SIZE = 56_902 / 20
+
+
+@dataclass
+class AttOmicsOptions:
+    """AttOmics settings; ``token_sizes`` empty = scaled from the paper (see module docstring)."""
+
+    grouping: str = "random"
+    n_groups: int = 20
+    n_blocks: int = 4
+    token_sizes: list[int] = field(default_factory=list)
+    heads: int = 1
+    head_hidden: list[int] = field(default_factory=lambda: [128])
+    dropout: float = 0.5
+    drop_ungrouped: bool = False
+    attention: str = "sdpa"
+
+
+def scaled_token_sizes(mean_group_size: float, n_blocks: int, heads: int) -> list[int]:
+    """The paper's token sizes as fractions of its group size, applied to ``mean_group_size``.
+
+    For ``n_blocks`` other than 4 the fractions are interpolated along the paper's curve. Sizes
+    are at least 4 and rounded up to a multiple of ``heads``.
+    """
+    fractions = np.asarray(PAPER_TOKENS) / PAPER_GROUP_SIZE
+    positions = np.linspace(0, len(fractions) - 1, n_blocks)
+    scaled = np.interp(positions, np.arange(len(fractions)), fractions) * mean_group_size
+    sizes = [max(4, round(float(s))) for s in scaled]
+    return [heads * -(-s // heads) for s in sizes]
+
+
+class AttOmicsBlock(nn.Module):
+    """Norm(x + MHA(x)) across group tokens (post-norm, no feed-forward, as in the paper)."""
+
+    def __init__(self, dim: int, heads: int, attention: str) -> None:
+        super().__init__()
+        self.attention = MultiHeadAttention(dim, heads, backend=attention)
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(self, x: Tensor, need_weights: bool = False) -> tuple[Tensor, Tensor | None]:
+        z, weights = self.attention(x, need_weights=need_weights)  # (B, K, E), (B, H, K, K)
+        return self.norm(x + z), weights
+
+
+class AttOmicsNet(nn.Module):
+    def __init__(
+        self,
+        grouping: Grouping,
+        n_inputs: int,
+        token_sizes: list[int],
+        heads: int,
+        head_hidden: list[int],
+        dropout: float,
+        n_outputs: int,
+        attention: str = "sdpa",
+    ) -> None:
+        super().__init__()
+        k = len(grouping.members)
+        self.group_names = grouping.names
+        self.project = GroupedProjection(grouping.members, n_inputs, token_sizes[0])
+        self.reproject = nn.ModuleList(
+            GroupedLinear(k, e_in, e_out) for e_in, e_out in pairwise(token_sizes)
+        )
+        self.blocks = nn.ModuleList(AttOmicsBlock(e, heads, attention) for e in token_sizes)
+        widths = [k * token_sizes[-1], *head_hidden]
+        self.head = nn.Sequential(
+            *fcn_layers(widths, dropout, "batch"), nn.Linear(widths[-1], n_outputs)
+        )
+
+    def forward(
+        self, x: Tensor, return_attention: bool = False
+    ) -> Tensor | tuple[Tensor, list[Tensor]]:
+        tokens = self.project(x)  # (B, K, E_0)
+        maps = []
+        for i, block in enumerate(self.blocks):
+            if i > 0:
+                tokens = self.reproject[i - 1](tokens)  # (B, K, E_i)
+            tokens, weights = block(tokens, need_weights=return_attention)
+            maps.append(weights)
+        logits = self.head(tokens.flatten(1))  # (B, C)
+        return (logits, maps) if return_attention else logits
+
+    def n_parameters(self) -> int:
+        """Real trainable numbers (the grouped projection's padding is not counted)."""
+        padded = sum(p.numel() for p in self.project.parameters())
+        total = sum(p.numel() for p in self.parameters())
+        return total - padded + self.project.n_real_weights
+
+
+def architecture(
+    options: AttOmicsOptions, context: ModelContext, x_train: np.ndarray
+) -> dict[str, Any]:
+    """Fit the grouping on the training split and fix the token sizes."""
+    grouping = make_grouping(
+        options.grouping,
+        context.genes,
+        x_train,
+        options.n_groups,
+        context.seed,
+        options.drop_ungrouped,
+    )
+    sizes = list(options.token_sizes)
+    if not sizes:
+        sizes = scaled_token_sizes(float(np.mean(grouping.sizes)), options.n_blocks, options.heads)
+    bad = [s for s in sizes if s % options.heads]
+    if bad:
+        raise ConfigError(f"token sizes {bad} are not divisible by {options.heads} heads")
+    return {"grouping": grouping.to_dict(), "token_sizes": sizes}
+
+
+def network(options: AttOmicsOptions, context: ModelContext, arch: dict[str, Any]) -> AttOmicsNet:
+    return AttOmicsNet(
+        Grouping.from_dict(arch["grouping"]),
+        context.n_genes,
+        arch["token_sizes"],
+        options.heads,
+        options.head_hidden,
+        options.dropout,
+        context.target.n_outputs,
+        options.attention,
+    )
+
+
+@torch.no_grad()
+def attention_maps(net: AttOmicsNet, x: Tensor) -> list[Tensor]:
+    """Group-group attention of every block for ``x``: a list of (B, H, K, K) tensors."""
+    net.eval()
+    _, maps = net(x, return_attention=True)
+    return maps
+
+
+MODELS.add(
+    "attomics",
+    neural_spec(
+        "attomics",
+        "AttOmics: self-attention between gene-group tokens (Beaudé et al. 2023)",
+        AttOmicsOptions,
+        architecture,
+        network,
+    ),
+)

@@ -1,0 +1,76 @@
+"""``mlp``: the fully connected baseline of the AttOmics paper (Beaudé et al. 2023).
+
+Input genes -> [Linear -> norm -> ReLU -> dropout] x len(hidden) -> Linear to the task output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import Any, Literal
+
+import numpy as np
+from torch import Tensor, nn
+
+from omicsformer.models import MODELS
+from omicsformer.models.base import ModelContext
+from omicsformer.models.neural import neural_spec
+
+Norm = Literal["batch", "layer", "none"]
+
+
+@dataclass
+class MLPOptions:
+    """Hidden layer widths, dropout after each hidden layer, and the normalisation used."""
+
+    hidden: list[int] = field(default_factory=lambda: [256, 64])
+    dropout: float = 0.5
+    norm: Norm = "batch"
+
+
+def fcn_layers(widths: list[int], dropout: float, norm: Norm) -> list[nn.Module]:
+    """[Linear -> norm -> ReLU -> dropout] for each consecutive pair of ``widths``."""
+    layers: list[nn.Module] = []
+    for w_in, w_out in pairwise(widths):
+        layers.append(nn.Linear(w_in, w_out, bias=norm != "batch"))  # batch norm has its own shift
+        if norm == "batch":
+            layers.append(nn.BatchNorm1d(w_out))
+        elif norm == "layer":
+            layers.append(nn.LayerNorm(w_out))
+        layers += [nn.ReLU(), nn.Dropout(dropout)]
+    return layers
+
+
+class MLP(nn.Module):
+    def __init__(
+        self, n_inputs: int, hidden: list[int], n_outputs: int, dropout: float, norm: Norm
+    ):
+        super().__init__()
+        widths = [n_inputs, *hidden]
+        self.body = nn.Sequential(*fcn_layers(widths, dropout, norm))
+        self.head = nn.Linear(widths[-1], n_outputs)
+
+    def forward(self, x: Tensor) -> Tensor:  # (B, G) -> (B, outputs)
+        return self.head(self.body(x))
+
+
+def architecture(options: MLPOptions, context: ModelContext, x_train: np.ndarray) -> dict[str, Any]:
+    return {}
+
+
+def network(options: MLPOptions, context: ModelContext, arch: dict[str, Any]) -> MLP:
+    return MLP(
+        context.n_genes, options.hidden, context.target.n_outputs, options.dropout, options.norm
+    )
+
+
+MODELS.add(
+    "mlp",
+    neural_spec(
+        "mlp",
+        "Multilayer perceptron (the AttOmics paper's MLP baseline)",
+        MLPOptions,
+        architecture,
+        network,
+    ),
+)

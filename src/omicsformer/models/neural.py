@@ -1,0 +1,156 @@
+"""The bridge between PyTorch modules and the :class:`~omicsformer.models.base.Model` protocol.
+
+A neural model is registered with two functions:
+
+- ``architecture(options, context, x_train) -> dict``: everything the network's shape depends on
+  that is derived from the training data (e.g. the AttOmics gene grouping), as plain JSON values;
+  saved in ``model.json`` so the same network is rebuilt on load;
+- ``network(options, context, architecture) -> nn.Module``.
+
+:class:`TorchModel` trains the network with :mod:`omicsformer.train.engine`, keeps the best
+weights, predicts with the task's output function, and saves weights as safetensors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from omicsformer.errors import RunError
+from omicsformer.fileio import write_with
+from omicsformer.models.base import FitData, ModelContext, ModelSpec, Runtime
+from omicsformer.tasks import TASKS
+from omicsformer.train import engine
+
+Architecture = Callable[[Any, ModelContext, np.ndarray], dict[str, Any]]
+Network = Callable[[Any, ModelContext, dict[str, Any]], nn.Module]
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Trainable numbers; modules with padded storage report their real count."""
+    own = getattr(module, "n_parameters", None)
+    if callable(own):
+        return int(own())
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+class TorchModel:
+    """A PyTorch network behind the common fit / predict / save interface."""
+
+    def __init__(
+        self,
+        options: Any,
+        context: ModelContext,
+        architecture: Architecture,
+        network: Network,
+    ) -> None:
+        self.options = options
+        self.context = context
+        self.architecture = architecture
+        self.network = network
+        self.arch: dict[str, Any] = {}
+        self.module: nn.Module | None = None
+        self.history: list[dict[str, float]] = []
+
+    @property
+    def task(self) -> Any:
+        return TASKS.get(self.context.target.task)
+
+    def fit(self, data: FitData, runtime: Runtime) -> dict[str, Any]:
+        torch.manual_seed(self.context.seed)  # weight initialisation depends on the seed only
+        self.arch = self.architecture(self.options, self.context, data.x_train)
+        self.module = self.network(self.options, self.context, self.arch)
+        task = self.task
+        has_val = data.x_val is not None and len(data.x_val) > 0
+        train_data = engine.TrainData(
+            x_train=torch.from_numpy(np.ascontiguousarray(data.x_train)),
+            y_train=task.target_tensor(data.y_train),
+            x_val=torch.from_numpy(np.ascontiguousarray(data.x_val)) if has_val else None,
+            y_val=task.target_tensor(data.y_val) if has_val else None,
+        )
+        hooks = engine.TaskHooks(
+            loss=task.loss_function(data.y_train, self.context.target, runtime.train.class_weight),
+            output=task.output,
+            metrics=task.metrics,
+            y_val_numpy=data.y_val if has_val else None,
+        )
+        result = engine.fit(
+            self.module,
+            train_data,
+            hooks,
+            runtime.train,
+            seed=self.context.seed,
+            checkpoint_dir=runtime.checkpoint_dir,
+            resume=runtime.resume,
+            progress=runtime.progress,
+            on_epoch_end=runtime.on_epoch_end,
+        )
+        self.module.load_state_dict(result.best_state)
+        self.history = result.history
+        return {
+            "architecture": self.arch,
+            "best_epoch": result.best_epoch,
+            "epochs_run": result.epochs_run,
+            "stopped_early": result.stopped_early,
+            "train_seconds": round(result.seconds, 3),
+        }
+
+    def logits(self, x: np.ndarray) -> torch.Tensor:
+        if self.module is None:
+            raise RunError("the model has not been trained")
+        return engine.predict_logits(self.module, torch.from_numpy(np.ascontiguousarray(x)))
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self.task.output(self.logits(x))
+
+    def save(self, folder: Path) -> None:
+        state = {k: v.detach().cpu().contiguous() for k, v in self.module.state_dict().items()}
+        write_with(folder / "weights.safetensors", lambda tmp: save_file(state, str(tmp)))
+
+    def n_parameters(self) -> int:
+        return count_parameters(self.module) if self.module is not None else 0
+
+    @classmethod
+    def loader(cls, architecture: Architecture, network: Network) -> Callable[..., TorchModel]:
+        """A ``ModelSpec.load`` function for a network built by ``network``."""
+
+        def load(
+            folder: Path, options: Any, context: ModelContext, fitted: dict[str, Any]
+        ) -> TorchModel:
+            path = folder / "weights.safetensors"
+            if not path.exists():
+                raise RunError(f"{folder}: weights.safetensors missing")
+            model = cls(options, context, architecture, network)
+            model.arch = fitted.get("architecture", {})
+            model.module = network(options, context, model.arch)
+            model.module.load_state_dict(load_file(str(path)))
+            model.module.eval()
+            return model
+
+        return load
+
+
+def neural_spec(
+    name: str,
+    description: str,
+    options: type,
+    architecture: Architecture,
+    network: Network,
+    tasks: tuple[str, ...] = ("classification",),
+) -> ModelSpec:
+    """A :class:`ModelSpec` for a network trained by :class:`TorchModel`."""
+    return ModelSpec(
+        name=name,
+        description=description,
+        options=options,
+        build=lambda opts, context: TorchModel(opts, context, architecture, network),
+        load=TorchModel.loader(architecture, network),
+        tasks=tasks,
+        family="neural",
+    )

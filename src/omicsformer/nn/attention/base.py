@@ -1,0 +1,104 @@
+"""The attention-backend contract.
+
+Notation used in every backend file::
+
+    B  batch           H  heads          N  query tokens      M  key / value tokens
+    D  head dimension
+
+A backend computes attention from already-projected queries, keys and values::
+
+    backend(q, k, v, *, mask=None, need_weights=False) -> (out, weights_or_None)
+
+    q: (B, H, N, D)    k, v: (B, H, M, D)    out: (B, H, N, D)
+    mask: bool, broadcastable to (B, H, N, M); True = may attend (the SDPA convention)
+    weights: (B, H, N, M) softmax rows, only when need_weights=True
+
+Every backend declares what it supports in a :class:`BackendInfo`, so that a bad combination
+(a mask on a backend without mask support, a device or dtype it cannot run) fails when the model
+is built, with a clear message, not deep inside ``forward``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from omicsformer.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class BackendInfo:
+    """What an attention backend supports.
+
+    Attributes
+    ----------
+    name
+        Registry name.
+    exact
+        True if the result equals softmax(QKᵀ/√D)V up to floating-point error.
+    supports_mask
+        Accepts a boolean attention mask.
+    devices
+        Device types it runs on ("cpu", "cuda").
+    dtypes
+        Floating-point dtypes it runs in.
+    returns_weights
+        Produces the full attention matrix itself (others compute requested rows on demand).
+    paper
+        The reference for the method.
+    """
+
+    name: str
+    exact: bool
+    supports_mask: bool
+    devices: tuple[str, ...]
+    dtypes: tuple[torch.dtype, ...]
+    returns_weights: bool
+    paper: str
+
+
+ALL_FLOATS = (torch.float32, torch.float16, torch.bfloat16)
+
+
+class AttentionBackend(nn.Module):
+    """Base class: subclasses set ``info`` and implement :meth:`forward`."""
+
+    info: BackendInfo
+
+    def forward(
+        self,
+        q: Tensor,
+        k: Tensor,
+        v: Tensor,
+        *,
+        mask: Tensor | None = None,
+        need_weights: bool = False,
+    ) -> tuple[Tensor, Tensor | None]:
+        raise NotImplementedError
+
+    @classmethod
+    def check(cls, *, device: str, dtype: torch.dtype | None = None, masked: bool = False) -> None:
+        """Raise a :class:`ConfigError` if this backend cannot run as asked."""
+        info = cls.info
+        if device not in info.devices:
+            raise ConfigError(
+                f"attention backend {info.name!r} does not run on {device}; "
+                f"it supports: {', '.join(info.devices)}"
+            )
+        if dtype is not None and dtype not in info.dtypes:
+            names = ", ".join(str(d).removeprefix("torch.") for d in info.dtypes)
+            raise ConfigError(
+                f"attention backend {info.name!r} does not support {dtype}; use {names}"
+            )
+        if masked and not info.supports_mask:
+            raise ConfigError(f"attention backend {info.name!r} does not support attention masks")
+
+
+def exact_weights(q: Tensor, k: Tensor, mask: Tensor | None, scale: float) -> Tensor:
+    """softmax(QKᵀ·scale) with the mask applied: (B, H, N, M), computed in float32."""
+    scores = torch.einsum("bhnd,bhmd->bhnm", q.float(), k.float()) * scale  # (B, H, N, M)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    return torch.softmax(scores, dim=-1)

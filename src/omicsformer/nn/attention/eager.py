@@ -1,0 +1,43 @@
+"""``eager``: attention written out, softmax(QKᵀ/√D)V (Vaswani et al., "Attention Is All You
+Need", NeurIPS 2017).
+
+It materialises the (B, H, N, M) score matrix, so its memory grows as N·M: the reference that
+every other backend is tested against, and the memory baseline of the benchmark.
+"""
+
+from __future__ import annotations
+
+import math
+
+from torch import Tensor
+
+from omicsformer.nn.attention.base import ALL_FLOATS, AttentionBackend, BackendInfo
+
+
+class EagerAttention(AttentionBackend):
+    info = BackendInfo(
+        name="eager",
+        exact=True,
+        supports_mask=True,
+        devices=("cpu", "cuda"),
+        dtypes=ALL_FLOATS,
+        returns_weights=True,
+        paper="Vaswani et al. 2017, Attention Is All You Need",
+    )
+
+    def forward(
+        self,
+        q: Tensor,
+        k: Tensor,
+        v: Tensor,
+        *,
+        mask: Tensor | None = None,
+        need_weights: bool = False,
+    ) -> tuple[Tensor, Tensor | None]:
+        scale = 1.0 / math.sqrt(q.shape[-1])
+        scores = (q @ k.transpose(-2, -1)) * scale  # (B, H, N, M)
+        if mask is not None:
+            scores = scores.masked_fill(~mask, float("-inf"))
+        weights = scores.softmax(dim=-1)  # (B, H, N, M)
+        out = weights @ v  # (B, H, N, D)
+        return out, (weights if need_weights else None)

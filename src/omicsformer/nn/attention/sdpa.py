@@ -1,0 +1,62 @@
+"""``sdpa``: :func:`torch.nn.functional.scaled_dot_product_attention`.
+
+PyTorch dispatches to an IO-aware kernel that never writes the (N, M) score matrix to memory:
+FlashAttention-2 (Dao 2023), memory-efficient attention (Rabe & Staats 2021, xFormers) or cuDNN on
+GPU, and a flash-style kernel on CPU; it falls back to the math path otherwise. ``kernel`` pins one
+implementation (``flash``, ``efficient``, ``cudnn``, ``math``); ``auto`` lets PyTorch choose.
+
+Weights are never returned by the kernel; when asked for they are recomputed exactly for the
+requested rows (see :meth:`MultiHeadAttention.attention_rows`).
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+import torch.nn.functional as F
+from torch import Tensor
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+from omicsformer.errors import ConfigError
+from omicsformer.nn.attention.base import ALL_FLOATS, AttentionBackend, BackendInfo
+
+KERNELS = {
+    "flash": SDPBackend.FLASH_ATTENTION,
+    "efficient": SDPBackend.EFFICIENT_ATTENTION,
+    "cudnn": SDPBackend.CUDNN_ATTENTION,
+    "math": SDPBackend.MATH,
+}
+
+
+class SDPAttention(AttentionBackend):
+    info = BackendInfo(
+        name="sdpa",
+        exact=True,
+        supports_mask=True,
+        devices=("cpu", "cuda"),
+        dtypes=ALL_FLOATS,
+        returns_weights=False,
+        paper="Dao 2023 (FlashAttention-2); Rabe & Staats 2021 (attention in O(√n) memory)",
+    )
+
+    def __init__(self, kernel: str = "auto") -> None:
+        super().__init__()
+        if kernel != "auto" and kernel not in KERNELS:
+            raise ConfigError(
+                f"unknown SDPA kernel {kernel!r}; choose from: auto, {', '.join(KERNELS)}"
+            )
+        self.kernel = kernel
+
+    def forward(
+        self,
+        q: Tensor,
+        k: Tensor,
+        v: Tensor,
+        *,
+        mask: Tensor | None = None,
+        need_weights: bool = False,
+    ) -> tuple[Tensor, Tensor | None]:
+        pinned = sdpa_kernel([KERNELS[self.kernel]]) if self.kernel != "auto" else nullcontext()
+        with pinned:
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, H, N, D)
+        return out, None

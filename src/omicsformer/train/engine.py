@@ -1,0 +1,342 @@
+"""An explicit training loop on Lightning Fabric.
+
+Fabric provides the device, the precision (fp32, bf16 or fp16 mixed), and multi-process training
+(DDP, FSDP; several GPUs or nodes, or several CPU processes with gloo) without hiding the loop.
+The loop itself is written out here, top to bottom:
+
+    for each epoch:
+        seed from (seed, epoch)                      -> a resumed run replays the same batches
+        shuffle the training indices, shard them by rank, cut into batches
+        for each batch: forward (autocast), loss, backward, clip, step
+        evaluate the full validation set             -> loss and task metrics
+        early stopping on ``monitor`` with ``patience`` and ``min_delta``; keep the best weights
+        write history row and checkpoint (rank 0)
+
+Batches are cut from in-memory tensors (cohorts fit in memory); ``batch_size`` is the global batch
+and each of the N processes takes ``batch_size / N`` rows, so a multi-process run makes the same
+number of optimizer steps as a single process.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from omicsformer.config import TrainConfig
+from omicsformer.console import err, note
+from omicsformer.errors import ConfigError, RunError
+from omicsformer.fileio import write_with
+
+PRECISION = {"32": "32-true", "bf16-mixed": "bf16-mixed", "16-mixed": "16-mixed"}
+CHECKPOINT = "train_state.pt"
+
+
+@dataclass
+class TrainData:
+    """Tensors for one fit: inputs (N, G) float32 and targets (task-specific)."""
+
+    x_train: Tensor
+    y_train: Tensor
+    x_val: Tensor | None = None
+    y_val: Tensor | None = None
+
+
+@dataclass
+class TaskHooks:
+    """What the loop needs from the task: a loss, logits -> output, and metrics of outputs."""
+
+    loss: Callable[[Tensor, Tensor], Tensor]
+    output: Callable[[Tensor], np.ndarray]
+    metrics: Callable[[np.ndarray, np.ndarray], dict[str, Any]]
+    y_val_numpy: np.ndarray | None = None
+
+
+@dataclass
+class TrainResult:
+    best_state: dict[str, Tensor]
+    history: list[dict[str, float]]
+    best_epoch: int
+    epochs_run: int
+    stopped_early: bool
+    seconds: float
+
+
+@dataclass
+class LoopState:
+    """Everything a resumed run needs besides the model and optimizer."""
+
+    epoch: int = 0
+    best_score: float = math.inf
+    best_epoch: int = 0
+    bad_epochs: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def make_fabric(cfg: TrainConfig) -> Any:
+    """A Lightning Fabric for the configured device, processes and precision."""
+    from lightning_fabric import Fabric
+
+    accelerator = cfg.device
+    if accelerator == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda was asked for but no CUDA GPU is available")
+    if accelerator == "auto":
+        accelerator = "cuda" if torch.cuda.is_available() else "cpu"
+    if cfg.strategy == "fsdp" and accelerator != "cuda":
+        raise ConfigError("--strategy fsdp needs CUDA GPUs; use ddp on CPU")
+    if cfg.precision == "16-mixed" and accelerator == "cpu":
+        raise ConfigError("--precision 16-mixed needs a GPU; use bf16-mixed on CPU")
+    strategy = cfg.strategy
+    if strategy == "auto" and cfg.devices * cfg.num_nodes > 1:
+        strategy = "ddp"
+    return Fabric(
+        accelerator=accelerator,
+        devices=cfg.devices,
+        num_nodes=cfg.num_nodes,
+        strategy=strategy,
+        precision=PRECISION[cfg.precision],
+    )
+
+
+def _lr_factor(cfg: TrainConfig, epoch: int) -> float:
+    """Learning-rate multiplier at ``epoch`` (0-based): linear warm-up, then constant or cosine."""
+    if epoch < cfg.warmup_epochs:
+        return (epoch + 1) / (cfg.warmup_epochs + 1)
+    if cfg.schedule == "cosine":
+        span = max(cfg.max_epochs - cfg.warmup_epochs, 1)
+        return 0.5 * (1 + math.cos(math.pi * (epoch - cfg.warmup_epochs) / span))
+    return 1.0
+
+
+def _batches(
+    n: int, batch_size: int, rank: int, world: int, generator: torch.Generator
+) -> list[Tensor]:
+    """Shuffled row indices for this rank, cut into near-equal batches (same count on each rank)."""
+    order = torch.randperm(n, generator=generator)
+    if (
+        world > 1
+    ):  # pad by wrapping so every rank gets the same number of rows (as DistributedSampler)
+        total = math.ceil(n / world) * world
+        order = torch.cat([order, order[: total - n]])[rank::world]
+    per_rank = max(batch_size // world, 1)
+    n_batches = max(math.ceil(len(order) / per_rank), 1)
+    chunks = list(torch.tensor_split(order, n_batches))
+    if len(chunks) > 1 and len(chunks[-1]) < 2:  # a batch of one breaks batch norm
+        chunks[-2] = torch.cat([chunks[-2], chunks.pop()])
+    return chunks
+
+
+@torch.no_grad()
+def predict_logits(module: nn.Module, x: Tensor, batch_size: int = 256) -> Tensor:
+    """Logits for ``x`` in evaluation mode, in fixed-size batches (so results are reproducible)."""
+    module.eval()
+    device = next(module.parameters()).device
+    parts = [
+        module(x[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(x), batch_size)
+    ]
+    return torch.cat(parts)
+
+
+def fit(
+    module: nn.Module,
+    data: TrainData,
+    hooks: TaskHooks,
+    cfg: TrainConfig,
+    *,
+    seed: int,
+    checkpoint_dir: Path | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    on_epoch_end: Callable[[int], None] | None = None,
+) -> TrainResult:
+    """Train ``module``; returns the best weights (on CPU) and the per-epoch history.
+
+    With ``checkpoint_dir`` the loop state is saved after every epoch, and ``resume`` continues
+    from it: a run killed mid-epoch loses at most that epoch.
+    """
+    fabric = make_fabric(cfg)
+    fabric.launch()
+    torch.manual_seed(seed)
+    if fabric.world_size > 1 and fabric.device.type == "cuda":
+        # batch statistics over all processes (PyTorch supports this on GPUs only; on CPU each
+        # process normalises with its own shard's statistics)
+        module = nn.SyncBatchNorm.convert_sync_batchnorm(module)
+    optimizer = torch.optim.AdamW(module.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    state = LoopState()
+    if resume:
+        state = _load_checkpoint(checkpoint_dir, module, optimizer)
+        note(f"resuming after epoch {state.epoch}")
+    model, optimizer = fabric.setup(module, optimizer)
+    x_train = fabric.to_device(data.x_train)
+    y_train = fabric.to_device(data.y_train)
+    has_val = data.x_val is not None and len(data.x_val) > 0
+    maximize = cfg.monitor != "loss"
+    best_state = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
+    if resume and checkpoint_dir is not None and (checkpoint_dir / "best.pt").exists():
+        best_state = torch.load(checkpoint_dir / "best.pt", weights_only=True)
+
+    show = progress and fabric.is_global_zero
+    bar = _progress(cfg.max_epochs, state.epoch) if show else None
+    start = time.perf_counter()
+    stopped_early = False
+    try:
+        for epoch in range(state.epoch, cfg.max_epochs):
+            epoch_start = time.perf_counter()
+            torch.manual_seed(seed * 100_003 + epoch)  # dropout etc. depend only on (seed, epoch)
+            generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
+            for group in optimizer.param_groups:
+                group["lr"] = cfg.lr * _lr_factor(cfg, epoch)
+            model.train()
+            total, count = 0.0, 0
+            for rows in _batches(
+                len(x_train), cfg.batch_size, fabric.global_rank, fabric.world_size, generator
+            ):
+                rows = rows.to(x_train.device)
+                optimizer.zero_grad(set_to_none=True)
+                with fabric.autocast():
+                    logits = model(x_train[rows])
+                loss = hooks.loss(logits, y_train[rows])
+                fabric.backward(loss)
+                if cfg.grad_clip > 0:
+                    fabric.clip_gradients(model, optimizer, max_norm=cfg.grad_clip)
+                optimizer.step()
+                total += float(loss.detach()) * len(rows)
+                count += len(rows)
+            train_loss = float(
+                fabric.all_reduce(torch.tensor(total / max(count, 1)), reduce_op="mean")
+            )
+            row: dict[str, float] = {
+                "epoch": epoch + 1,
+                "lr": optimizer.param_groups[0]["lr"],
+                "train_loss": train_loss,
+            }
+            if has_val:
+                row.update(_validate(model, data, hooks, fabric))
+                score = (
+                    row["val_loss"] if not maximize else -row.get(f"val_{cfg.monitor}", math.nan)
+                )
+                if math.isnan(score):
+                    raise ConfigError(f"cannot monitor {cfg.monitor!r}: not a validation metric")
+                improved = score < state.best_score - cfg.min_delta
+                state.bad_epochs = 0 if improved else state.bad_epochs + 1
+            else:
+                improved = True  # without validation data the last epoch is kept
+            if improved:
+                state.best_score = score if has_val else state.best_score
+                state.best_epoch = epoch + 1
+                best_state = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
+            row["seconds"] = time.perf_counter() - epoch_start
+            state.history.append(row)
+            state.epoch = epoch + 1
+            if checkpoint_dir is not None and fabric.is_global_zero:
+                _save_checkpoint(
+                    checkpoint_dir, module, optimizer, state, best_state if improved else None
+                )
+            if bar is not None:
+                bar[0].update(bar[1], advance=1, description=_describe(row, cfg.monitor))
+            if on_epoch_end is not None:
+                on_epoch_end(epoch + 1)
+            if has_val and state.bad_epochs >= cfg.patience:
+                stopped_early = True
+                break
+    finally:
+        if bar is not None:
+            bar[0].stop()
+    return TrainResult(
+        best_state=best_state,
+        history=state.history,
+        best_epoch=state.best_epoch,
+        epochs_run=state.epoch,
+        stopped_early=stopped_early,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def _validate(model: nn.Module, data: TrainData, hooks: TaskHooks, fabric: Any) -> dict[str, float]:
+    """Validation loss and metrics on the full validation set (identical on every rank)."""
+    model.eval()
+    with torch.no_grad(), fabric.autocast():
+        logits = torch.cat(
+            [
+                model(fabric.to_device(data.x_val[i : i + 256])).float()
+                for i in range(0, len(data.x_val), 256)
+            ]
+        )
+    loss = float(hooks.loss(logits, fabric.to_device(data.y_val)))
+    row = {"val_loss": loss}
+    metrics = hooks.metrics(hooks.y_val_numpy, hooks.output(logits))
+    row.update({f"val_{k}": float(v) for k, v in metrics.items() if isinstance(v, float)})
+    return row
+
+
+def _describe(row: dict[str, float], monitor: str) -> str:
+    text = f"epoch {int(row['epoch'])} loss {row['train_loss']:.3f}"
+    if "val_loss" in row:
+        text += f" val_loss {row['val_loss']:.3f}"
+        if monitor != "loss" and f"val_{monitor}" in row:
+            text += f" val_{monitor} {row[f'val_{monitor}']:.3f}"
+    return text
+
+
+def _progress(total: int, done: int) -> tuple[Any, Any]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+    task = bar.add_task("training", total=total, completed=done)
+    bar.start()
+    return bar, task
+
+
+def _save_checkpoint(
+    folder: Path,
+    module: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    state: LoopState,
+    best_state: dict[str, Tensor] | None,
+) -> None:
+    """Write the loop state (every epoch) and the best weights (when they changed)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "model": module.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "epoch": state.epoch,
+        "best_score": state.best_score,
+        "best_epoch": state.best_epoch,
+        "bad_epochs": state.bad_epochs,
+        "history": state.history,
+    }
+    if best_state is not None:
+        write_with(folder / "best.pt", lambda tmp: torch.save(best_state, tmp))
+    write_with(folder / CHECKPOINT, lambda tmp: torch.save(payload, tmp))
+
+
+def _load_checkpoint(
+    folder: Path | None, module: nn.Module, optimizer: torch.optim.Optimizer
+) -> LoopState:
+    path = folder / CHECKPOINT if folder is not None else None
+    if path is None or not path.exists():
+        raise RunError(f"no training checkpoint to resume from in {folder}")
+    payload = torch.load(path, weights_only=True)  # tensors and plain values only: no code runs
+    module.load_state_dict(payload["model"])
+    optimizer.load_state_dict(payload["optimizer"])
+    return LoopState(
+        epoch=int(payload["epoch"]),
+        best_score=float(payload["best_score"]),
+        best_epoch=int(payload["best_epoch"]),
+        bad_epochs=int(payload["bad_epochs"]),
+        history=list(payload["history"]),
+    )

@@ -1,0 +1,102 @@
+import numpy as np
+import pytest
+
+from omicsformer.data.datasets.synthetic import make_synthetic
+from omicsformer.data.grouping import (
+    Grouping,
+    gmt_grouping,
+    kmeans_grouping,
+    make_grouping,
+    random_grouping,
+    read_gmt,
+)
+from omicsformer.errors import ConfigError, DataError
+
+
+def test_random_grouping_is_a_seeded_balanced_partition():
+    g = random_grouping(103, 10, seed=0)
+    everything = np.sort(np.concatenate(g.members))
+    assert np.array_equal(everything, np.arange(103))
+    assert set(g.sizes) == {10, 11}
+    assert [m.tolist() for m in random_grouping(103, 10, 0).members] == [
+        m.tolist() for m in g.members
+    ]
+    assert random_grouping(103, 10, 1).members[0].tolist() != g.members[0].tolist()
+
+
+def test_kmeans_grouping_is_balanced_and_finds_modules():
+    data = make_synthetic(
+        n_samples=200, n_genes=120, n_modules=4, module_size=30, module_correlation=0.8, seed=0
+    )
+    x = np.asarray(data.adata.X)
+    x = (x - x.mean(0)) / x.std(0)
+    g = kmeans_grouping(x, 4, seed=0)
+    assert np.array_equal(np.sort(np.concatenate(g.members)), np.arange(120))
+    assert set(g.sizes) == {30}
+    # co-expressed genes land together: groups are far more coherent than a random partition
+    corr = np.corrcoef(x.T)
+
+    def within(grouping):
+        return np.mean(
+            [corr[np.ix_(m, m)][np.triu_indices(len(m), 1)].mean() for m in grouping.members]
+        )
+
+    assert within(g) > within(random_grouping(120, 4, seed=0)) + 0.2
+
+
+def test_kmeans_sizes_differ_by_at_most_one():
+    x = np.random.default_rng(0).normal(size=(40, 101))
+    assert set(kmeans_grouping(x, 7, seed=3).sizes) <= {14, 15}
+
+
+def write_gmt(tmp_path, text):
+    path = tmp_path / "sets.gmt"
+    path.write_text(text)
+    return path
+
+
+def test_gmt_groups_keep_unknown_genes_out_and_ungrouped_in(tmp_path):
+    genes = ["A", "B", "C", "D", "E", "F"]
+    path = write_gmt(
+        tmp_path,
+        "SET1\tdesc\tA\tB\tZZZ\n"  # ZZZ is not in the data
+        "SET2\thttp://x\tB\tC\n"  # B is in two sets
+        "EMPTY\tdesc\tQQ\n",  # no gene in the data: dropped
+    )
+    g = gmt_grouping(path, genes)
+    assert g.names == ["SET1", "SET2", "ungrouped"]
+    assert [m.tolist() for m in g.members] == [[0, 1], [1, 2], [3, 4, 5]]
+    dropped = gmt_grouping(path, genes, drop_ungrouped=True)
+    assert dropped.names == ["SET1", "SET2"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("SET1\tonly-description\n", "line 1 is not a GMT gene set"),
+        ("SET1\td\tA\nSET1\td\tB\n", "line 2: gene set 'SET1' appears twice"),
+        ("\n\n", "no gene sets found"),
+        ("SET1\td\tX1\tX2\n", "no gene of any set is in the data"),
+    ],
+)
+def test_bad_gmt_files_are_clear_errors(tmp_path, text, message):
+    path = write_gmt(tmp_path, text)
+    with pytest.raises(DataError, match=message):
+        gmt_grouping(path, ["A", "B"])
+
+
+def test_gmt_missing_file_and_unknown_strategy(tmp_path):
+    with pytest.raises(DataError, match="gene-set file not found"):
+        read_gmt(tmp_path / "none.gmt")
+    with pytest.raises(ConfigError, match="unknown grouping 'pathways'"):
+        make_grouping("pathways", ["A"], np.zeros((2, 1)), 1, 0)
+    with pytest.raises(ConfigError, match="n_groups must be between"):
+        random_grouping(5, 6, 0)
+
+
+def test_grouping_round_trips_through_json():
+    g = random_grouping(20, 3, 0)
+    again = Grouping.from_dict(g.to_dict())
+    assert again.names == g.names and all(
+        np.array_equal(a, b) for a, b in zip(again.members, g.members, strict=True)
+    )

@@ -1,0 +1,96 @@
+import math
+from itertools import pairwise
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from omicsformer.config import TrainConfig
+from omicsformer.errors import ConfigError
+from omicsformer.train.engine import TaskHooks, TrainData, _batches, _lr_factor, fit, make_fabric
+
+
+def test_batches_cover_every_row_once_and_shard_evenly():
+    g = torch.Generator().manual_seed(0)
+    batches = _batches(23, 8, rank=0, world=1, generator=g)
+    assert sorted(torch.cat(batches).tolist()) == list(range(23))
+    assert all(len(b) >= 2 for b in batches)
+    shards = [
+        _batches(23, 8, rank=r, world=2, generator=torch.Generator().manual_seed(0)) for r in (0, 1)
+    ]
+    assert len(shards[0]) == len(shards[1])  # same number of steps on every rank
+    seen = torch.cat([torch.cat(s) for s in shards])
+    assert set(seen.tolist()) == set(range(23)) and len(seen) == 24  # one row repeated to pad
+
+
+def test_learning_rate_schedule():
+    cfg = TrainConfig(max_epochs=10, warmup_epochs=2, schedule="cosine")
+    factors = [_lr_factor(cfg, e) for e in range(10)]
+    assert factors[0] < factors[1] < factors[2] == 1.0
+    assert factors[-1] < 0.05 and all(a >= b for a, b in pairwise(factors[2:]))
+    assert _lr_factor(TrainConfig(), 50) == 1.0
+
+
+def linear_problem(n=64):
+    x = torch.randn(n, 5, generator=torch.Generator().manual_seed(0))
+    y = (x[:, 0] > 0).long()
+    return x, y
+
+
+def hooks(y_val):
+    loss = nn.CrossEntropyLoss()
+    return TaskHooks(
+        loss=lambda logits, y: loss(logits, y),
+        output=lambda logits: logits.softmax(-1).numpy(),
+        metrics=lambda y, p: {"accuracy": float((p.argmax(1) == y).mean())},
+        y_val_numpy=y_val,
+    )
+
+
+def test_early_stopping_keeps_the_best_epoch():
+    x, y = linear_problem()
+    noise = torch.randint(0, 2, (32,), generator=torch.Generator().manual_seed(1))
+    module = nn.Linear(5, 2)
+    cfg = TrainConfig(max_epochs=200, batch_size=16, lr=0.05, patience=3, min_delta=0.0)
+    result = fit(
+        module, TrainData(x, y, x[:32], noise), hooks(noise.numpy()), cfg, seed=0, progress=False
+    )
+    assert result.stopped_early and result.epochs_run < 200
+    assert result.epochs_run - result.best_epoch == 3
+    val_losses = [row["val_loss"] for row in result.history]
+    assert result.best_epoch == int(np.argmin(val_losses)) + 1
+
+
+def test_training_is_deterministic_for_a_seed():
+    x, y = linear_problem()
+    states = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        module = nn.Sequential(nn.Linear(5, 8), nn.Dropout(0.3), nn.Linear(8, 2))
+        cfg = TrainConfig(max_epochs=5, batch_size=8)
+        states.append(
+            fit(module, TrainData(x, y), hooks(None), cfg, seed=3, progress=False).best_state
+        )
+    for key in states[0]:
+        assert torch.equal(states[0][key], states[1][key])
+
+
+def test_monitor_must_be_a_metric_and_fsdp_needs_gpus():
+    x, y = linear_problem()
+    cfg = TrainConfig(max_epochs=2, monitor="nope")
+    with pytest.raises(ConfigError, match="cannot monitor 'nope'"):
+        fit(nn.Linear(5, 2), TrainData(x, y, x, y), hooks(y.numpy()), cfg, seed=0, progress=False)
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="fsdp needs CUDA"):
+            make_fabric(TrainConfig(strategy="fsdp"))
+        with pytest.raises(ConfigError, match="no CUDA GPU"):
+            make_fabric(TrainConfig(device="cuda"))
+
+
+def test_bf16_mixed_precision_trains_on_cpu():
+    x, y = linear_problem()
+    cfg = TrainConfig(max_epochs=20, batch_size=16, lr=0.05, precision="bf16-mixed")
+    result = fit(nn.Linear(5, 2), TrainData(x, y), hooks(None), cfg, seed=0, progress=False)
+    assert math.isfinite(result.history[-1]["train_loss"])
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
