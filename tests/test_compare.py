@@ -47,11 +47,17 @@ def test_compare_writes_one_row_per_model_and_fold(cli, tmp_path):
     assert {"config.yaml", "splits.json"} <= {p.name for p in out.iterdir()}
 
 
-def test_options_go_to_the_named_model():
-    assert split_options(["a", "b"], {"a.x": 1, "b.y": 2}) == {"a": {"x": 1}, "b": {"y": 2}}
-    assert split_options(["a"], {"x": 1}) == {"a": {"x": 1}}
-    with pytest.raises(ConfigError, match="prefix it"):
-        split_options(["a", "b"], {"x": 1})
+def test_options_go_to_the_named_model_or_to_every_model_that_has_them():
+    assert split_options(["logreg", "mlp"], {"logreg.C": 1, "mlp.dropout": 0.2}) == {
+        "logreg": {"C": 1},
+        "mlp": {"dropout": 0.2},
+    }
+    both = split_options(["mlp", "attomics", "logreg"], {"dropout": 0.1})
+    assert both == {"mlp": {"dropout": 0.1}, "attomics": {"dropout": 0.1}, "logreg": {}}
+    with pytest.raises(ConfigError, match="none of logreg, rf has it"):
+        split_options(["logreg", "rf"], {"dropout": 0.1})
+    with pytest.raises(ConfigError, match="'svm' is not one of --models"):
+        split_options(["logreg"], {"svm.C": 1})
 
 
 def test_summary_marks_the_best_mean():

@@ -74,7 +74,14 @@ def _add_train_args(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="model option, repeatable (e.g. -o C=0.01,0.1)",
     )
-    m.add_argument("--grouping", help="attomics gene grouping: random, kmeans or gmt:PATH")
+    m.add_argument(
+        "--attention",
+        help="attention backend of gene-level models: sdpa, eager, flash, linformer, nystrom, "
+        "performer, linear",
+    )
+    m.add_argument(
+        "--grouping", help="gene grouping (attomics, hybrid): random, kmeans or gmt:PATH"
+    )
     m.add_argument(
         "--drop-ungrouped",
         action="store_true",
@@ -83,8 +90,8 @@ def _add_train_args(parser: argparse.ArgumentParser) -> None:
     )
     t = parser.add_argument_group("training (neural models)")
     t.add_argument("--max-epochs", type=int, help="default: 100")
-    t.add_argument("--batch-size", type=int, help="global batch size (default: 16)")
-    t.add_argument("--lr", type=float, help="AdamW learning rate (default: 1e-3)")
+    t.add_argument("--batch-size", type=int, help="global batch size (default: 8)")
+    t.add_argument("--lr", type=float, help="AdamW learning rate (default: the model's own)")
     t.add_argument("--weight-decay", type=float, help="AdamW weight decay (default: 0.01)")
     t.add_argument("--schedule", choices=["constant", "cosine"], help="learning-rate schedule")
     t.add_argument("--warmup-epochs", type=int, help="linear warm-up epochs (default: 0)")
@@ -158,6 +165,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     config.model.options.update(parse_overrides(args.option))
     if args.grouping is not None:
         config.model.options["grouping"] = args.grouping
+    if args.attention is not None:
+        config.model.options["attention"] = args.attention
     if args.drop_ungrouped:
         config.model.options["drop_ungrouped"] = True
     if args.seed is not None:

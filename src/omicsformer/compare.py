@@ -33,18 +33,29 @@ COST_COLUMNS = ("fit_seconds", "predict_seconds", "peak_memory_mb", "n_parameter
 
 
 def split_options(models: list[str], options: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """``model.key=value`` options per model; a bare ``key=value`` needs a single model."""
+    """Options per model: ``model.key=value`` goes to that model, a bare ``key=value`` to every
+    model that has an option ``key`` (e.g. ``attention=performer`` to all gene-level models)."""
+    import dataclasses
+
     per_model: dict[str, dict[str, Any]] = {m: {} for m in models}
     for key, value in options.items():
         name, dot, option = key.partition(".")
-        if dot and name in per_model:
+        if dot:
+            if name not in per_model:
+                raise ConfigError(
+                    f"option {key!r}: {name!r} is not one of --models ({', '.join(models)})"
+                )
             per_model[name][option] = value
-        elif len(models) == 1 and not dot:
-            per_model[models[0]][key] = value
-        else:
+            continue
+        takers = [
+            m for m in models if key in {f.name for f in dataclasses.fields(MODELS.get(m).options)}
+        ]
+        if not takers:
             raise ConfigError(
-                f"option {key!r}: prefix it with one of the models ({', '.join(models)}.KEY)"
+                f"option {key!r}: none of {', '.join(models)} has it (use MODEL.{key})"
             )
+        for m in takers:
+            per_model[m][key] = value
     return per_model
 
 
@@ -63,7 +74,7 @@ def compare(
         raise ConfigError("--models needs at least one model")
     options = split_options(models, config.model.options)
     for name in models:
-        MODELS.get(name).parse_options(options[name])
+        MODELS.get(name).validate(options[name], config.train)
     main = is_main_process()
     stage = StagedDir(out_dir, overwrite=overwrite)
     if main:

@@ -77,12 +77,13 @@ class TrainConfig:
     """The training loop of neural models (see :mod:`omicsformer.train.engine`).
 
     ``batch_size`` is the global batch: with N processes each takes ``batch_size / N`` samples.
+    ``lr`` None means the model's own default (see ``omicsformer models``).
     ``monitor`` is ``loss`` (validation loss, lower is better) or a task metric (higher is better).
     """
 
     max_epochs: int = 100
-    batch_size: int = 16
-    lr: float = 1e-3
+    batch_size: int = 8
+    lr: float | None = None
     weight_decay: float = 1e-2
     schedule: Schedule = "constant"
     warmup_epochs: int = 0
@@ -100,7 +101,7 @@ class TrainConfig:
     def validate(self) -> TrainConfig:
         if self.max_epochs < 1 or self.batch_size < 1:
             raise ConfigError("--max-epochs and --batch-size must be at least 1")
-        if self.lr <= 0 or self.weight_decay < 0 or self.grad_clip < 0:
+        if (self.lr is not None and self.lr <= 0) or self.weight_decay < 0 or self.grad_clip < 0:
             raise ConfigError("--lr must be positive; weight decay and clipping non-negative")
         if self.devices < 1 or self.num_nodes < 1:
             raise ConfigError("--devices and --num-nodes must be at least 1")

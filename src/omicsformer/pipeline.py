@@ -269,7 +269,7 @@ def train_run(
     processes return None.
     """
     config.validate()
-    MODELS.get(config.model.name).parse_options(config.model.options)  # fail before loading data
+    MODELS.get(config.model.name).validate(config.model.options, config.train)  # before any data
     if not is_main_process():
         data = prepare_data(config)
         fit_split(

@@ -68,7 +68,7 @@ def test_training_is_deterministic_for_a_seed():
     for _ in range(2):
         torch.manual_seed(0)
         module = nn.Sequential(nn.Linear(5, 8), nn.Dropout(0.3), nn.Linear(8, 2))
-        cfg = TrainConfig(max_epochs=5, batch_size=8)
+        cfg = TrainConfig(max_epochs=5, batch_size=8, lr=0.01)
         states.append(
             fit(module, TrainData(x, y), hooks(None), cfg, seed=3, progress=False).best_state
         )
@@ -78,7 +78,7 @@ def test_training_is_deterministic_for_a_seed():
 
 def test_monitor_must_be_a_metric_and_fsdp_needs_gpus():
     x, y = linear_problem()
-    cfg = TrainConfig(max_epochs=2, monitor="nope")
+    cfg = TrainConfig(max_epochs=2, lr=0.01, monitor="nope")
     with pytest.raises(ConfigError, match="cannot monitor 'nope'"):
         fit(nn.Linear(5, 2), TrainData(x, y, x, y), hooks(y.numpy()), cfg, seed=0, progress=False)
     if not torch.cuda.is_available():

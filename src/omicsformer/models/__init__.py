@@ -5,6 +5,12 @@ from omicsformer.registry import Registry
 
 MODELS: Registry[ModelSpec] = Registry("model")
 
-from omicsformer.models import attomics, baselines, mlp  # noqa: E402, F401  (registration)
+from omicsformer.models import (  # noqa: E402, F401  (registration)
+    attomics,
+    baselines,
+    gene_transformer,
+    hybrid,
+    mlp,
+)
 
 __all__ = ["MODELS", "FitData", "Model", "ModelContext", "ModelSpec", "Runtime", "build_model"]

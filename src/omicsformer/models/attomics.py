@@ -177,5 +177,6 @@ MODELS.add(
         AttOmicsOptions,
         architecture,
         network,
+        default_lr=1e-4,  # the paper's; also the best on validation parts (docs/tuning.md)
     ),
 )

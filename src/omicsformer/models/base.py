@@ -99,6 +99,9 @@ class ModelSpec:
         ``baseline`` or ``neural``.
     extra
         pip extra that provides an optional dependency (None if core).
+    check
+        ``check(options, train_config)``: raise a ConfigError early for an impossible set-up
+        (e.g. an attention backend that cannot run on the chosen device or precision).
     """
 
     name: str
@@ -109,9 +112,17 @@ class ModelSpec:
     tasks: tuple[str, ...]
     family: str
     extra: str | None = None
+    check: Callable[[Any, TrainConfig], None] | None = None
 
     def parse_options(self, options: dict[str, Any]) -> Any:
         return build_options(self.options, options, f"options of model {self.name!r}")
+
+    def validate(self, options: dict[str, Any], train: TrainConfig) -> Any:
+        """Parse options and check them against the training set-up, before any data is read."""
+        parsed = self.parse_options(options)
+        if self.check is not None:
+            self.check(parsed, train)
+        return parsed
 
 
 def build_model(spec: ModelSpec, options: dict[str, Any], context: ModelContext) -> Model:

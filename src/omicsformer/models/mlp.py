@@ -24,7 +24,7 @@ class MLPOptions:
     """Hidden layer widths, dropout after each hidden layer, and the normalisation used."""
 
     hidden: list[int] = field(default_factory=lambda: [256, 64])
-    dropout: float = 0.5
+    dropout: float = 0.3
     norm: Norm = "batch"
 
 

@@ -13,6 +13,7 @@ weights, predicts with the task's output function, and saves weights as safetens
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from omicsformer.config import TrainConfig
 from omicsformer.errors import RunError
 from omicsformer.fileio import write_with
 from omicsformer.models.base import FitData, ModelContext, ModelSpec, Runtime
@@ -49,7 +51,9 @@ class TorchModel:
         context: ModelContext,
         architecture: Architecture,
         network: Network,
+        default_lr: float = 1e-3,
     ) -> None:
+        self.default_lr = default_lr
         self.options = options
         self.context = context
         self.architecture = architecture
@@ -80,11 +84,14 @@ class TorchModel:
             metrics=task.metrics,
             y_val_numpy=data.y_val if has_val else None,
         )
+        train = runtime.train
+        if train.lr is None:
+            train = dataclasses.replace(train, lr=self.default_lr)
         result = engine.fit(
             self.module,
             train_data,
             hooks,
-            runtime.train,
+            train,
             seed=self.context.seed,
             checkpoint_dir=runtime.checkpoint_dir,
             resume=runtime.resume,
@@ -99,6 +106,7 @@ class TorchModel:
             "epochs_run": result.epochs_run,
             "stopped_early": result.stopped_early,
             "train_seconds": round(result.seconds, 3),
+            "lr": train.lr,
         }
 
     def logits(self, x: np.ndarray) -> torch.Tensor:
@@ -136,6 +144,19 @@ class TorchModel:
         return load
 
 
+def check_attention(name: str, train: TrainConfig | None, masked: bool = False) -> None:
+    """Fail early if attention backend ``name`` cannot run with the training configuration."""
+    from omicsformer.nn.attention import BACKENDS, check_backend
+
+    if train is None:
+        BACKENDS.get(name).check(device=BACKENDS.get(name).info.devices[0], masked=masked)
+        return
+    device = train.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    check_backend(name, device=device, precision=train.precision, masked=masked)
+
+
 def neural_spec(
     name: str,
     description: str,
@@ -143,14 +164,20 @@ def neural_spec(
     architecture: Architecture,
     network: Network,
     tasks: tuple[str, ...] = ("classification",),
+    check: Callable[[Any, TrainConfig], None] | None = None,
+    default_lr: float = 1e-3,
 ) -> ModelSpec:
-    """A :class:`ModelSpec` for a network trained by :class:`TorchModel`."""
+    """A :class:`ModelSpec` for a network trained by :class:`TorchModel`.
+
+    ``default_lr`` is used when the run does not set ``--lr``.
+    """
     return ModelSpec(
         name=name,
-        description=description,
+        description=f"{description} (default lr {default_lr:g})",
         options=options,
-        build=lambda opts, context: TorchModel(opts, context, architecture, network),
+        build=lambda opts, context: TorchModel(opts, context, architecture, network, default_lr),
         load=TorchModel.loader(architecture, network),
         tasks=tasks,
         family="neural",
+        check=check,
     )

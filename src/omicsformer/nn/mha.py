@@ -12,7 +12,6 @@ from torch import Tensor, nn
 
 from omicsformer.errors import ConfigError
 from omicsformer.nn.attention import make_backend
-from omicsformer.nn.attention.base import exact_weights
 
 
 class MultiHeadAttention(nn.Module):
@@ -29,7 +28,9 @@ class MultiHeadAttention(nn.Module):
     bias
         Bias in the projections.
     backend_options
-        Options of the backend (e.g. ``kernel`` for sdpa).
+        Options of the backend (e.g. ``kernel`` for sdpa, ``k`` for linformer).
+    n_tokens
+        Number of tokens, for backends that fix it (linformer).
     """
 
     def __init__(
@@ -39,6 +40,7 @@ class MultiHeadAttention(nn.Module):
         backend: str = "sdpa",
         bias: bool = False,
         backend_options: dict[str, Any] | None = None,
+        n_tokens: int | None = None,
     ) -> None:
         super().__init__()
         if dim % heads:
@@ -48,7 +50,9 @@ class MultiHeadAttention(nn.Module):
         self.k = nn.Linear(dim, dim, bias=bias)
         self.v = nn.Linear(dim, dim, bias=bias)
         self.out = nn.Linear(dim, dim, bias=bias)
-        self.backend = make_backend(backend, **(backend_options or {}))
+        self.backend = make_backend(
+            backend, n_tokens=n_tokens, head_dim=self.head_dim, **(backend_options or {})
+        )
 
     def _split(self, x: Tensor) -> Tensor:
         b, n, _ = x.shape
@@ -64,18 +68,15 @@ class MultiHeadAttention(nn.Module):
         """Attend ``x`` (B, N, E) to itself: (B, N, E), and (B, H, N, N) weights if asked."""
         q, k, v = self.project(x)
         out, weights = self.backend(q, k, v, mask=mask, need_weights=need_weights)  # (B, H, N, D)
-        if need_weights and weights is None:
-            weights = exact_weights(q, k, mask, self.head_dim**-0.5)
         b, _, n, _ = out.shape
         out = out.transpose(1, 2).reshape(b, n, self.dim)  # (B, N, E)
         return self.out(out), weights
 
     @torch.no_grad()
     def attention_rows(self, x: Tensor, rows: Tensor, mask: Tensor | None = None) -> Tensor:
-        """Exact softmax rows for the query tokens ``rows`` only: (B, H, len(rows), N).
+        """The backend's attention weights for query tokens ``rows`` only: (B, H, len(rows), N).
 
         Never forms the full N x N matrix, whatever the backend.
         """
         q, k, _ = self.project(x)
-        row_mask = mask[..., rows, :] if mask is not None else None
-        return exact_weights(q[:, :, rows], k, row_mask, self.head_dim**-0.5)
+        return self.backend.weight_rows(q, k, rows, mask)

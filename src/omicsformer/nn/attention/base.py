@@ -63,7 +63,12 @@ ALL_FLOATS = (torch.float32, torch.float16, torch.bfloat16)
 
 
 class AttentionBackend(nn.Module):
-    """Base class: subclasses set ``info`` and implement :meth:`forward`."""
+    """Base class: subclasses set ``info`` and implement :meth:`forward`.
+
+    :meth:`weight_rows` gives the attention rows this backend *effectively* applies, for chosen
+    query tokens only: softmax rows for exact backends, the implied (approximate) rows for the
+    others. Interpretation uses it, in chunks, so no backend ever needs an N x M matrix.
+    """
 
     info: BackendInfo
 
@@ -77,6 +82,22 @@ class AttentionBackend(nn.Module):
         need_weights: bool = False,
     ) -> tuple[Tensor, Tensor | None]:
         raise NotImplementedError
+
+    def weight_rows(self, q: Tensor, k: Tensor, rows: Tensor, mask: Tensor | None = None) -> Tensor:
+        """Attention weights of query tokens ``rows``: (B, H, R, M), each row summing to 1."""
+        row_mask = mask[..., rows, :] if mask is not None and mask.shape[-2] > 1 else mask
+        return exact_weights(q[:, :, rows], k, row_mask, q.shape[-1] ** -0.5)
+
+    def all_weights(
+        self, q: Tensor, k: Tensor, mask: Tensor | None = None, chunk: int = 1024
+    ) -> Tensor:
+        """Every row of :meth:`weight_rows` (B, H, N, M), computed ``chunk`` rows at a time."""
+        n = q.shape[-2]
+        parts = [
+            self.weight_rows(q, k, torch.arange(i, min(i + chunk, n), device=q.device), mask)
+            for i in range(0, n, chunk)
+        ]
+        return torch.cat(parts, dim=-2)
 
     @classmethod
     def check(cls, *, device: str, dtype: torch.dtype | None = None, masked: bool = False) -> None:

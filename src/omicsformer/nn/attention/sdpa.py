@@ -59,4 +59,4 @@ class SDPAttention(AttentionBackend):
         pinned = sdpa_kernel([KERNELS[self.kernel]]) if self.kernel != "auto" else nullcontext()
         with pinned:
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, H, N, D)
-        return out, None
+        return out, (self.all_weights(q, k, mask) if need_weights else None)

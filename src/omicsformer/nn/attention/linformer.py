@@ -1,0 +1,75 @@
+"""``linformer``: low-rank attention (Wang, Li, Khabsa, Fang, Ma; "Linformer: Self-Attention with
+Linear Complexity", arXiv:2006.04768, 2020).
+
+Keys and values are projected along the token axis with learned matrices E, F of shape (k, M):
+softmax(Q (E K)ᵀ / √D) (F V), costing O(N·k) instead of O(N·M). The projections are shared by the
+heads ("headwise sharing" in the paper) and fix the number of tokens M: fine for a fixed gene panel.
+With k = M and identity projections (``init="identity"``) it is exactly softmax attention.
+
+The implied weights of a query are softmax(q (E K)ᵀ/√D) F: a row over the M original keys that
+sums to the column sums of F (1 when F is the identity or averages).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from omicsformer.errors import ConfigError
+from omicsformer.nn.attention.base import ALL_FLOATS, AttentionBackend, BackendInfo
+
+
+class LinformerAttention(AttentionBackend):
+    info = BackendInfo(
+        name="linformer",
+        exact=False,
+        supports_mask=False,
+        devices=("cpu", "cuda"),
+        dtypes=ALL_FLOATS,
+        returns_weights=False,
+        paper="Wang et al. 2020, Linformer: Self-Attention with Linear Complexity",
+    )
+
+    def __init__(self, n_tokens: int, k: int = 256, init: str = "normal") -> None:
+        super().__init__()
+        if n_tokens < 1 or k < 1:
+            raise ConfigError("linformer needs n_tokens >= 1 and k >= 1")
+        self.n_tokens, self.k = n_tokens, k
+        if init == "identity":
+            if k != n_tokens:
+                raise ConfigError("linformer init=identity needs k equal to the number of tokens")
+            e = torch.eye(n_tokens)
+        elif init == "normal":
+            e = torch.randn(k, n_tokens) / math.sqrt(k)  # the paper's N(0, 1/k) initialisation
+        else:
+            raise ConfigError(f"linformer init must be normal or identity, got {init!r}")
+        self.e = nn.Parameter(e)  # (k, M) projects keys
+        self.f = nn.Parameter(e.clone())  # (k, M) projects values
+
+    def _check(self, k: Tensor) -> None:
+        if k.shape[-2] != self.n_tokens:
+            raise ConfigError(f"linformer was built for {self.n_tokens} tokens, got {k.shape[-2]}")
+
+    def forward(
+        self,
+        q: Tensor,
+        k: Tensor,
+        v: Tensor,
+        *,
+        mask: Tensor | None = None,
+        need_weights: bool = False,
+    ) -> tuple[Tensor, Tensor | None]:
+        self._check(k)
+        k_low = torch.einsum("jm,bhmd->bhjd", self.e.to(k.dtype), k)  # (B, H, k, D)
+        v_low = torch.einsum("jm,bhmd->bhjd", self.f.to(v.dtype), v)  # (B, H, k, D)
+        scores = (q @ k_low.transpose(-2, -1)) / math.sqrt(q.shape[-1])  # (B, H, N, k)
+        out = scores.softmax(dim=-1) @ v_low  # (B, H, N, D)
+        return out, (self.all_weights(q, k) if need_weights else None)
+
+    def weight_rows(self, q: Tensor, k: Tensor, rows: Tensor, mask: Tensor | None = None) -> Tensor:
+        self._check(k)
+        k_low = torch.einsum("jm,bhmd->bhjd", self.e.float(), k.float())  # (B, H, k, D)
+        p = (q[:, :, rows].float() @ k_low.transpose(-2, -1) / math.sqrt(q.shape[-1])).softmax(-1)
+        return p @ self.f.float()  # (B, H, R, M)

@@ -1,0 +1,105 @@
+"""``performer``: FAVOR+ random-feature attention (Choromanski et al., "Rethinking Attention with
+Performers", ICLR 2021).
+
+The softmax kernel exp(qᵀk/√D) is estimated without bias by positive random features
+φ(x) = exp(wᵢᵀx - ‖x‖²/2) / √m with x scaled by D^(-1/4) and m rows wᵢ drawn as blocks of
+orthogonal Gaussian vectors (each row rescaled to a chi-distributed norm):
+
+    out = D⁻¹ φ(Q) (φ(K)ᵀ V),   D = diag(φ(Q) φ(K)ᵀ 1)        O(N·m·D) time, O(N·m) memory
+
+The features are a buffer (saved with the model) and are redrawn every ``redraw_interval``
+training calls (0 = never), as the paper recommends. A stabiliser subtracts the running maximum
+of the exponent (per query row; over all keys) before exp; it cancels in the normalisation. The
+default m = round(D·ln D) follows the paper (266 for D = 64).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from omicsformer.errors import ConfigError
+from omicsformer.nn.attention.base import AttentionBackend, BackendInfo
+
+
+def orthogonal_gaussian(m: int, d: int, generator: torch.Generator | None = None) -> Tensor:
+    """(m, d) rows: stacked blocks of orthonormal directions, each scaled to a chi(d) norm."""
+    blocks = []
+    for _ in range(math.ceil(m / d)):
+        g = torch.randn(d, d, generator=generator)
+        q, _ = torch.linalg.qr(g)
+        blocks.append(q.T)
+    w = torch.cat(blocks)[:m]
+    norms = torch.randn(m, d, generator=generator).norm(dim=1)  # chi(d) like a Gaussian row
+    return w * norms[:, None]
+
+
+class PerformerAttention(AttentionBackend):
+    info = BackendInfo(
+        name="performer",
+        exact=False,
+        supports_mask=False,
+        devices=("cpu", "cuda"),
+        dtypes=(torch.float32, torch.float16, torch.bfloat16),
+        returns_weights=False,
+        paper="Choromanski et al. 2021, Rethinking Attention with Performers (ICLR)",
+    )
+
+    def __init__(
+        self, head_dim: int, features: int | None = None, redraw_interval: int = 1000, seed: int = 0
+    ) -> None:
+        super().__init__()
+        self.head_dim = head_dim
+        self.features = features or max(1, round(head_dim * math.log(head_dim)))
+        if self.features < 1 or redraw_interval < 0:
+            raise ConfigError("performer needs features >= 1 and redraw_interval >= 0")
+        self.redraw_interval = redraw_interval
+        self.generator = torch.Generator().manual_seed(seed)
+        self.register_buffer(
+            "projection", orthogonal_gaussian(self.features, head_dim, self.generator)
+        )
+        self.calls = 0
+
+    def redraw(self) -> None:
+        fresh = orthogonal_gaussian(self.features, self.head_dim, self.generator)
+        self.projection.copy_(fresh.to(self.projection.device))
+
+    def _features(self, x: Tensor, is_query: bool) -> Tensor:
+        """φ(x) up to a constant that cancels: (B, H, T, m), in float32."""
+        x = x.float() * self.head_dim**-0.25
+        proj = x @ self.projection.float().T  # (B, H, T, m)
+        sq = (x**2).sum(dim=-1, keepdim=True) / 2  # (B, H, T, 1)
+        stab = (
+            proj.amax(dim=-1, keepdim=True) if is_query else proj.amax(dim=(-2, -1), keepdim=True)
+        )
+        return torch.exp(proj - sq - stab.detach()) / math.sqrt(self.features) + 1e-6
+
+    def forward(
+        self,
+        q: Tensor,
+        k: Tensor,
+        v: Tensor,
+        *,
+        mask: Tensor | None = None,
+        need_weights: bool = False,
+    ) -> tuple[Tensor, Tensor | None]:
+        if (
+            self.training
+            and self.redraw_interval
+            and self.calls % self.redraw_interval == 0
+            and self.calls
+        ):
+            self.redraw()
+        self.calls += int(self.training)
+        q_f, k_f = self._features(q, True), self._features(k, False)  # (B, H, N, m), (B, H, M, m)
+        kv = k_f.transpose(-2, -1) @ v.float()  # (B, H, m, D)
+        normaliser = q_f @ k_f.sum(dim=-2, keepdim=True).transpose(-2, -1)  # (B, H, N, 1)
+        out = (q_f @ kv) / normaliser  # (B, H, N, D)
+        return out.to(v.dtype), (self.all_weights(q, k) if need_weights else None)
+
+    def weight_rows(self, q: Tensor, k: Tensor, rows: Tensor, mask: Tensor | None = None) -> Tensor:
+        q_f, k_f = self._features(q[:, :, rows], True), self._features(k, False)
+        scores = q_f @ k_f.transpose(-2, -1)  # (B, H, R, M)
+        return scores / scores.sum(dim=-1, keepdim=True)

@@ -1,0 +1,45 @@
+"""Gene tokens: identity embedding + expression-value embedding.
+
+Notation: B batch, G genes, E width.
+
+- identity: one learned vector per gene (its position in the model's gene list);
+- value, ``continuous`` (default): Linear(1, E) -> GELU -> Linear(E, E) of the standardized value
+  (as scGPT's continuous encoder);
+- value, ``binned``: the value's bin (edges = quantiles of the training values, fitted on the
+  training split) looks up a learned vector (as scBERT / scGPT binning).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+
+def quantile_edges(x_train: np.ndarray, n_bins: int) -> list[float]:
+    """``n_bins - 1`` inner bin edges: quantiles of all training values (unique, increasing)."""
+    edges = np.quantile(x_train.ravel(), np.linspace(0, 1, n_bins + 1)[1:-1])
+    return np.unique(edges).astype(float).tolist()
+
+
+class GeneTokens(nn.Module):
+    def __init__(self, n_genes: int, dim: int, value_embedding: str = "continuous", edges=None):
+        super().__init__()
+        self.identity = nn.Embedding(n_genes, dim)
+        nn.init.normal_(self.identity.weight, std=0.02)
+        self.value_embedding = value_embedding
+        if value_embedding == "binned":
+            self.register_buffer("edges", torch.as_tensor(edges, dtype=torch.float32))
+            self.bins = nn.Embedding(len(edges) + 1, dim)
+        else:
+            self.value = nn.Sequential(nn.Linear(1, dim), nn.GELU(), nn.Linear(dim, dim))
+
+    def values(self, x: Tensor) -> Tensor:  # (B, G) -> (B, G, E)
+        if self.value_embedding == "binned":
+            return self.bins(torch.bucketize(x.float().contiguous(), self.edges))
+        return self.value(x.unsqueeze(-1))
+
+    def forward(self, x: Tensor, genes: Tensor | None = None) -> Tensor:
+        """Tokens (B, G, E) for values ``x`` (B, G) of genes ``genes`` (default: all, in order)."""
+        ids = genes if genes is not None else torch.arange(x.shape[1], device=x.device)
+        return self.identity(ids) + self.values(x)
