@@ -249,6 +249,98 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _int_list(text: str, flag: str) -> list[int]:
+    try:
+        values = [int(v.replace("_", "")) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise OmicsformerError(f"{flag} expects comma-separated integers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise OmicsformerError(f"{flag} expects positive integers, got {text!r}")
+    return values
+
+
+def cmd_bench_attention(args: argparse.Namespace) -> int:
+    from omicsformer.bench.attention import bench_attention
+
+    frame = bench_attention(
+        _int_list(args.genes, "--genes"),
+        [b.strip() for b in args.backends.split(",") if b.strip()],
+        args.out,
+        batch=args.batch,
+        dim=args.dim,
+        heads=args.heads,
+        device=args.device,
+        precision=args.precision,
+        mode=args.mode,
+        repeats=args.repeats,
+        memory_budget_gb=args.memory_budget_gb,
+        timeout=args.timeout,
+        overwrite=args.force,
+    )
+    _print_frame(
+        frame,
+        [
+            "backend",
+            "n",
+            "status",
+            "seconds",
+            "peak_memory_mb",
+            "gflops",
+            "fraction_of_matmul",
+            "note",
+        ],
+    )
+    note(f"written to {args.out} (attention.csv, attention.png)")
+    return 0
+
+
+def cmd_bench_model(args: argparse.Namespace) -> int:
+    from omicsformer.bench.model import bench_model
+
+    frame = bench_model(
+        [m.strip() for m in args.models.split(",") if m.strip()],
+        _int_list(args.genes, "--genes"),
+        args.out,
+        batch=args.batch,
+        device=args.device,
+        precision=args.precision,
+        options=parse_overrides(args.option),
+        repeats=args.repeats,
+        timeout=args.timeout,
+        overwrite=args.force,
+    )
+    _print_frame(
+        frame, ["model", "genes", "status", "seconds", "peak_memory_mb", "n_parameters", "note"]
+    )
+    note(f"written to {args.out}/model.csv")
+    return 0
+
+
+def _print_frame(frame: Any, columns: list[str]) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table()
+    shown = [c for c in columns if c in frame]
+    for column in shown:
+        table.add_column(
+            column, justify="left" if column in ("backend", "model", "note") else "right"
+        )
+    for _, row in frame.iterrows():
+        cells = []
+        for column in shown:
+            value = row[column]
+            if isinstance(value, float):
+                value = (
+                    ""
+                    if value != value
+                    else (f"{value:.0%}" if "fraction" in column else f"{value:.4g}")
+                )
+            cells.append(escape(str(value)))
+        table.add_row(*cells)
+    out.print(table)
+
+
 def cmd_datasets(args: argparse.Namespace) -> int:
     from rich.markup import escape
     from rich.table import Table
@@ -347,6 +439,42 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(evaluate, required=True)
     evaluate.add_argument("--out", help="also write the metrics to this JSON file")
     evaluate.set_defaults(func=cmd_evaluate)
+
+    bench = sub.add_parser("bench", help="benchmarks: attention kernels, model training steps")
+    bench_sub = bench.add_subparsers(dest="bench", required=True, metavar="BENCHMARK")
+    attention = bench_sub.add_parser(
+        "attention", help="time and memory of attention backends vs genes"
+    )
+    attention.add_argument("--genes", default="1000,4000,16000,60000", help="token counts")
+    attention.add_argument(
+        "--backends", default="eager,sdpa,linformer,nystrom,performer,linear", help="backends"
+    )
+    attention.add_argument("--batch", type=int, default=1)
+    attention.add_argument("--dim", type=int, default=128, help="model width (heads x head dim)")
+    attention.add_argument("--heads", type=int, default=4)
+    attention.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    attention.add_argument("--precision", choices=["32", "bf16", "16"], default="32")
+    attention.add_argument("--mode", choices=["fwd", "fwd+bwd"], default="fwd+bwd")
+    attention.add_argument("--repeats", type=int, default=3, help="timed repeats (median)")
+    attention.add_argument(
+        "--memory-budget-gb", type=float, help="skip configurations estimated above this"
+    )
+    attention.add_argument("--timeout", type=float, default=600, help="seconds per configuration")
+    attention.add_argument("--out", required=True)
+    attention.add_argument("--force", action="store_true")
+    attention.set_defaults(func=cmd_bench_attention)
+    model = bench_sub.add_parser("model", help="one training step of each neural model")
+    model.add_argument("--models", default="mlp,attomics,gene-transformer,hybrid")
+    model.add_argument("--genes", default="1000,4000")
+    model.add_argument("--batch", type=int, default=8)
+    model.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    model.add_argument("--precision", choices=["32", "bf16"], default="32")
+    model.add_argument("-o", "--option", action="append", metavar="[MODEL.]KEY=VALUE")
+    model.add_argument("--repeats", type=int, default=3)
+    model.add_argument("--timeout", type=float, default=600)
+    model.add_argument("--out", required=True)
+    model.add_argument("--force", action="store_true")
+    model.set_defaults(func=cmd_bench_model)
 
     datasets = sub.add_parser("datasets", help="list the built-in datasets")
     datasets.set_defaults(func=cmd_datasets)

@@ -1,0 +1,214 @@
+"""``omicsformer bench attention``: time and peak memory of each attention backend vs tokens.
+
+Every configuration runs in a fresh Python process (``python -m omicsformer.bench.worker``), so
+one configuration's memory never leaks into the next and a crash or out-of-memory is recorded as
+a failed row instead of ending the benchmark. The matmul peak is measured in the same run (a
+square matmul in the same dtype and device), and each row reports its fraction of it.
+
+FLOPs follow the FlashAttention benchmarks: forward 4·B·N²·H·D (two N x N x D matmuls per head),
+backward 2.5x forward, forward+backward 3.5x. For approximate backends the same formula gives
+the *exact-attention-equivalent* rate: how fast they deliver what exact attention would cost.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from omicsformer.console import note
+from omicsformer.errors import ConfigError
+from omicsformer.fileio import StagedDir, write_with
+
+BYTES = {"32": 4, "bf16": 2, "16": 2}
+
+
+@dataclass
+class AttentionCase:
+    """One benchmark configuration (all sizes explicit)."""
+
+    backend: str
+    n: int
+    batch: int = 1
+    dim: int = 128
+    heads: int = 4
+    device: str = "cpu"
+    precision: str = "32"
+    mode: str = "fwd+bwd"
+    repeats: int = 3
+    warmup: int = 1
+
+    @property
+    def head_dim(self) -> int:
+        return self.dim // self.heads
+
+    def flops(self) -> float:
+        forward = 4.0 * self.batch * self.n**2 * self.heads * self.head_dim
+        return forward * (3.5 if self.mode == "fwd+bwd" else 1.0)
+
+    def estimated_bytes(self) -> float:
+        """Rough peak for the budget check: the N x N matrices of eager, linear sizes otherwise."""
+        size = BYTES[self.precision]
+        tensors = 3 * self.batch * self.n * self.dim * size * (3 if self.mode == "fwd+bwd" else 1)
+        if self.backend == "eager":
+            matrices = 4 if self.mode == "fwd+bwd" else 2  # scores, softmax (+ their gradients)
+            return tensors + matrices * self.batch * self.heads * self.n**2 * max(size, 4)
+        return tensors * 4
+
+
+def run_worker(kind: str, payload: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """Run one measurement in a fresh process; return its JSON result or the failure."""
+    command = [sys.executable, "-m", "omicsformer.bench.worker", kind, json.dumps(payload)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    try:
+        proc = subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout, env=env, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return {"status": "failed", "note": f"timed out after {timeout:.0f} s"}
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        if proc.returncode in (-9, 137):
+            tail = "killed (out of memory?)"
+        return {"status": "failed", "note": tail[:300]}
+    return json.loads(lines[-1])
+
+
+def memory_budget_bytes(device: str, budget_gb: float | None) -> float:
+    if budget_gb is not None:
+        return budget_gb * 2**30
+    if device == "cuda":
+        import torch
+
+        return 0.9 * torch.cuda.get_device_properties(0).total_memory
+    return 0.75 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def bench_attention(
+    genes: list[int],
+    backends: list[str],
+    out_dir: str | Path,
+    *,
+    batch: int = 1,
+    dim: int = 128,
+    heads: int = 4,
+    device: str = "cpu",
+    precision: str = "32",
+    mode: str = "fwd+bwd",
+    repeats: int = 3,
+    memory_budget_gb: float | None = None,
+    timeout: float = 600.0,
+    overwrite: bool = False,
+) -> pd.DataFrame:
+    """Measure every (backend, n) configuration; write attention.csv and attention.png."""
+    from omicsformer.nn.attention import BACKENDS
+
+    for name in backends:
+        BACKENDS.get(name)
+    if dim % heads:
+        raise ConfigError(f"--dim {dim} is not divisible by --heads {heads}")
+    if precision not in BYTES or mode not in ("fwd", "fwd+bwd"):
+        raise ConfigError("--precision must be 32, bf16 or 16 and --mode fwd or fwd+bwd")
+    stage = StagedDir(out_dir, overwrite=overwrite)
+    stage.check_target()
+    budget = memory_budget_bytes(device, memory_budget_gb)
+    peak = run_worker("matmul", {"device": device, "precision": precision}, timeout)
+    matmul_gflops = peak.get("gflops", math.nan)
+    note(f"matmul peak ({device}, {precision}): {matmul_gflops:.1f} GFLOP/s")
+    rows = []
+    for n in genes:
+        for backend in backends:
+            case = AttentionCase(backend, n, batch, dim, heads, device, precision, mode, repeats)
+            row: dict[str, Any] = {**asdict(case), "head_dim": case.head_dim}
+            estimate = case.estimated_bytes()
+            if estimate > budget:
+                row.update(
+                    status="skipped",
+                    note=f"estimated {estimate / 2**30:.1f} GB, over the "
+                    f"{budget / 2**30:.1f} GB memory budget",
+                )
+            else:
+                row.update(run_worker("attention", asdict(case), timeout))
+            seconds = row.get("seconds", math.nan)
+            row["gflops"] = (
+                case.flops() / seconds / 1e9 if seconds and seconds == seconds else math.nan
+            )
+            row["matmul_gflops"] = matmul_gflops
+            row["fraction_of_matmul"] = row["gflops"] / matmul_gflops
+            rows.append(row)
+            note(_describe(row))
+    frame = pd.DataFrame(rows)
+    columns = [
+        "backend",
+        "n",
+        "batch",
+        "dim",
+        "heads",
+        "head_dim",
+        "precision",
+        "mode",
+        "device",
+        "status",
+        "seconds",
+        "peak_memory_mb",
+        "gflops",
+        "matmul_gflops",
+        "fraction_of_matmul",
+        "repeats",
+        "note",
+    ]
+    frame = frame.reindex(columns=columns)
+    folder = stage.create()
+    try:
+        write_with(folder / "attention.csv", lambda tmp: frame.to_csv(tmp, index=False))
+        write_with(folder / "attention.png", lambda tmp: plot_scaling(frame, tmp))
+        stage.publish()
+    except BaseException:
+        stage.discard()
+        raise
+    return frame
+
+
+def _describe(row: dict[str, Any]) -> str:
+    head = f"{row['backend']:>9} n={row['n']:>6}"
+    if row.get("status") != "ok":
+        return f"{head}: {row.get('status')} ({row.get('note', '')})"
+    return (
+        f"{head}: {row['seconds']:.4f} s, {row['peak_memory_mb']:.0f} MB, "
+        f"{row['gflops']:.1f} GFLOP/s ({row['fraction_of_matmul']:.0%} of matmul)"
+    )
+
+
+def plot_scaling(frame: pd.DataFrame, path: str | Path) -> None:
+    """Time and peak memory vs tokens, log-log, one line per backend."""
+    from omicsformer.report.plots import plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    ok = frame[frame["status"] == "ok"]
+    for backend, rows in ok.groupby("backend", sort=False):
+        axes[0].plot(rows["n"], rows["seconds"], marker="o", label=backend)
+        axes[1].plot(rows["n"], rows["peak_memory_mb"], marker="o", label=backend)
+    first = frame.iloc[0] if len(frame) else None
+    for ax, label in zip(axes, ("seconds (median)", "peak memory (MB)"), strict=True):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("tokens (genes)")
+        ax.set_ylabel(label)
+        ax.grid(True, which="both", alpha=0.3)
+    if first is not None:
+        fig.suptitle(
+            f"attention {first['mode']}, batch {first['batch']}, d_model {first['dim']}, "
+            f"{first['heads']} heads, {first['precision']}, {first['device']}"
+        )
+    axes[0].legend()
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=110)
+    plt.close(fig)

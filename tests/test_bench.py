@@ -1,0 +1,82 @@
+"""The benchmark commands run end to end on tiny sizes (figures are checked by running them,
+not here: these tests only check that rows, files and skip / failure notes are produced)."""
+
+import pandas as pd
+
+from omicsformer.bench.attention import AttentionCase
+
+
+def test_flop_convention():
+    case = AttentionCase("sdpa", n=1000, batch=2, dim=128, heads=4, mode="fwd")
+    assert case.flops() == 4 * 2 * 1000**2 * 4 * 32
+    assert AttentionCase("sdpa", n=1000, batch=2, mode="fwd+bwd").flops() == 3.5 * case.flops()
+
+
+def test_bench_attention_writes_rows_plot_and_skips_over_budget(cli, tmp_path):
+    out = tmp_path / "bench"
+    result = cli(
+        "bench",
+        "attention",
+        "--genes",
+        "64,256",
+        "--backends",
+        "eager,sdpa,performer",
+        "--dim",
+        "32",
+        "--heads",
+        "2",
+        "--repeats",
+        "1",
+        "--memory-budget-gb",
+        "0.0012",
+        "--out",
+        out,
+    )
+    assert result.code == 0, result.err
+    frame = pd.read_csv(out / "attention.csv")
+    assert len(frame) == 6
+    assert set(frame.columns) >= {
+        "backend",
+        "n",
+        "seconds",
+        "peak_memory_mb",
+        "gflops",
+        "fraction_of_matmul",
+        "note",
+    }
+    eager_big = frame[(frame.backend == "eager") & (frame.n == 256)].iloc[0]
+    assert eager_big.status == "skipped" and "budget" in eager_big.note
+    ok = frame[frame.status == "ok"]
+    assert len(ok) >= 4 and (ok.seconds > 0).all() and (ok.gflops > 0).all()
+    assert (out / "attention.png").stat().st_size > 0
+
+
+def test_bench_model_measures_a_training_step(cli, tmp_path):
+    out = tmp_path / "model"
+    result = cli(
+        "bench",
+        "model",
+        "--models",
+        "mlp,gene-transformer",
+        "--genes",
+        "50",
+        "--batch",
+        "4",
+        "--repeats",
+        "1",
+        "-o",
+        "gene-transformer.dim=16",
+        "--out",
+        out,
+    )
+    assert result.code == 0, result.err
+    frame = pd.read_csv(out / "model.csv")
+    assert list(frame.model) == ["mlp", "gene-transformer"]
+    assert (frame.status == "ok").all() and (frame.n_parameters > 0).all()
+
+
+def test_bench_bad_arguments_exit_2(cli, tmp_path):
+    assert cli("bench", "attention", "--genes", "abc", "--out", tmp_path / "x").code == 2
+    result = cli("bench", "attention", "--backends", "nope", "--out", tmp_path / "x")
+    assert result.code == 2 and "unknown attention backend 'nope'" in result.err
+    assert cli("bench", "model", "--models", "logreg", "--out", tmp_path / "y").code == 2
