@@ -200,6 +200,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from omicsformer.compare import compare
 
+    if args.model:
+        raise OmicsformerError("compare takes --models (comma-separated), not --model")
     config = config_from_args(args)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     compare(
@@ -394,7 +396,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from omicsformer.demo import run_demo
 
     run_demo(
-        Path(args.out), models=args.models.split(",") if args.models else None, folds=args.folds
+        Path(args.out),
+        models=args.models.split(",") if args.models else None,
+        folds=args.folds,
+        attention=args.attention,
+        top_genes=args.top_genes,
     )
     note(f"results written to {args.out} (results.csv, summary.md)")
     return 0
@@ -485,6 +491,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
     demo.add_argument("--models", help="comma-separated models (default: logreg,rf,mlp,attomics)")
     demo.add_argument("--folds", type=int, default=5, help="cross-validation folds (default: 5)")
+    demo.add_argument("--attention", help="attention backend of gene-transformer / hybrid")
+    demo.add_argument("--top-genes", type=int, help="keep the K most variable training genes")
     demo.set_defaults(func=cmd_demo)
     return parser
 

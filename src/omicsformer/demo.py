@@ -24,7 +24,20 @@ def default_models() -> list[str]:
     ]
 
 
-def run_demo(out: Path, models: list[str] | None = None, folds: int = 5) -> pd.DataFrame:
-    """Compare ``models`` on all-leukemia ``subtype`` (seed 0); write ``out``, print a table."""
+def run_demo(
+    out: Path,
+    models: list[str] | None = None,
+    folds: int = 5,
+    attention: str | None = None,
+    top_genes: int | None = None,
+) -> pd.DataFrame:
+    """Compare ``models`` on all-leukemia ``subtype`` (seed 0); write ``out``, print a table.
+
+    ``attention`` sets the kernel of the gene-level models (gene-transformer, hybrid);
+    ``top_genes`` keeps the most variable training genes (by default every gene is used).
+    """
     config = RunConfig(data=DataConfig(source="all-leukemia", target="subtype"), seed=0)
+    config.preprocess.top_genes = top_genes
+    if attention:
+        config.model.options["attention"] = attention
     return compare(config, models or default_models(), out, folds=folds, overwrite=True)

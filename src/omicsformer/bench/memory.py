@@ -5,7 +5,9 @@ milliseconds in a background thread; the peak above the RSS at entry is reported
 would miss PyTorch's and NumPy's native allocations). Freed heap memory is first returned to the
 system (glibc ``malloc_trim``), so that memory freed by an earlier measurement and reused here
 is not hidden from this one. Where /proc is unavailable the process
-lifetime peak (``ru_maxrss``) is used and marked as such. CUDA: ``torch.cuda.max_memory_allocated``.
+lifetime peak (``ru_maxrss``) is used and marked as such. CUDA: the allocator's peak
+(``torch.cuda.max_memory_allocated``) above what was allocated at entry. Both report what the
+block itself needed on top of what existed before it (inputs, weights).
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ class PeakMemory:
             self._thread.start()
         if torch.cuda.is_available():
             torch.cuda.reset_peak_memory_stats()
+            self._cuda_base = torch.cuda.memory_allocated()
         return self
 
     def _sample(self) -> None:
@@ -79,4 +82,4 @@ class PeakMemory:
             self._peak = max(self._peak, current_rss() or 0)
             self.peak_mb = (self._peak - self._base) / 2**20
         if torch.cuda.is_available():
-            self.cuda_peak_mb = torch.cuda.max_memory_allocated() / 2**20
+            self.cuda_peak_mb = (torch.cuda.max_memory_allocated() - self._cuda_base) / 2**20

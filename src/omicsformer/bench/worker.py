@@ -27,12 +27,15 @@ def _sync(device: str) -> None:
 
 
 def timed(step: Callable[[], Any], device: str, repeats: int, warmup: int) -> tuple[float, float]:
-    """Median seconds of ``step`` and its peak memory in MB (CUDA allocator or CPU RSS growth)."""
-    for _ in range(warmup):
-        step()
-    _sync(device)
+    """Median seconds of ``step`` over ``repeats`` (after ``warmup`` untimed calls), and the peak
+    memory in MB over all calls, warm-up included, so first-call allocations (optimizer state,
+    autograd buffers) count: the CUDA allocator's peak, or the growth of the CPU process's RSS
+    above its level before the first call (inputs and model already allocated)."""
     times = []
     with PeakMemory() as memory:
+        for _ in range(warmup):
+            step()
+        _sync(device)
         for _ in range(repeats):
             start = time.perf_counter()
             step()

@@ -13,8 +13,8 @@ Notation: B batch, G genes, K groups, S largest group size, E width.
 Grouping as in AttOmics (``random``, size-balanced ``kmeans``, ``gmt:PATH``), fitted on the
 training split. This keeps what AttOmics models (interactions between groups) and adds what it
 cannot (interactions between individual genes of a group) at O(G·S) attention cost instead of
-O(G²). Groups of unequal size need masks, so gene sets (gmt) run with ``sdpa`` or ``eager``;
-equal-sized groupings run with every backend.
+O(G²). Groups of unequal size are padded and the padding is masked: every backend but ``flash``
+supports such key-padding masks.
 """
 
 from __future__ import annotations
@@ -112,8 +112,8 @@ def architecture(
         context.seed,
         options.drop_ungrouped,
     )
-    if len(set(grouping.sizes)) > 1:  # padding needs masks
-        check_attention(options.attention, None, masked=True)
+    if len(set(grouping.sizes)) > 1:  # unequal groups are padded: key-padding masks needed
+        check_attention(options.attention, None, key_padding=True)
     return {"grouping": grouping.to_dict()}
 
 

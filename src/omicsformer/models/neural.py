@@ -144,17 +144,23 @@ class TorchModel:
         return load
 
 
-def check_attention(name: str, train: TrainConfig | None, masked: bool = False) -> None:
-    """Fail early if attention backend ``name`` cannot run with the training configuration."""
+def check_attention(
+    name: str, train: TrainConfig | None, masked: bool = False, key_padding: bool = False
+) -> None:
+    """Fail early if attention backend ``name`` cannot run with the training configuration
+    (``train`` None: check the mask support only)."""
     from omicsformer.nn.attention import BACKENDS, check_backend
 
     if train is None:
-        BACKENDS.get(name).check(device=BACKENDS.get(name).info.devices[0], masked=masked)
+        backend = BACKENDS.get(name)
+        backend.check(device=backend.info.devices[0], masked=masked, key_padding=key_padding)
         return
     device = train.device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    check_backend(name, device=device, precision=train.precision, masked=masked)
+    check_backend(
+        name, device=device, precision=train.precision, masked=masked, key_padding=key_padding
+    )
 
 
 def neural_spec(

@@ -131,6 +131,9 @@ def test_performer_redraws_features_during_training_only():
 def test_bad_choices_fail_at_build_time_with_a_clear_message():
     with pytest.raises(ConfigError, match="does not support attention masks"):
         check_backend("performer", device="cpu", precision="32", masked=True)
+    check_backend("performer", device="cpu", precision="32", key_padding=True)
+    with pytest.raises(ConfigError, match="does not support key-padding masks"):
+        check_backend("flash", device="cuda", precision="bf16-mixed", key_padding=True)
     with pytest.raises(ConfigError, match="'flash' does not run on cpu"):
         check_backend("flash", device="cpu", precision="bf16-mixed")
     with pytest.raises(ConfigError, match="'flash' does not support torch.float32"):
@@ -170,3 +173,44 @@ def test_sdpa_kernel_can_be_pinned():
     expected, _ = EagerAttention()(q, k, v)
     out, _ = build("sdpa", 16, 8, kernel="math")(q, k, v)
     torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["eager", "sdpa", "linear", "performer"])
+def test_key_padding_equals_dropping_the_padded_tokens(name):
+    """Padded keys must change nothing for the real queries (exact for kernel methods)."""
+    torch.manual_seed(0)
+    q, k, v = (t.detach() for t in qkv((2, 2, 12, 8)))
+    backend = build(name, 12, 8, **({"features": 64} if name == "performer" else {})).eval()
+    mask = torch.ones(2, 1, 1, 12, dtype=torch.bool)
+    mask[..., 9:] = False  # the last 3 tokens are padding
+    padded, _ = backend(q, k, v, mask=mask)
+    if name == "performer":  # the stabiliser is data-dependent; use the same features
+        trimmed, _ = backend(q[:, :, :9], k[:, :, :9], v[:, :, :9])
+    else:
+        trimmed, _ = build(name, 9, 8)(q[:, :, :9], k[:, :, :9], v[:, :, :9])
+    torch.testing.assert_close(padded[:, :, :9], trimmed, atol=1e-5, rtol=1e-4)
+    rows = backend.weight_rows(q, k, torch.tensor([0, 4]), mask)
+    assert torch.all(rows[..., 9:] == 0)
+    torch.testing.assert_close(rows.sum(-1), torch.ones(2, 2, 2))
+
+
+@pytest.mark.parametrize("name", ["linformer", "nystrom"])
+def test_low_rank_backends_ignore_padded_keys(name):
+    torch.manual_seed(0)
+    q, k, v = (t.detach() for t in qkv((1, 2, 16, 8)))
+    backend = build(name, 16, 8, **({"k": 8} if name == "linformer" else {"landmarks": 4})).eval()
+    mask = torch.ones(1, 1, 1, 16, dtype=torch.bool)
+    mask[..., 12:] = False
+    out, _ = backend(q, k, v, mask=mask)
+    k2, v2 = k.clone(), v.clone()
+    k2[:, :, 12:] += 5.0  # whatever sits in the padding must not matter
+    v2[:, :, 12:] -= 3.0
+    again, _ = backend(q, k2, v2, mask=mask)
+    torch.testing.assert_close(out[:, :, :12], again[:, :, :12])
+    assert torch.all(backend.weight_rows(q, k, torch.tensor([1]), mask)[..., 12:] == 0)
+
+
+def test_general_masks_are_refused_by_approximations():
+    q, k, v = (t.detach() for t in qkv((1, 1, 6, 4)))
+    with pytest.raises(ConfigError, match="key-padding masks"):
+        build("linear", 6, 4)(q, k, v, mask=torch.ones(1, 1, 6, 6, dtype=torch.bool))

@@ -72,14 +72,16 @@ def make_backend(
     return cls(**options)
 
 
-def check_backend(name: str, *, device: str, precision: str, masked: bool = False) -> None:
+def check_backend(
+    name: str, *, device: str, precision: str, masked: bool = False, key_padding: bool = False
+) -> None:
     """Fail early, with a clear message, if backend ``name`` cannot run as configured."""
     import torch
 
-    dtype = {"32": torch.float32, "bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}[
-        precision
-    ]
-    BACKENDS.get(name).check(device=device, dtype=dtype, masked=masked)
+    dtypes = {"32": torch.float32, "bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
+    BACKENDS.get(name).check(
+        device=device, dtype=dtypes[precision], masked=masked, key_padding=key_padding
+    )
 
 
 __all__ = [

@@ -39,7 +39,10 @@ class BackendInfo:
     exact
         True if the result equals softmax(QKᵀ/√D)V up to floating-point error.
     supports_mask
-        Accepts a boolean attention mask.
+        Accepts any boolean attention mask (B, H, N, M).
+    key_padding
+        Accepts key-padding masks (B, 1, 1, M): keys marked False are ignored. Kernel and
+        low-rank approximations support these (they zero the padded keys), not general masks.
     devices
         Device types it runs on ("cpu", "cuda").
     dtypes
@@ -57,6 +60,7 @@ class BackendInfo:
     dtypes: tuple[torch.dtype, ...]
     returns_weights: bool
     paper: str
+    key_padding: bool = False
 
 
 ALL_FLOATS = (torch.float32, torch.float16, torch.bfloat16)
@@ -100,7 +104,14 @@ class AttentionBackend(nn.Module):
         return torch.cat(parts, dim=-2)
 
     @classmethod
-    def check(cls, *, device: str, dtype: torch.dtype | None = None, masked: bool = False) -> None:
+    def check(
+        cls,
+        *,
+        device: str,
+        dtype: torch.dtype | None = None,
+        masked: bool = False,
+        key_padding: bool = False,
+    ) -> None:
         """Raise a :class:`ConfigError` if this backend cannot run as asked."""
         info = cls.info
         if device not in info.devices:
@@ -115,6 +126,20 @@ class AttentionBackend(nn.Module):
             )
         if masked and not info.supports_mask:
             raise ConfigError(f"attention backend {info.name!r} does not support attention masks")
+        if key_padding and not (info.supports_mask or info.key_padding):
+            raise ConfigError(f"attention backend {info.name!r} does not support key-padding masks")
+
+
+def key_padding_multiplier(mask: Tensor | None, name: str) -> Tensor | None:
+    """A key-padding mask (B, 1|H, 1, M) as float multipliers (B, 1|H, M, 1); None stays None."""
+    if mask is None:
+        return None
+    if mask.dim() != 4 or mask.shape[-2] != 1:
+        raise ConfigError(
+            f"attention backend {name!r} supports key-padding masks (B, 1, 1, M) only, "
+            f"got shape {tuple(mask.shape)}"
+        )
+    return mask.transpose(-2, -1).float()
 
 
 def exact_weights(q: Tensor, k: Tensor, mask: Tensor | None, scale: float) -> Tensor:

@@ -22,6 +22,7 @@ class EagerAttention(AttentionBackend):
         devices=("cpu", "cuda"),
         dtypes=ALL_FLOATS,
         returns_weights=True,
+        key_padding=True,
         paper="Vaswani et al. 2017, Attention Is All You Need",
     )
 

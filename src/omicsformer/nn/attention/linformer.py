@@ -18,7 +18,12 @@ import torch
 from torch import Tensor, nn
 
 from omicsformer.errors import ConfigError
-from omicsformer.nn.attention.base import ALL_FLOATS, AttentionBackend, BackendInfo
+from omicsformer.nn.attention.base import (
+    ALL_FLOATS,
+    AttentionBackend,
+    BackendInfo,
+    key_padding_multiplier,
+)
 
 
 class LinformerAttention(AttentionBackend):
@@ -30,6 +35,7 @@ class LinformerAttention(AttentionBackend):
         dtypes=ALL_FLOATS,
         returns_weights=False,
         paper="Wang et al. 2020, Linformer: Self-Attention with Linear Complexity",
+        key_padding=True,
     )
 
     def __init__(self, n_tokens: int, k: int = 256, init: str = "normal") -> None:
@@ -62,14 +68,20 @@ class LinformerAttention(AttentionBackend):
         need_weights: bool = False,
     ) -> tuple[Tensor, Tensor | None]:
         self._check(k)
+        keep = key_padding_multiplier(mask, "linformer")
+        if keep is not None:  # padded keys and values are zeroed before the projection
+            k, v = k * keep.to(k.dtype), v * keep.to(v.dtype)
         k_low = torch.einsum("jm,bhmd->bhjd", self.e.to(k.dtype), k)  # (B, H, k, D)
         v_low = torch.einsum("jm,bhmd->bhjd", self.f.to(v.dtype), v)  # (B, H, k, D)
         scores = (q @ k_low.transpose(-2, -1)) / math.sqrt(q.shape[-1])  # (B, H, N, k)
         out = scores.softmax(dim=-1) @ v_low  # (B, H, N, D)
-        return out, (self.all_weights(q, k) if need_weights else None)
+        return out, (self.all_weights(q, k, mask) if need_weights else None)
 
     def weight_rows(self, q: Tensor, k: Tensor, rows: Tensor, mask: Tensor | None = None) -> Tensor:
         self._check(k)
-        k_low = torch.einsum("jm,bhmd->bhjd", self.e.float(), k.float())  # (B, H, k, D)
+        keep = key_padding_multiplier(mask, "linformer")
+        k = k.float() if keep is None else k.float() * keep
+        k_low = torch.einsum("jm,bhmd->bhjd", self.e.float(), k)  # (B, H, k, D)
         p = (q[:, :, rows].float() @ k_low.transpose(-2, -1) / math.sqrt(q.shape[-1])).softmax(-1)
-        return p @ self.f.float()  # (B, H, R, M)
+        weights = p @ self.f.float()  # (B, H, R, M)
+        return weights if keep is None else weights * keep.transpose(-2, -1)

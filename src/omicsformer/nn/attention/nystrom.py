@@ -22,16 +22,29 @@ import torch
 from torch import Tensor
 
 from omicsformer.errors import ConfigError
-from omicsformer.nn.attention.base import AttentionBackend, BackendInfo
+from omicsformer.nn.attention.base import AttentionBackend, BackendInfo, key_padding_multiplier
 
 
-def segment_means(x: Tensor, m: int) -> Tensor:
-    """Means of m contiguous, near-equal segments along the token axis: (B, H, m, D)."""
-    n = x.shape[-2]
-    bounds = torch.linspace(0, n, m + 1, device=x.device).round().long()
-    csum = torch.cat([x.new_zeros(*x.shape[:-2], 1, x.shape[-1]), x.cumsum(dim=-2)], dim=-2)
-    sums = csum[..., bounds[1:], :] - csum[..., bounds[:-1], :]  # (B, H, m, D)
-    return sums / (bounds[1:] - bounds[:-1]).clamp(min=1).to(x.dtype)[:, None]
+def _segment_sums(x: Tensor, m: int) -> Tensor:
+    """Sums over contiguous segments of ceil(N / m) tokens: (..., m', D), m' = ceil(N / size)."""
+    n, d = x.shape[-2], x.shape[-1]
+    size = -(-n // m)  # tokens per segment
+    count = -(-n // size)  # landmarks (<= m)
+    padded = torch.nn.functional.pad(x, (0, 0, 0, count * size - n))  # zero rows at the end
+    return padded.reshape(*x.shape[:-2], count, size, d).sum(dim=-2)
+
+
+def segment_means(x: Tensor, m: int, keep: Tensor | None = None) -> Tensor:
+    """Means of contiguous segments of ceil(N / m) tokens (the last may be shorter): (B, H, m', D).
+
+    The segments are summed with a pad and a reshape (cheap forward and backward). With ``keep``
+    (B, 1|H, N, 1) only kept tokens enter a mean (a fully padded segment gives zeros).
+    """
+    if keep is None:
+        counts = _segment_sums(x.new_ones(x.shape[-2], 1), m)  # (m', 1)
+        return _segment_sums(x, m) / counts
+    counts = _segment_sums(keep, m)  # (B, 1|H, m', 1)
+    return _segment_sums(x * keep, m) / counts.clamp(min=1)
 
 
 def newton_pinv(a: Tensor, iterations: int) -> Tensor:
@@ -55,6 +68,7 @@ class NystromAttention(AttentionBackend):
         dtypes=(torch.float32, torch.float16, torch.bfloat16),
         returns_weights=False,
         paper="Xiong et al. 2021, Nyströmformer (AAAI)",
+        key_padding=True,
     )
 
     def __init__(self, landmarks: int = 64, pinv_iterations: int = 6) -> None:
@@ -63,16 +77,26 @@ class NystromAttention(AttentionBackend):
             raise ConfigError("nystrom needs landmarks >= 1 and pinv_iterations >= 1")
         self.landmarks, self.pinv_iterations = landmarks, pinv_iterations
 
-    def _kernels(self, q: Tensor, k: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """F (N, m), A⁺ (m, m), B (m, M), computed in float32 for a stable pseudo-inverse."""
+    def _kernels(
+        self, q: Tensor, k: Tensor, mask: Tensor | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """F (N, m), A⁺ (m, m), B (m, M), computed in float32 for a stable pseudo-inverse.
+
+        With a key-padding mask, padded tokens enter no landmark mean and get no weight in B.
+        """
         q, k = q.float(), k.float()
+        keep = key_padding_multiplier(mask, "nystrom")
         m = min(self.landmarks, q.shape[-2], k.shape[-2])
         scale = 1.0 / math.sqrt(q.shape[-1])
-        q_land, k_land = segment_means(q, m), segment_means(k, m)  # (B, H, m, D)
-        f = (q @ k_land.transpose(-2, -1) * scale).softmax(-1)  # (B, H, N, m)
-        a = (q_land @ k_land.transpose(-2, -1) * scale).softmax(-1)  # (B, H, m, m)
-        b = (q_land @ k.transpose(-2, -1) * scale).softmax(-1)  # (B, H, m, M)
-        return f, newton_pinv(a, self.pinv_iterations), b
+        # the 1/√D scale goes on the small landmark tensors, never on an N x m one
+        q_land = segment_means(q, m, keep) * scale  # (B, H, m, D)
+        k_land = segment_means(k, m, keep)  # (B, H, m, D)
+        f = (q @ (k_land * scale).transpose(-2, -1)).softmax(-1)  # (B, H, N, m)
+        a = (q_land @ k_land.transpose(-2, -1)).softmax(-1)  # (B, H, m, m)
+        scores = q_land @ k.transpose(-2, -1)  # (B, H, m, M)
+        if mask is not None:
+            scores = scores.masked_fill(~mask, float("-inf"))
+        return f, newton_pinv(a, self.pinv_iterations), scores.softmax(-1)
 
     def forward(
         self,
@@ -83,10 +107,10 @@ class NystromAttention(AttentionBackend):
         mask: Tensor | None = None,
         need_weights: bool = False,
     ) -> tuple[Tensor, Tensor | None]:
-        f, a_pinv, b = self._kernels(q, k)
+        f, a_pinv, b = self._kernels(q, k, mask)
         out = f @ (a_pinv @ (b @ v.float()))  # (B, H, N, D): right to left, never N x M
-        return out.to(v.dtype), (self.all_weights(q, k) if need_weights else None)
+        return out.to(v.dtype), (self.all_weights(q, k, mask) if need_weights else None)
 
     def weight_rows(self, q: Tensor, k: Tensor, rows: Tensor, mask: Tensor | None = None) -> Tensor:
-        f, a_pinv, b = self._kernels(q, k)
+        f, a_pinv, b = self._kernels(q, k, mask)
         return f[:, :, rows] @ a_pinv @ b  # (B, H, R, M)

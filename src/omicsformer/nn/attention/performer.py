@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from omicsformer.errors import ConfigError
-from omicsformer.nn.attention.base import AttentionBackend, BackendInfo
+from omicsformer.nn.attention.base import AttentionBackend, BackendInfo, key_padding_multiplier
 
 
 def orthogonal_gaussian(m: int, d: int, generator: torch.Generator | None = None) -> Tensor:
@@ -45,6 +45,7 @@ class PerformerAttention(AttentionBackend):
         dtypes=(torch.float32, torch.float16, torch.bfloat16),
         returns_weights=False,
         paper="Choromanski et al. 2021, Rethinking Attention with Performers (ICLR)",
+        key_padding=True,
     )
 
     def __init__(
@@ -67,14 +68,19 @@ class PerformerAttention(AttentionBackend):
         self.projection.copy_(fresh.to(self.projection.device))
 
     def _features(self, x: Tensor, is_query: bool) -> Tensor:
-        """φ(x) up to a constant that cancels: (B, H, T, m), in float32."""
+        """φ(x) up to a constant factor that cancels in the normalisation: (B, H, T, m), float32.
+
+        One (T, m) allocation: the stabilised exponent is formed and exponentiated in place
+        (the matmul's backward needs x and the projection, not its output). The 1/√m factor and
+        the stabiliser are constants per row (queries) or per head (keys), so they cancel.
+        """
         x = x.float() * self.head_dim**-0.25
         proj = x @ self.projection.float().T  # (B, H, T, m)
         sq = (x**2).sum(dim=-1, keepdim=True) / 2  # (B, H, T, 1)
         stab = (
             proj.amax(dim=-1, keepdim=True) if is_query else proj.amax(dim=(-2, -1), keepdim=True)
         )
-        return torch.exp(proj - sq - stab.detach()) / math.sqrt(self.features) + 1e-6
+        return proj.sub_(sq + stab.detach()).exp_()
 
     def forward(
         self,
@@ -94,12 +100,18 @@ class PerformerAttention(AttentionBackend):
             self.redraw()
         self.calls += int(self.training)
         q_f, k_f = self._features(q, True), self._features(k, False)  # (B, H, N, m), (B, H, M, m)
+        keep = key_padding_multiplier(mask, "performer")
+        if keep is not None:
+            k_f = k_f * keep  # padded keys contribute nothing
         kv = k_f.transpose(-2, -1) @ v.float()  # (B, H, m, D)
         normaliser = q_f @ k_f.sum(dim=-2, keepdim=True).transpose(-2, -1)  # (B, H, N, 1)
-        out = (q_f @ kv) / normaliser  # (B, H, N, D)
-        return out.to(v.dtype), (self.all_weights(q, k) if need_weights else None)
+        out = (q_f @ kv) / (normaliser + 1e-12)  # (B, H, N, D)
+        return out.to(v.dtype), (self.all_weights(q, k, mask) if need_weights else None)
 
     def weight_rows(self, q: Tensor, k: Tensor, rows: Tensor, mask: Tensor | None = None) -> Tensor:
         q_f, k_f = self._features(q[:, :, rows], True), self._features(k, False)
         scores = q_f @ k_f.transpose(-2, -1)  # (B, H, R, M)
-        return scores / scores.sum(dim=-1, keepdim=True)
+        keep = key_padding_multiplier(mask, "performer")
+        if keep is not None:
+            scores = scores * keep.transpose(-2, -1)
+        return scores / (scores.sum(dim=-1, keepdim=True) + 1e-12)

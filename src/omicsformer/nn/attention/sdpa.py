@@ -36,6 +36,7 @@ class SDPAttention(AttentionBackend):
         devices=("cpu", "cuda"),
         dtypes=ALL_FLOATS,
         returns_weights=False,
+        key_padding=True,
         paper="Dao 2023 (FlashAttention-2); Rabe & Staats 2021 (attention in O(√n) memory)",
     )
 
