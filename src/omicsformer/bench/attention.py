@@ -204,9 +204,10 @@ def plot_scaling(frame: pd.DataFrame, path: str | Path) -> None:
         ax.set_ylabel(label)
         ax.grid(True, which="both", alpha=0.3)
     if first is not None:
+        precision = "fp32" if first["precision"] == "32" else first["precision"]
         fig.suptitle(
             f"attention {first['mode']}, batch {first['batch']}, d_model {first['dim']}, "
-            f"{first['heads']} heads, {first['precision']}, {first['device']}"
+            f"{first['heads']} heads, {precision}, {first['device']}"
         )
     axes[0].legend()
     fig.tight_layout()

@@ -5,7 +5,7 @@ Notation: B batch, G genes (tokens), E width, H heads, C outputs.
     values (B, G) -> tokens = gene identity + value embedding          (B, G, E)
       [+ a learned CLS token in front]                                  (B, 1 + G, E)
       -> L pre-norm blocks: x + Attn(LN x), x + FFN(LN x)             (B, G, E)
-      -> pool: CLS token, or the mean over genes                        (B, E)
+      -> pool: CLS token, mean over genes, or a learned query's attention (B, E)
       -> LN -> Linear                                                   (B, C)
 
 The attention kernel is the one switch (``attention``): exact (``sdpa``, ``flash``, ``eager``)
@@ -44,7 +44,7 @@ class GeneTransformerOptions(AttentionSettings):
     dropout: float = 0.1
     value_embedding: Literal["continuous", "binned"] = "continuous"
     n_bins: int = 32
-    pooling: Literal["mean", "cls"] = "mean"
+    pooling: Literal["mean", "cls", "attention"] = "mean"
     checkpointing: bool = False
     ffn_chunk: int = 0
 
@@ -58,6 +58,8 @@ class GeneTransformer(nn.Module):
         n_tokens = n_genes + (o.pooling == "cls")
         if o.pooling == "cls":
             self.cls = nn.Parameter(torch.zeros(1, 1, o.dim))
+        if o.pooling == "attention":
+            self.query = nn.Parameter(torch.randn(o.dim) * 0.02)
         self.blocks = nn.ModuleList(
             TransformerBlock(o.dim, o.heads, o.ffn_mult, o.dropout, o, n_tokens, o.ffn_chunk)
             for _ in range(o.layers)
@@ -74,8 +76,16 @@ class GeneTransformer(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:  # (B, G) -> (B, C)
         h = run_blocks(self.blocks, self.embed(x), checkpointing=self.checkpointing)
-        pooled = h[:, 0] if self.pooling == "cls" else h.mean(dim=1)  # (B, E)
-        return self.head(self.norm(pooled))
+        return self.head(self.norm(self.pool(h)))
+
+    def pool(self, h: Tensor) -> Tensor:
+        """(B, T, E) -> (B, E): the CLS token, the mean, or a learned query's attention."""
+        if self.pooling == "cls":
+            return h[:, 0]
+        if self.pooling == "attention":
+            weights = (h @ self.query / h.shape[-1] ** 0.5).softmax(dim=1)  # (B, T)
+            return torch.einsum("bt,bte->be", weights, h)
+        return h.mean(dim=1)
 
     def block_inputs(self, x: Tensor) -> list[Tensor]:
         """The input of every block, for attention extraction: a list of (B, T, E)."""

@@ -1,24 +1,26 @@
 """``hybrid``: gene-level attention inside AttOmics-style groups, group-level attention across them.
 
-Notation: B batch, G genes, K groups, S largest group size, E width.
+Notation: B batch, G genes, K groups, S largest group size, E width, C outputs.
 
-    values (B, G) -> gene tokens (identity + value embedding)             (B, G, E)
-      -> gather the genes of each group (padding -> a masked zero token)  (B·K, S, E)
-      -> gene blocks: pre-norm attention between the genes of a group   (B·K, S, E)
-      -> masked mean over each group's genes -> one token per group       (B, K, E)
-      + a learned embedding per group (groups differ by identity, as in AttOmics)
-      -> group blocks: attention between the K group tokens               (B, K, E)
-      -> mean over groups -> LN -> Linear                                 (B, C)
+    values (B, G)
+      -> AttOmics path: one linear map per group, genes -> token              (B, K, E)
+      -> gene path: gene tokens (identity + value embedding) of each group     (B·K, S, E)
+           -> gene blocks: pre-norm attention between the genes of a group   (B·K, S, E)
+           -> readout: a learned query per group attends over its genes        (B, K, E)
+      -> group token = LayerNorm(AttOmics token + gene-path readout)           (B, K, E)
+      -> group blocks: attention between the K group tokens                    (B, K, E)
+      -> concatenate the K tokens -> LN -> Linear (as AttOmics)                (B, C)
 
-Grouping as in AttOmics (``random``, size-balanced ``kmeans``, ``gmt:PATH``), fitted on the
-training split. This keeps what AttOmics models (interactions between groups) and adds what it
-cannot (interactions between individual genes of a group) at O(G·S) attention cost instead of
-O(G²). Groups of unequal size are padded and the padding is masked: every backend but ``flash``
-supports such key-padding masks.
+The AttOmics path keeps what AttOmics models (a gene-specific linear summary of each group, and
+interactions between groups); the gene path adds what it cannot: interactions between individual
+genes of a group, at O(G·S) attention cost instead of O(G²). Both read the same groups (random,
+size-balanced ``kmeans`` or ``gmt:PATH``, fitted on the training split). Groups of unequal size
+are padded and the padding masked; every backend but ``flash`` supports such key-padding masks.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -33,6 +35,7 @@ from omicsformer.models.base import ModelContext
 from omicsformer.models.neural import check_attention, neural_spec
 from omicsformer.nn.blocks import TransformerBlock, run_blocks
 from omicsformer.nn.embeddings import GeneTokens
+from omicsformer.nn.grouped import GroupedProjection
 from omicsformer.nn.settings import AttentionSettings
 
 
@@ -65,18 +68,20 @@ class Hybrid(nn.Module):
         self.register_buffer("index", index)  # (K, S)
         self.register_buffer("valid", index < n_genes)  # (K, S)
         self.padded = bool((~self.valid).any())
+        self.project = GroupedProjection(grouping.members, n_genes, o.dim)
         self.tokens = GeneTokens(n_genes, o.dim, o.value_embedding)
-        self.group_embedding = nn.Parameter(torch.zeros(k, o.dim))
         self.gene_blocks = nn.ModuleList(
             TransformerBlock(o.dim, o.heads, o.ffn_mult, o.dropout, o, s)
             for _ in range(o.gene_layers)
         )
+        self.readout = nn.Parameter(torch.randn(k, o.dim) * 0.02)  # one query per group
+        self.merge = nn.LayerNorm(o.dim)
         self.group_blocks = nn.ModuleList(
             TransformerBlock(o.dim, o.heads, o.ffn_mult, o.dropout, o, k)
             for _ in range(o.group_layers)
         )
-        self.norm = nn.LayerNorm(o.dim)
-        self.head = nn.Linear(o.dim, n_outputs)
+        self.norm = nn.LayerNorm(k * o.dim)
+        self.head = nn.Linear(k * o.dim, n_outputs)
 
     def gene_tokens(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
         """Tokens of each group's genes (B·K, S, E) and the key mask (B·K, 1, 1, S) if padded."""
@@ -90,15 +95,27 @@ class Hybrid(nn.Module):
             mask = self.valid[None, :, None, None, :].expand(b, k, 1, 1, s).reshape(b * k, 1, 1, s)
         return grouped, mask
 
+    def gene_readout(self, genes: Tensor, b: int) -> Tensor:
+        """Each group's learned query attends over its (real) genes: (B·K, S, E) -> (B, K, E)."""
+        k, s = self.index.shape
+        genes = genes.view(b, k, s, -1)
+        scores = torch.einsum("bkse,ke->bks", genes, self.readout) / math.sqrt(genes.shape[-1])
+        scores = scores.masked_fill(~self.valid, float("-inf"))  # (B, K, S)
+        return torch.einsum("bks,bkse->bke", scores.softmax(dim=-1), genes)
+
     def forward(self, x: Tensor) -> Tensor:  # (B, G) -> (B, C)
-        b, k = x.shape[0], self.index.shape[0]
+        b = x.shape[0]
         genes, mask = self.gene_tokens(x)
         genes = run_blocks(self.gene_blocks, genes, mask, self.checkpointing)  # (B·K, S, E)
-        weights = self.valid.to(genes.dtype).repeat(b, 1)[..., None]  # (B·K, S, 1)
-        groups = (genes * weights).sum(1) / weights.sum(1)  # (B·K, E) mean over real genes
-        groups = groups.view(b, k, -1) + self.group_embedding  # (B, K, E)
+        groups = self.merge(self.project(x) + self.gene_readout(genes, b))  # (B, K, E)
         groups = run_blocks(self.group_blocks, groups, None, self.checkpointing)
-        return self.head(self.norm(groups.mean(dim=1)))
+        return self.head(self.norm(groups.flatten(1)))
+
+    def n_parameters(self) -> int:
+        """Real trainable numbers (the grouped projection's padding is not counted)."""
+        padded = sum(p.numel() for p in self.project.parameters())
+        total = sum(p.numel() for p in self.parameters())
+        return total - padded + self.project.n_real_weights
 
 
 def architecture(
@@ -130,7 +147,7 @@ MODELS.add(
     "hybrid",
     neural_spec(
         "hybrid",
-        "Gene-level attention within groups + group-level attention across them",
+        "AttOmics groups + gene-level attention within groups + group-level attention across",
         HybridOptions,
         architecture,
         network,
