@@ -18,6 +18,7 @@ from omicsformer.config import (
     PreprocessConfig,
     RunConfig,
     SplitConfig,
+    TaskConfig,
     TrainConfig,
     from_dict,
     parse_overrides,
@@ -51,6 +52,8 @@ def _add_data_args(
     g.add_argument("--layer", help="for .h5ad: use this layer instead of X")
     if with_target:
         g.add_argument("--target", help="obs / labels column to predict")
+        g.add_argument("--time", help="survival: column with the follow-up time")
+        g.add_argument("--event", help="survival: column with the event indicator (0/1)")
 
 
 def _add_train_args(parser: argparse.ArgumentParser) -> None:
@@ -62,6 +65,17 @@ def _add_train_args(parser: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--top-genes", type=int, help="keep the K most variable training genes")
     p.add_argument("--no-zscore", action="store_true", default=None, help="do not z-score genes")
+    k = parser.add_argument_group("task")
+    k.add_argument(
+        "--task",
+        choices=["auto", "classification", "survival", "regression"],
+        help="default: auto (survival with --time/--event, regression for a continuous target)",
+    )
+    k.add_argument(
+        "--ties", choices=["breslow", "efron"], help="Cox likelihood ties (default: breslow)"
+    )
+    k.add_argument("--regression-loss", choices=["mse", "huber"], help="default: mse")
+    k.add_argument("--horizons", help="survival: comma-separated times for probabilities and AUC")
     s = parser.add_argument_group("split")
     s.add_argument("--val-fraction", type=float, help="default: 0.15")
     s.add_argument("--test-fraction", type=float, help="default: 0.15")
@@ -90,7 +104,7 @@ def _add_train_args(parser: argparse.ArgumentParser) -> None:
     )
     t = parser.add_argument_group("training (neural models)")
     t.add_argument("--max-epochs", type=int, help="default: 100")
-    t.add_argument("--batch-size", type=int, help="global batch size (default: 8)")
+    t.add_argument("--batch-size", type=int, help="global batch size (default: 8; 64 for survival)")
     t.add_argument("--lr", type=float, help="AdamW learning rate (default: the model's own)")
     t.add_argument("--weight-decay", type=float, help="AdamW weight decay (default: 0.01)")
     t.add_argument("--schedule", choices=["constant", "cosine"], help="learning-rate schedule")
@@ -127,6 +141,14 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             "top_genes": args.top_genes,
             "zscore": False if args.no_zscore else None,
         },
+        "task": {
+            "name": args.task,
+            "time": args.time,
+            "event": args.event,
+            "ties": args.ties,
+            "regression_loss": args.regression_loss,
+            "horizons": args.horizons,
+        },
         "split": {"val_fraction": args.val_fraction, "test_fraction": args.test_fraction},
         "train": {
             name: getattr(args, name)
@@ -150,6 +172,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     }
     classes = {
         "data": DataConfig,
+        "task": TaskConfig,
         "preprocess": PreprocessConfig,
         "split": SplitConfig,
         "train": TrainConfig,
@@ -214,7 +237,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def _load_data_for_run(args: argparse.Namespace, run: Any) -> Any:
     from omicsformer.data.readers import load_data
 
-    columns = [args.target] if getattr(args, "target", None) else run.target.columns
+    columns = list(run.target.columns)
+    for flag in ("target", "time", "event"):
+        if getattr(args, flag, None):
+            columns.append(getattr(args, flag))
     return load_data(
         args.data,
         labels=args.labels,
@@ -244,7 +270,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     run = load_run(args.run_dir)
     adata = _load_data_for_run(args, run)
-    metrics = evaluate_run(run, adata, args.target)
+    columns = [args.target] if args.target else None
+    if args.time or args.event:
+        columns = [args.time or run.target.columns[0], args.event or run.target.columns[1]]
+    metrics = evaluate_run(run, adata, columns)
     print_metrics({run.spec.name: {"evaluation": metrics}}, run.task.metric_names)
     if args.out:
         write_json(args.out, metrics)

@@ -120,7 +120,10 @@ def compare(
         if not main:
             return None
         summary = summary_markdown(
-            results, list(data.task.metric_names), title=_title(config, folds)
+            results,
+            list(data.task.metric_names),
+            title=_title(config, folds),
+            lower_is_better=data.task.lower_is_better,
         )
         write_with(folder / "results.csv", lambda tmp: results.to_csv(tmp, index=False))
         write_text(folder / "summary.md", summary)
@@ -139,12 +142,16 @@ def compare(
         if main:
             stage.discard()
         raise
-    print_summary(results, list(data.task.metric_names), _title(config, folds))
+    print_summary(
+        results, list(data.task.metric_names), _title(config, folds), data.task.lower_is_better
+    )
     return results
 
 
 def _title(config: RunConfig, folds: int) -> str:
-    target = config.data.target or "default target"
+    target = config.data.target or (
+        f"{config.task.time}/{config.task.event}" if config.task.time else "default target"
+    )
     return f"{config.data.source} {target}: {folds}-fold CV, seed {config.seed}"
 
 
@@ -161,11 +168,13 @@ def _cell(mean: float, sd: float, digits: int) -> str:
     return f"{mean:.{digits}f} ± {sd:.{digits}f}" if not math.isnan(sd) else f"{mean:.{digits}f}"
 
 
-def summary_rows(results: pd.DataFrame, metrics: list[str]) -> tuple[list[str], list[list[str]]]:
+def summary_rows(
+    results: pd.DataFrame, metrics: list[str], lower_is_better: frozenset[str] = frozenset()
+) -> tuple[list[str], list[list[str]]]:
     """Header and rows of the summary table; the best mean of each metric is marked with **."""
     table = summarize(results, metrics)
     header = ["model", *metrics, "fit s", "predict s", "peak MB", "parameters"]
-    best = {m: table[m].max() for m in metrics}
+    best = {m: table[m].min() if m in lower_is_better else table[m].max() for m in metrics}
     rows = []
     for model, r in table.iterrows():
         cells = [str(model)]
@@ -182,8 +191,13 @@ def summary_rows(results: pd.DataFrame, metrics: list[str]) -> tuple[list[str], 
     return header, rows
 
 
-def summary_markdown(results: pd.DataFrame, metrics: list[str], title: str = "") -> str:
-    header, rows = summary_rows(results, metrics)
+def summary_markdown(
+    results: pd.DataFrame,
+    metrics: list[str],
+    title: str = "",
+    lower_is_better: frozenset[str] = frozenset(),
+) -> str:
+    header, rows = summary_rows(results, metrics, lower_is_better)
     lines = [f"# {title}", ""] if title else []
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "|".join("---" for _ in header) + "|")
@@ -191,18 +205,24 @@ def summary_markdown(results: pd.DataFrame, metrics: list[str], title: str = "")
     n_folds = results["fold"].nunique()
     lines += [
         "",
-        f"Mean ± sd over {n_folds} test folds; best mean per metric in bold. Peak MB: growth of "
+        f"Mean ± sd over {n_folds} test folds; best mean per metric in bold (lowest for "
+        "rmse, mae and the integrated Brier score). Peak MB: growth of "
         "the process's resident memory during fit + predict.",
         "",
     ]
     return "\n".join(lines)
 
 
-def print_summary(results: pd.DataFrame, metrics: list[str], title: str) -> None:
+def print_summary(
+    results: pd.DataFrame,
+    metrics: list[str],
+    title: str,
+    lower_is_better: frozenset[str] = frozenset(),
+) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    header, rows = summary_rows(results, metrics)
+    header, rows = summary_rows(results, metrics, lower_is_better)
     table = Table(title=title)
     for i, column in enumerate(header):
         table.add_column(column, justify="left" if i == 0 else "right")

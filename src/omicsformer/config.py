@@ -58,6 +58,29 @@ class SplitConfig:
     folds: int | None = None
 
 
+TaskName = Literal["auto", "classification", "survival", "regression"]
+
+
+@dataclass
+class TaskConfig:
+    """What is predicted and how it is scored.
+
+    ``name`` ``auto`` infers the task: survival when ``time`` / ``event`` are given, regression
+    for a numeric target with many distinct values, classification otherwise (the choice is
+    printed and saved). ``ties`` is the Cox likelihood's handling of tied event times;
+    ``regression_loss`` the loss of neural regression models; ``horizons`` the times at which
+    survival probabilities and time-dependent AUC are reported (default: the 25th, 50th and 75th
+    percentiles of the training event times).
+    """
+
+    name: TaskName = "auto"
+    time: str | None = None
+    event: str | None = None
+    ties: Literal["breslow", "efron"] = "breslow"
+    regression_loss: Literal["mse", "huber"] = "mse"
+    horizons: list[float] = field(default_factory=list)
+
+
 @dataclass
 class ModelConfig:
     """A registered model name and its options (validated against the model's own config)."""
@@ -77,12 +100,14 @@ class TrainConfig:
     """The training loop of neural models (see :mod:`omicsformer.train.engine`).
 
     ``batch_size`` is the global batch: with N processes each takes ``batch_size / N`` samples.
-    ``lr`` None means the model's own default (see ``omicsformer models``).
+    ``lr`` None means the model's own default (see ``omicsformer models``); ``batch_size`` None
+    means the task's (8 for classification and regression; 64 for survival, since the Cox
+    likelihood of a batch only compares patients within it).
     ``monitor`` is ``loss`` (validation loss, lower is better) or a task metric (higher is better).
     """
 
     max_epochs: int = 100
-    batch_size: int = 8
+    batch_size: int | None = None
     lr: float | None = None
     weight_decay: float = 1e-2
     schedule: Schedule = "constant"
@@ -99,7 +124,7 @@ class TrainConfig:
     precision: Precision = "32"
 
     def validate(self) -> TrainConfig:
-        if self.max_epochs < 1 or self.batch_size < 1:
+        if self.max_epochs < 1 or (self.batch_size is not None and self.batch_size < 1):
             raise ConfigError("--max-epochs and --batch-size must be at least 1")
         if (self.lr is not None and self.lr <= 0) or self.weight_decay < 0 or self.grad_clip < 0:
             raise ConfigError("--lr must be positive; weight decay and clipping non-negative")
@@ -115,6 +140,7 @@ class RunConfig:
     """Everything needed to repeat a run."""
 
     data: DataConfig = field(default_factory=DataConfig)
+    task: TaskConfig = field(default_factory=TaskConfig)
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -134,6 +160,10 @@ class RunConfig:
             raise ConfigError(
                 f"--top-genes must be a positive integer, got {self.preprocess.top_genes}"
             )
+        if (self.task.time is None) != (self.task.event is None):
+            raise ConfigError("survival needs both --time and --event")
+        if any(h <= 0 for h in self.task.horizons):
+            raise ConfigError("--horizons must be positive times")
         self.train.validate()
         return self
 

@@ -85,37 +85,76 @@ class FitResult:
     metrics: dict[str, dict[str, Any]]
     fit_seconds: float
     predict_seconds: float
+    task_state: dict[str, Any]
 
     @property
     def task(self) -> Task:
         return TASKS.get(self.model.context.target.task)
 
 
-def resolve_target(source: str, target: str | None, adata: ad.AnnData, task: str) -> list[str]:
-    """The target column(s): the given one, or the built-in dataset's default for the task."""
-    if target:
-        require_columns(adata, [target])
-        return [target]
-    spec = dataset_for(source)
-    if spec is not None and task in spec.default_targets:
-        return [spec.default_targets[task]]
-    raise ConfigError(f"--target is required; available columns: {describe_columns(adata)}")
+def infer_task(series: pd.Series) -> str:
+    """Regression for a numeric target with many distinct values, classification otherwise."""
+    values = series.dropna()
+    numbers = pd.to_numeric(values, errors="coerce")
+    if len(values) == 0 or numbers.isna().any() or pd.api.types.is_bool_dtype(values):
+        return "classification"
+    distinct = numbers.nunique()
+    whole = bool(np.all(np.isclose(numbers, np.round(numbers))))
+    return "regression" if distinct > 20 or (distinct > 10 and not whole) else "classification"
 
 
-def prepare_data(config: RunConfig, task_name: str = "classification") -> PreparedData:
-    """Load the data of ``config``, pick and encode the target, and check the values."""
-    d = config.data
+def resolve_target(config: RunConfig, adata: ad.AnnData) -> tuple[str, list[str]]:
+    """The task and its target column(s): from --task / --target / --time --event, or the
+    built-in dataset's default targets."""
+    t, d = config.task, config.data
+    if t.time is not None:
+        if t.name not in ("auto", "survival"):
+            raise ConfigError(f"--time and --event define a survival target, not {t.name}")
+        require_columns(adata, [t.time, t.event])
+        return "survival", [t.time, t.event]
+    if d.target:
+        require_columns(adata, [d.target])
+        if t.name == "survival":
+            raise ConfigError("a survival task needs --time and --event, not --target")
+        if t.name != "auto":
+            return t.name, [d.target]
+        name = infer_task(adata.obs[d.target])
+        if name == "regression":
+            note(f"task: regression (target {d.target!r} is numeric); use --task to change it")
+        return name, [d.target]
+    spec = dataset_for(d.source)
+    if spec is not None and spec.default_targets:
+        name = t.name if t.name != "auto" else next(iter(spec.default_targets))
+        if name not in spec.default_targets:
+            raise ConfigError(
+                f"dataset {spec.name!r} has no default {name} target; give --target (or --time "
+                f"and --event); columns: {describe_columns(adata)}"
+            )
+        default = spec.default_targets[name]
+        columns = [default] if isinstance(default, str) else list(default)
+        return name, columns
+    raise ConfigError(
+        "--target is required (--time and --event for survival); available columns: "
+        f"{describe_columns(adata)}"
+    )
+
+
+def prepare_data(config: RunConfig) -> PreparedData:
+    """Load the data of ``config``, pick the task and encode the target, and check the values."""
+    d, t = config.data, config.task
+    wanted = [c for c in (d.target, t.time, t.event) if c]
     adata = load_data(
         d.source,
         labels=d.labels,
         layout=d.layout,
         sample_id=d.sample_id,
         layer=d.layer,
-        obs_columns=[d.target] if d.target else [],
+        obs_columns=wanted,
     )
-    columns = resolve_target(d.source, d.target, adata, task_name)
-    adata = drop_missing_targets(adata, columns)
+    task_name, columns = resolve_target(config, adata)
     task = TASKS.get(task_name)
+    if task.drops_missing:
+        adata = drop_missing_targets(adata, columns)
     monitor = config.train.monitor
     if monitor != "loss" and monitor not in task.metric_names:
         raise ConfigError(
@@ -186,6 +225,8 @@ def fit_model(
     context = ModelContext(genes=arrays.preprocessor.genes, target=data.target, seed=config.seed)
     model = build_model(spec, raw_options, context)
     has_val = len(arrays.split.get("val", [])) > 0
+    task = data.task
+    state = task.fit_state(arrays.y("train"), config.task)
     start = time.perf_counter()
     fitted = model.fit(
         FitData(
@@ -193,6 +234,7 @@ def fit_model(
             y_train=arrays.y("train"),
             x_val=arrays.x("val") if has_val else None,
             y_val=arrays.y("val") if has_val else None,
+            task_state=state,
         ),
         runtime,
     )
@@ -201,7 +243,8 @@ def fit_model(
     output_all = model.predict(arrays.x_all)
     predict_seconds = time.perf_counter() - start
     outputs = {part: output_all[idx] for part, idx in arrays.split.items() if len(idx)}
-    metrics = {part: data.task.metrics(arrays.y(part), out) for part, out in outputs.items()}
+    state = task.calibrate(state, arrays.y("train"), outputs["train"])
+    metrics = {part: task.metrics(arrays.y(part), out, state) for part, out in outputs.items()}
     return FitResult(
         preprocessor=arrays.preprocessor,
         model=model,
@@ -212,6 +255,7 @@ def fit_model(
         metrics=metrics,
         fit_seconds=fit_seconds,
         predict_seconds=predict_seconds,
+        task_state=state,
     )
 
 
@@ -229,13 +273,14 @@ def prediction_frame(
     sample_ids: np.ndarray,
     output: np.ndarray,
     y: np.ndarray | None,
+    state: dict[str, Any],
     split_name: str | np.ndarray | None = None,
 ) -> pd.DataFrame:
     """predictions.csv content: sample_id, (split), then the task's columns."""
     columns: dict[str, Any] = {"sample_id": sample_ids}
     if split_name is not None:
         columns["split"] = split_name
-    columns.update(task.prediction_columns(y, output, target))
+    columns.update(task.prediction_columns(y, output, target, state))
     return pd.DataFrame(columns)
 
 
@@ -345,14 +390,22 @@ def _write_run(
     save_model(result.model, result.spec, result.options, folder / "model", result.fitted)
     frames = [
         prediction_frame(
-            data.task, data.target, data.sample_ids[idx], result.outputs[part], data.y[idx], part
+            data.task,
+            data.target,
+            data.sample_ids[idx],
+            result.outputs[part],
+            data.y[idx],
+            result.task_state,
+            part,
         )
         for part, idx in split.items()
         if len(idx)
     ]
     predictions = pd.concat(frames, ignore_index=True)
     write_with(folder / "predictions.csv", lambda tmp: predictions.to_csv(tmp, index=False))
+    write_json(folder / "task_state.json", result.task_state)
     write_json(folder / "metrics.json", result.metrics)
+    _write_task_plots(folder, data, split, result)
     write_json(
         folder / "run.json",
         {
@@ -371,6 +424,25 @@ def _write_run(
     )
 
 
+def _write_task_plots(folder: Path, data: PreparedData, split: Split, result: FitResult) -> None:
+    """Kaplan-Meier curves by predicted risk (survival) or predicted vs observed (regression),
+    for the test patients."""
+    from omicsformer.report.plots import kaplan_meier_by_risk, predicted_vs_observed
+
+    test = split["test"]
+    if data.task.name == "survival":
+        y = data.y[test]
+        write_with(
+            folder / "km_test.png",
+            lambda tmp: kaplan_meier_by_risk(y[:, 0], y[:, 1] > 0, result.outputs["test"], tmp),
+        )
+    elif data.task.name == "regression":
+        write_with(
+            folder / "predicted_vs_observed.png",
+            lambda tmp: predicted_vs_observed(data.y[test], result.outputs["test"], tmp),
+        )
+
+
 # --------------------------------------------------------------------------- using a saved run
 @dataclass
 class LoadedRun:
@@ -380,6 +452,7 @@ class LoadedRun:
     model: Model
     spec: ModelSpec
     target: TargetInfo
+    task_state: dict[str, Any]
 
     @property
     def task(self) -> Task:
@@ -398,7 +471,9 @@ def load_run(folder: str | Path) -> LoadedRun:
     config = RunConfig.from_dict(yaml.safe_load((folder / "config.yaml").read_text()))
     preprocessor = Preprocessor.load(folder / "preprocess.safetensors")
     model, spec, _ = load_model(folder / "model")
-    return LoadedRun(folder, config, preprocessor, model, spec, model.context.target)
+    state_path = folder / "task_state.json"
+    state = json.loads(state_path.read_text()) if state_path.exists() else {}
+    return LoadedRun(folder, config, preprocessor, model, spec, model.context.target, state)
 
 
 def predict_run(run: LoadedRun, adata: ad.AnnData) -> np.ndarray:
@@ -410,7 +485,9 @@ def predict_run(run: LoadedRun, adata: ad.AnnData) -> np.ndarray:
 def predictions_for(run: LoadedRun, adata: ad.AnnData) -> pd.DataFrame:
     """predictions.csv rows for new data; the observed target is included when present."""
     output = predict_run(run, adata)
-    frame = prediction_frame(run.task, run.target, np.asarray(adata.obs_names), output, None)
+    frame = prediction_frame(
+        run.task, run.target, np.asarray(adata.obs_names), output, None, run.task_state
+    )
     columns = [c for c in run.target.columns if c in adata.obs.columns]
     if columns == run.target.columns:
         observed = adata.obs[columns].reset_index(drop=True)
@@ -421,13 +498,25 @@ def predictions_for(run: LoadedRun, adata: ad.AnnData) -> pd.DataFrame:
     return frame
 
 
-def evaluate_run(run: LoadedRun, adata: ad.AnnData, target: str | None = None) -> dict[str, Any]:
-    """Metrics of a saved model on labelled data (samples with a missing target are dropped)."""
+def evaluate_run(
+    run: LoadedRun, adata: ad.AnnData, columns: list[str] | None = None
+) -> dict[str, Any]:
+    """Metrics of a saved model on labelled data (the run's target columns unless ``columns``).
+
+    For classification and regression, samples with a missing target are dropped.
+    """
     target_info = run.target
-    if target is not None and [target] != target_info.columns:
+    if columns and columns != target_info.columns:
+        if len(columns) != len(target_info.columns):
+            raise ConfigError(
+                f"the run's {target_info.task} target has {len(target_info.columns)} column(s): "
+                f"{', '.join(target_info.columns)}"
+            )
         target_info = TargetInfo(
-            task=target_info.task, columns=[target], classes=target_info.classes
+            task=target_info.task, columns=columns, classes=target_info.classes
         )
-    adata = drop_missing_targets(adata, target_info.columns)
+    require_columns(adata, target_info.columns)
+    if run.task.drops_missing:
+        adata = drop_missing_targets(adata, target_info.columns)
     y = run.task.encode_like(adata.obs, target_info)
-    return run.task.metrics(y, predict_run(run, adata))
+    return run.task.metrics(y, predict_run(run, adata), run.task_state)

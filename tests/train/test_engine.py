@@ -78,7 +78,7 @@ def test_training_is_deterministic_for_a_seed():
 
 def test_monitor_must_be_a_metric_and_fsdp_needs_gpus():
     x, y = linear_problem()
-    cfg = TrainConfig(max_epochs=2, lr=0.01, monitor="nope")
+    cfg = TrainConfig(max_epochs=2, lr=0.01, batch_size=8, monitor="nope")
     with pytest.raises(ConfigError, match="cannot monitor 'nope'"):
         fit(nn.Linear(5, 2), TrainData(x, y, x, y), hooks(y.numpy()), cfg, seed=0, progress=False)
     if not torch.cuda.is_available():

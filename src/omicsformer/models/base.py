@@ -60,6 +60,7 @@ class FitData:
     y_train: np.ndarray
     x_val: np.ndarray | None = None
     y_val: np.ndarray | None = None
+    task_state: dict[str, Any] = field(default_factory=dict)  # see omicsformer.tasks.base
 
 
 class Model(Protocol):

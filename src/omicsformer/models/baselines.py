@@ -1,13 +1,27 @@
-"""Classical baselines: logistic regression, random forest and XGBoost (optional extra).
+"""Classical baselines for every task, each a fair competitor for small, imbalanced cohorts.
 
-Fair baselines for small, imbalanced medical cohorts:
+=========  ==============================  ==============================  =========================
+name       classification                  survival                        regression
+=========  ==============================  ==============================  =========================
+logreg     L2 logistic regression          -                               -
+coxph      -                               penalised Cox (elastic net)     -
+ridge      -                               -                               ridge regression
+rf         random forest                   -                               random forest regressor
+rsf        -                               random survival forest          -
+xgboost    gradient-boosted trees          boosted Cox (survival:cox)      gradient-boosted trees
+=========  ==============================  ==============================  =========================
 
-- every classifier weights classes inversely to their frequency (``class_weight="balanced"``, or
-  balanced sample weights for XGBoost) unless ``class_weight=none`` is asked for;
-- the regularisation strength is chosen by inner stratified cross-validation on the training
-  split only (scored by balanced accuracy); the choice is recorded in ``model.json``.
+- Classifiers weight classes inversely to their frequency (``class_weight="balanced"``, or
+  balanced sample weights for XGBoost) unless ``class_weight=none`` is asked for.
+- The regularisation strength is chosen by inner cross-validation on the training split only
+  (stratified by class, or by event for survival), scored by balanced accuracy, Harrell's C or
+  R²; the choice is recorded in ``model.json``.
+- Survival models output a risk score on the log hazard-ratio scale: the Cox linear predictor;
+  for the random survival forest the log of its ensemble cumulative hazard (a monotone map, so
+  concordance is unchanged, and survival curves come from the Breslow baseline like every model).
 
-Models are saved with skops (scikit-learn) or XGBoost's JSON format: loading never unpickles.
+Models are saved with skops (scikit-learn / scikit-survival) or XGBoost's JSON format: loading
+never unpickles, and skops files may hold only audited types.
 """
 
 from __future__ import annotations
@@ -18,9 +32,9 @@ from typing import Any, Literal
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.class_weight import compute_sample_weight
@@ -35,28 +49,55 @@ ClassWeight = Literal["balanced", "none"]
 
 # skops trusts scikit-learn estimators and numpy types by default; beyond those, a saved model may
 # hold only these. Any other type in a file is refused on load rather than trusted blindly.
-TRUSTED_TYPES = {"sklearn.tree._tree.Tree"}
+TRUSTED_TYPES = {
+    "sklearn.tree._tree.Tree",
+    "sksurv.linear_model.coxnet.CoxnetSurvivalAnalysis",
+    "sksurv.ensemble.forest.RandomSurvivalForest",
+    "sksurv.tree.tree.SurvivalTree",
+}
 
 
-def inner_cv(y: np.ndarray, folds: int, seed: int) -> StratifiedKFold | None:
-    """Stratified inner folds, fewer if the smallest class is small; None if CV is impossible."""
-    smallest = int(np.bincount(y).min()) if len(y) else 0
+def survival_target(y: np.ndarray) -> np.ndarray:
+    """(N, 2) time, event -> scikit-survival's structured array."""
+    from sksurv.util import Surv
+
+    return Surv.from_arrays(event=y[:, 1] > 0, time=y[:, 0])
+
+
+def inner_cv(task: str, y: np.ndarray, folds: int, seed: int) -> KFold | StratifiedKFold | None:
+    """Inner folds on the training split: stratified by class (classification) or event
+    (survival), plain for regression; fewer folds if a stratum is small; None if impossible."""
+    if task == "regression":
+        n = min(folds, len(y) // 2)
+        return KFold(n_splits=n, shuffle=True, random_state=seed) if n >= 2 else None
+    strata = y if task == "classification" else (y[:, 1] > 0).astype(int)
+    smallest = int(np.bincount(strata).min()) if len(strata) else 0
     n = min(folds, smallest)
     if n < 2:
-        note(f"smallest training class has {smallest} sample(s): no inner cross-validation")
+        note(f"smallest training stratum has {smallest} sample(s): no inner cross-validation")
         return None
     return StratifiedKFold(n_splits=n, shuffle=True, random_state=seed)
 
 
-def _check_proba(proba: np.ndarray, context: ModelContext) -> np.ndarray:
-    n_classes = len(context.target.classes)
-    if proba.shape[1] != n_classes:  # a class missing from training data: refuse, never guess
-        raise RunError(f"model predicts {proba.shape[1]} classes, expected {n_classes}")
-    return proba.astype(np.float64)
+class SklearnModel:
+    """An estimator tuned by grid search on inner folds of the training split.
 
-
-class SklearnClassifier:
-    """A scikit-learn estimator tuned by grid search on inner folds of the training split."""
+    Parameters
+    ----------
+    estimator
+        An unfitted scikit-learn / scikit-survival estimator.
+    grid
+        Parameter grid for the inner search (a single value each = no search).
+    context
+        Genes, target and seed.
+    inner_folds
+        Number of inner folds.
+    sample_weighted
+        Pass balanced sample weights to ``fit`` (classification).
+    risk
+        Survival only: ``linear`` (the estimator's prediction is a log hazard ratio) or ``log``
+        (take the log of a positive risk score).
+    """
 
     def __init__(
         self,
@@ -65,36 +106,60 @@ class SklearnClassifier:
         context: ModelContext,
         inner_folds: int,
         sample_weighted: bool = False,
+        risk: str = "linear",
     ) -> None:
         self.estimator = estimator
         self.grid = grid
         self.context = context
         self.inner_folds = inner_folds
         self.sample_weighted = sample_weighted
+        self.risk = risk
+
+    @property
+    def task(self) -> str:
+        return self.context.target.task
+
+    def _target(self, y: np.ndarray) -> np.ndarray:
+        return survival_target(y) if self.task == "survival" else y
+
+    def _scoring(self) -> str | None:
+        # survival estimators score by Harrell's C themselves
+        return {"classification": "balanced_accuracy", "regression": "r2"}.get(self.task)
 
     def fit(self, data: FitData, runtime: Runtime | None = None) -> dict[str, Any]:
         x, y = data.x_train, data.y_train
         fit_params = {}
-        if self.sample_weighted:
+        if self.sample_weighted and self.task == "classification":
             fit_params["sample_weight"] = compute_sample_weight("balanced", y)
-        cv = inner_cv(y, self.inner_folds, self.context.seed)
+        cv = inner_cv(self.task, y, self.inner_folds, self.context.seed)
+        target = self._target(y)
         if cv is None or all(len(v) == 1 for v in self.grid.values()):
             params = {k: v[0] for k, v in self.grid.items()}
-            self.estimator = clone(self.estimator).set_params(**params).fit(x, y, **fit_params)
-            return {"chosen": params, "inner_folds": 0}
+            self.estimator = clone(self.estimator).set_params(**params).fit(x, target, **fit_params)
+            return {"chosen": _plain(params), "inner_folds": 0}
+        splits = list(cv.split(x, y if self.task != "survival" else (y[:, 1] > 0)))
         search = GridSearchCV(
-            self.estimator, self.grid, cv=cv, scoring="balanced_accuracy", refit=True, n_jobs=1
+            self.estimator, self.grid, cv=splits, scoring=self._scoring(), refit=True, n_jobs=1
         )
-        search.fit(x, y, **fit_params)
+        search.fit(x, target, **fit_params)
         self.estimator = search.best_estimator_
         return {
             "chosen": _plain(search.best_params_),
-            "inner_folds": cv.get_n_splits(),
-            "inner_cv_balanced_accuracy": float(search.best_score_),
+            "inner_folds": len(splits),
+            "inner_cv_score": float(search.best_score_),
         }
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        return _check_proba(self.estimator.predict_proba(x), self.context)
+        if self.task == "classification":
+            proba = self.estimator.predict_proba(x)
+            n_classes = len(self.context.target.classes)
+            if proba.shape[1] != n_classes:  # a class missing from training data: refuse
+                raise RunError(f"model predicts {proba.shape[1]} classes, expected {n_classes}")
+            return proba.astype(np.float64)
+        prediction = np.asarray(self.estimator.predict(x), dtype=np.float64)
+        if self.task == "survival" and self.risk == "log":
+            prediction = np.log(np.maximum(prediction, 1e-12))
+        return prediction
 
     def save(self, folder: Path) -> None:
         import skops.io as sio
@@ -115,21 +180,31 @@ class SklearnClassifier:
         return sio.load(path, trusted=sorted(untrusted))
 
     def n_parameters(self) -> int:
-        return _count_parameters(self.estimator)
+        final = (
+            self.estimator.steps[-1][1] if isinstance(self.estimator, Pipeline) else self.estimator
+        )
+        if hasattr(final, "coef_"):
+            intercept = getattr(final, "intercept_", None)
+            return int(np.size(final.coef_) + (0 if intercept is None else np.size(intercept)))
+        if hasattr(final, "estimators_"):
+            return int(sum(t.tree_.node_count for t in final.estimators_))
+        return 0
 
 
 def _plain(params: dict[str, Any]) -> dict[str, Any]:
-    return {k.split("__")[-1]: (v.item() if hasattr(v, "item") else v) for k, v in params.items()}
+    def plain(v: Any) -> Any:
+        if isinstance(v, list | tuple):
+            return [plain(i) for i in v]
+        return v.item() if hasattr(v, "item") else v
+
+    return {k.split("__")[-1]: plain(v) for k, v in params.items()}
 
 
-def _count_parameters(estimator: BaseEstimator) -> int:
-    """Learned numbers: coefficients for linear models, tree nodes for forests."""
-    final = estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
-    if hasattr(final, "coef_"):
-        return int(final.coef_.size + np.size(final.intercept_))
-    if hasattr(final, "estimators_"):
-        return int(sum(t.tree_.node_count for t in final.estimators_))
-    return 0
+def load_sklearn(
+    folder: Path, options: Any, context: ModelContext, fitted: dict[str, Any]
+) -> SklearnModel:
+    risk = "log" if isinstance(options, RandomSurvivalForestOptions) else "linear"
+    return SklearnModel(SklearnModel.load_estimator(folder), {}, context, 0, risk=risk)
 
 
 # ------------------------------------------------------------------------- logistic regression
@@ -143,7 +218,7 @@ class LogRegOptions:
     max_iter: int = 5000
 
 
-def build_logreg(options: LogRegOptions, context: ModelContext) -> SklearnClassifier:
+def build_logreg(options: LogRegOptions, context: ModelContext) -> SklearnModel:
     estimator = Pipeline(
         [
             ("scale", StandardScaler()),
@@ -157,21 +232,63 @@ def build_logreg(options: LogRegOptions, context: ModelContext) -> SklearnClassi
             ),
         ]
     )
-    return SklearnClassifier(
-        estimator, {"logreg__C": list(options.C)}, context, options.inner_folds
+    return SklearnModel(estimator, {"logreg__C": list(options.C)}, context, options.inner_folds)
+
+
+# ------------------------------------------------------------------------------------- ridge
+@dataclass
+class RidgeOptions:
+    """Ridge regression on standardized genes; alpha (strength) picked by inner CV."""
+
+    alpha: list[float] = field(default_factory=lambda: [0.1, 1.0, 10.0, 100.0, 1000.0])
+    inner_folds: int = 3
+
+
+def build_ridge(options: RidgeOptions, context: ModelContext) -> SklearnModel:
+    estimator = Pipeline([("scale", StandardScaler()), ("ridge", Ridge(alpha=options.alpha[0]))])
+    return SklearnModel(
+        estimator, {"ridge__alpha": list(options.alpha)}, context, options.inner_folds
     )
 
 
-def load_sklearn(
-    folder: Path, options: Any, context: ModelContext, fitted: dict[str, Any]
-) -> SklearnClassifier:
-    return SklearnClassifier(SklearnClassifier.load_estimator(folder), {}, context, 0)
+# ------------------------------------------------------------------------- penalised Cox model
+@dataclass
+class CoxPHOptions:
+    """Elastic-net penalised Cox model (scikit-survival's Coxnet); the penalty strength is picked
+    by inner CV (Harrell's C) among ``n_alphas`` values of its regularisation path."""
+
+    l1_ratio: float = 0.1
+    n_alphas: int = 10
+    alpha_min_ratio: float = 0.05
+    inner_folds: int = 3
+    max_iter: int = 100_000
 
 
-# ------------------------------------------------------------------------------- random forest
+class CoxnetModel(SklearnModel):
+    """Coxnet needs its regularisation path (alphas) before the inner search."""
+
+    def __init__(self, options: CoxPHOptions, context: ModelContext) -> None:
+        from sksurv.linear_model import CoxnetSurvivalAnalysis
+
+        estimator = CoxnetSurvivalAnalysis(l1_ratio=options.l1_ratio, max_iter=options.max_iter)
+        super().__init__(estimator, {}, context, options.inner_folds)
+        self.options = options
+
+    def fit(self, data: FitData, runtime: Runtime | None = None) -> dict[str, Any]:
+        path = clone(self.estimator).set_params(
+            n_alphas=self.options.n_alphas * 3, alpha_min_ratio=self.options.alpha_min_ratio
+        )
+        path.fit(data.x_train, survival_target(data.y_train))
+        alphas = np.unique(path.alphas_)[:: max(1, len(path.alphas_) // self.options.n_alphas)]
+        self.grid = {"alphas": [[float(a)] for a in alphas]}
+        return super().fit(data, runtime)
+
+
+# ------------------------------------------------------------------------------- random forests
 @dataclass
 class RandomForestOptions:
-    """Random forest; the minimum leaf size (its regularisation) picked by inner CV."""
+    """Random forest (classifier or regressor); the minimum leaf size (its regularisation) is
+    picked by inner CV."""
 
     n_estimators: int = 500
     min_samples_leaf: list[int] = field(default_factory=lambda: [1, 3, 5])
@@ -181,31 +298,58 @@ class RandomForestOptions:
     n_jobs: int = -1
 
 
-def build_rf(options: RandomForestOptions, context: ModelContext) -> SklearnClassifier:
-    max_features: str | float = options.max_features
+def _max_features(text: str) -> str | float:
     try:
-        max_features = float(options.max_features)
+        return float(text)
     except ValueError:
-        pass
-    estimator = RandomForestClassifier(
+        return text
+
+
+def build_rf(options: RandomForestOptions, context: ModelContext) -> SklearnModel:
+    common = dict(
         n_estimators=options.n_estimators,
-        max_features=max_features,
-        class_weight=None if options.class_weight == "none" else "balanced",
+        max_features=_max_features(options.max_features),
         n_jobs=options.n_jobs,
         random_state=context.seed,
     )
-    return SklearnClassifier(
-        estimator,
-        {"min_samples_leaf": list(options.min_samples_leaf)},
-        context,
-        options.inner_folds,
+    if context.target.task == "regression":
+        estimator: BaseEstimator = RandomForestRegressor(**common)
+    else:
+        weight = None if options.class_weight == "none" else "balanced"
+        estimator = RandomForestClassifier(class_weight=weight, **common)
+    grid = {"min_samples_leaf": list(options.min_samples_leaf)}
+    return SklearnModel(estimator, grid, context, options.inner_folds)
+
+
+@dataclass
+class RandomSurvivalForestOptions:
+    """Random survival forest (scikit-survival); minimum leaf size picked by inner CV."""
+
+    n_estimators: int = 300
+    min_samples_leaf: list[int] = field(default_factory=lambda: [3, 10])
+    max_features: str = "sqrt"
+    inner_folds: int = 3
+    n_jobs: int = -1
+
+
+def build_rsf(options: RandomSurvivalForestOptions, context: ModelContext) -> SklearnModel:
+    from sksurv.ensemble import RandomSurvivalForest
+
+    estimator = RandomSurvivalForest(
+        n_estimators=options.n_estimators,
+        max_features=_max_features(options.max_features),
+        n_jobs=options.n_jobs,
+        random_state=context.seed,
     )
+    grid = {"min_samples_leaf": list(options.min_samples_leaf)}
+    return SklearnModel(estimator, grid, context, options.inner_folds, risk="log")
 
 
 # ------------------------------------------------------------------------------------- XGBoost
 @dataclass
 class XGBoostOptions:
-    """Gradient-boosted trees (XGBoost); tree depth picked by inner CV; balanced sample weights."""
+    """Gradient-boosted trees (XGBoost); tree depth picked by inner CV. Classification uses
+    balanced sample weights; survival the ``survival:cox`` objective."""
 
     n_estimators: int = 300
     learning_rate: float = 0.05
@@ -227,20 +371,42 @@ def _xgboost():
     return xgboost
 
 
-class XGBoostClassifier(SklearnClassifier):
-    """XGBoost saved in its own JSON format (no pickle)."""
+def _cox_label(y: np.ndarray) -> np.ndarray:
+    """XGBoost's survival:cox label: the time, negative when censored."""
+    return np.where(y[:, 1] > 0, y[:, 0], -y[:, 0])
+
+
+def _cox_scorer(estimator: Any, x: np.ndarray, label: np.ndarray) -> float:
+    from omicsformer.metrics.survival import harrell_c
+
+    risk = estimator.predict(x, output_margin=True)
+    return harrell_c(np.abs(label), label > 0, risk)
+
+
+class XGBoostModel(SklearnModel):
+    """XGBoost saved in its own JSON format (no pickle); survival via signed-time labels."""
+
+    def _target(self, y: np.ndarray) -> np.ndarray:
+        return _cox_label(y) if self.task == "survival" else y
+
+    def _scoring(self) -> Any:
+        return _cox_scorer if self.task == "survival" else super()._scoring()
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        if self.task == "survival":
+            return np.asarray(self.estimator.predict(x, output_margin=True), dtype=np.float64)
+        return super().predict(x)
 
     def save(self, folder: Path) -> None:
         write_with(folder / "xgboost.json", lambda tmp: self.estimator.save_model(str(tmp)))
 
     def n_parameters(self) -> int:
-        trees = self.estimator.get_booster().trees_to_dataframe()
-        return len(trees)
+        return len(self.estimator.get_booster().trees_to_dataframe())
 
 
-def build_xgboost(options: XGBoostOptions, context: ModelContext) -> XGBoostClassifier:
+def build_xgboost(options: XGBoostOptions, context: ModelContext) -> XGBoostModel:
     xgb = _xgboost()
-    estimator = xgb.XGBClassifier(
+    common = dict(
         n_estimators=options.n_estimators,
         learning_rate=options.learning_rate,
         max_depth=options.max_depth[0],
@@ -250,7 +416,14 @@ def build_xgboost(options: XGBoostOptions, context: ModelContext) -> XGBoostClas
         random_state=context.seed,
         tree_method="hist",
     )
-    return XGBoostClassifier(
+    task = context.target.task
+    if task == "classification":
+        estimator = xgb.XGBClassifier(**common)
+    elif task == "survival":
+        estimator = xgb.XGBRegressor(objective="survival:cox", **common)
+    else:
+        estimator = xgb.XGBRegressor(objective="reg:squarederror", **common)
+    return XGBoostModel(
         estimator,
         {"max_depth": list(options.max_depth)},
         context,
@@ -261,50 +434,79 @@ def build_xgboost(options: XGBoostOptions, context: ModelContext) -> XGBoostClas
 
 def load_xgboost(
     folder: Path, options: XGBoostOptions, context: ModelContext, fitted: dict[str, Any]
-) -> XGBoostClassifier:
+) -> XGBoostModel:
     xgb = _xgboost()
     path = folder / "xgboost.json"
     if not path.exists():
         raise RunError(f"{folder}: xgboost.json missing")
-    estimator = xgb.XGBClassifier()
+    task = context.target.task
+    estimator = xgb.XGBClassifier() if task == "classification" else xgb.XGBRegressor()
     estimator.load_model(str(path))
-    return XGBoostClassifier(estimator, {}, context, 0)
+    return XGBoostModel(estimator, {}, context, 0)
 
 
-MODELS.add(
-    "logreg",
-    ModelSpec(
-        name="logreg",
-        description="L2 logistic regression, balanced class weights, C by inner CV",
-        options=LogRegOptions,
-        build=build_logreg,
-        load=load_sklearn,
-        tasks=("classification",),
+def _spec(name: str, description: str, options: type, build, load, tasks, extra=None) -> ModelSpec:
+    return ModelSpec(
+        name=name,
+        description=description,
+        options=options,
+        build=build,
+        load=load,
+        tasks=tasks,
         family="baseline",
+        extra=extra,
+    )
+
+
+for _spec_ in (
+    _spec(
+        "logreg",
+        "L2 logistic regression, balanced class weights, C by inner CV",
+        LogRegOptions,
+        build_logreg,
+        load_sklearn,
+        ("classification",),
     ),
-)
-MODELS.add(
-    "rf",
-    ModelSpec(
-        name="rf",
-        description="Random forest, balanced class weights, leaf size by inner CV",
-        options=RandomForestOptions,
-        build=build_rf,
-        load=load_sklearn,
-        tasks=("classification",),
-        family="baseline",
+    _spec(
+        "coxph",
+        "Elastic-net penalised Cox model (scikit-survival Coxnet), penalty by inner CV",
+        CoxPHOptions,
+        CoxnetModel,
+        load_sklearn,
+        ("survival",),
     ),
-)
-MODELS.add(
-    "xgboost",
-    ModelSpec(
-        name="xgboost",
-        description="XGBoost gradient-boosted trees, balanced sample weights, depth by inner CV",
-        options=XGBoostOptions,
-        build=build_xgboost,
-        load=load_xgboost,
-        tasks=("classification",),
-        family="baseline",
+    _spec(
+        "ridge",
+        "Ridge regression on standardized genes, alpha by inner CV",
+        RidgeOptions,
+        build_ridge,
+        load_sklearn,
+        ("regression",),
+    ),
+    _spec(
+        "rf",
+        "Random forest (balanced class weights) / regressor, leaf size by inner CV",
+        RandomForestOptions,
+        build_rf,
+        load_sklearn,
+        ("classification", "regression"),
+    ),
+    _spec(
+        "rsf",
+        "Random survival forest (scikit-survival), leaf size by inner CV",
+        RandomSurvivalForestOptions,
+        build_rsf,
+        load_sklearn,
+        ("survival",),
+    ),
+    _spec(
+        "xgboost",
+        "XGBoost gradient-boosted trees (Cox objective for survival), depth by inner CV",
+        XGBoostOptions,
+        build_xgboost,
+        load_xgboost,
+        ("classification", "survival", "regression"),
         extra="xgboost",
     ),
-)
+):
+    MODELS.add(_spec_.name, _spec_)

@@ -59,6 +59,7 @@ class TorchModel:
         self.architecture = architecture
         self.network = network
         self.arch: dict[str, Any] = {}
+        self.task_state: dict[str, Any] = {}
         self.module: nn.Module | None = None
         self.history: list[dict[str, float]] = []
 
@@ -78,15 +79,21 @@ class TorchModel:
             x_val=torch.from_numpy(np.ascontiguousarray(data.x_val)) if has_val else None,
             y_val=task.target_tensor(data.y_val) if has_val else None,
         )
+        self.task_state = dict(data.task_state)
+        state = self.task_state
         hooks = engine.TaskHooks(
-            loss=task.loss_function(data.y_train, self.context.target, runtime.train.class_weight),
-            output=task.output,
-            metrics=task.metrics,
+            loss=task.loss_function(
+                data.y_train, self.context.target, runtime.train.class_weight, state
+            ),
+            output=lambda logits: task.output(logits, state),
+            metrics=task.epoch_metrics,
             y_val_numpy=data.y_val if has_val else None,
         )
         train = runtime.train
         if train.lr is None:
             train = dataclasses.replace(train, lr=self.default_lr)
+        if train.batch_size is None:
+            train = dataclasses.replace(train, batch_size=task.default_batch_size)
         result = engine.fit(
             self.module,
             train_data,
@@ -100,6 +107,9 @@ class TorchModel:
         )
         self.module.load_state_dict(result.best_state)
         self.history = result.history
+        # the scalars of the task state (output scale, ties) are saved with the weights
+        scalars = {k: v for k, v in self.task_state.items() if not isinstance(v, list | dict)}
+        self.arch = {**self.arch, "task_state": scalars}
         return {
             "architecture": self.arch,
             "best_epoch": result.best_epoch,
@@ -107,6 +117,7 @@ class TorchModel:
             "stopped_early": result.stopped_early,
             "train_seconds": round(result.seconds, 3),
             "lr": train.lr,
+            "batch_size": train.batch_size,
         }
 
     def logits(self, x: np.ndarray) -> torch.Tensor:
@@ -115,7 +126,7 @@ class TorchModel:
         return engine.predict_logits(self.module, torch.from_numpy(np.ascontiguousarray(x)))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        return self.task.output(self.logits(x))
+        return self.task.output(self.logits(x), self.task_state)
 
     def save(self, folder: Path) -> None:
         state = {k: v.detach().cpu().contiguous() for k, v in self.module.state_dict().items()}
@@ -136,6 +147,7 @@ class TorchModel:
                 raise RunError(f"{folder}: weights.safetensors missing")
             model = cls(options, context, architecture, network)
             model.arch = fitted.get("architecture", {})
+            model.task_state = model.arch.get("task_state", {})
             model.module = network(options, context, model.arch)
             model.module.load_state_dict(load_file(str(path)))
             model.module.eval()
@@ -169,7 +181,7 @@ def neural_spec(
     options: type,
     architecture: Architecture,
     network: Network,
-    tasks: tuple[str, ...] = ("classification",),
+    tasks: tuple[str, ...] = ("classification", "survival", "regression"),
     check: Callable[[Any, TrainConfig], None] | None = None,
     default_lr: float = 1e-3,
 ) -> ModelSpec:

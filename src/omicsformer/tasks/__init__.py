@@ -3,8 +3,12 @@
 from omicsformer.registry import Registry
 from omicsformer.tasks.base import TargetInfo, Task
 from omicsformer.tasks.classification import ClassificationTask
+from omicsformer.tasks.regression import RegressionTask
+from omicsformer.tasks.survival import SurvivalTask
 
 TASKS: Registry[Task] = Registry("task")
 TASKS.add("classification", ClassificationTask())
+TASKS.add("survival", SurvivalTask())
+TASKS.add("regression", RegressionTask())
 
 __all__ = ["TASKS", "TargetInfo", "Task"]

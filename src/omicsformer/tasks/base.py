@@ -1,20 +1,29 @@
-"""The contract every task implements."""
+"""The contract every task implements.
+
+A task turns clinical columns into targets, says how splits are stratified, what a model outputs
+and how that output is scored. Some tasks need numbers fitted on the training split (a target
+scale for regression; the censoring distribution, horizons and a Breslow baseline hazard for
+survival): they live in a JSON-ready ``state`` dict, made by :meth:`Task.fit_state` before the
+model is trained and completed by :meth:`Task.calibrate` after it, and saved with the run.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
+from torch import Tensor
 
 
 @dataclass
 class TargetInfo:
     """What a model needs to know about the target, saved with the model.
 
-    ``columns`` are the obs columns the target came from; ``classes`` the class names in code
-    order (classification only).
+    ``columns`` are the obs columns the target came from (survival: time, event); ``classes``
+    the class names in code order (classification only).
     """
 
     task: str
@@ -36,11 +45,14 @@ class TargetInfo:
 
 class Task(Protocol):
     name: str
-    main_metric: str  # the metric used for model selection and summaries; higher is better
+    main_metric: str  # used for summaries and model selection
     metric_names: tuple[str, ...]
+    lower_is_better: frozenset[str]
+    drops_missing: bool  # samples with a missing target are dropped (else: an error)
+    default_batch_size: int  # neural training batch when --batch-size is not given
 
     def encode(self, obs: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, TargetInfo]:
-        """Targets from the clinical table: (encoded array, info)."""
+        """Targets from the clinical table: (encoded array, info); bad values are an error."""
         ...
 
     def encode_like(self, obs: pd.DataFrame, info: TargetInfo) -> np.ndarray:
@@ -51,10 +63,37 @@ class Task(Protocol):
         """Readable labels the splits are stratified on (named in split errors)."""
         ...
 
-    def metrics(self, y: np.ndarray, output: np.ndarray) -> dict[str, Any]: ...
+    def fit_state(self, y_train: np.ndarray, settings: Any) -> dict[str, Any]:
+        """Task numbers fitted on the training targets before the model is trained."""
+        ...
+
+    def calibrate(
+        self, state: dict[str, Any], y_train: np.ndarray, output_train: np.ndarray
+    ) -> dict[str, Any]:
+        """Complete ``state`` from the trained model's training-set outputs."""
+        ...
+
+    def metrics(
+        self, y: np.ndarray, output: np.ndarray, state: dict[str, Any]
+    ) -> dict[str, Any]: ...
+
+    def epoch_metrics(self, y: np.ndarray, output: np.ndarray) -> dict[str, Any]:
+        """Cheap metrics that need no fitted state (reported each epoch of training)."""
+        ...
 
     def prediction_columns(
-        self, y: np.ndarray | None, output: np.ndarray, info: TargetInfo
+        self, y: np.ndarray | None, output: np.ndarray, info: TargetInfo, state: dict[str, Any]
     ) -> dict[str, Any]:
         """Columns for predictions.csv (besides sample_id and split)."""
+        ...
+
+    # neural networks
+    def target_tensor(self, y: np.ndarray) -> Tensor: ...
+
+    def loss_function(
+        self, y_train: np.ndarray, info: TargetInfo, class_weight: str, state: dict[str, Any]
+    ) -> Callable[[Tensor, Tensor], Tensor]: ...
+
+    def output(self, logits: Tensor, state: dict[str, Any]) -> np.ndarray:
+        """The task output (probabilities, risk, value) from the network's raw output."""
         ...

@@ -16,7 +16,7 @@ from omicsformer.metrics.classification import classification_metrics
 from omicsformer.tasks.base import TargetInfo
 
 
-def _class_text(series: pd.Series) -> pd.Series:
+def class_text(series: pd.Series) -> pd.Series:
     """Class names as text; whole floats lose their '.0' (1.0 -> '1')."""
 
     def text(value: object) -> str:
@@ -31,10 +31,13 @@ class ClassificationTask:
     name = "classification"
     main_metric = "balanced_accuracy"
     metric_names = ("balanced_accuracy", "accuracy", "macro_f1", "auroc")
+    lower_is_better: frozenset[str] = frozenset()
+    default_batch_size = 8
+    drops_missing = True
 
     def encode(self, obs: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, TargetInfo]:
         (column,) = columns
-        labels = _class_text(obs[column])
+        labels = class_text(obs[column])
         classes = sorted(labels.unique())
         if len(classes) < 2:
             raise DataError(
@@ -46,7 +49,7 @@ class ClassificationTask:
 
     def encode_like(self, obs: pd.DataFrame, info: TargetInfo) -> np.ndarray:
         (column,) = info.columns
-        labels = _class_text(obs[column])
+        labels = class_text(obs[column])
         unknown = sorted(set(labels) - set(info.classes))
         if unknown:
             raise DataError(
@@ -58,11 +61,22 @@ class ClassificationTask:
     def strata(self, y: np.ndarray, info: TargetInfo) -> np.ndarray:
         return np.asarray(info.classes, dtype=object)[y]
 
-    def metrics(self, y: np.ndarray, output: np.ndarray) -> dict[str, Any]:
+    def fit_state(self, y_train: np.ndarray, settings: Any) -> dict[str, Any]:
+        return {}
+
+    def calibrate(
+        self, state: dict[str, Any], y_train: np.ndarray, output_train: np.ndarray
+    ) -> dict[str, Any]:
+        return state
+
+    def metrics(self, y: np.ndarray, output: np.ndarray, state: dict[str, Any]) -> dict[str, Any]:
+        return classification_metrics(y, output)
+
+    def epoch_metrics(self, y: np.ndarray, output: np.ndarray) -> dict[str, Any]:
         return classification_metrics(y, output)
 
     def prediction_columns(
-        self, y: np.ndarray | None, output: np.ndarray, info: TargetInfo
+        self, y: np.ndarray | None, output: np.ndarray, info: TargetInfo, state: dict[str, Any]
     ) -> dict[str, Any]:
         classes = np.asarray(info.classes, dtype=object)
         columns: dict[str, Any] = {}
@@ -78,7 +92,7 @@ class ClassificationTask:
         return torch.as_tensor(y, dtype=torch.long)
 
     def loss_function(
-        self, y_train: np.ndarray, info: TargetInfo, class_weight: str = "balanced"
+        self, y_train: np.ndarray, info: TargetInfo, class_weight: str, state: dict[str, Any]
     ) -> Callable[[Tensor, Tensor], Tensor]:
         """Cross-entropy; with ``balanced`` class weights n / (C * n_c) from the training labels."""
         weight = None
@@ -94,6 +108,6 @@ class ClassificationTask:
 
         return loss
 
-    def output(self, logits: Tensor) -> np.ndarray:
+    def output(self, logits: Tensor, state: dict[str, Any]) -> np.ndarray:
         """Class probabilities (N, C) from logits."""
         return torch.softmax(logits.float(), dim=-1).double().cpu().numpy()

@@ -168,8 +168,8 @@ def fit(
         # batch statistics over all processes (PyTorch supports this on GPUs only; on CPU each
         # process normalises with its own shard's statistics)
         module = nn.SyncBatchNorm.convert_sync_batchnorm(module)
-    if cfg.lr is None:
-        raise ConfigError("the training loop needs a learning rate")
+    if cfg.lr is None or cfg.batch_size is None:
+        raise ConfigError("the training loop needs a learning rate and a batch size")
     optimizer = torch.optim.AdamW(module.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     state = LoopState()
     if resume:

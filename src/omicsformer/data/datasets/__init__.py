@@ -29,9 +29,10 @@ class DatasetSpec:
     source, licence
         Where the data comes from and under which licence it is shipped.
     targets
-        Named targets (obs columns) and what each means.
+        Named targets (obs columns, or "time, event" pairs) and what each means.
     default_targets
-        The target used for a task when ``--target`` is not given, per task name.
+        The target column(s) used for a task when none is given, per task name; the first
+        task is the dataset's default task.
     load
         ``load(**params) -> AnnData``; params come from ``name:key=value,...``.
     shape
@@ -43,7 +44,7 @@ class DatasetSpec:
     source: str
     licence: str
     targets: dict[str, str]
-    default_targets: dict[str, str]
+    default_targets: dict[str, str | tuple[str, str]]
     load: Callable[..., ad.AnnData]
     shape: tuple[int, int]
     params: tuple[str, ...] = field(default=())
@@ -86,4 +87,4 @@ def dataset_for(source: str) -> DatasetSpec | None:
 
 
 # Registration happens on import of the modules below.
-from omicsformer.data.datasets import all_leukemia, synthetic  # noqa: E402, F401
+from omicsformer.data.datasets import all_leukemia, breast, synthetic  # noqa: E402, F401

@@ -1,0 +1,100 @@
+"""Regression (e.g. treatment response as a drug IC50): a continuous target; models output a value.
+
+Samples with a missing target are dropped (with a count); a non-numeric value is an error.
+Neural models learn the target standardized with the training mean and standard deviation (kept
+in the task state) and report it on the original scale; the loss is MSE or Huber.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from omicsformer.errors import DataError
+from omicsformer.metrics.regression import regression_metrics
+from omicsformer.tasks.base import TargetInfo
+
+
+class RegressionTask:
+    name = "regression"
+    main_metric = "r2"
+    metric_names = ("r2", "rmse", "mae", "pearson", "spearman")
+    lower_is_better = frozenset({"rmse", "mae"})
+    default_batch_size = 8
+    drops_missing = True
+
+    def encode(self, obs: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, TargetInfo]:
+        (column,) = columns
+        values = pd.to_numeric(obs[column], errors="coerce")
+        bad = values.isna() & obs[column].notna()
+        if bad.any():
+            shown = ", ".join(map(repr, obs[column][bad].astype(str).unique()[:5]))
+            raise DataError(f"regression target {column!r} has non-numeric values: {shown}")
+        y = values.to_numpy(dtype=float)
+        if not np.isfinite(y).all():
+            raise DataError(f"regression target {column!r} has infinite values")
+        if np.std(y) == 0:
+            raise DataError(f"regression target {column!r} is constant")
+        return y, TargetInfo(task=self.name, columns=[column])
+
+    def encode_like(self, obs: pd.DataFrame, info: TargetInfo) -> np.ndarray:
+        return self.encode(obs, info.columns)[0]
+
+    def strata(self, y: np.ndarray, info: TargetInfo) -> np.ndarray:
+        """Quartile bins of the target, so every split covers its range."""
+        edges = np.quantile(y, [0.25, 0.5, 0.75])
+        return np.array([f"quartile {q + 1}" for q in np.searchsorted(edges, y, side="right")])
+
+    def fit_state(self, y_train: np.ndarray, settings: Any) -> dict[str, Any]:
+        std = float(np.std(y_train)) or 1.0
+        return {
+            "y_mean": float(np.mean(y_train)),
+            "y_std": std,
+            "loss": getattr(settings, "regression_loss", "mse"),
+        }
+
+    def calibrate(
+        self, state: dict[str, Any], y_train: np.ndarray, output_train: np.ndarray
+    ) -> dict[str, Any]:
+        return state
+
+    def metrics(self, y: np.ndarray, output: np.ndarray, state: dict[str, Any]) -> dict[str, Any]:
+        return regression_metrics(y, output)
+
+    def epoch_metrics(self, y: np.ndarray, output: np.ndarray) -> dict[str, Any]:
+        return regression_metrics(y, output)
+
+    def prediction_columns(
+        self, y: np.ndarray | None, output: np.ndarray, info: TargetInfo, state: dict[str, Any]
+    ) -> dict[str, Any]:
+        columns: dict[str, Any] = {}
+        if y is not None:
+            columns["true"] = y
+        columns["predicted"] = output
+        return columns
+
+    # ------------------------------------------------------------------ neural-network side
+    def target_tensor(self, y: np.ndarray) -> Tensor:
+        return torch.as_tensor(y, dtype=torch.float32)
+
+    def loss_function(
+        self, y_train: np.ndarray, info: TargetInfo, class_weight: str, state: dict[str, Any]
+    ) -> Callable[[Tensor, Tensor], Tensor]:
+        mean, std = state["y_mean"], state["y_std"]
+        huber = state.get("loss") == "huber"
+
+        def loss(logits: Tensor, y: Tensor) -> Tensor:
+            z = (y - mean) / std  # the network predicts the standardized target
+            pred = logits.float().reshape(-1)
+            return F.huber_loss(pred, z) if huber else F.mse_loss(pred, z)
+
+        return loss
+
+    def output(self, logits: Tensor, state: dict[str, Any]) -> np.ndarray:
+        return logits.reshape(-1).double().cpu().numpy() * state["y_std"] + state["y_mean"]

@@ -1,0 +1,185 @@
+"""Survival (prognosis): time-to-event with censoring; models output a risk (log hazard ratio).
+
+Targets are two columns, the follow-up time and the event indicator (1 = the event was observed,
+0 = censored). Bad values are an error, never silently dropped: a missing or negative time, an
+event that is not 0/1 or boolean, no events at all.
+
+Neural models are trained with the Cox partial likelihood over each batch's risk sets
+(:mod:`omicsformer.tasks.losses`). After training, a Breslow baseline hazard is fitted on the
+training risks, which turns any model's risk into survival curves S(t | x); predictions.csv gets
+the risk and the survival probabilities at the horizons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+
+from omicsformer.errors import DataError
+from omicsformer.metrics import survival as sm
+from omicsformer.tasks.base import TargetInfo
+from omicsformer.tasks.losses import cox_loss
+
+TRUE_WORDS = {"1", "1.0", "true", "yes", "dead", "event"}
+FALSE_WORDS = {"0", "0.0", "false", "no", "alive", "censored"}
+
+
+def parse_events(series: pd.Series, column: str) -> np.ndarray:
+    """0/1, booleans or their usual words -> bool; anything else (missing too) is an error."""
+    if pd.api.types.is_bool_dtype(series):
+        return series.to_numpy(dtype=bool)
+    text = series.astype(str).str.strip().str.lower()
+    bad = series.isna().to_numpy() | ~text.isin(TRUE_WORDS | FALSE_WORDS).to_numpy()
+    if bad.any():
+        values = ", ".join(sorted(set(series[bad].astype(str)))[:5])
+        raise DataError(
+            f"event column {column!r} must hold 0/1 or true/false; found {int(bad.sum())} other "
+            f"value(s): {values}"
+        )
+    return text.isin(TRUE_WORDS).to_numpy()
+
+
+def parse_times(series: pd.Series, column: str) -> np.ndarray:
+    numbers = pd.to_numeric(series, errors="coerce")
+    missing = numbers.isna().to_numpy()
+    if missing.any():
+        shown = ", ".join(map(str, series.index[missing][:5]))
+        raise DataError(
+            f"time column {column!r} has {int(missing.sum())} missing or non-numeric values "
+            f"(samples {shown})"
+        )
+    times = numbers.to_numpy(dtype=float)
+    if (times < 0).any() or not np.isfinite(times).all():
+        shown = ", ".join(map(str, series.index[(times < 0) | ~np.isfinite(times)][:5]))
+        raise DataError(f"time column {column!r} has negative or infinite times (samples {shown})")
+    return times
+
+
+class SurvivalTask:
+    name = "survival"
+    main_metric = "c_index"
+    metric_names = ("c_index", "uno_c_index", "mean_auc", "integrated_brier_score")
+    lower_is_better = frozenset({"integrated_brier_score"})
+    default_batch_size = 64
+    drops_missing = False
+
+    def encode(self, obs: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, TargetInfo]:
+        time_column, event_column = columns
+        y = np.column_stack(
+            [
+                parse_times(obs[time_column], time_column),
+                parse_events(obs[event_column], event_column),
+            ]
+        ).astype(float)  # (N, 2): time, event
+        if y[:, 1].sum() == 0:
+            raise DataError(f"no events in {event_column!r}: every sample is censored")
+        return y, TargetInfo(task=self.name, columns=[time_column, event_column])
+
+    def encode_like(self, obs: pd.DataFrame, info: TargetInfo) -> np.ndarray:
+        return self.encode(obs, info.columns)[0]
+
+    def strata(self, y: np.ndarray, info: TargetInfo) -> np.ndarray:
+        return np.where(y[:, 1] > 0, "event", "censored")
+
+    def fit_state(self, y_train: np.ndarray, settings: Any) -> dict[str, Any]:
+        time, event = y_train[:, 0], y_train[:, 1] > 0
+        if not event.any():
+            raise DataError("the training split has no events; a survival model cannot be fitted")
+        horizons = list(getattr(settings, "horizons", []) or [])
+        if not horizons:
+            horizons = np.percentile(time[event], [25, 50, 75]).round(6).tolist()
+        grid = np.percentile(time[event], np.linspace(10, 90, 15)).round(6)
+        return {
+            "ties": getattr(settings, "ties", "breslow"),
+            "horizons": [float(h) for h in horizons],
+            "brier_times": np.unique(grid).tolist(),
+            "train_time": time.tolist(),
+            "train_event": event.astype(int).tolist(),
+        }
+
+    def calibrate(
+        self, state: dict[str, Any], y_train: np.ndarray, output_train: np.ndarray
+    ) -> dict[str, Any]:
+        """Fit the Breslow baseline hazard on the training risks (centred for stability)."""
+        centre = float(np.mean(output_train))
+        times, cumhaz = sm.breslow_baseline(y_train[:, 0], y_train[:, 1] > 0, output_train - centre)
+        return {
+            **state,
+            "risk_centre": centre,
+            "baseline_times": times.tolist(),
+            "baseline_cumhaz": cumhaz.tolist(),
+        }
+
+    def survival(self, output: np.ndarray, state: dict[str, Any], times: list[float]) -> np.ndarray:
+        return sm.survival_probabilities(
+            np.asarray(state["baseline_times"]),
+            np.asarray(state["baseline_cumhaz"]),
+            output - state["risk_centre"],
+            times,
+        )
+
+    def metrics(self, y: np.ndarray, output: np.ndarray, state: dict[str, Any]) -> dict[str, Any]:
+        time, event = y[:, 0], y[:, 1] > 0
+        train_time = np.asarray(state["train_time"], float)
+        train_event = np.asarray(state["train_event"], bool)
+        horizons = np.asarray(state["horizons"], float)
+        aucs = sm.time_dependent_auc(train_time, train_event, time, event, output, horizons)
+        finite = [a for a in aucs.values() if a == a]
+        result: dict[str, Any] = {
+            "n": len(y),
+            "n_events": int(event.sum()),
+            "c_index": sm.harrell_c(time, event, output),
+            "uno_c_index": sm.uno_c(train_time, train_event, time, event, output),
+            "mean_auc": float(np.mean(finite)) if finite else float("nan"),
+        }
+        result.update({f"auc_at_{h:g}": a for h, a in aucs.items()})
+        if "baseline_times" in state:
+            grid = state["brier_times"]
+            result["integrated_brier_score"] = sm.integrated_brier(
+                train_time,
+                train_event,
+                time,
+                event,
+                self.survival(output, state, grid),
+                np.asarray(grid),
+            )
+        return result
+
+    def epoch_metrics(self, y: np.ndarray, output: np.ndarray) -> dict[str, Any]:
+        return {"c_index": sm.harrell_c(y[:, 0], y[:, 1] > 0, output)}
+
+    def prediction_columns(
+        self, y: np.ndarray | None, output: np.ndarray, info: TargetInfo, state: dict[str, Any]
+    ) -> dict[str, Any]:
+        columns: dict[str, Any] = {}
+        if y is not None:
+            columns[info.columns[0]] = y[:, 0]
+            columns[info.columns[1]] = y[:, 1].astype(int)
+        columns["risk"] = output
+        if "baseline_times" in state:
+            probabilities = self.survival(output, state, state["horizons"])
+            for j, h in enumerate(state["horizons"]):
+                columns[f"survival_at_{h:g}"] = probabilities[:, j]
+        return columns
+
+    # ------------------------------------------------------------------ neural-network side
+    def target_tensor(self, y: np.ndarray) -> Tensor:
+        return torch.as_tensor(y, dtype=torch.float32)  # (N, 2): time, event
+
+    def loss_function(
+        self, y_train: np.ndarray, info: TargetInfo, class_weight: str, state: dict[str, Any]
+    ) -> Callable[[Tensor, Tensor], Tensor]:
+        ties = state.get("ties", "breslow")
+
+        def loss(logits: Tensor, y: Tensor) -> Tensor:
+            return cox_loss(logits.reshape(-1), y[:, 0], y[:, 1], ties).float()
+
+        return loss
+
+    def output(self, logits: Tensor, state: dict[str, Any]) -> np.ndarray:
+        return logits.reshape(-1).double().cpu().numpy()
