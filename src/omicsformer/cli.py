@@ -280,6 +280,34 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_interpret(args: argparse.Namespace) -> int:
+    from omicsformer.interpret.run import DEFAULT_METHODS, interpret
+    from omicsformer.pipeline import load_run
+
+    run = load_run(args.run_dir)
+    adata = _load_data_for_run(args, run)
+    samples = None
+    if args.samples and not args.all:
+        samples = [s.strip() for s in args.samples.split(",") if s.strip()]
+    methods = tuple(m.strip() for m in args.methods.split(",")) if args.methods else DEFAULT_METHODS
+    result = interpret(
+        run,
+        adata,
+        args.out,
+        samples=samples,
+        top_k=args.top_k,
+        methods=methods,
+        per_head=args.per_head,
+        plots=args.plots,
+        overwrite=args.force,
+    )
+    recurrent = result["recurrent"]
+    if len(recurrent):
+        _print_frame(recurrent.groupby(["method", "layer"]).head(5), list(recurrent.columns))
+    note(f"written to {args.out} (interactions.parquet, gene_importance.csv, heatmaps)")
+    return 0
+
+
 def _int_list(text: str, flag: str) -> list[int]:
     try:
         values = [int(v.replace("_", "")) for v in text.split(",") if v.strip()]
@@ -344,6 +372,30 @@ def cmd_bench_model(args: argparse.Namespace) -> int:
         frame, ["model", "genes", "status", "seconds", "peak_memory_mb", "n_parameters", "note"]
     )
     note(f"written to {args.out}/model.csv")
+    return 0
+
+
+def cmd_bench_interactions(args: argparse.Namespace) -> int:
+    from omicsformer.bench.interactions import bench_interactions
+    from omicsformer.compare import split_options
+    from omicsformer.config import yaml_value
+
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    data = {k: yaml_value(v) for k, v in parse_overrides(args.data_option).items()}
+    frame = bench_interactions(
+        args.out,
+        models=models,
+        data=data,
+        methods=tuple(m.strip() for m in args.methods.split(",")),
+        seed=args.seed,
+        max_epochs=args.max_epochs,
+        patience=args.patience,
+        test_patients=args.test_patients,
+        options=split_options(models, parse_overrides(args.option)),
+        overwrite=args.force,
+    )
+    _print_frame(frame, list(frame.columns))
+    note(f"written to {args.out}/interactions.csv")
     return 0
 
 
@@ -475,6 +527,24 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", help="also write the metrics to this JSON file")
     evaluate.set_defaults(func=cmd_evaluate)
 
+    interp = sub.add_parser("interpret", help="per-patient gene-gene interactions of a trained run")
+    interp.add_argument("run_dir", help="a run folder of a neural model")
+    _add_data_args(interp, required=True, with_target=False)
+    which = interp.add_mutually_exclusive_group()
+    which.add_argument("--samples", help="comma-separated sample IDs (default: all)")
+    which.add_argument("--all", action="store_true", help="every sample of the data")
+    interp.add_argument("--top-k", type=int, default=50, help="interactions kept per patient")
+    interp.add_argument(
+        "--methods",
+        help="comma-separated: attention, rollout, integrated_gradients, gradient_x_input, "
+        "hessian, occlusion (default: all but occlusion)",
+    )
+    interp.add_argument("--per-head", action="store_true", help="also keep every head's edges")
+    interp.add_argument("--plots", type=int, default=5, help="patient heatmaps to draw")
+    interp.add_argument("--out", required=True)
+    interp.add_argument("--force", action="store_true")
+    interp.set_defaults(func=cmd_interpret)
+
     bench = sub.add_parser("bench", help="benchmarks: attention kernels, model training steps")
     bench_sub = bench.add_subparsers(dest="bench", required=True, metavar="BENCHMARK")
     attention = bench_sub.add_parser(
@@ -510,6 +580,29 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--out", required=True)
     model.add_argument("--force", action="store_true")
     model.set_defaults(func=cmd_bench_model)
+
+    inter = bench_sub.add_parser(
+        "interactions", help="recovery of planted gene pairs by each model and method"
+    )
+    inter.add_argument("--models", default="gene-transformer,hybrid,attomics,mlp")
+    inter.add_argument(
+        "--methods", default="attention,hessian,occlusion", help="attention, hessian, occlusion"
+    )
+    inter.add_argument(
+        "--data-option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="synthetic generator setting, e.g. n_genes=100 (default: 2000 samples, 50 genes, "
+        "3 planted pairs)",
+    )
+    inter.add_argument("-o", "--option", action="append", metavar="[MODEL.]KEY=VALUE")
+    inter.add_argument("--seed", type=int, default=0)
+    inter.add_argument("--max-epochs", type=int, default=60)
+    inter.add_argument("--patience", type=int, default=15)
+    inter.add_argument("--test-patients", type=int, default=200)
+    inter.add_argument("--out", required=True)
+    inter.add_argument("--force", action="store_true")
+    inter.set_defaults(func=cmd_bench_interactions)
 
     datasets = sub.add_parser("datasets", help="list the built-in datasets")
     datasets.set_defaults(func=cmd_datasets)

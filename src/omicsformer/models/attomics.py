@@ -97,6 +97,7 @@ class AttOmicsNet(nn.Module):
         super().__init__()
         k = len(grouping.members)
         self.group_names = grouping.names
+        self.group_members = [m.tolist() for m in grouping.members]
         self.project = GroupedProjection(grouping.members, n_inputs, token_sizes[0])
         self.reproject = nn.ModuleList(
             GroupedLinear(k, e_in, e_out) for e_in, e_out in pairwise(token_sizes)

@@ -26,7 +26,7 @@ class GeneTokens(nn.Module):
     def __init__(self, n_genes: int, dim: int, value_embedding: str = "continuous", edges=None):
         super().__init__()
         self.identity = nn.Embedding(n_genes, dim)
-        nn.init.normal_(self.identity.weight, std=0.02)
+        nn.init.normal_(self.identity.weight, std=1.0)
         self.value_embedding = value_embedding
         if value_embedding == "binned":
             self.register_buffer("edges", torch.as_tensor(edges, dtype=torch.float32))

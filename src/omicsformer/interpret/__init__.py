@@ -1,0 +1,1 @@
+"""Interpretation: attention-based and gradient-based gene-gene interactions, gene importances."""
