@@ -398,3 +398,73 @@ def test_ddp_with_two_cpu_processes_matches_one_process(tmp_path):
         for metric in ("balanced_accuracy", "auroc"):
             assert abs(runs["one"][part][metric] - runs["two"][part][metric]) < 0.15, (part, metric)
     assert not list(tmp_path.glob(".*partial"))
+
+
+def test_bench_augmentation_writes_curves(cli, tmp_path):
+    out = tmp_path / "aug"
+    result = cli(
+        "bench",
+        "augmentation",
+        "--data",
+        "synthetic:n_samples=120,n_genes=20",
+        "--model",
+        "mlp",
+        "--max-epochs",
+        "2",
+        "--train-fractions",
+        "0.5,1",
+        "--augment",
+        "none,noise,mixup,cvae:epochs=5",
+        "--folds",
+        "2",
+        "--out",
+        out,
+    )
+    assert result.code == 0, result.err
+    frame = pd.read_csv(out / "augmentation.csv")
+    assert len(frame) == 2 * 2 * 4
+    assert set(frame.augment) == {"none", "noise", "mixup", "cvae:epochs=5"}
+    cvae = frame[frame.augment == "cvae:epochs=5"]
+    assert (
+        cvae.discriminator_auroc.between(0, 1).all() and cvae.tstr_balanced_accuracy.notna().all()
+    )
+    assert frame[frame.fraction == 0.5].n_train.max() < frame[frame.fraction == 1].n_train.min()
+    assert "gain" in (out / "summary.md").read_text()
+    assert (out / "learning_curves.png").stat().st_size > 0
+
+
+def test_train_with_augmentation_and_bad_specs(cli, tmp_path):
+    data = "synthetic:n_samples=80,n_genes=20"
+    ok = cli(
+        "train",
+        "--data",
+        data,
+        "--model",
+        "mlp",
+        "--augment",
+        "noise:sigma=0.1,smote",
+        "--max-epochs",
+        "1",
+        "--out",
+        tmp_path / "r",
+    )
+    assert ok.code == 0, ok.err
+    bad = cli(
+        "train", "--data", data, "--model", "logreg", "--augment", "mixup", "--out", tmp_path / "b"
+    )
+    assert bad.code == 2 and "not trained in batches" in bad.err
+    bad = cli(
+        "train",
+        "--data",
+        data,
+        "--task",
+        "survival",
+        "--model",
+        "mlp",
+        "--augment",
+        "mixup",
+        "--out",
+        tmp_path / "s",
+    )
+    assert bad.code == 2 and "not available for survival" in bad.err
+    assert not (tmp_path / "b").exists() and not (tmp_path / "s").exists()

@@ -117,6 +117,17 @@ def _add_train_args(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--num-nodes", type=int, help="nodes (default: 1)")
     t.add_argument("--strategy", choices=["auto", "ddp", "fsdp"], help="multi-device strategy")
     t.add_argument("--precision", choices=["32", "bf16-mixed", "16-mixed"], help="default: 32")
+    a = parser.add_argument_group("augmentation (training data only)")
+    a.add_argument(
+        "--augment",
+        help="comma-separated NAME[:key=value...]: noise, mask, scale, mixup, smote, cvae "
+        "(e.g. noise:sigma=0.2,mixup:alpha=0.4)",
+    )
+    a.add_argument(
+        "--synthetic-ratio",
+        type=float,
+        help="cvae: synthetic patients per real training patient (default: 1)",
+    )
     parser.add_argument("--seed", type=int, help="random seed (default: 0)")
     parser.add_argument(
         "--config", help="start from this config.yaml (flags given here override it)"
@@ -190,6 +201,15 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         config.model.options["grouping"] = args.grouping
     if args.attention is not None:
         config.model.options["attention"] = args.attention
+    if args.augment is not None:
+        config.augment.methods = [m for m in args.augment.split(",") if m.strip()]
+    if args.synthetic_ratio is not None:
+        config.augment.methods = [
+            f"{m}:ratio={args.synthetic_ratio}"
+            if m.split(":")[0] == "cvae" and "ratio=" not in m
+            else m
+            for m in config.augment.methods
+        ]
     if args.drop_ungrouped:
         config.model.options["drop_ungrouped"] = True
     if args.seed is not None:
@@ -372,6 +392,28 @@ def cmd_bench_model(args: argparse.Namespace) -> int:
         frame, ["model", "genes", "status", "seconds", "peak_memory_mb", "n_parameters", "note"]
     )
     note(f"written to {args.out}/model.csv")
+    return 0
+
+
+def cmd_bench_augmentation(args: argparse.Namespace) -> int:
+    from omicsformer.bench.augmentation import bench_augmentation, summary_markdown
+
+    augments = [a.strip() for a in (args.augment or "none").split(",")]
+    args.augment = None  # the alternatives are compared; the config itself has none
+    config = config_from_args(args)
+    fractions = [float(f) for f in args.train_fractions.split(",") if f.strip()]
+    frame = bench_augmentation(
+        config,
+        args.model or "mlp",
+        args.out,
+        fractions=fractions,
+        augments=augments,
+        folds=args.folds,
+        overwrite=args.force,
+    )
+    metric = next(c for c in ("balanced_accuracy", "c_index", "r2") if c in frame)
+    out.print(summary_markdown(frame, metric, "augmentation learning curves"))
+    note(f"written to {args.out} (augmentation.csv, summary.md, learning_curves.png)")
     return 0
 
 
@@ -580,6 +622,14 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--out", required=True)
     model.add_argument("--force", action="store_true")
     model.set_defaults(func=cmd_bench_model)
+
+    aug = bench_sub.add_parser("augmentation", help="learning curves with each augmentation")
+    _add_train_args(aug)
+    aug.add_argument("--train-fractions", default="0.1,0.25,0.5,1.0")
+    aug.add_argument("--folds", type=int, default=5)
+    aug.add_argument("--out", required=True)
+    aug.add_argument("--force", action="store_true")
+    aug.set_defaults(func=cmd_bench_augmentation)
 
     inter = bench_sub.add_parser(
         "interactions", help="recovery of planted gene pairs by each model and method"

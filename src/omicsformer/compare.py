@@ -26,7 +26,7 @@ from omicsformer.data.splits import kfold_splits, splits_to_json
 from omicsformer.errors import ConfigError
 from omicsformer.fileio import StagedDir, write_json, write_text, write_with, write_yaml
 from omicsformer.models import MODELS, Runtime
-from omicsformer.pipeline import fit_model, prepare_data, preprocess_split
+from omicsformer.pipeline import check_augmentation, fit_model, prepare_data, preprocess_split
 from omicsformer.train.distributed import is_main_process
 
 COST_COLUMNS = ("fit_seconds", "predict_seconds", "peak_memory_mb", "n_parameters")
@@ -75,6 +75,7 @@ def compare(
     options = split_options(models, config.model.options)
     for name in models:
         MODELS.get(name).validate(options[name], config.train)
+        check_augmentation(config, name)
     main = is_main_process()
     stage = StagedDir(out_dir, overwrite=overwrite)
     if main:

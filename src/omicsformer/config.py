@@ -136,6 +136,14 @@ class TrainConfig:
 
 
 @dataclass
+class AugmentConfig:
+    """Augmentations of the training data (see :mod:`omicsformer.augment`), e.g.
+    ``["noise:sigma=0.2", "mixup:alpha=0.4"]``; empty = none."""
+
+    methods: list[str] = field(default_factory=list)
+
+
+@dataclass
 class RunConfig:
     """Everything needed to repeat a run."""
 
@@ -145,6 +153,7 @@ class RunConfig:
     split: SplitConfig = field(default_factory=SplitConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     seed: int = 0
 
     def validate(self) -> RunConfig:

@@ -15,6 +15,7 @@ The folder is built in a hidden staging folder and renamed into place when compl
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import platform
 import shutil
@@ -31,6 +32,7 @@ import pandas as pd
 import yaml
 
 from omicsformer import __version__
+from omicsformer.augment import AugmentContext, batch_pipeline, build_augmenters, expand_dataset
 from omicsformer.config import RunConfig
 from omicsformer.console import note
 from omicsformer.data.datasets import dataset_for
@@ -86,6 +88,7 @@ class FitResult:
     fit_seconds: float
     predict_seconds: float
     task_state: dict[str, Any]
+    augmenters: list[Any] = dataclasses.field(default_factory=list)  # fitted on training data
 
     @property
     def task(self) -> Task:
@@ -228,10 +231,11 @@ def fit_model(
     task = data.task
     state = task.fit_state(arrays.y("train"), config.task)
     start = time.perf_counter()
+    x_train, y_train, runtime, augmenters = _augment(config, data, arrays, runtime)
     fitted = model.fit(
         FitData(
-            x_train=arrays.x("train"),
-            y_train=arrays.y("train"),
+            x_train=x_train,
+            y_train=y_train,
             x_val=arrays.x("val") if has_val else None,
             y_val=arrays.y("val") if has_val else None,
             task_state=state,
@@ -256,7 +260,48 @@ def fit_model(
         fit_seconds=fit_seconds,
         predict_seconds=predict_seconds,
         task_state=state,
+        augmenters=augmenters,
     )
+
+
+def augment_context(config: RunConfig, data: PreparedData, arrays: SplitArrays) -> AugmentContext:
+    bases = {"log1p": float(np.e), "log2p1": 2.0}
+    return AugmentContext(
+        task=data.task.name,
+        n_classes=len(data.target.classes),
+        seed=config.seed,
+        gene_scale=arrays.preprocessor.scale,
+        log_base=bases.get(config.preprocess.transform),
+    )
+
+
+def _augment(
+    config: RunConfig, data: PreparedData, arrays: SplitArrays, runtime: Runtime
+) -> tuple[np.ndarray, np.ndarray, Runtime, list[Any]]:
+    """Fit the augmenters on the training part only; add dataset-level synthetic patients to
+    the training arrays and hand batch-level ones to the training loop."""
+    x_train, y_train = arrays.x("train"), arrays.y("train")
+    augmenters = build_augmenters(config.augment.methods)
+    if not augmenters:
+        return x_train, y_train, runtime, []
+    context = augment_context(config, data, arrays)
+    for augmenter in augmenters:
+        augmenter.fit(x_train, y_train, context)
+    x_train, y_train = expand_dataset(augmenters, x_train, y_train)
+    runtime = dataclasses.replace(runtime, augment=batch_pipeline(augmenters))
+    return x_train, y_train, runtime, augmenters
+
+
+def check_augmentation(config: RunConfig, model_name: str) -> None:
+    """Batch augmentations need a model trained in batches (a neural one)."""
+    augmenters = build_augmenters(config.augment.methods)
+    spec = MODELS.get(model_name)
+    batch = [a.name for a in augmenters if a.kind == "batch"]
+    if batch and spec.family != "neural":
+        raise ConfigError(
+            f"{', '.join(batch)} augment(s) training batches of neural models; {model_name!r} "
+            "is not trained in batches (cvae works with every model)"
+        )
 
 
 def fit_split(
@@ -315,6 +360,7 @@ def train_run(
     """
     config.validate()
     MODELS.get(config.model.name).validate(config.model.options, config.train)  # before any data
+    check_augmentation(config, config.model.name)
     if not is_main_process():
         data = prepare_data(config)
         fit_split(

@@ -50,6 +50,7 @@ class Runtime:
     resume: bool = False
     progress: bool = True
     on_epoch_end: Callable[[int], None] | None = None
+    augment: Callable[..., Any] | None = None  # batch augmentation (training batches only)
 
 
 @dataclass

@@ -78,6 +78,7 @@ class TorchModel:
             y_train=task.target_tensor(data.y_train),
             x_val=torch.from_numpy(np.ascontiguousarray(data.x_val)) if has_val else None,
             y_val=task.target_tensor(data.y_val) if has_val else None,
+            augment=runtime.augment,
         )
         self.task_state = dict(data.task_state)
         state = self.task_state

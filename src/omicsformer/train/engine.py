@@ -47,6 +47,7 @@ class TrainData:
     y_train: Tensor
     x_val: Tensor | None = None
     y_val: Tensor | None = None
+    augment: Callable[..., tuple[Tensor, Tensor]] | None = None  # training batches only
 
 
 @dataclass
@@ -202,9 +203,12 @@ def fit(
             ):
                 rows = rows.to(x_train.device)
                 optimizer.zero_grad(set_to_none=True)
+                x_batch, y_batch = x_train[rows], y_train[rows]
+                if data.augment is not None:  # seeded by (seed, epoch) through the generator
+                    x_batch, y_batch = data.augment(x_batch, y_batch, generator, rows.cpu())
                 with fabric.autocast():
-                    logits = model(x_train[rows])
-                loss = hooks.loss(logits, y_train[rows])
+                    logits = model(x_batch)
+                loss = hooks.loss(logits, y_batch)
                 fabric.backward(loss)
                 if cfg.grad_clip > 0:
                     fabric.clip_gradients(model, optimizer, max_norm=cfg.grad_clip)

@@ -1,0 +1,80 @@
+"""The augmentation contract.
+
+An augmenter is fitted on the training split only (``fit``), then either
+
+- transforms each training batch inside the training loop (``batch``, for neural models), or
+- adds synthetic patients to the training set once, before training (``expand``, any model).
+
+Validation and test data never pass through an augmenter: the loop calls ``batch`` on training
+batches only, and ``expand`` only ever receives the training arrays.
+
+Notation: B batch, G genes, C classes. Targets ``y`` are the task's tensors: class codes (B,) or,
+after a mixing augmentation, class probabilities (B, C); values (B,) for regression; (B, 2)
+time/event for survival.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from omicsformer.errors import ConfigError
+
+
+@dataclass
+class AugmentContext:
+    """What an augmenter may know: the task, classes, and preprocessing (per-gene scale)."""
+
+    task: str
+    n_classes: int
+    seed: int
+    gene_scale: np.ndarray | None = None  # training SD per gene of the transformed data
+    log_base: float | None = None  # base of the log the expression is in (None: unknown)
+
+
+class Augmenter:
+    """Base class. Subclasses set ``name``, ``kind`` ("batch" or "dataset"), ``tasks``."""
+
+    name: ClassVar[str]
+    kind: ClassVar[str]
+    tasks: ClassVar[tuple[str, ...]] = ("classification", "survival", "regression")
+    why_not: ClassVar[str] = ""
+
+    def check(self, context: AugmentContext) -> None:
+        if context.task not in self.tasks:
+            reason = f": {self.why_not}" if self.why_not else ""
+            raise ConfigError(
+                f"augmentation {self.name!r} is not available for {context.task}{reason}"
+            )
+
+    def fit(self, x: np.ndarray, y: np.ndarray, context: AugmentContext) -> Augmenter:
+        """Learn from the training split only; returns self."""
+        self.check(context)
+        self.context = context
+        return self
+
+    def batch(
+        self, x: Tensor, y: Tensor, generator: torch.Generator, rows: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """Transform one training batch; ``rows`` are the batch's positions in the training set."""
+        raise NotImplementedError
+
+    def expand(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            **{k: v for k, v in vars(self).items() if k != "context" and not k.startswith("_")},
+        }
+
+
+def one_hot(y: Tensor, n_classes: int) -> Tensor:
+    """Class codes (B,) -> probabilities (B, C); probabilities pass through."""
+    if y.dim() == 2:
+        return y.float()
+    return torch.nn.functional.one_hot(y.long(), n_classes).float()

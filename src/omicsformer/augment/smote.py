@@ -1,0 +1,60 @@
+"""``smote``: SMOTE-style interpolation between same-class neighbours (Chawla, Bowyer, Hall,
+Kegelmeyer; "SMOTE: Synthetic Minority Over-sampling Technique", JAIR 2002).
+
+Fitted on the training split: each training sample's ``k`` nearest neighbours of the same class.
+In each training batch every sample is, with probability ``p``, replaced by a point on the segment
+to one of its neighbours, x + λ (x_nn - x), λ ~ U(0, 1); its label is unchanged. A class with a
+single training sample has no neighbour and is left as is. Classification only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.neighbors import NearestNeighbors
+from torch import Tensor
+
+from omicsformer.augment.base import AugmentContext, Augmenter
+from omicsformer.errors import ConfigError
+
+
+class Smote(Augmenter):
+    name = "smote"
+    kind = "batch"
+    tasks = ("classification",)
+    why_not = "it interpolates between neighbours of the same class"
+
+    def __init__(self, k: int = 5, p: float = 0.5) -> None:
+        if k < 1 or not 0 <= p <= 1:
+            raise ConfigError("smote: k must be >= 1 and p in [0, 1]")
+        self.k, self.p = k, p
+
+    def fit(self, x: np.ndarray, y: np.ndarray, context: AugmentContext) -> Smote:
+        super().fit(x, y, context)
+        self._x = torch.as_tensor(x, dtype=torch.float32)
+        self._neighbours = np.full((len(x), self.k), -1, dtype=np.int64)  # training indices
+        for c in np.unique(y):
+            members = np.flatnonzero(y == c)
+            if len(members) < 2:
+                continue
+            k = min(self.k, len(members) - 1)
+            nn = NearestNeighbors(n_neighbors=k + 1).fit(x[members])
+            _, idx = nn.kneighbors(x[members])
+            self._neighbours[members, :k] = members[idx[:, 1:]]  # drop the sample itself
+        return self
+
+    def batch(
+        self, x: Tensor, y: Tensor, generator: torch.Generator, rows: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        rows = rows.cpu().numpy()
+        replace = torch.rand(len(rows), generator=generator) < self.p
+        choice = torch.randint(self.k, (len(rows),), generator=generator)
+        lam = torch.rand(len(rows), 1, generator=generator)
+        partner = torch.as_tensor(self._neighbours[rows, choice.numpy()])
+        usable = replace & (partner >= 0)
+        if not usable.any():
+            return x, y
+        out = x.clone()
+        target = self._x[partner[usable]].to(x.device, x.dtype)
+        out[usable] = x[usable] + lam[usable].to(x.device, x.dtype) * (target - x[usable])
+        return out, y

@@ -1,0 +1,242 @@
+"""``omicsformer bench augmentation``: learning curves with and without each augmentation.
+
+For every stratified fold, the fold's training part is subsampled (stratified, seeded, at least
+``min_per_class`` patients per class) to each training fraction; preprocessing and every
+augmentation are fitted on that subsample only; the validation part (early stopping) and the
+test fold stay the same for every fraction and augmentation, so each comparison is paired.
+``none`` is always included as the reference.
+
+Written: ``augmentation.csv`` (one row per fold x fraction x augmentation: the task's metrics;
+for ``cvae`` also the quality of its synthetic patients), ``summary.md`` (mean ± sd, and the mean
+paired difference to ``none``), ``learning_curves.png``.
+
+cVAE quality, per fit: ``tstr_balanced_accuracy`` (a logistic regression trained on synthetic
+patients only, tested on the real test fold: "train on synthetic, test on real") and
+``discriminator_auroc`` (a cross-validated logistic regression telling real training patients
+from synthetic ones: 0.5 = indistinguishable, 1.0 = trivially told apart).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from omicsformer.augment import build_augmenters
+from omicsformer.augment.cvae import CVAEAugmenter
+from omicsformer.config import RunConfig
+from omicsformer.console import note
+from omicsformer.data.splits import kfold_splits
+from omicsformer.errors import ConfigError
+from omicsformer.fileio import StagedDir, write_text, write_with
+from omicsformer.models import MODELS, Runtime
+from omicsformer.pipeline import fit_model, prepare_data, preprocess_split
+
+
+def stratified_subsample(
+    index: np.ndarray, strata: np.ndarray, fraction: float, seed: int, min_per_class: int = 2
+) -> np.ndarray:
+    """A seeded stratified subset of ``index`` keeping ``fraction`` of each stratum (at least
+    ``min_per_class``, or all of a smaller stratum)."""
+    if fraction >= 1:
+        return np.sort(index)
+    rng = np.random.default_rng(seed)
+    kept = []
+    for value in np.unique(strata):
+        members = index[strata == value]
+        n = max(min(min_per_class, len(members)), round(fraction * len(members)))
+        kept.append(rng.choice(members, size=n, replace=False))
+    return np.sort(np.concatenate(kept))
+
+
+def cvae_quality(
+    augmenter: CVAEAugmenter, x_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, seed: int
+) -> dict[str, float]:
+    """Train-on-synthetic/test-on-real balanced accuracy and real-vs-synthetic AUROC."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import balanced_accuracy_score, roc_auc_score
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    synthetic, labels = augmenter.sample(augmenter.class_counts(), seed + 7)
+    quality = {"tstr_balanced_accuracy": math.nan, "discriminator_auroc": math.nan}
+    if len(np.unique(labels)) > 1:
+        clf = LogisticRegression(C=0.1, class_weight="balanced", max_iter=3000).fit(
+            synthetic, labels
+        )
+        quality["tstr_balanced_accuracy"] = float(
+            balanced_accuracy_score(y_test, clf.predict(x_test))
+        )
+    n = min(len(x_train), len(synthetic))
+    x = np.concatenate([x_train[:n], synthetic[:n]])
+    is_real = np.r_[np.ones(n), np.zeros(n)]
+    folds = min(3, n)
+    if folds >= 2:
+        cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
+        scores = cross_val_predict(
+            LogisticRegression(C=0.1, max_iter=3000), x, is_real, cv=cv, method="predict_proba"
+        )[:, 1]
+        quality["discriminator_auroc"] = float(roc_auc_score(is_real, scores))
+    return quality
+
+
+def bench_augmentation(
+    config: RunConfig,
+    model: str,
+    out_dir: str | Path,
+    *,
+    fractions: list[float],
+    augments: list[str],
+    folds: int = 5,
+    min_per_class: int = 2,
+    overwrite: bool = False,
+) -> pd.DataFrame:
+    config.validate()
+    if any(not 0 < f <= 1 for f in fractions):
+        raise ConfigError("--train-fractions must be in (0, 1]")
+    spec = MODELS.get(model)
+    spec.validate(config.model.options, config.train)
+    augments = ["none", *[a for a in augments if a.strip() and a.strip() != "none"]]
+    for a in augments:
+        built = build_augmenters([a])
+        if built and built[0].kind == "batch" and spec.family != "neural":
+            raise ConfigError(f"{a!r} augments training batches; use a neural --model")
+    stage = StagedDir(out_dir, overwrite=overwrite)
+    stage.check_target()
+    data = prepare_data(config)
+    strata = data.task.strata(data.y, data.target)
+    splits = kfold_splits(
+        strata, folds=folds, val_fraction=config.split.val_fraction, seed=config.seed
+    )
+    rows: list[dict[str, Any]] = []
+    for fold, split in enumerate(splits):
+        for fraction in fractions:
+            train = stratified_subsample(
+                split["train"],
+                strata[split["train"]],
+                fraction,
+                config.seed + 100 * fold,
+                min_per_class,
+            )
+            arrays = preprocess_split(config, data, {**split, "train": train})
+            for augment in augments:
+                row: dict[str, Any] = {
+                    "fold": fold,
+                    "fraction": fraction,
+                    "n_train": len(train),
+                    "augment": augment,
+                }
+                run_config = dataclasses.replace(
+                    config,
+                    augment=dataclasses.replace(
+                        config.augment, methods=[] if augment == "none" else [augment]
+                    ),
+                )
+                try:
+                    result = fit_model(
+                        run_config,
+                        data,
+                        arrays,
+                        Runtime(train=config.train, progress=False),
+                        model_name=model,
+                    )
+                except ConfigError as exc:  # e.g. mixup on survival: recorded, not fatal
+                    rows.append({**row, "status": "not available", "note": str(exc)})
+                    continue
+                test = result.metrics["test"]
+                row.update({m: test[m] for m in data.task.metric_names}, status="ok", note="")
+                for augmenter in result.augmenters:
+                    if isinstance(augmenter, CVAEAugmenter):
+                        row.update(
+                            cvae_quality(
+                                augmenter,
+                                arrays.x("train"),
+                                arrays.x("test"),
+                                arrays.y("test"),
+                                config.seed,
+                            )
+                        )
+                rows.append(row)
+                note(
+                    f"fold {fold + 1}/{folds} fraction {fraction:g} ({len(train)} patients) "
+                    f"{augment}: {data.task.main_metric} {test[data.task.main_metric]:.3f}"
+                )
+    frame = pd.DataFrame(rows)
+    main = data.task.main_metric
+    title = f"{config.data.source}: {model}, {data.task.name}, {folds} folds, seed {config.seed}"
+    folder = stage.create()
+    try:
+        write_with(folder / "augmentation.csv", lambda tmp: frame.to_csv(tmp, index=False))
+        write_text(folder / "summary.md", summary_markdown(frame, main, title))
+        write_with(folder / "learning_curves.png", lambda tmp: plot_curves(frame, main, title, tmp))
+        stage.publish()
+    except BaseException:
+        stage.discard()
+        raise
+    return frame
+
+
+def summary_markdown(frame: pd.DataFrame, metric: str, title: str) -> str:
+    """Mean ± sd of ``metric`` per augmentation and fraction, and the paired gain over none."""
+    ok = frame[frame["status"] == "ok"]
+    base = ok[ok["augment"] == "none"].set_index(["fold", "fraction"])[metric]
+    lines = [
+        f"# {title}",
+        "",
+        f"{metric}: mean ± sd over folds; gain = mean paired difference to `none` (± sd)",
+        "",
+    ]
+    fractions = sorted(ok["fraction"].unique())
+    header = [
+        "augment",
+        *[f"fraction {f:g} (n≈{int(ok[ok.fraction == f].n_train.mean())})" for f in fractions],
+    ]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for augment in ok["augment"].unique():
+        cells = [augment]
+        for f in fractions:
+            part = ok[(ok["augment"] == augment) & (ok["fraction"] == f)].set_index(
+                ["fold", "fraction"]
+            )[metric]
+            text = f"{part.mean():.3f} ± {part.std(ddof=1):.3f}"
+            if augment != "none":
+                gain = (part - base.reindex(part.index)).dropna()
+                text += f" (gain {gain.mean():+.3f} ± {gain.std(ddof=1):.3f})"
+            cells.append(text)
+        lines.append("| " + " | ".join(cells) + " |")
+    quality = ok.filter(["tstr_balanced_accuracy", "discriminator_auroc"])
+    if not quality.empty and quality.notna().any().any():
+        cvae = ok[ok["augment"].str.startswith("cvae")]
+        lines += ["", "cVAE quality (mean ± sd over folds and fractions): "]
+        for column in ("tstr_balanced_accuracy", "discriminator_auroc"):
+            lines.append(f"- {column}: {cvae[column].mean():.3f} ± {cvae[column].std(ddof=1):.3f}")
+    skipped = frame[frame["status"] != "ok"].drop_duplicates("augment")
+    for _, row in skipped.iterrows():
+        lines.append(f"- {row['augment']}: {row['note']}")
+    return "\n".join(lines) + "\n"
+
+
+def plot_curves(frame: pd.DataFrame, metric: str, title: str, path: str | Path) -> None:
+    from omicsformer.report.plots import plt
+
+    ok = frame[frame["status"] == "ok"]
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for augment, rows in ok.groupby("augment", sort=False):
+        stats = rows.groupby("fraction").agg(
+            n=("n_train", "mean"), mean=(metric, "mean"), std=(metric, "std")
+        )
+        ax.errorbar(
+            stats["n"], stats["mean"], yerr=stats["std"], marker="o", capsize=3, label=augment
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel("training patients (log scale)")
+    ax.set_ylabel(f"{metric} (test folds)")
+    ax.set_title(title, fontsize=9)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, format="png", dpi=110)
+    plt.close(fig)

@@ -1,0 +1,146 @@
+"""Augmentations: training data only, shapes and dtypes, mixup labels, cVAE samples, seeding."""
+
+import numpy as np
+import pytest
+import torch
+
+from omicsformer.augment import AugmentContext, batch_pipeline, build_augmenters, parse_augment
+from omicsformer.augment.base import Augmenter
+from omicsformer.config import TrainConfig
+from omicsformer.errors import ConfigError
+from omicsformer.models import MODELS, FitData, ModelContext, Runtime, build_model
+from omicsformer.tasks import TargetInfo
+
+BATCH = ["noise:sigma=0.3", "mask:rate=0.2", "scale:sigma=0.2", "mixup:alpha=0.4", "smote:k=3"]
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 12)).astype(np.float32)
+    y = np.repeat([0, 1, 2], [20, 12, 8])
+    context = AugmentContext("classification", 3, seed=0, gene_scale=np.ones(12, np.float32))
+    return x, y, context
+
+
+def fitted(spec, x, y, context):
+    (augmenter,) = build_augmenters([spec])
+    return augmenter.fit(x, y, context)
+
+
+@pytest.mark.parametrize("spec", BATCH)
+def test_batch_augmentations_keep_shapes_and_dtypes_and_are_seeded(data, spec):
+    x, y, context = data
+    augmenter = fitted(spec, x, y, context)
+    rows = torch.arange(8, 24)
+    xb, yb = torch.from_numpy(x[rows.numpy()]), torch.from_numpy(y[rows.numpy()])
+    out1 = augmenter.batch(xb, yb, torch.Generator().manual_seed(5), rows)
+    out2 = augmenter.batch(xb, yb, torch.Generator().manual_seed(5), rows)
+    out3 = augmenter.batch(xb, yb, torch.Generator().manual_seed(6), rows)
+    assert out1[0].shape == xb.shape and out1[0].dtype == xb.dtype
+    assert torch.equal(out1[0], out2[0]) and torch.equal(out1[1], out2[1])
+    assert not torch.equal(out1[0], out3[0])
+    assert not torch.equal(out1[0], xb)  # it did something
+    assert torch.equal(xb, torch.from_numpy(x[rows.numpy()]))  # the input is not modified
+
+
+def test_mixup_labels_are_probabilities_summing_to_one(data):
+    x, y, context = data
+    mixup = fitted("mixup:alpha=0.4", x, y, context)
+    _, labels = mixup.batch(
+        torch.from_numpy(x), torch.from_numpy(y), torch.Generator().manual_seed(0), torch.arange(40)
+    )
+    assert labels.shape == (40, 3) and labels.dtype == torch.float32
+    torch.testing.assert_close(labels.sum(1), torch.ones(40))
+    within = fitted("mixup:within_class=true", x, y, context)
+    _, same = within.batch(
+        torch.from_numpy(x), torch.from_numpy(y), torch.Generator().manual_seed(0), torch.arange(40)
+    )
+    assert torch.equal(same, torch.from_numpy(y))
+
+
+def test_smote_interpolates_between_same_class_neighbours(data):
+    x, y, context = data
+    smote = fitted("smote:k=3:p=1.0", x, y, context)
+    rows = torch.arange(40)
+    out, labels = smote.batch(
+        torch.from_numpy(x), torch.from_numpy(y), torch.Generator().manual_seed(1), rows
+    )
+    for i in range(40):
+        same = x[y == y[i]]
+        # the new point lies on a segment from x_i to a same-class training point
+        direction = same - x[i]
+        t = (direction @ (out[i].numpy() - x[i])) / np.maximum((direction**2).sum(1), 1e-12)
+        residual = np.linalg.norm(x[i] + t[:, None] * direction - out[i].numpy(), axis=1)
+        assert residual.min() < 1e-4
+    assert torch.equal(labels, torch.from_numpy(y))
+
+
+def test_cvae_samples_have_the_requested_classes_and_dimension(data):
+    x, y, context = data
+    cvae = fitted("cvae:epochs=30:ratio=2:balance=true", x, y, context)
+    counts = cvae.class_counts()
+    assert set(counts) == {0, 1, 2} and len(set(counts.values())) == 1
+    synthetic, labels = cvae.sample(counts, seed=0)
+    assert synthetic.shape == (sum(counts.values()), 12) and synthetic.dtype == np.float32
+    assert sorted(np.unique(labels)) == [0, 1, 2]
+    x2, y2 = cvae.expand(x, y)
+    assert np.array_equal(y2[: len(y)], y)
+    assert len(x2) == len(x) + len(synthetic) and np.array_equal(x2[: len(x)], x)
+    again, _ = cvae.sample(counts, seed=0)
+    np.testing.assert_array_equal(synthetic, again)
+
+
+@pytest.mark.parametrize(
+    ("spec", "task", "message"),
+    [
+        ("mixup", "survival", "not available for survival"),
+        ("smote", "regression", "not available for regression"),
+        ("cvae", "survival", "not available for survival"),
+    ],
+)
+def test_unsupported_tasks_are_refused(data, spec, task, message):
+    x, y, _ = data
+    with pytest.raises(ConfigError, match=message):
+        fitted(spec, x, y, AugmentContext(task, 0, seed=0, gene_scale=np.ones(12)))
+
+
+def test_parsing_is_strict():
+    assert parse_augment("noise:sigma=0.5") == ("noise", {"sigma": 0.5})
+    with pytest.raises(ConfigError, match="has no parameter 'alpha'"):
+        parse_augment("noise:alpha=1")
+    with pytest.raises(ConfigError, match="unknown augmentation 'jitter'"):
+        parse_augment("jitter")
+
+
+class Spy(Augmenter):
+    """Records every batch it is given."""
+
+    name, kind = "spy", "batch"
+
+    def __init__(self):
+        self.seen = []
+
+    def batch(self, x, y, generator, rows):
+        self.seen.append((x.clone(), rows.clone()))
+        return x, y
+
+
+def test_augmentations_never_touch_validation_or_test_data(data):
+    x, y, context = data
+    x_train, y_train, x_val, y_val = x[:30], y[:30], x[30:], y[30:]
+    spy = Spy().fit(x_train, y_train, context)
+    genes = [f"g{i}" for i in range(12)]
+    model = build_model(
+        MODELS.get("mlp"),
+        {"hidden": [8]},
+        ModelContext(genes, TargetInfo("classification", ["y"], ["a", "b", "c"])),
+    )
+    runtime = Runtime(train=TrainConfig(max_epochs=3, batch_size=10, lr=1e-3), progress=False)
+    runtime.augment = batch_pipeline([spy])
+    model.fit(FitData(x_train, y_train, x_val, y_val), runtime)
+    assert spy.seen
+    train_rows = {tuple(r) for r in np.round(x_train, 6)}
+    for batch, rows in spy.seen:
+        assert int(rows.max()) < 30
+        assert all(tuple(r) in train_rows for r in np.round(batch.numpy(), 6))
