@@ -1,9 +1,11 @@
 """The benchmark commands run end to end on tiny sizes (figures are checked by running them,
 not here: these tests only check that rows, files and skip / failure notes are produced)."""
 
+import numpy as np
 import pandas as pd
 
 from omicsformer.bench.attention import AttentionCase
+from omicsformer.bench.augmentation import cvae_quality
 
 
 def test_flop_convention():
@@ -80,3 +82,36 @@ def test_bench_bad_arguments_exit_2(cli, tmp_path):
     result = cli("bench", "attention", "--backends", "nope", "--out", tmp_path / "x")
     assert result.code == 2 and "unknown attention backend 'nope'" in result.err
     assert cli("bench", "model", "--models", "logreg", "--out", tmp_path / "y").code == 2
+
+
+class _Generator:
+    """Stands in for a fitted cVAE: samples real-like or collapsed (class-mean) patients."""
+
+    def __init__(self, means, spread, rng):
+        self.means, self.spread, self.rng = means, spread, rng
+
+    def class_counts(self):
+        return {c: 60 for c in range(len(self.means))}
+
+    def sample(self, counts, seed):
+        labels = np.repeat(list(counts), list(counts.values()))
+        x = self.means[labels] + self.spread * self.rng.normal(size=(len(labels), 300))
+        return x.astype(np.float32), labels
+
+
+def test_cvae_quality_tells_a_collapsed_generator_from_a_faithful_one():
+    rng = np.random.default_rng(0)
+    means = rng.normal(size=(2, 300))
+
+    def real(n):
+        labels = np.arange(n) % 2
+        return means[labels] + rng.normal(size=(n, 300)), labels
+
+    x_train, _ = real(120)
+    x_test, y_test = real(80)
+    faithful = cvae_quality(_Generator(means, 1.0, rng), x_train, x_test, y_test, seed=0)
+    collapsed = cvae_quality(_Generator(means, 0.3, rng), x_train, x_test, y_test, seed=0)
+    assert faithful["tstr_balanced_accuracy"] > 0.9
+    assert abs(faithful["sd_ratio"] - 1) < 0.1 and collapsed["sd_ratio"] < 0.7
+    assert faithful["discriminator_auroc"] < 0.7
+    assert collapsed["discriminator_auroc"] > 0.9
