@@ -42,7 +42,7 @@ class GeneTransformerOptions(AttentionSettings):
     layers: int = 2
     ffn_mult: int = 2
     dropout: float = 0.1
-    value_embedding: Literal["continuous", "binned"] = "continuous"
+    value_embedding: Literal["continuous", "binned", "gene"] = "gene"  # see nn/embeddings.py
     n_bins: int = 32
     pooling: Literal["mean", "cls", "attention"] = "mean"
     checkpointing: bool = False

@@ -50,7 +50,7 @@ class HybridOptions(AttentionSettings):
     group_layers: int = 2
     ffn_mult: int = 2
     dropout: float = 0.1
-    value_embedding: Literal["continuous", "binned"] = "continuous"
+    value_embedding: Literal["continuous", "binned", "gene"] = "continuous"
     checkpointing: bool = False
 
 

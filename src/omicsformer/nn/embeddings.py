@@ -6,7 +6,12 @@ Notation: B batch, G genes, E width.
 - value, ``continuous`` (default): Linear(1, E) -> GELU -> Linear(E, E) of the standardized value
   (as scGPT's continuous encoder);
 - value, ``binned``: the value's bin (edges = quantiles of the training values, fitted on the
-  training split) looks up a learned vector (as scBERT / scGPT binning).
+  training split) looks up a learned vector (as scBERT / scGPT binning);
+- value, ``gene``: the continuous encoder plus x_g · w_g with a learned vector w_g per gene
+  (G x E more parameters). The shared encoders make the same token of the same value for every
+  gene, so a gene's effect on the output has to be built by attention and the feed-forward
+  layers from its identity; with w_g, mean pooling of the first layer's tokens already holds
+  Σ_g x_g w_g, a linear model of every gene, and attention adds the interactions on top.
 """
 
 from __future__ import annotations
@@ -33,13 +38,18 @@ class GeneTokens(nn.Module):
             self.bins = nn.Embedding(len(edges) + 1, dim)
         else:
             self.value = nn.Sequential(nn.Linear(1, dim), nn.GELU(), nn.Linear(dim, dim))
+        if value_embedding == "gene":
+            self.gene_value = nn.Parameter(torch.randn(n_genes, dim) * dim**-0.5)
 
-    def values(self, x: Tensor) -> Tensor:  # (B, G) -> (B, G, E)
+    def values(self, x: Tensor, ids: Tensor) -> Tensor:  # (B, G) -> (B, G, E)
         if self.value_embedding == "binned":
             return self.bins(torch.bucketize(x.float().contiguous(), self.edges))
-        return self.value(x.unsqueeze(-1))
+        shared = self.value(x.unsqueeze(-1))
+        if self.value_embedding == "gene":
+            return shared + x.unsqueeze(-1) * self.gene_value[ids]
+        return shared
 
     def forward(self, x: Tensor, genes: Tensor | None = None) -> Tensor:
         """Tokens (B, G, E) for values ``x`` (B, G) of genes ``genes`` (default: all, in order)."""
         ids = genes if genes is not None else torch.arange(x.shape[1], device=x.device)
-        return self.identity(ids) + self.values(x)
+        return self.identity(ids) + self.values(x, ids)
