@@ -3,15 +3,16 @@
 Notation: B batch, G genes, E width.
 
 - identity: one learned vector per gene (its position in the model's gene list);
-- value, ``continuous`` (default): Linear(1, E) -> GELU -> Linear(E, E) of the standardized value
-  (as scGPT's continuous encoder);
+- value, ``continuous`` (the hybrid's default): Linear(1, E) -> GELU -> Linear(E, E) of the
+  standardized value (as scGPT's continuous encoder);
 - value, ``binned``: the value's bin (edges = quantiles of the training values, fitted on the
   training split) looks up a learned vector (as scBERT / scGPT binning);
-- value, ``gene``: the continuous encoder plus x_g · w_g with a learned vector w_g per gene
-  (G x E more parameters). The shared encoders make the same token of the same value for every
-  gene, so a gene's effect on the output has to be built by attention and the feed-forward
-  layers from its identity; with w_g, mean pooling of the first layer's tokens already holds
-  Σ_g x_g w_g, a linear model of every gene, and attention adds the interactions on top.
+- value, ``gene`` (the gene-transformer's default): the continuous encoder plus x_g · w_g with a
+  learned vector w_g per gene (G x E more parameters). The shared encoders make the same token
+  of the same value for every gene, so a gene's effect on the output has to be built by
+  attention and the feed-forward layers from its identity; with w_g, mean pooling of the tokens
+  already holds Σ_g x_g w_g, a linear model of every gene, and attention adds the interactions
+  on top.
 """
 
 from __future__ import annotations
