@@ -53,6 +53,12 @@ def test_interpret_writes_every_output(cli, tmp_path):
     assert (recurrent.n_patients >= 1).all() and (recurrent.n_patients <= 2).all()
     assert (out / "heatmap_S00000.png").stat().st_size > 0
     assert list(out.glob("heatmap_class_*.png"))
+    # rollout on its own still gets the integrated gradients it starts from
+    alone = tmp_path / "rollout"
+    result = cli("interpret", run, "--data", DATA, "--methods", "rollout", "--out", alone)
+    assert result.code == 0, result.err
+    rollout = pd.read_parquet(alone / "interactions.parquet")
+    assert len(rollout) > 0 and set(rollout.method) == {"rollout"}
 
 
 def test_interpret_refuses_other_genes_and_baselines(cli, tmp_path):

@@ -86,14 +86,15 @@ def test_pair_scores_equal_the_dense_symmetrised_mean():
         np.testing.assert_allclose(got[:, p], expected.numpy(), rtol=1e-5, atol=1e-7)
 
 
-def test_rollout_rows_match_the_dense_product():
+def test_rollout_rows_match_the_dense_product_from_the_last_layer_down():
     net = networks()["gene-transformer"]
     layers = att.attention_layers(net, torch.randn(1, G), GENES)
+    assert len(layers) >= 2  # the order of the product matters only then
     rows = torch.tensor([2, 9])
     got = att.rollout_rows(layers, rows, chunk=5)[0]
     dense = torch.eye(G)
-    for layer in layers:
+    for layer in layers:  # Ã_L ⋯ Ã_1 (Abnar & Zuidema 2020)
         a = layer.rows(torch.arange(G)).mean(1)[0]
-        dense = dense @ (0.5 * a + 0.5 * torch.eye(G))
+        dense = (0.5 * a + 0.5 * torch.eye(G)) @ dense
     torch.testing.assert_close(got, dense[rows], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(got.sum(-1), torch.ones(2), atol=1e-5, rtol=1e-5)

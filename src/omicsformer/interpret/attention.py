@@ -241,19 +241,21 @@ def pair_scores(
 def rollout_rows(layers: list[AttentionLayer], rows: Tensor, chunk: int = 512) -> Tensor:
     """Attention rollout of the query tokens ``rows`` through the layers of one level: (B, R, T).
 
-    r₀ = one-hot rows; r_l = ½ r_{l-1} + ½ r_{l-1} Ā_l with Ā_l the head-averaged attention,
-    where r·Ā is accumulated over row chunks of Ā (Abnar & Zuidema 2020, "Quantifying Attention
-    Flow in Transformers"). Rows keep summing to 1.
+    Rollout (Abnar & Zuidema 2020, "Quantifying Attention Flow in Transformers") is the product
+    Ã_L ⋯ Ã_1 with Ã_l = ½ I + ½ Ā_l (Ā_l: head-averaged attention of layer l); its rows for the
+    last layer's tokens ``rows`` are computed from the top down: r = one-hot rows, then
+    r ← r Ã_l for l = L, ..., 1, with r·Ā accumulated over row chunks of Ā. Rows keep summing
+    to 1.
     """
     t = layers[0].n_tokens
-    first = layers[0].rows(rows[:1])
-    b = first.shape[0]
-    r = torch.zeros(b, len(rows), t)
-    r[:, torch.arange(len(rows)), rows] = 1.0
-    for layer in layers:
-        mixed = torch.zeros_like(r)
+    r = None
+    for layer in reversed(layers):
+        mixed = 0.0
         for part in _chunks(t, chunk):
             block = layer.rows(part).float().mean(dim=1).cpu()  # (B, C, T)
-            mixed += torch.einsum("brc,bct->brt", r[:, :, part], block)
+            if r is None:  # one-hot rows, once the batch size is known
+                r = torch.zeros(block.shape[0], len(rows), t)
+                r[:, torch.arange(len(rows)), rows] = 1.0
+            mixed = mixed + torch.einsum("brc,bct->brt", r[:, :, part], block)
         r = 0.5 * r + 0.5 * mixed
     return r

@@ -110,13 +110,16 @@ def interpret(
         target = grad.targets_for(module, x)
         predicted += _class_names(run, target, len(batch_ids))
         ig = ixg = None
-        if "integrated_gradients" in methods or "hessian" in methods or "occlusion" in methods:
-            ig, _ = grad.integrated_gradients(module, x, target)
+        if {"integrated_gradients", "hessian", "occlusion", "rollout"} & set(methods):
+            ig, _ = grad.integrated_gradients(
+                module, x, target
+            )  # rollout starts from its top genes
         if "gradient_x_input" in methods:
             ixg = grad.gradient_x_input(module, x, target)
         importance.append(_importance_frame(batch_ids, genes, ig, ixg))
         batch_edges: list[dict[str, Any]] = []
-        layers = att.attention_layers(module, x, genes) if attention_model else []
+        wants_layers = attention_model and {"attention", "rollout"} & set(methods)
+        layers = att.attention_layers(module, x, genes) if wants_layers else []
         if "attention" in methods and layers:
             batch_edges += att.top_edges(
                 layers, batch_ids, top_k=top_k, chunk=chunk, per_head=per_head
@@ -207,13 +210,18 @@ def _rollout_edges(
     offset = 1 if names[0] is None else 0  # a CLS token comes first
     edges = []
     n_rows = min(10, len(names) - offset)
-    for s, sample in enumerate(ids):
-        if gene_layers[0].level == "group":
-            rows = torch.arange(len(names))
-        else:
-            rows = torch.as_tensor(np.argsort(-np.abs(ig[s]))[:n_rows] + offset)
-        flow = att.rollout_rows(gene_layers, rows, chunk)[s]  # (R, T) for this sample
+    if gene_layers[0].level == "group":
+        rows_of = [torch.arange(len(names))] * len(ids)
+    else:
+        rows_of = [torch.as_tensor(np.argsort(-np.abs(g))[:n_rows] + offset) for g in ig]
+    # one rollout for the batch, from the union of the samples' rows
+    union = torch.unique(torch.cat(rows_of))
+    flows = att.rollout_rows(gene_layers, union, chunk)  # (B, U, T)
+    not_genes = [i for i, name in enumerate(names) if name is None]
+    for s, (sample, rows) in enumerate(zip(ids, rows_of, strict=True)):
+        flow = flows[s, torch.searchsorted(union, rows)]  # (R, T) for this sample
         flow[torch.arange(len(rows)), rows] = -1.0
+        flow[:, not_genes] = -1.0  # a CLS token is not a partner gene
         values, keys = flow.flatten().topk(min(top_k, flow.numel()))
         for value, flat in zip(values.tolist(), keys.tolist(), strict=True):
             r, key = divmod(flat, flow.shape[1])
