@@ -285,9 +285,13 @@ def _augment(
     if not augmenters:
         return x_train, y_train, runtime, []
     context = augment_context(config, data, arrays)
-    for augmenter in augmenters:
+    # dataset augmenters learn from the real patients; batch augmenters see the training set
+    # the loop draws from, synthetic patients included (SMOTE's neighbours index into it)
+    for augmenter in (a for a in augmenters if a.kind == "dataset"):
         augmenter.fit(x_train, y_train, context)
     x_train, y_train = expand_dataset(augmenters, x_train, y_train)
+    for augmenter in (a for a in augmenters if a.kind == "batch"):
+        augmenter.fit(x_train, y_train, context)
     runtime = dataclasses.replace(runtime, augment=batch_pipeline(augmenters))
     return x_train, y_train, runtime, augmenters
 

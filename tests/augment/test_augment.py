@@ -6,9 +6,10 @@ import torch
 
 from omicsformer.augment import AugmentContext, batch_pipeline, build_augmenters, parse_augment
 from omicsformer.augment.base import Augmenter
-from omicsformer.config import TrainConfig
+from omicsformer.config import RunConfig, TrainConfig
 from omicsformer.errors import ConfigError
 from omicsformer.models import MODELS, FitData, ModelContext, Runtime, build_model
+from omicsformer.pipeline import fit_split, make_split, prepare_data
 from omicsformer.tasks import TargetInfo
 
 BATCH = ["noise:sigma=0.3", "mask:rate=0.2", "scale:sigma=0.2", "mixup:alpha=0.4", "smote:k=3"]
@@ -74,6 +75,38 @@ def test_smote_interpolates_between_same_class_neighbours(data):
         residual = np.linalg.norm(x[i] + t[:, None] * direction - out[i].numpy(), axis=1)
         assert residual.min() < 1e-4
     assert torch.equal(labels, torch.from_numpy(y))
+
+
+def test_smote_moves_every_row_of_a_class_smaller_than_k(data):
+    x, _, context = data
+    y = np.r_[np.zeros(37, dtype=np.int64), np.ones(3, dtype=np.int64)]  # class 1: 3 < k = 5
+    smote = fitted("smote:k=5:p=1.0", x, y, context)
+    small = torch.arange(37, 40).repeat(50)  # the small class's rows, many times over
+    out, _ = smote.batch(
+        torch.from_numpy(x[small.numpy()]),
+        torch.zeros(150),
+        torch.Generator().manual_seed(0),
+        small,
+    )
+    moved = (out - torch.from_numpy(x[small.numpy()])).abs().sum(1) > 0
+    assert moved.float().mean() > 0.95  # p = 1: every row has 2 valid neighbours to move to
+
+
+def test_smote_after_cvae_reaches_the_synthetic_patients():
+    """Batch augmenters are fitted on the expanded training set the loop draws rows from."""
+    config = RunConfig.from_dict(
+        {
+            "data": {"source": "synthetic:n_samples=60,n_genes=12", "target": "label"},
+            "model": {"name": "mlp", "options": {"hidden": [8]}},
+            "train": {"max_epochs": 2, "batch_size": 16},
+            "augment": {"methods": ["cvae:epochs=3", "smote:k=3:p=1.0"]},
+        }
+    )
+    prepared = prepare_data(config)
+    result = fit_split(config, prepared, make_split(config, prepared))
+    _, smote = result.augmenters
+    assert len(smote._neighbours) == 2 * len(make_split(config, prepared)["train"])
+    assert np.isfinite(result.metrics["test"]["balanced_accuracy"])
 
 
 def test_cvae_samples_have_the_requested_classes_and_dimension(data):

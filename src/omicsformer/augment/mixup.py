@@ -33,10 +33,10 @@ class Mixup(Augmenter):
         order = torch.randperm(b, generator=generator)
         if not (self.within_class and self.context.task == "classification"):
             return order
-        labels = y.argmax(1) if y.dim() == 2 else y
+        labels = (y.argmax(1) if y.dim() == 2 else y).cpu()
         partner = torch.arange(b)
         for c in labels.unique():
-            members = torch.nonzero(labels.cpu() == c).squeeze(1)
+            members = torch.nonzero(labels == c).squeeze(1)
             partner[members] = members[torch.randperm(len(members), generator=generator)]
         return partner
 

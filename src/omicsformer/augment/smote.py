@@ -33,6 +33,7 @@ class Smote(Augmenter):
         super().fit(x, y, context)
         self._x = torch.as_tensor(x, dtype=torch.float32)
         self._neighbours = np.full((len(x), self.k), -1, dtype=np.int64)  # training indices
+        self._n_neighbours = np.zeros(len(x), dtype=np.int64)  # valid entries per row (<= k)
         for c in np.unique(y):
             members = np.flatnonzero(y == c)
             if len(members) < 2:
@@ -41,6 +42,7 @@ class Smote(Augmenter):
             nn = NearestNeighbors(n_neighbors=k + 1).fit(x[members])
             _, idx = nn.kneighbors(x[members])
             self._neighbours[members, :k] = members[idx[:, 1:]]  # drop the sample itself
+            self._n_neighbours[members] = k
         return self
 
     def batch(
@@ -48,9 +50,11 @@ class Smote(Augmenter):
     ) -> tuple[Tensor, Tensor]:
         rows = rows.cpu().numpy()
         replace = torch.rand(len(rows), generator=generator) < self.p
-        choice = torch.randint(self.k, (len(rows),), generator=generator)
+        # a neighbour drawn uniformly among the row's valid ones (a small class has fewer than k)
+        u = torch.rand(len(rows), generator=generator).numpy()
+        choice = (u * np.maximum(self._n_neighbours[rows], 1)).astype(np.int64)
         lam = torch.rand(len(rows), 1, generator=generator)
-        partner = torch.as_tensor(self._neighbours[rows, choice.numpy()])
+        partner = torch.as_tensor(self._neighbours[rows, choice])
         usable = replace & (partner >= 0)
         if not usable.any():
             return x, y

@@ -32,7 +32,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from omicsformer.augment import build_augmenters
 from omicsformer.augment.cvae import CVAEAugmenter
 from omicsformer.config import RunConfig
 from omicsformer.console import note
@@ -40,7 +39,7 @@ from omicsformer.data.splits import kfold_splits
 from omicsformer.errors import ConfigError
 from omicsformer.fileio import StagedDir, write_text, write_with
 from omicsformer.models import MODELS, Runtime
-from omicsformer.pipeline import fit_model, prepare_data, preprocess_split
+from omicsformer.pipeline import check_augmentation, fit_model, prepare_data, preprocess_split
 
 
 def stratified_subsample(
@@ -81,8 +80,14 @@ def cvae_quality(
         quality["tstr_balanced_accuracy"] = float(
             balanced_accuracy_score(y_test, clf.predict(x_test))
         )
+    # equal numbers of real and synthetic patients: a seeded random subset of the larger side
+    # (synthetic patients come sorted by class, so a prefix would differ in class mix)
     n = min(len(x_train), len(synthetic))
-    x = np.concatenate([x_train[:n], synthetic[:n]])
+    rng = np.random.default_rng(seed)
+    real, fake = (
+        a if len(a) == n else a[rng.choice(len(a), n, replace=False)] for a in (x_train, synthetic)
+    )
+    x = np.concatenate([real, fake])
     is_real = np.r_[np.ones(n), np.zeros(n)]
     folds = min(3, n)
     if folds >= 2:
@@ -114,9 +119,10 @@ def bench_augmentation(
     spec.validate(config.model.options, config.train)
     augments = ["none", *[a for a in augments if a.strip() and a.strip() != "none"]]
     for a in augments:
-        built = build_augmenters([a])
-        if built and built[0].kind == "batch" and spec.family != "neural":
-            raise ConfigError(f"{a!r} augments training batches; use a neural --model")
+        check_augmentation(
+            dataclasses.replace(config, augment=dataclasses.replace(config.augment, methods=[a])),
+            model,
+        )
     stage = StagedDir(out_dir, overwrite=overwrite)
     stage.check_target()
     data = prepare_data(config)
