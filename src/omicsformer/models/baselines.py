@@ -305,13 +305,18 @@ def _max_features(text: str) -> str | float:
         return text
 
 
-def build_rf(options: RandomForestOptions, context: ModelContext) -> SklearnModel:
-    common = dict(
+def _forest_args(options: Any, context: ModelContext) -> dict[str, Any]:
+    """Arguments every forest (classifier, regressor, survival) takes from its options."""
+    return dict(
         n_estimators=options.n_estimators,
         max_features=_max_features(options.max_features),
         n_jobs=options.n_jobs,
         random_state=context.seed,
     )
+
+
+def build_rf(options: RandomForestOptions, context: ModelContext) -> SklearnModel:
+    common = _forest_args(options, context)
     if context.target.task == "regression":
         estimator: BaseEstimator = RandomForestRegressor(**common)
     else:
@@ -335,12 +340,7 @@ class RandomSurvivalForestOptions:
 def build_rsf(options: RandomSurvivalForestOptions, context: ModelContext) -> SklearnModel:
     from sksurv.ensemble import RandomSurvivalForest
 
-    estimator = RandomSurvivalForest(
-        n_estimators=options.n_estimators,
-        max_features=_max_features(options.max_features),
-        n_jobs=options.n_jobs,
-        random_state=context.seed,
-    )
+    estimator = RandomSurvivalForest(**_forest_args(options, context))
     grid = {"min_samples_leaf": list(options.min_samples_leaf)}
     return SklearnModel(estimator, grid, context, options.inner_folds, risk="log")
 
