@@ -45,3 +45,31 @@ def test_overrides_parse_key_value():
     assert parse_overrides(["a=1", "b.c = x,y"]) == {"a": "1", "b.c": "x,y"}
     with pytest.raises(ConfigError, match="expected KEY=VALUE"):
         parse_overrides(["novalue"])
+
+
+def test_bounded_options_are_checked_when_read():
+    from dataclasses import dataclass
+
+    from omicsformer.config import PROBABILITY, bounded, build_options
+
+    @dataclass
+    class Options:
+        width: list[int] = bounded([8, 4], low=1)
+        dropout: float = bounded(0.1, **PROBABILITY)
+
+    assert build_options(Options, {"width": "16,2", "dropout": "0"}, "o") == Options([16, 2], 0.0)
+    assert Options().width == [8, 4] and Options().width is not Options().width
+    with pytest.raises(ConfigError, match=r"o.width: must be at least 1, got 0"):
+        build_options(Options, {"width": "16,0"}, "o")
+    with pytest.raises(ConfigError, match=r"o.dropout: must be in \[0, 1\), got 1.0"):
+        build_options(Options, {"dropout": 1}, "o")
+
+
+def test_a_config_file_is_range_checked_like_the_flags(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text("seed: -1\n")
+    with pytest.raises(ConfigError, match="seed must be in"):
+        RunConfig.from_yaml(path)
+    path.write_text("train:\n  warmup_epochs: -1\n")
+    with pytest.raises(ConfigError, match="warmup"):
+        RunConfig.from_yaml(path)

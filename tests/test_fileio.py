@@ -1,9 +1,20 @@
+import json
 import os
 
 import pytest
 
 from omicsformer.errors import RunError
-from omicsformer.fileio import StagedDir, write_text, write_with
+from omicsformer.fileio import (
+    MANIFEST,
+    OutputFolder,
+    check_output_file,
+    check_output_path,
+    is_output_folder,
+    read_file,
+    verify_output,
+    write_text,
+    write_with,
+)
 
 
 def test_atomic_write_leaves_the_old_file_when_the_writer_fails(tmp_path):
@@ -25,18 +36,160 @@ def test_written_files_get_normal_permissions(tmp_path):
     assert (tmp_path / "a.txt").stat().st_mode & 0o044  # group/other readable under a usual umask
 
 
-def test_staged_dir_publishes_in_one_step_and_refuses_to_clobber(tmp_path):
-    stage = StagedDir(tmp_path / "run")
-    work = stage.create()
-    (work / "file").write_text("1")
-    assert not (tmp_path / "run").exists()
-    stage.publish()
+def build(target, text, **kwargs):
+    output = OutputFolder(target, kind="test", **kwargs)
+    output.check()
+    with output:
+        (output.create() / "file").write_text(text)
+        return output.publish()
+
+
+def test_output_folder_publishes_in_one_step_and_refuses_to_clobber(tmp_path):
+    output = OutputFolder(tmp_path / "run", kind="test")
+    with output:
+        work = output.create()
+        (work / "file").write_text("1")
+        assert not (tmp_path / "run").exists()
+        output.publish()
     assert (tmp_path / "run" / "file").read_text() == "1"
     assert not work.exists()
-    with pytest.raises(RunError, match="already exists"):
-        StagedDir(tmp_path / "run").create()
-    again = StagedDir(tmp_path / "run", overwrite=True)
-    (again.create() / "file").write_text("2")
-    again.publish()
+    assert is_output_folder(tmp_path / "run")
+    with pytest.raises(RunError, match="already exists; use --force"):
+        build(tmp_path / "run", "2")
+    build(tmp_path / "run", "2", overwrite=True)
     assert (tmp_path / "run" / "file").read_text() == "2"
-    assert sorted(os.listdir(tmp_path)) == ["run"]
+    assert sorted(os.listdir(tmp_path)) == [".run.lock", "run"]
+
+
+def test_a_users_folder_is_never_replaced_even_with_force(tmp_path):
+    users = tmp_path / "mine"
+    users.mkdir()
+    (users / "notes.txt").write_text("a year of work")
+    with pytest.raises(RunError, match="not an omicsformer output folder"):
+        build(users, "x", overwrite=True)
+    assert (users / "notes.txt").read_text() == "a year of work"
+    assert sorted(os.listdir(users)) == ["notes.txt"]
+    # a folder that only looks like ours (a manifest of someone else's) is not ours either
+    (users / MANIFEST).write_text('{"name": "my project"}')
+    with pytest.raises(RunError, match="not an omicsformer output folder"):
+        build(users, "x", overwrite=True)
+
+
+def test_an_empty_folder_is_free_and_a_file_is_in_the_way(tmp_path):
+    (tmp_path / "empty").mkdir()
+    assert build(tmp_path / "empty", "1") == tmp_path / "empty"
+    (tmp_path / "file.txt").write_text("x")
+    with pytest.raises(RunError, match="is not a folder"):
+        build(tmp_path / "file.txt", "1", overwrite=True)
+    with pytest.raises(RunError, match="is a file, not a folder"):
+        build(tmp_path / "file.txt" / "run", "1")
+    assert (tmp_path / "file.txt").read_text() == "x"
+
+
+def test_a_second_writer_is_refused_while_the_first_holds_the_lock(tmp_path):
+    first = OutputFolder(tmp_path / "run", kind="test")
+    with first:
+        (first.create() / "file").write_text("first")
+        second = OutputFolder(tmp_path / "run", kind="test", overwrite=True)
+        with pytest.raises(RunError, match="another omicsformer command is writing"):
+            second.check()
+        with pytest.raises(RunError, match="another omicsformer command is writing"), second:
+            second.create()
+        assert (first.path / "file").read_text() == "first"  # the refused writer removed nothing
+        first.publish()
+    assert (tmp_path / "run" / "file").read_text() == "first"
+
+
+def test_a_failure_removes_the_staging_folder_unless_kept(tmp_path):
+    output = OutputFolder(tmp_path / "run", kind="test")
+    with pytest.raises(ValueError), output:
+        output.create()
+        raise ValueError("boom")
+    assert not output.path.exists() and not (tmp_path / "run").exists()
+    kept = OutputFolder(tmp_path / "run", kind="test")
+    with pytest.raises(ValueError), kept:
+        kept.create()
+        kept.keep()
+        raise ValueError("boom")
+    assert kept.path.is_dir()
+
+
+def test_an_interrupted_run_is_kept_until_resumed_or_forced(tmp_path):
+    checkpoint = "checkpoint/state.pt"
+    output = OutputFolder(tmp_path / "run", kind="test", checkpoint=checkpoint)
+    with pytest.raises(KeyboardInterrupt), output:
+        work = output.create()
+        (work / "checkpoint").mkdir()
+        (work / checkpoint).write_text("epoch 6")
+        output.keep()
+        raise KeyboardInterrupt
+    again = OutputFolder(tmp_path / "run", kind="test", checkpoint=checkpoint)
+    with pytest.raises(RunError, match="interrupted run .* --resume"):
+        again.check()
+    resumed = OutputFolder(tmp_path / "run", kind="test", checkpoint=checkpoint)
+    with resumed:
+        assert (resumed.create(resume=True) / checkpoint).read_text() == "epoch 6"
+        resumed.release()
+    forced = OutputFolder(tmp_path / "run", kind="test", checkpoint=checkpoint, overwrite=True)
+    with forced:
+        assert not (forced.create() / checkpoint).exists()
+        forced.publish()
+    with pytest.raises(RunError, match="finished run; nothing to resume"):
+        OutputFolder(tmp_path / "run", kind="test", checkpoint=checkpoint).check(resume=True)
+
+
+def test_a_staging_folder_not_made_by_omicsformer_is_left_alone(tmp_path):
+    (tmp_path / ".run.partial").mkdir()
+    (tmp_path / ".run.partial" / "keep.txt").write_text("x")
+    with pytest.raises(RunError, match="was not made by omicsformer"):
+        build(tmp_path / "run", "1", overwrite=True)
+    assert (tmp_path / ".run.partial" / "keep.txt").exists()
+
+
+def test_verify_output_names_a_changed_missing_or_foreign_file(tmp_path):
+    folder = build(tmp_path / "run", "1")
+    (folder / "sub").mkdir()
+    files = verify_output(folder, "test", "a test folder")["files"]
+    assert list(files) == ["file"] and len(files["file"]) == 64  # a SHA-256 in hex
+    (folder / "notes.txt").write_text("added by the user")  # files beside the record are fine
+    verify_output(folder, "test", "a test folder")
+    (folder / "file").write_text("2")
+    with pytest.raises(RunError, match=r"run/file: changed since omicsformer wrote it"):
+        verify_output(folder, "test", "a test folder")
+    (folder / "file").unlink()
+    with pytest.raises(RunError, match="missing"):
+        verify_output(folder, "test", "a test folder")
+    with pytest.raises(RunError, match="a test folder, not a run"):
+        verify_output(folder, "run", "a run")
+    (folder / MANIFEST).write_text("{")
+    with pytest.raises(RunError, match="damaged"):
+        verify_output(folder, "test", "a test folder")
+    (folder / MANIFEST).unlink()
+    with pytest.raises(RunError, match="omicsformer.json missing"):
+        verify_output(folder, "test", "a test folder")
+
+
+def test_read_file_turns_any_parse_failure_into_one_error_naming_the_file(tmp_path):
+    path = tmp_path / "x.json"
+    path.write_text('{"a": ')
+    with pytest.raises(RunError, match=r"x.json: damaged or not written by omicsformer"):
+        read_file(path, lambda p: json.loads(p.read_text()))
+    with pytest.raises(RunError, match="missing"):
+        read_file(tmp_path / "absent.json", lambda p: p.read_text())
+
+
+def test_output_paths_are_checked_before_anything_is_written(tmp_path):
+    with pytest.raises(RunError, match="name too long"):
+        check_output_path(tmp_path / ("a" * 250), staged_name="." + "a" * 250 + ".partial")
+    with pytest.raises(RunError, match="cannot write in /proc"):
+        check_output_path("/proc/omicsformer-test/run", staged_name=".run.partial")
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(RunError, match="is a file, not a folder"):
+        check_output_path(tmp_path / "f" / "run", staged_name=".run.partial")
+    check_output_path(tmp_path / "new" / "deeper" / "run", staged_name=".run.partial")
+    assert sorted(os.listdir(tmp_path)) == ["f"]  # checking wrote nothing
+    with pytest.raises(RunError, match="already exists; use --force"):
+        check_output_file(tmp_path / "f")
+    check_output_file(tmp_path / "f", overwrite=True)
+    with pytest.raises(RunError, match="is a folder"):
+        check_output_file(tmp_path, overwrite=True)

@@ -7,10 +7,12 @@ Exit codes: 0 success, 2 user error (bad input, unknown name, ...; one line on s
 from __future__ import annotations
 
 import argparse
+import math
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from omicsformer.config import (
     DataConfig,
@@ -27,6 +29,79 @@ from omicsformer.console import note, out
 from omicsformer.errors import OmicsformerError
 
 # --------------------------------------------------------------------------------- arguments
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (exit 2), like every other user error."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"omicsformer: error: {message} (see: {self.prog} --help)", file=sys.stderr)
+        sys.exit(2)
+
+
+class Formatter(argparse.HelpFormatter):
+    """Shows each option's default unless its help already says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        shown = action.default not in (None, False, argparse.SUPPRESS)
+        if shown and "default" not in text and action.option_strings:
+            text += " (default: %(default)s)"
+        return text
+
+
+def number(
+    kind: type, low: float | None = None, high: float | None = None, *, open_low: bool = False
+) -> Callable[[str], Any]:
+    """An argparse type: an ``int`` or ``float`` within [low, high] (``open_low``: (low, high]);
+    checked when the arguments are parsed, before any data is read."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text.replace("_", "")) if kind is int else kind(text)
+        except ValueError:
+            what = "an integer" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if kind is float and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+        too_low = low is not None and (value <= low if open_low else value < low)
+        if too_low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(
+                f"must be {_range_text(low, high, open_low)}, got {text}"
+            )
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+def _range_text(low: float | None, high: float | None, open_low: bool) -> str:
+    if high is None:
+        return f"{'greater than' if open_low else 'at least'} {low}"
+    if low is None:
+        return f"at most {high}"
+    return f"in {'(' if open_low else '['}{low}, {high}]"
+
+
+def number_list(kind: type, low: float, high: float | None = None, *, open_low: bool = False):
+    """An argparse type: comma-separated numbers, each checked like :func:`number`."""
+    one = number(kind, low, high, open_low=open_low)
+
+    def parse(text: str) -> list[Any]:
+        values = [one(v.strip()) for v in text.split(",") if v.strip()]
+        if not values:
+            raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}")
+        return values
+
+    return parse
+
+
+COUNT = number(int, 1)  # epochs, batch sizes, processes, repeats: at least 1
+NON_NEGATIVE = number(int, 0)
+SEED = number(int, 0, 2**32 - 1)  # numpy and scikit-learn take 32-bit seeds
+FOLDS = number(int, 2)
+POSITIVE = number(float, 0, open_low=True)
+FRACTION = number(float, 0, 0.99)
 
 
 def _add_data_args(
@@ -49,21 +124,30 @@ def _add_data_args(
     g.add_argument(
         "--sample-id", help="sample-ID column of the labels table (default: first column)"
     )
-    g.add_argument("--layer", help="for .h5ad: use this layer instead of X")
+    g.add_argument("--layer", help="for .h5ad: use this layer instead of X (default: X)")
     if with_target:
         g.add_argument("--target", help="obs / labels column to predict")
         g.add_argument("--time", help="survival: column with the follow-up time")
         g.add_argument("--event", help="survival: column with the event indicator (0/1)")
 
 
-def _add_train_args(parser: argparse.ArgumentParser) -> None:
+def _add_train_args(
+    parser: argparse.ArgumentParser, *, with_model: bool = True, folds: bool = False
+) -> None:
+    """The flags of a training set-up; ``folds``: cross-validation instead of one split."""
     _add_data_args(parser, required=False)
     p = parser.add_argument_group("preprocessing (fitted on the training split only)")
     p.add_argument("--transform", choices=["none", "log1p", "log2p1"], help="default: none")
     p.add_argument(
-        "--impute", choices=["none", "median"], help="fill NaN/inf with training medians"
+        "--impute",
+        choices=["none", "median"],
+        help="median: fill NaN/inf with training medians (default: none, NaN is an error)",
     )
-    p.add_argument("--top-genes", type=int, help="keep the K most variable training genes")
+    p.add_argument(
+        "--top-genes",
+        type=COUNT,
+        help="keep the K most variable training genes (default: every gene)",
+    )
     p.add_argument("--no-zscore", action="store_true", default=None, help="do not z-score genes")
     k = parser.add_argument_group("task")
     k.add_argument(
@@ -75,26 +159,45 @@ def _add_train_args(parser: argparse.ArgumentParser) -> None:
         "--ties", choices=["breslow", "efron"], help="Cox likelihood ties (default: breslow)"
     )
     k.add_argument("--regression-loss", choices=["mse", "huber"], help="default: mse")
-    k.add_argument("--horizons", help="survival: comma-separated times for probabilities and AUC")
+    k.add_argument(
+        "--horizons",
+        help="survival: comma-separated times for probabilities and AUC (default: quartiles "
+        "of the training event times)",
+    )
     s = parser.add_argument_group("split")
-    s.add_argument("--val-fraction", type=float, help="default: 0.15")
-    s.add_argument("--test-fraction", type=float, help="default: 0.15")
+    where = "each training fold" if folds else "the samples"
+    s.add_argument(
+        "--val-fraction",
+        type=FRACTION,
+        help=f"validation part of {where} for early stopping, in [0, 0.99] (default: 0.15)",
+    )
+    if not folds:
+        s.add_argument(
+            "--test-fraction",
+            type=number(float, 0, 0.99, open_low=True),
+            help="test part, in (0, 0.99] (default: 0.15)",
+        )
     m = parser.add_argument_group("model")
-    m.add_argument("--model", help="registered model name (see `omicsformer models`)")
+    if with_model:
+        m.add_argument(
+            "--model", help="registered model name, see `omicsformer models` (default: logreg)"
+        )
     m.add_argument(
         "-o",
         "--option",
         action="append",
         metavar="KEY=VALUE",
-        help="model option, repeatable (e.g. -o C=0.01,0.1)",
+        help="model option, repeatable (e.g. -o C=0.01,0.1); with several models, MODEL.KEY=VALUE "
+        "for one of them",
     )
     m.add_argument(
         "--attention",
         help="attention backend of gene-level models: sdpa, eager, flash, linformer, nystrom, "
-        "performer, linear",
+        "performer, linear (default: sdpa)",
     )
     m.add_argument(
-        "--grouping", help="gene grouping (attomics, hybrid): random, kmeans or gmt:PATH"
+        "--grouping",
+        help="gene grouping (attomics, hybrid): random, kmeans or gmt:PATH (default: random)",
     )
     m.add_argument(
         "--drop-ungrouped",
@@ -103,32 +206,47 @@ def _add_train_args(parser: argparse.ArgumentParser) -> None:
         help="attomics with gmt: drop genes in no set instead of keeping them as one group",
     )
     t = parser.add_argument_group("training (neural models)")
-    t.add_argument("--max-epochs", type=int, help="default: 100")
-    t.add_argument("--batch-size", type=int, help="global batch size (default: 8; 64 for survival)")
-    t.add_argument("--lr", type=float, help="AdamW learning rate (default: the model's own)")
-    t.add_argument("--weight-decay", type=float, help="AdamW weight decay (default: 0.01)")
-    t.add_argument("--schedule", choices=["constant", "cosine"], help="learning-rate schedule")
-    t.add_argument("--warmup-epochs", type=int, help="linear warm-up epochs (default: 0)")
-    t.add_argument("--grad-clip", type=float, help="gradient-norm clipping, 0 = off (default: 1)")
-    t.add_argument("--patience", type=int, help="early-stopping patience in epochs (default: 8)")
-    t.add_argument("--monitor", help="validation quantity for early stopping: loss or a metric")
+    t.add_argument("--max-epochs", type=COUNT, help="default: 100")
+    t.add_argument(
+        "--batch-size", type=COUNT, help="global batch size (default: 8; 64 for survival)"
+    )
+    t.add_argument("--lr", type=POSITIVE, help="AdamW learning rate (default: the model's own)")
+    t.add_argument(
+        "--weight-decay", type=number(float, 0), help="AdamW weight decay (default: 0.01)"
+    )
+    t.add_argument(
+        "--schedule",
+        choices=["constant", "cosine"],
+        help="learning-rate schedule (default: constant)",
+    )
+    t.add_argument("--warmup-epochs", type=NON_NEGATIVE, help="linear warm-up epochs (default: 0)")
+    t.add_argument(
+        "--grad-clip", type=number(float, 0), help="gradient-norm clipping, 0 = off (default: 1)"
+    )
+    t.add_argument("--patience", type=COUNT, help="early-stopping patience in epochs (default: 8)")
+    t.add_argument(
+        "--monitor",
+        help="validation quantity for early stopping: loss or a task metric (default: loss)",
+    )
     t.add_argument("--device", choices=["cpu", "cuda", "auto"], help="default: auto")
-    t.add_argument("--devices", type=int, help="processes / GPUs per node (default: 1)")
-    t.add_argument("--num-nodes", type=int, help="nodes (default: 1)")
-    t.add_argument("--strategy", choices=["auto", "ddp", "fsdp"], help="multi-device strategy")
+    t.add_argument("--devices", type=COUNT, help="processes / GPUs per node (default: 1)")
+    t.add_argument("--num-nodes", type=COUNT, help="nodes (default: 1)")
+    t.add_argument(
+        "--strategy", choices=["auto", "ddp", "fsdp"], help="multi-device strategy (default: auto)"
+    )
     t.add_argument("--precision", choices=["32", "bf16-mixed", "16-mixed"], help="default: 32")
     a = parser.add_argument_group("augmentation (training data only)")
     a.add_argument(
         "--augment",
         help="comma-separated NAME[:key=value...]: noise, mask, scale, mixup, smote, cvae "
-        "(e.g. noise:sigma=0.2,mixup:alpha=0.4)",
+        "(e.g. noise:sigma=0.2,mixup:alpha=0.4; default: none)",
     )
     a.add_argument(
         "--synthetic-ratio",
-        type=float,
+        type=POSITIVE,
         help="cvae: synthetic patients per real training patient (default: 1)",
     )
-    parser.add_argument("--seed", type=int, help="random seed (default: 0)")
+    parser.add_argument("--seed", type=SEED, help="random seed (default: 0)")
     parser.add_argument(
         "--config", help="start from this config.yaml (flags given here override it)"
     )
@@ -160,7 +278,10 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             "regression_loss": args.regression_loss,
             "horizons": args.horizons,
         },
-        "split": {"val_fraction": args.val_fraction, "test_fraction": args.test_fraction},
+        "split": {
+            "val_fraction": args.val_fraction,
+            "test_fraction": getattr(args, "test_fraction", None),  # not with --folds
+        },
         "train": {
             name: getattr(args, name)
             for name in (
@@ -194,8 +315,9 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             **{k: v for k, v in values.items() if v is not None},
         }
         setattr(config, section, from_dict(classes[section], merged, section))
-    if args.model is not None and args.model != config.model.name:
-        config.model = ModelConfig(name=args.model, options={})
+    model = getattr(args, "model", None)  # compare takes --models instead
+    if model is not None and model != config.model.name:
+        config.model = ModelConfig(name=model, options={})
     config.model.options.update(parse_overrides(args.option))
     if args.grouping is not None:
         config.model.options["grouping"] = args.grouping
@@ -243,8 +365,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from omicsformer.compare import compare
 
-    if args.model:
-        raise OmicsformerError("compare takes --models (comma-separated), not --model")
     config = config_from_args(args)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     compare(
@@ -272,9 +392,10 @@ def _load_data_for_run(args: argparse.Namespace, run: Any) -> Any:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from omicsformer.fileio import write_with
+    from omicsformer.fileio import check_output_file, write_with
     from omicsformer.pipeline import load_run, predictions_for
 
+    check_output_file(args.out, overwrite=args.force)  # before any data is read
     run = load_run(args.run_dir)
     adata = _load_data_for_run(args, run)
     frame = predictions_for(run, adata)
@@ -284,15 +405,18 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from omicsformer.fileio import write_json
-    from omicsformer.pipeline import evaluate_run, load_run
+    from omicsformer.fileio import check_output_file, write_json
+    from omicsformer.pipeline import evaluate_run, load_run, warn_if_seen
     from omicsformer.report.tables import print_metrics
 
+    if args.out:
+        check_output_file(args.out, overwrite=args.force)
     run = load_run(args.run_dir)
     adata = _load_data_for_run(args, run)
     columns = [args.target] if args.target else None
     if args.time or args.event:
         columns = [args.time or run.target.columns[0], args.event or run.target.columns[1]]
+    warn_if_seen(run, adata)
     metrics = evaluate_run(run, adata, columns)
     print_metrics({run.spec.name: {"evaluation": metrics}}, run.task.metric_names)
     if args.out:
@@ -328,21 +452,11 @@ def cmd_interpret(args: argparse.Namespace) -> int:
     return 0
 
 
-def _int_list(text: str, flag: str) -> list[int]:
-    try:
-        values = [int(v.replace("_", "")) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise OmicsformerError(f"{flag} expects comma-separated integers, got {text!r}") from None
-    if not values or min(values) < 1:
-        raise OmicsformerError(f"{flag} expects positive integers, got {text!r}")
-    return values
-
-
 def cmd_bench_attention(args: argparse.Namespace) -> int:
     from omicsformer.bench.attention import bench_attention
 
     frame = bench_attention(
-        _int_list(args.genes, "--genes"),
+        args.genes,
         [b.strip() for b in args.backends.split(",") if b.strip()],
         args.out,
         batch=args.batch,
@@ -378,7 +492,7 @@ def cmd_bench_model(args: argparse.Namespace) -> int:
 
     frame = bench_model(
         [m.strip() for m in args.models.split(",") if m.strip()],
-        _int_list(args.genes, "--genes"),
+        args.genes,
         args.out,
         batch=args.batch,
         device=args.device,
@@ -401,12 +515,11 @@ def cmd_bench_augmentation(args: argparse.Namespace) -> int:
     augments = [a.strip() for a in (args.augment or "none").split(",")]
     args.augment = None  # the alternatives are compared; the config itself has none
     config = config_from_args(args)
-    fractions = [float(f) for f in args.train_fractions.split(",") if f.strip()]
     frame = bench_augmentation(
         config,
         args.model or "mlp",
         args.out,
-        fractions=fractions,
+        fractions=args.train_fractions,
         augments=augments,
         folds=args.folds,
         overwrite=args.force,
@@ -533,110 +646,162 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="omicsformer",
         description="Predict patient phenotypes from gene expression with attention models.",
+        formatter_class=Formatter,
+        allow_abbrev=False,  # --model must not silently mean --models
     )
+    parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    train = sub.add_parser("train", help="train one model on a train/val/test split")
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(
+            name, help=help, description=help, formatter_class=Formatter, allow_abbrev=False
+        )
+
+    train = command("train", "train one model on a train/val/test split")
     _add_train_args(train)
     train.add_argument("--out", help="run folder to create")
-    train.add_argument("--force", action="store_true", help="replace an existing run folder")
+    train.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing run folder made by omicsformer, or discard an interrupted run",
+    )
     train.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
     train.set_defaults(func=cmd_train)
 
-    compare = sub.add_parser("compare", help="several models on the same cross-validation folds")
-    _add_train_args(compare)
+    compare = command("compare", "several models on the same cross-validation folds")
+    _add_train_args(compare, with_model=False, folds=True)
     compare.add_argument(
         "--models", required=True, help="comma-separated models, e.g. logreg,rf,mlp"
     )
-    compare.add_argument("--folds", type=int, default=5, help="stratified folds (default: 5)")
+    compare.add_argument("--folds", type=FOLDS, default=5, help="stratified folds, at least 2")
     compare.add_argument("--out", required=True, help="output folder (results.csv, summary.md)")
-    compare.add_argument("--force", action="store_true", help="replace an existing output folder")
-    compare.add_argument("--progress", action="store_true", help="show a bar per training run")
+    _add_force(compare)
+    compare.add_argument(
+        "--progress", action="store_true", help="show the epochs of each training run"
+    )
     compare.set_defaults(func=cmd_compare)
 
-    predict = sub.add_parser("predict", help="predict new samples with a trained run")
+    predict = command("predict", "predict new samples with a trained run")
     predict.add_argument("run_dir", help="a run folder made by `omicsformer train`")
     _add_data_args(predict, required=True, with_target=False)
     predict.add_argument("--out", required=True, help="predictions CSV to write")
+    predict.add_argument("--force", action="store_true", help="replace an existing --out file")
     predict.set_defaults(func=cmd_predict)
 
-    evaluate = sub.add_parser("evaluate", help="score a trained run on labelled data")
+    evaluate = command("evaluate", "score a trained run on labelled data")
     evaluate.add_argument("run_dir", help="a run folder made by `omicsformer train`")
     _add_data_args(evaluate, required=True)
     evaluate.add_argument("--out", help="also write the metrics to this JSON file")
+    evaluate.add_argument("--force", action="store_true", help="replace an existing --out file")
     evaluate.set_defaults(func=cmd_evaluate)
 
-    interp = sub.add_parser("interpret", help="per-patient gene-gene interactions of a trained run")
+    interp = command("interpret", "per-patient gene-gene interactions of a trained run")
     interp.add_argument("run_dir", help="a run folder of a neural model")
     _add_data_args(interp, required=True, with_target=False)
     which = interp.add_mutually_exclusive_group()
     which.add_argument("--samples", help="comma-separated sample IDs (default: all)")
     which.add_argument("--all", action="store_true", help="every sample of the data")
-    interp.add_argument("--top-k", type=int, default=50, help="interactions kept per patient")
+    interp.add_argument("--top-k", type=COUNT, default=50, help="interactions kept per patient")
     interp.add_argument(
         "--methods",
         help="comma-separated: attention, rollout, integrated_gradients, gradient_x_input, "
         "hessian, occlusion (default: all but occlusion)",
     )
     interp.add_argument("--per-head", action="store_true", help="also keep every head's edges")
-    interp.add_argument("--plots", type=int, default=5, help="patient heatmaps to draw")
-    interp.add_argument("--out", required=True)
-    interp.add_argument("--force", action="store_true")
+    interp.add_argument("--plots", type=NON_NEGATIVE, default=5, help="patient heatmaps to draw")
+    interp.add_argument("--out", required=True, help="output folder to create")
+    _add_force(interp)
     interp.set_defaults(func=cmd_interpret)
 
-    bench = sub.add_parser("bench", help="benchmarks: attention kernels, model training steps")
+    bench = command("bench", "benchmarks: attention kernels, model training steps")
     bench_sub = bench.add_subparsers(dest="bench", required=True, metavar="BENCHMARK")
-    attention = bench_sub.add_parser(
-        "attention", help="time and memory of attention backends vs genes"
-    )
-    attention.add_argument("--genes", default="1000,4000,16000,60000", help="token counts")
+
+    def benchmark(name: str, help: str) -> argparse.ArgumentParser:
+        return bench_sub.add_parser(
+            name, help=help, description=help, formatter_class=Formatter, allow_abbrev=False
+        )
+
+    attention = benchmark("attention", "time and memory of attention backends vs genes")
     attention.add_argument(
-        "--backends", default="eager,sdpa,linformer,nystrom,performer,linear", help="backends"
+        "--genes",
+        type=number_list(int, 1),
+        default="1000,4000,16000,60000",
+        help="comma-separated token counts",
     )
-    attention.add_argument("--batch", type=int, default=1)
-    attention.add_argument("--dim", type=int, default=128, help="model width (heads x head dim)")
-    attention.add_argument("--heads", type=int, default=4)
-    attention.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    attention.add_argument("--precision", choices=["32", "bf16", "16"], default="32")
-    attention.add_argument("--mode", choices=["fwd", "fwd+bwd"], default="fwd+bwd")
-    attention.add_argument("--repeats", type=int, default=3, help="timed repeats (median)")
     attention.add_argument(
-        "--memory-budget-gb", type=float, help="skip configurations estimated above this"
+        "--backends",
+        default="eager,sdpa,linformer,nystrom,performer,linear",
+        help="comma-separated attention backends",
     )
-    attention.add_argument("--timeout", type=float, default=600, help="seconds per configuration")
-    attention.add_argument("--out", required=True)
-    attention.add_argument("--force", action="store_true")
+    attention.add_argument("--batch", type=COUNT, default=1, help="patients per step")
+    attention.add_argument("--dim", type=COUNT, default=128, help="model width (heads x head dim)")
+    attention.add_argument("--heads", type=COUNT, default=4, help="attention heads")
+    attention.add_argument(
+        "--device", choices=["cpu", "cuda"], default="cpu", help="where to measure"
+    )
+    attention.add_argument(
+        "--precision", choices=["32", "bf16", "16"], default="32", help="number format"
+    )
+    attention.add_argument(
+        "--mode", choices=["fwd", "fwd+bwd"], default="fwd+bwd", help="what is timed"
+    )
+    attention.add_argument("--repeats", type=COUNT, default=3, help="timed repeats (median)")
+    attention.add_argument(
+        "--memory-budget-gb",
+        type=POSITIVE,
+        help="skip configurations estimated above this (default: the machine's memory)",
+    )
+    attention.add_argument(
+        "--timeout", type=POSITIVE, default=600, help="seconds per configuration"
+    )
+    attention.add_argument("--out", required=True, help="output folder to create")
+    _add_force(attention)
     attention.set_defaults(func=cmd_bench_attention)
-    model = bench_sub.add_parser("model", help="one training step of each neural model")
-    model.add_argument("--models", default="mlp,attomics,gene-transformer,hybrid")
-    model.add_argument("--genes", default="1000,4000")
-    model.add_argument("--batch", type=int, default=8)
-    model.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    model.add_argument("--precision", choices=["32", "bf16"], default="32")
-    model.add_argument("-o", "--option", action="append", metavar="[MODEL.]KEY=VALUE")
-    model.add_argument("--repeats", type=int, default=3)
-    model.add_argument("--timeout", type=float, default=600)
-    model.add_argument("--out", required=True)
-    model.add_argument("--force", action="store_true")
+
+    model = benchmark("model", "one training step of each neural model")
+    model.add_argument(
+        "--models", default="mlp,attomics,gene-transformer,hybrid", help="comma-separated models"
+    )
+    model.add_argument(
+        "--genes",
+        type=number_list(int, 1),
+        default="1000,4000",
+        help="comma-separated gene counts",
+    )
+    model.add_argument("--batch", type=COUNT, default=8, help="patients per step")
+    model.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where to measure")
+    model.add_argument("--precision", choices=["32", "bf16"], default="32", help="number format")
+    _add_model_options(model)
+    model.add_argument("--repeats", type=COUNT, default=3, help="timed repeats (median)")
+    model.add_argument("--timeout", type=POSITIVE, default=600, help="seconds per configuration")
+    model.add_argument("--out", required=True, help="output folder to create")
+    _add_force(model)
     model.set_defaults(func=cmd_bench_model)
 
-    aug = bench_sub.add_parser("augmentation", help="learning curves with each augmentation")
-    _add_train_args(aug)
-    aug.add_argument("--train-fractions", default="0.1,0.25,0.5,1.0")
-    aug.add_argument("--folds", type=int, default=5)
-    aug.add_argument("--out", required=True)
-    aug.add_argument("--force", action="store_true")
+    aug = benchmark("augmentation", "learning curves with each augmentation")
+    _add_train_args(aug, folds=True)
+    aug.add_argument(
+        "--train-fractions",
+        type=number_list(float, 0, 1, open_low=True),
+        default="0.1,0.25,0.5,1.0",
+        help="comma-separated fractions of each training fold, in (0, 1]",
+    )
+    aug.add_argument("--folds", type=FOLDS, default=5, help="stratified folds, at least 2")
+    aug.add_argument("--out", required=True, help="output folder to create")
+    _add_force(aug)
     aug.set_defaults(func=cmd_bench_augmentation)
 
-    inter = bench_sub.add_parser(
-        "interactions", help="recovery of planted gene pairs by each model and method"
-    )
-    inter.add_argument("--models", default="gene-transformer,hybrid,attomics,mlp")
+    inter = benchmark("interactions", "recovery of planted gene pairs by each model and method")
     inter.add_argument(
-        "--methods", default="attention,hessian,occlusion", help="attention, hessian, occlusion"
+        "--models", default="gene-transformer,hybrid,attomics,mlp", help="comma-separated models"
+    )
+    inter.add_argument(
+        "--methods",
+        default="attention,hessian,occlusion",
+        help="comma-separated: attention, hessian, occlusion",
     )
     inter.add_argument(
         "--data-option",
@@ -645,42 +810,114 @@ def build_parser() -> argparse.ArgumentParser:
         help="synthetic generator setting, e.g. n_genes=100 (default: 2000 samples, 50 genes, "
         "3 planted pairs)",
     )
-    inter.add_argument("-o", "--option", action="append", metavar="[MODEL.]KEY=VALUE")
-    inter.add_argument("--seed", type=int, default=0)
-    inter.add_argument("--max-epochs", type=int, default=60)
-    inter.add_argument("--patience", type=int, default=15)
-    inter.add_argument("--test-patients", type=int, default=200)
-    inter.add_argument("--out", required=True)
-    inter.add_argument("--force", action="store_true")
+    _add_model_options(inter)
+    inter.add_argument("--seed", type=SEED, default=0, help="random seed")
+    inter.add_argument("--max-epochs", type=COUNT, default=60, help="training epochs at most")
+    inter.add_argument(
+        "--patience", type=COUNT, default=15, help="early-stopping patience in epochs"
+    )
+    inter.add_argument(
+        "--test-patients", type=COUNT, default=200, help="test patients whose pairs are scored"
+    )
+    inter.add_argument("--out", required=True, help="output folder to create")
+    _add_force(inter)
     inter.set_defaults(func=cmd_bench_interactions)
 
-    datasets = sub.add_parser("datasets", help="list the built-in datasets")
-    datasets.set_defaults(func=cmd_datasets)
-    models = sub.add_parser("models", help="list the registered models")
-    models.set_defaults(func=cmd_models)
+    command("datasets", "list the built-in datasets").set_defaults(func=cmd_datasets)
+    command("models", "list the registered models").set_defaults(func=cmd_models)
 
-    demo = sub.add_parser("demo", help="run the demonstration on the bundled leukemia cohort")
-    demo.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
+    demo = command("demo", "run the demonstration on the bundled leukemia cohort")
+    demo.add_argument(
+        "--out",
+        default="runs/demo",
+        help="output folder; a previous demo there is replaced, any other folder is refused",
+    )
     demo.add_argument("--models", help="comma-separated models (default: logreg,rf,mlp,attomics)")
-    demo.add_argument("--folds", type=int, default=5, help="cross-validation folds (default: 5)")
-    demo.add_argument("--attention", help="attention backend of gene-transformer / hybrid")
-    demo.add_argument("--top-genes", type=int, help="keep the K most variable training genes")
+    demo.add_argument("--folds", type=FOLDS, default=5, help="cross-validation folds")
+    demo.add_argument(
+        "--attention", help="attention backend of gene-transformer / hybrid (default: sdpa)"
+    )
+    demo.add_argument(
+        "--top-genes",
+        type=COUNT,
+        help="keep the K most variable training genes (default: every gene)",
+    )
     demo.set_defaults(func=cmd_demo)
     return parser
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-o",
+        "--option",
+        action="append",
+        metavar="[MODEL.]KEY=VALUE",
+        help="model option, repeatable; a bare KEY goes to every model that has it",
+    )
+
+
+def _add_force(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing output folder made by omicsformer (never any other folder)",
+    )
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    from omicsformer import __version__
+
+    try:
+        torch = version("torch")
+    except PackageNotFoundError:
+        torch = "not installed"
+    return f"omicsformer {__version__} (torch {torch}, Python {sys.version.split()[0]})"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except OmicsformerError as exc:
-        message = " ".join(str(exc).split())  # always exactly one line
-        print(f"omicsformer: error: {message}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("omicsformer: interrupted", file=sys.stderr)
-        return 130
+    with warnings.catch_warnings():
+        _route_warnings()
+        try:
+            return int(args.func(args) or 0)
+        except OmicsformerError as exc:
+            return _fail(str(exc))
+        except OSError as exc:  # a file system refusal: permissions, full disk, bad path
+            if exc.errno is None:
+                raise
+            from omicsformer.fileio import describe_os_error
+
+            return _fail(describe_os_error(exc))
+        except KeyboardInterrupt:
+            print("omicsformer: interrupted", file=sys.stderr)
+            return 130
+
+
+def _fail(message: str) -> int:
+    message = " ".join(message.split())  # always exactly one line
+    print(f"omicsformer: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _route_warnings() -> None:
+    """Deprecation notices are for developers: hidden. Any other warning of a library becomes
+    one note line (once per message) instead of a multi-line block around our own output."""
+    warnings.simplefilter("ignore", FutureWarning)
+    warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.simplefilter("ignore", PendingDeprecationWarning)
+    seen: set[str] = set()
+
+    def show(message: Any, category: type, filename: str, lineno: int, *rest: Any) -> None:
+        text = " ".join(str(message).split())
+        if text in seen:
+            return
+        seen.add(text)
+        note(f"warning ({category.__name__}): {text}")
+
+    warnings.showwarning = show
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ same arrays. Written to the output folder (atomically, as a whole):
 
 from __future__ import annotations
 
+import contextlib
 import math
 from pathlib import Path
 from typing import Any
@@ -22,11 +23,19 @@ import pandas as pd
 from omicsformer.bench.memory import PeakMemory
 from omicsformer.config import RunConfig
 from omicsformer.console import note, out
-from omicsformer.data.splits import kfold_splits, splits_to_json
+from omicsformer.data.splits import Split, splits_to_json
 from omicsformer.errors import ConfigError
-from omicsformer.fileio import StagedDir, write_json, write_text, write_with, write_yaml
+from omicsformer.fileio import OutputFolder, write_json, write_text, write_with, write_yaml
 from omicsformer.models import MODELS, Runtime
-from omicsformer.pipeline import check_augmentation, fit_model, prepare_data, preprocess_split
+from omicsformer.models.base import require_task
+from omicsformer.pipeline import (
+    PreparedData,
+    check_augmentation,
+    fit_model,
+    make_folds,
+    prepare_data,
+    preprocess_split,
+)
 from omicsformer.train.distributed import is_main_process
 
 COST_COLUMNS = ("fit_seconds", "predict_seconds", "peak_memory_mb", "n_parameters")
@@ -76,48 +85,19 @@ def compare(
     for name in models:
         MODELS.get(name).validate(options[name], config.train)
         check_augmentation(config, name)
+    if folds < 2:
+        raise ConfigError(f"--folds must be at least 2, got {folds}")
     main = is_main_process()
-    stage = StagedDir(out_dir, overwrite=overwrite)
+    output = OutputFolder(out_dir, kind="compare", overwrite=overwrite)
     if main:
-        stage.check_target()
+        output.check()  # before any data is read
     data = prepare_data(config)
-    fold_splits = kfold_splits(
-        data.task.strata(data.y, data.target),
-        folds=folds,
-        val_fraction=config.split.val_fraction,
-        seed=config.seed,
-    )
-    folder = stage.create() if main else None
-    try:
-        rows = []
-        for fold, split in enumerate(fold_splits):
-            arrays = preprocess_split(config, data, split)
-            for name in models:
-                with PeakMemory() as memory:
-                    result = fit_model(
-                        config,
-                        data,
-                        arrays,
-                        Runtime(train=config.train, progress=progress),
-                        model_name=name,
-                        options=options[name],
-                    )
-                row = {"model": name, "fold": fold, "n_test": len(split["test"])}
-                test = result.metrics["test"]
-                row.update({m: test[m] for m in data.task.metric_names})
-                row.update(
-                    fit_seconds=result.fit_seconds,
-                    predict_seconds=result.predict_seconds,
-                    peak_memory_mb=memory.peak_mb,
-                    n_parameters=result.model.n_parameters(),
-                    best_epoch=result.fitted.get("best_epoch", np.nan),
-                )
-                rows.append(row)
-                note(
-                    f"fold {fold + 1}/{folds} {name}: {data.task.main_metric} "
-                    f"{test[data.task.main_metric]:.3f} ({result.fit_seconds:.1f} s)"
-                )
-        results = pd.DataFrame(rows)
+    for name in models:
+        require_task(MODELS.get(name), data.task.name)
+    fold_splits = make_folds(config, data, folds)
+    with output if main else contextlib.nullcontext():
+        folder = output.create() if main else None
+        results = _run_folds(config, data, fold_splits, models, options, progress)
         if not main:
             return None
         summary = summary_markdown(
@@ -138,15 +118,51 @@ def compare(
                 fold_splits, data.sample_ids, seed=config.seed, stratified_on=data.target.columns
             ),
         )
-        stage.publish()
-    except BaseException:
-        if main:
-            stage.discard()
-        raise
+        output.publish()
     print_summary(
         results, list(data.task.metric_names), _title(config, folds), data.task.lower_is_better
     )
     return results
+
+
+def _run_folds(
+    config: RunConfig,
+    data: PreparedData,
+    fold_splits: list[Split],
+    models: list[str],
+    options: dict[str, dict[str, Any]],
+    progress: bool,
+) -> pd.DataFrame:
+    """Every model on every fold: one row of test metrics and costs per model x fold."""
+    rows = []
+    for fold, split in enumerate(fold_splits):
+        arrays = preprocess_split(config, data, split)
+        for name in models:
+            with PeakMemory() as memory:
+                result = fit_model(
+                    config,
+                    data,
+                    arrays,
+                    Runtime(train=config.train, progress=progress),
+                    model_name=name,
+                    options=options[name],
+                )
+            row = {"model": name, "fold": fold, "n_test": len(split["test"])}
+            test = result.metrics["test"]
+            row.update({m: test[m] for m in data.task.metric_names})
+            row.update(
+                fit_seconds=result.fit_seconds,
+                predict_seconds=result.predict_seconds,
+                peak_memory_mb=memory.peak_mb,
+                n_parameters=result.model.n_parameters(),
+                best_epoch=result.fitted.get("best_epoch", np.nan),
+            )
+            rows.append(row)
+            note(
+                f"fold {fold + 1}/{len(fold_splits)} {name}: {data.task.main_metric} "
+                f"{test[data.task.main_metric]:.3f} ({result.fit_seconds:.1f} s)"
+            )
+    return pd.DataFrame(rows)
 
 
 def _title(config: RunConfig, folds: int) -> str:

@@ -132,6 +132,8 @@ class TrainConfig:
             raise ConfigError("--devices and --num-nodes must be at least 1")
         if self.patience < 1:
             raise ConfigError("--patience must be at least 1")
+        if self.warmup_epochs < 0 or self.min_delta < 0:
+            raise ConfigError("--warmup-epochs and min_delta must not be negative")
         return self
 
 
@@ -171,6 +173,8 @@ class RunConfig:
             )
         if (self.task.time is None) != (self.task.event is None):
             raise ConfigError("survival needs both --time and --event")
+        if not 0 <= self.seed < 2**32:
+            raise ConfigError(f"the seed must be in [0, 2^32 - 1], got {self.seed}")
         if any(h <= 0 for h in self.task.horizons):
             raise ConfigError("--horizons must be positive times")
         self.train.validate()
@@ -197,6 +201,50 @@ class RunConfig:
         return cls.from_dict(data)
 
 
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric option may take (each item, for a list option)."""
+
+    low: float | None = None
+    high: float | None = None
+    open_low: bool = False
+    open_high: bool = False
+
+    def check(self, value: Any, where: str) -> None:
+        for item in value if isinstance(value, list | tuple) else [value]:
+            if item is None or isinstance(item, bool) or not isinstance(item, int | float):
+                continue
+            low_bad = self.low is not None and (
+                item <= self.low if self.open_low else item < self.low
+            )
+            high_bad = self.high is not None and (
+                item >= self.high if self.open_high else item > self.high
+            )
+            if low_bad or high_bad or item != item:
+                raise ConfigError(f"{where}: must be {self}, got {item!r}")
+
+    def __str__(self) -> str:
+        if self.high is None:
+            return f"{'greater than' if self.open_low else 'at least'} {self.low}"
+        if self.low is None:
+            return f"{'less than' if self.open_high else 'at most'} {self.high}"
+        left, right = "(" if self.open_low else "[", ")" if self.open_high else "]"
+        return f"in {left}{self.low}, {self.high}{right}"
+
+
+def bounded(default: Any = dataclasses.MISSING, **limits: Any) -> Any:
+    """A dataclass field whose value is checked against ``Range(**limits)`` when options are
+    read (``-o``, YAML), before any data is read. A list default is given as the list itself
+    (it is copied for each instance)."""
+    metadata = {"range": Range(**limits)}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+PROBABILITY = {"low": 0, "high": 1, "open_high": True}  # dropout: 1 would drop everything
+
+
 def from_dict(cls: type, data: dict[str, Any], where: str) -> Any:
     """Build dataclass ``cls`` from a mapping, checking keys and coercing simple types."""
     if not isinstance(data, dict):
@@ -210,6 +258,10 @@ def from_dict(cls: type, data: dict[str, Any], where: str) -> Any:
             f"valid keys: {', '.join(sorted(names))}"
         )
     kwargs = {key: coerce(value, hints[key], f"{where}.{key}") for key, value in data.items()}
+    limits = {f.name: f.metadata["range"] for f in dataclasses.fields(cls) if "range" in f.metadata}
+    for key, value in kwargs.items():
+        if key in limits:
+            limits[key].check(value, f"{where}.{key}")
     return cls(**kwargs)
 
 

@@ -1,23 +1,44 @@
-"""Atomic file and folder writes, so that an interrupted or failed command never leaves a
-half-written output behind.
+"""Safe outputs: atomic files, and folders built aside, locked, marked and checksummed.
 
-Files are written to a temporary sibling and moved into place with :func:`os.replace`, which is
-atomic on POSIX file systems. Run folders are built in a hidden staging folder next to the target
-(``.NAME.partial``) and renamed into place once complete (see :class:`StagedDir`).
+Nothing the user owns is ever lost, and no output is ever half-written:
+
+- Files are written to a temporary sibling and moved into place with :func:`os.replace`, which is
+  atomic on POSIX file systems (:func:`atomic_path`).
+- Output folders (runs, comparisons, benchmarks, interpretations) are built in a hidden staging
+  folder ``.NAME.partial`` beside the target and renamed into place once complete
+  (:class:`OutputFolder`). While a folder is built its writer holds a lock on ``.NAME.lock``, so
+  that a second command writing the same output is refused instead of deleting the first one's
+  work.
+- Every folder omicsformer makes holds ``omicsformer.json`` (:data:`MANIFEST`): what made it, and
+  once complete the SHA-256 of each file. The manifest marks the folder as omicsformer's own:
+  ``--force`` replaces only such a folder, never a folder of the user's. Loading a run checks the
+  checksums (:func:`verify_output`), so an edited or damaged file is refused by name.
+- :func:`check_output_path` and :func:`check_output_file` say, before any data is read, whether an
+  output can be created at all (a file in the way, a folder that cannot be written, a name too
+  long once the hidden staging prefix is added).
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
+
+from omicsformer.errors import OmicsformerError, RunError
+
+T = TypeVar("T")
+
+MANIFEST = "omicsformer.json"
 
 
 @contextmanager
@@ -71,56 +92,339 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"cannot write {type(obj).__name__} to JSON")
 
 
-class StagedDir:
-    """Build a folder in a staging location and publish it in one rename.
+def read_file(path: str | os.PathLike[str], reader: Callable[[Path], T]) -> T:
+    """``reader(path)``; any failure to read or parse the file becomes one :class:`RunError`
+    that names it (run files are input too: they may be truncated, edited or foreign)."""
+    path = Path(path)
+    if not path.is_file():
+        raise RunError(f"{path}: missing")
+    try:
+        return reader(path)
+    except OmicsformerError:
+        raise
+    except Exception as exc:  # parsers raise many unrelated types for a damaged file
+        raise RunError(
+            f"{path}: damaged or not written by omicsformer ({first_line(exc)})"
+        ) from None
 
-    While work is in progress the content lives in ``.NAME.partial`` beside the target; on
-    :meth:`publish` an existing target is replaced (only when ``overwrite`` was given) and the
-    staging folder is renamed onto it. A failure before :meth:`publish` leaves the target untouched
-    and keeps the staging folder (so that an interrupted training run can be resumed from it).
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, or its type when it has none."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+# ------------------------------------------------------------------------ checks before writing
+def _name_max(folder: Path) -> int:
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255
+
+
+def check_output_path(path: str | os.PathLike[str], *, staged_name: str) -> None:
+    """Raise a :class:`RunError` if ``path`` cannot be created; writes nothing.
+
+    ``staged_name`` is the name of the hidden file or folder the output is first written to
+    (it must fit the file system's name limit too).
+    """
+    path = Path(path)
+    if path.name in ("", ".", ".."):
+        raise RunError(f"{str(path)!r} is not a usable output name; give a file or folder name")
+    names = [*(p for p in path.parts if p != "/"), staged_name]
+    if any(len(os.fsencode(n)) > 255 for n in names):
+        raise RunError(
+            f"output name too long: {path.name[:40]}... (a name may have at most 255 bytes, "
+            f"and omicsformer first writes to {staged_name[:20]}...); choose a shorter --out"
+        )
+    ancestor = path.absolute().parent
+    while not os.path.lexists(ancestor):
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise RunError(f"cannot create {path}: {ancestor} is a file, not a folder")
+    if any(len(os.fsencode(n)) > _name_max(ancestor) for n in names):
+        raise RunError(f"output name too long for the file system of {ancestor}: {path.name}")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise RunError(f"cannot write in {ancestor}: permission denied; choose another --out")
+    try:  # the only sure test (read-only mounts, ACLs, pseudo file systems): make, then remove
+        os.rmdir(tempfile.mkdtemp(prefix=".omicsformer-probe-", dir=ancestor))
+    except OSError as exc:
+        raise RunError(f"cannot write in {ancestor}: {exc.strerror or exc}") from None
+
+
+def check_output_file(path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
+    """Raise a :class:`RunError` if the file ``path`` cannot or may not be written."""
+    path = Path(path)
+    check_output_path(path, staged_name=f".{path.name}.12345678.tmp{path.suffix}")
+    if path.is_dir():
+        raise RunError(f"{path} is a folder; --out expects a file name")
+    if path.exists() and not overwrite:
+        raise RunError(f"{path} already exists; use --force to replace it")
+
+
+# ---------------------------------------------------------------------------------- manifests
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_manifest(folder: Path) -> dict[str, Any] | None:
+    """The manifest of ``folder``, or None if it has none (or one that is not omicsformer's)."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) and "omicsformer" in manifest else None
+
+
+def is_output_folder(folder: str | os.PathLike[str]) -> bool:
+    """True for a folder made by omicsformer (it holds an omicsformer manifest)."""
+    return _read_manifest(Path(folder)) is not None
+
+
+def _write_manifest(folder: Path, kind: str, *, complete: bool) -> None:
+    from omicsformer import __version__
+
+    manifest: dict[str, Any] = {
+        "omicsformer": __version__,
+        "kind": kind,
+        "state": "complete" if complete else "partial",
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    if complete:
+        manifest["files"] = {
+            path.relative_to(folder).as_posix(): sha256(path)
+            for path in sorted(folder.rglob("*"))
+            if path.is_file() and path.relative_to(folder).as_posix() != MANIFEST
+        }
+    write_json(folder / MANIFEST, manifest)
+
+
+def verify_output(folder: str | os.PathLike[str], kind: str, what: str) -> dict[str, Any]:
+    """Check that ``folder`` is a complete omicsformer output of ``kind`` whose files are
+    exactly as written; return its manifest.
+
+    ``what`` names the folder in messages (e.g. "a run folder made by `omicsformer train`").
+    """
+    folder = Path(folder)
+    path = folder / MANIFEST
+    if not path.is_file():
+        raise RunError(
+            f"{folder}: not {what} ({MANIFEST} missing; a run made before omicsformer recorded "
+            "checksums must be trained again)"
+        )
+    try:
+        manifest = json.loads(path.read_text())
+        files = manifest["files"] if manifest.get("state") == "complete" else None
+    except (OSError, ValueError, KeyError, AttributeError, TypeError):
+        raise RunError(f"{path}: damaged (not the manifest omicsformer wrote)") from None
+    if manifest.get("kind") != kind:
+        raise RunError(f"{folder}: a {manifest.get('kind')} folder, not {what}")
+    if not isinstance(files, dict):
+        raise RunError(f"{path}: damaged (no file checksums)")
+    for name, digest in files.items():
+        file = folder / name
+        if not file.is_file():
+            raise RunError(f"{file}: missing from the {kind} folder")
+        if sha256(file) != digest:
+            raise RunError(
+                f"{file}: changed since omicsformer wrote it (its checksum differs from the one "
+                f"in {MANIFEST}); restore the file or run again"
+            )
+    return manifest
+
+
+# ------------------------------------------------------------------------------ output folders
+class OutputFolder:
+    """Build an output folder aside, under a lock, and publish it in one rename.
+
+    Use it as a context manager around the work; the lock is taken by :meth:`create` and
+    released on exit, and a failure before :meth:`publish` removes the staging folder unless
+    :meth:`keep` was called (an interrupted training run keeps its checkpoint)::
+
+        output = OutputFolder(out, kind="compare", overwrite=force)
+        output.check()                       # before any data is read; writes nothing
+        ...                                  # load and check the input
+        with output:
+            folder = output.create()         # .NAME.partial, locked, marked
+            ...                              # write into folder
+            output.publish()                 # checksums, then one rename onto NAME
+
+    Rules: an existing target is replaced only with ``overwrite`` and only if omicsformer made it
+    (an empty folder counts as free); a staging folder that holds ``checkpoint`` (an interrupted
+    training run) is kept unless ``resume`` continues it or ``overwrite`` discards it; a second
+    writer of the same target is refused while the first holds the lock.
 
     Parameters
     ----------
     target
         The folder to create.
+    kind
+        What the folder is (``run``, ``compare``, ``interpret``, ``bench-attention``, ...);
+        recorded in the manifest and checked when the folder is read back.
     overwrite
-        Replace an existing target folder on publish.
+        Replace an existing omicsformer output folder (``--force``).
+    checkpoint
+        Path, relative to the staging folder, of the file that makes an unfinished folder
+        resumable (``checkpoint/train_state.pt`` for training runs).
     """
 
-    def __init__(self, target: str | os.PathLike[str], *, overwrite: bool = False) -> None:
+    def __init__(
+        self,
+        target: str | os.PathLike[str],
+        *,
+        kind: str,
+        overwrite: bool = False,
+        checkpoint: str | None = None,
+    ) -> None:
         self.target = Path(target)
+        self.kind = kind
         self.overwrite = overwrite
-        self.path = self.target.parent / f".{self.target.name}.partial"
+        self.checkpoint = checkpoint
+        parent, name = self.target.parent, self.target.name
+        self.path = parent / f".{name}.partial"
+        self.lock_path = parent / f".{name}.lock"
+        self._old = parent / f".{name}.old"
+        self._lock: Any = None
+        self._kept = False
+        self._published = False
 
-    def check_target(self) -> None:
-        """Raise if the target exists and may not be replaced."""
-        from omicsformer.errors import RunError
+    # ---------------------------------------------------------------------------------- checks
+    def check(self, *, resume: bool = False) -> None:
+        """Raise a :class:`RunError` if the folder cannot or may not be built; writes nothing."""
+        check_output_path(self.target, staged_name=self.path.name)
+        if self._busy():
+            raise self._busy_error()
+        self._check_state(resume)
 
-        if self.target.exists() and not self.overwrite:
-            raise RunError(f"output folder {self.target} already exists; use --force to replace it")
+    def _busy(self) -> bool:
+        """True while another process holds the lock (an existing lock file alone is stale)."""
+        from filelock import FileLock, Timeout
 
+        if not self.lock_path.exists():
+            return False
+        try:
+            FileLock(self.lock_path, timeout=0).acquire().lock.release()
+        except Timeout:
+            return True
+        return False
+
+    def _busy_error(self) -> RunError:
+        return RunError(
+            f"another omicsformer command is writing {self.target} (it holds {self.lock_path}); "
+            "wait for it to finish or choose another --out"
+        )
+
+    def _check_state(self, resume: bool) -> None:
+        self._check_target(resume)
+        self._check_staging(resume)
+
+    def _check_target(self, resume: bool) -> None:
+        target = self.target
+        if target.is_symlink():
+            raise RunError(f"{target} is a symbolic link; give the folder itself as --out")
+        if resume and target.exists():
+            raise RunError(f"{target} is a finished run; nothing to resume")
+        if target.exists() and not target.is_dir():
+            raise RunError(f"{target} exists and is not a folder; choose another --out")
+        if target.is_dir() and any(target.iterdir()):
+            if not is_output_folder(target):
+                raise RunError(
+                    f"{target} is not an omicsformer output folder (it holds files and no "
+                    f"{MANIFEST}); omicsformer never replaces it, --force included: choose "
+                    "another --out"
+                )
+            if not self.overwrite:
+                raise RunError(f"output folder {target} already exists; use --force to replace it")
+
+    def _check_staging(self, resume: bool) -> None:
+        target, partial = self.target, self.path
+        for folder in (partial, self._old):
+            if folder.exists() and not is_output_folder(folder):
+                raise RunError(
+                    f"{folder} is in the way and was not made by omicsformer; move it away"
+                )
+        resumable = self.checkpoint is not None and (partial / self.checkpoint).is_file()
+        if resume and not resumable:
+            raise RunError(f"{target}: no interrupted run to resume (no {partial.name})")
+        if resumable and not resume and not self.overwrite:
+            raise RunError(
+                f"an interrupted run of {target} is waiting in {partial}; continue it with "
+                f"--resume {target}, or pass --force to discard it"
+            )
+
+    # ----------------------------------------------------------------------------------- build
     def create(self, *, resume: bool = False) -> Path:
-        """Create (or, with ``resume``, reuse) the staging folder and return its path."""
-        self.check_target()
-        if self.path.exists() and not resume:
-            shutil.rmtree(self.path)
-        self.path.mkdir(parents=True, exist_ok=True)
+        """Take the lock, check again, and create (or, with ``resume``, reuse) the staging
+        folder; return its path."""
+        from filelock import FileLock, Timeout
+
+        self.check(resume=resume)
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(self.lock_path, timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise self._busy_error() from None
+        self._lock = lock
+        self._check_state(resume)  # again, now that no other writer can change it
+        if not resume:
+            if self.path.exists():  # stale: made by omicsformer, not resumable or --force
+                shutil.rmtree(self.path)
+            self.path.mkdir()
+            _write_manifest(self.path, self.kind, complete=False)
         return self.path
 
     def publish(self) -> Path:
-        """Move the staging folder onto the target."""
-        self.check_target()
-        if self.target.exists():
-            old = self.target.parent / f".{self.target.name}.old"
-            if old.exists():
-                shutil.rmtree(old)
-            os.replace(self.target, old)
+        """Record the checksums and move the staging folder onto the target."""
+        _write_manifest(self.path, self.kind, complete=True)
+        self._check_target(resume=False)
+        if self.target.is_dir() and any(self.target.iterdir()):  # an output of ours (checked)
+            if self._old.exists():
+                shutil.rmtree(self._old)
+            os.replace(self.target, self._old)
             os.replace(self.path, self.target)
-            shutil.rmtree(old)
-        else:
+            shutil.rmtree(self._old)
+        else:  # absent, or an empty folder (rename replaces it)
             os.replace(self.path, self.target)
+        self._published = True
+        self.release()
         return self.target
 
+    def keep(self) -> None:
+        """Leave the staging folder in place when the work fails (it can be resumed)."""
+        self._kept = True
+
     def discard(self) -> None:
-        """Remove the staging folder."""
-        shutil.rmtree(self.path, ignore_errors=True)
+        """Remove the staging folder (only if omicsformer made it) and release the lock."""
+        if self.path.exists() and is_output_folder(self.path):
+            shutil.rmtree(self.path, ignore_errors=True)
+        self.release()
+
+    def release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def __enter__(self) -> OutputFolder:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is not None and not self._published and not self._kept:
+            if self._lock is not None:  # only the writer that created the staging folder
+                self.discard()
+        self.release()
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for a file-system error: the file and the reason."""
+    reason = exc.strerror or os.strerror(exc.errno or 0) or type(exc).__name__
+    if exc.errno == errno.ENAMETOOLONG:
+        reason = "name too long"
+    where = exc.filename if exc.filename is not None else ""
+    if exc.filename2 is not None:
+        where = f"{where} -> {exc.filename2}"
+    return f"{where}: {reason}" if where else reason

@@ -38,12 +38,19 @@ from omicsformer.console import note
 from omicsformer.data.datasets import dataset_for
 from omicsformer.data.preprocess import Preprocessor, check_values
 from omicsformer.data.readers import describe_columns, load_data
-from omicsformer.data.splits import Split, splits_to_json, train_val_test_split
+from omicsformer.data.splits import Split, kfold_splits, splits_to_json, train_val_test_split
 from omicsformer.data.targets import drop_missing_targets, require_columns
-from omicsformer.errors import ConfigError, RunError
-from omicsformer.fileio import StagedDir, write_json, write_with, write_yaml
+from omicsformer.errors import ConfigError, DataError, RunError
+from omicsformer.fileio import (
+    OutputFolder,
+    read_file,
+    verify_output,
+    write_json,
+    write_with,
+    write_yaml,
+)
 from omicsformer.models import MODELS, FitData, Model, ModelContext, ModelSpec, Runtime, build_model
-from omicsformer.models.base import load_model, save_model
+from omicsformer.models.base import load_model, require_task, save_model
 from omicsformer.report.plots import learning_curve
 from omicsformer.tasks import TASKS, TargetInfo, Task
 from omicsformer.train.distributed import is_main_process
@@ -95,25 +102,39 @@ class FitResult:
         return TASKS.get(self.model.context.target.task)
 
 
+SMALLEST_CLASS = 3  # a class needs a sample in each of train, validation and test
+
+
 def infer_task(series: pd.Series) -> str:
-    """Regression for a numeric target with many distinct values, classification otherwise."""
+    """The task ``--task auto`` picks for a target column.
+
+    Text, booleans and numbers with few distinct values are classes; numbers with many
+    distinct values (more than 20, or more than 10 with fractions) are a quantity
+    (regression). Whole numbers with 11 to 20 distinct values are classes only if every one
+    is frequent enough to be split; otherwise they are read as a count (regression).
+    """
     values = series.dropna()
     numbers = pd.to_numeric(values, errors="coerce")
     if len(values) == 0 or numbers.isna().any() or pd.api.types.is_bool_dtype(values):
         return "classification"
     distinct = numbers.nunique()
     whole = bool(np.all(np.isclose(numbers, np.round(numbers))))
-    return "regression" if distinct > 20 or (distinct > 10 and not whole) else "classification"
+    if distinct > 20 or (distinct > 10 and not whole):
+        return "regression"
+    if distinct > 10 and numbers.value_counts().min() < SMALLEST_CLASS:
+        return "regression"
+    return "classification"
 
 
 def resolve_target(config: RunConfig, adata: ad.AnnData) -> tuple[str, list[str]]:
     """The task and its target column(s): from --task / --target / --time --event, or the
-    built-in dataset's default targets."""
+    built-in dataset's default targets. The choice is printed."""
     t, d = config.task, config.data
     if t.time is not None:
         if t.name not in ("auto", "survival"):
             raise ConfigError(f"--time and --event define a survival target, not {t.name}")
         require_columns(adata, [t.time, t.event])
+        note(f"task: survival (time {t.time!r}, event {t.event!r})")
         return "survival", [t.time, t.event]
     if d.target:
         require_columns(adata, [d.target])
@@ -121,9 +142,11 @@ def resolve_target(config: RunConfig, adata: ad.AnnData) -> tuple[str, list[str]
             raise ConfigError("a survival task needs --time and --event, not --target")
         if t.name != "auto":
             return t.name, [d.target]
-        name = infer_task(adata.obs[d.target])
-        if name == "regression":
-            note(f"task: regression (target {d.target!r} is numeric); use --task to change it")
+        column = adata.obs[d.target]
+        name = infer_task(column)
+        distinct = column.dropna().nunique()
+        why = "numeric" if name == "regression" else f"{distinct} distinct values"
+        note(f"task: {name} (target {d.target!r}, {why}); use --task to change it")
         return name, [d.target]
     spec = dataset_for(d.source)
     if spec is not None and spec.default_targets:
@@ -135,11 +158,27 @@ def resolve_target(config: RunConfig, adata: ad.AnnData) -> tuple[str, list[str]
             )
         default = spec.default_targets[name]
         columns = [default] if isinstance(default, str) else list(default)
+        if t.name == "auto":
+            note(f"task: {name} ({spec.name}'s default target {', '.join(columns)})")
         return name, columns
     raise ConfigError(
         "--target is required (--time and --event for survival); available columns: "
         f"{describe_columns(adata)}"
     )
+
+
+def _numeric_class_hint(data: PreparedData) -> str:
+    """A hint for a classification target that may be a quantity."""
+    if data.task.name != "classification":
+        return ""
+    column = data.target.columns[0]
+    numbers = pd.to_numeric(data.adata.obs[column], errors="coerce")
+    if numbers.notna().all():
+        return (
+            f"; if {column!r} is a quantity rather than classes, use --task regression "
+            "(see `omicsformer models` for the models that support it)"
+        )
+    return ""
 
 
 def prepare_data(config: RunConfig) -> PreparedData:
@@ -171,13 +210,26 @@ def prepare_data(config: RunConfig) -> PreparedData:
 
 
 def make_split(config: RunConfig, data: PreparedData) -> Split:
+    """The run's seeded, stratified train / val / test split."""
     s = config.split
-    return train_val_test_split(
-        data.task.strata(data.y, data.target),
-        val_fraction=s.val_fraction,
-        test_fraction=s.test_fraction,
-        seed=config.seed,
-    )
+    strata = data.task.strata(data.y, data.target)
+    try:
+        return train_val_test_split(
+            strata, val_fraction=s.val_fraction, test_fraction=s.test_fraction, seed=config.seed
+        )
+    except DataError as exc:
+        raise DataError(f"{exc}{_numeric_class_hint(data)}") from None
+
+
+def make_folds(config: RunConfig, data: PreparedData, folds: int) -> list[Split]:
+    """Seeded, stratified k folds, each with a validation part carved from its training part."""
+    strata = data.task.strata(data.y, data.target)
+    try:
+        return kfold_splits(
+            strata, folds=folds, val_fraction=config.split.val_fraction, seed=config.seed
+        )
+    except DataError as exc:
+        raise DataError(f"{exc}{_numeric_class_hint(data)}") from None
 
 
 @dataclass
@@ -371,42 +423,48 @@ def train_run(
             config, data, make_split(config, data), Runtime(train=config.train, progress=False)
         )
         return None
-    stage = StagedDir(out, overwrite=overwrite)
-    stage.check_target()
+    output = run_folder(out, overwrite=overwrite)
+    output.check(resume=resume)  # before any data is read
     data = prepare_data(config)
+    require_task(MODELS.get(config.model.name), data.task.name)
     split = make_split(config, data)
-    folder = stage.create(resume=resume)
-    checkpoint = folder / "checkpoint"
-    try:
-        if resume:
-            _check_same_split(folder, split, data)
-        else:
-            write_yaml(folder / "config.yaml", config.to_dict())
-            write_json(folder / "splits.json", _splits_record(config, data, split))
-        runtime = Runtime(
-            train=config.train, checkpoint_dir=checkpoint, resume=resume, on_epoch_end=on_epoch_end
-        )
-        result = fit_split(config, data, split, runtime)
-        _write_run(folder, config, data, split, result)
-        shutil.rmtree(checkpoint, ignore_errors=True)  # the best weights are in model/
-        return stage.publish(), result
-    except BaseException as exc:
-        if (checkpoint / CHECKPOINT).exists():
-            reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else "stopped by an error"
-            note(f"training {reason}; continue it with: omicsformer train --resume {out}")
-        else:
-            stage.discard()
-        raise
+    with output:
+        folder = output.create(resume=resume)
+        checkpoint = folder / "checkpoint"
+        try:
+            if resume:
+                _check_same_split(folder, split, data)
+            else:
+                write_yaml(folder / "config.yaml", config.to_dict())
+                write_json(folder / "splits.json", _splits_record(config, data, split))
+            runtime = Runtime(
+                train=config.train,
+                checkpoint_dir=checkpoint,
+                resume=resume,
+                on_epoch_end=on_epoch_end,
+            )
+            result = fit_split(config, data, split, runtime)
+            _write_run(folder, config, data, split, result)
+            shutil.rmtree(checkpoint, ignore_errors=True)  # the best weights are in model/
+            return output.publish(), result
+        except BaseException as exc:
+            if (checkpoint / CHECKPOINT).exists():
+                output.keep()
+                reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else "stopped"
+                note(f"training {reason}; continue it with: omicsformer train --resume {out}")
+            raise
+
+
+def run_folder(out: str | Path, *, overwrite: bool = False) -> OutputFolder:
+    """The output folder of a training run (resumable from its per-epoch checkpoint)."""
+    return OutputFolder(out, kind="run", overwrite=overwrite, checkpoint=f"checkpoint/{CHECKPOINT}")
 
 
 def resume_run(out: str | Path, *, on_epoch_end: Callable[[int], None] | None = None):
     """Continue an interrupted :func:`train_run` from its last completed epoch."""
-    stage = StagedDir(out)
-    if stage.target.exists():
-        raise RunError(f"{out} is a finished run; nothing to resume")
-    if not (stage.path / "checkpoint" / CHECKPOINT).exists():
-        raise RunError(f"{out}: no interrupted run to resume (no {stage.path.name}/checkpoint)")
-    config = RunConfig.from_yaml(stage.path / "config.yaml")
+    output = run_folder(out)
+    output.check(resume=True)
+    config = RunConfig.from_yaml(output.path / "config.yaml")
     return train_run(config, out, resume=True, on_epoch_end=on_epoch_end)
 
 
@@ -417,7 +475,7 @@ def _splits_record(config: RunConfig, data: PreparedData, split: Split) -> dict:
 
 
 def _check_same_split(folder: Path, split: Split, data: PreparedData) -> None:
-    saved = json.loads((folder / "splits.json").read_text())
+    saved = read_file(folder / "splits.json", lambda p: json.loads(p.read_text()))
     now = splits_to_json(split, data.sample_ids)
     if any(saved.get(part) != now[part] for part in now):
         raise RunError("the data no longer gives the interrupted run's split; cannot resume")
@@ -510,19 +568,20 @@ class LoadedRun:
 
 
 def load_run(folder: str | Path) -> LoadedRun:
-    """Load a finished run folder (config, preprocessing, model)."""
+    """Load a finished run folder (config, preprocessing, model), after checking that its
+    files are exactly those omicsformer wrote."""
     folder = Path(folder)
     if not folder.is_dir():
-        partial = folder.parent / f".{folder.name}.partial"
+        partial = run_folder(folder).path
         hint = " (an unfinished run exists; resume it with --resume)" if partial.exists() else ""
         raise RunError(f"{folder}: run folder not found{hint}")
-    if not (folder / "config.yaml").exists():
-        raise RunError(f"{folder}: not a run folder (config.yaml missing)")
-    config = RunConfig.from_dict(yaml.safe_load((folder / "config.yaml").read_text()))
-    preprocessor = Preprocessor.load(folder / "preprocess.safetensors")
+    verify_output(folder, "run", "a run folder made by `omicsformer train`")
+    config = read_file(
+        folder / "config.yaml", lambda p: RunConfig.from_dict(yaml.safe_load(p.read_text()))
+    )
+    preprocessor = read_file(folder / "preprocess.safetensors", Preprocessor.load)
     model, spec, _ = load_model(folder / "model")
-    state_path = folder / "task_state.json"
-    state = json.loads(state_path.read_text()) if state_path.exists() else {}
+    state = read_file(folder / "task_state.json", lambda p: json.loads(p.read_text()))
     return LoadedRun(folder, config, preprocessor, model, spec, model.context.target, state)
 
 
@@ -546,6 +605,21 @@ def predictions_for(run: LoadedRun, adata: ad.AnnData) -> pd.DataFrame:
         for i, column in enumerate(observed.columns):
             frame.insert(1 + i, column, observed[column].to_numpy())
     return frame
+
+
+def warn_if_seen(run: LoadedRun, adata: ad.AnnData) -> int:
+    """Warn when samples of ``adata`` were used to fit the run (training or validation part):
+    their scores are optimistic. Returns how many were."""
+    record = read_file(run.folder / "splits.json", lambda p: json.loads(p.read_text()))
+    ids = set(map(str, adata.obs_names))
+    seen = {part: len(ids & set(record.get(part, []))) for part in ("train", "val")}
+    if sum(seen.values()):
+        note(
+            f"warning: {seen['train']} of these {len(ids)} samples were in the run's training "
+            f"part and {seen['val']} in its validation part; their scores are optimistic "
+            "(evaluate on patients the model has not seen)"
+        )
+    return sum(seen.values())
 
 
 def evaluate_run(

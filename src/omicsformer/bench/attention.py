@@ -25,7 +25,7 @@ import pandas as pd
 
 from omicsformer.console import note
 from omicsformer.errors import ConfigError
-from omicsformer.fileio import StagedDir, write_with
+from omicsformer.fileio import OutputFolder, write_with
 
 BYTES = {"32": 4, "bf16": 2, "16": 2}
 
@@ -117,63 +117,62 @@ def bench_attention(
         raise ConfigError(f"--dim {dim} is not divisible by --heads {heads}")
     if precision not in BYTES or mode not in ("fwd", "fwd+bwd"):
         raise ConfigError("--precision must be 32, bf16 or 16 and --mode fwd or fwd+bwd")
-    stage = StagedDir(out_dir, overwrite=overwrite)
-    stage.check_target()
-    budget = memory_budget_bytes(device, memory_budget_gb)
-    peak = run_worker("matmul", {"device": device, "precision": precision}, timeout)
-    matmul_gflops = peak.get("gflops", math.nan)
-    note(f"matmul peak ({device}, {precision}): {matmul_gflops:.1f} GFLOP/s")
-    rows = []
-    for n in genes:
-        for backend in backends:
-            case = AttentionCase(backend, n, batch, dim, heads, device, precision, mode, repeats)
-            row: dict[str, Any] = {**asdict(case), "head_dim": case.head_dim}
-            estimate = case.estimated_bytes()
-            if estimate > budget:
-                row.update(
-                    status="skipped",
-                    note=f"estimated {estimate / 2**30:.1f} GB, over the "
-                    f"{budget / 2**30:.1f} GB memory budget",
+    output = OutputFolder(out_dir, kind="bench-attention", overwrite=overwrite)
+    output.check()
+    with output:
+        folder = output.create()
+        budget = memory_budget_bytes(device, memory_budget_gb)
+        peak = run_worker("matmul", {"device": device, "precision": precision}, timeout)
+        matmul_gflops = peak.get("gflops", math.nan)
+        note(f"matmul peak ({device}, {precision}): {matmul_gflops:.1f} GFLOP/s")
+        rows = []
+        for n in genes:
+            for backend in backends:
+                case = AttentionCase(
+                    backend, n, batch, dim, heads, device, precision, mode, repeats
                 )
-            else:
-                row.update(run_worker("attention", asdict(case), timeout))
-            seconds = row.get("seconds", math.nan)
-            row["gflops"] = (
-                case.flops() / seconds / 1e9 if seconds and seconds == seconds else math.nan
-            )
-            row["matmul_gflops"] = matmul_gflops
-            row["fraction_of_matmul"] = row["gflops"] / matmul_gflops
-            rows.append(row)
-            note(_describe(row))
-    frame = pd.DataFrame(rows)
-    columns = [
-        "backend",
-        "n",
-        "batch",
-        "dim",
-        "heads",
-        "head_dim",
-        "precision",
-        "mode",
-        "device",
-        "status",
-        "seconds",
-        "peak_memory_mb",
-        "gflops",
-        "matmul_gflops",
-        "fraction_of_matmul",
-        "repeats",
-        "note",
-    ]
-    frame = frame.reindex(columns=columns)
-    folder = stage.create()
-    try:
+                row: dict[str, Any] = {**asdict(case), "head_dim": case.head_dim}
+                estimate = case.estimated_bytes()
+                if estimate > budget:
+                    row.update(
+                        status="skipped",
+                        note=f"estimated {estimate / 2**30:.1f} GB, over the "
+                        f"{budget / 2**30:.1f} GB memory budget",
+                    )
+                else:
+                    row.update(run_worker("attention", asdict(case), timeout))
+                seconds = row.get("seconds", math.nan)
+                row["gflops"] = (
+                    case.flops() / seconds / 1e9 if seconds and seconds == seconds else math.nan
+                )
+                row["matmul_gflops"] = matmul_gflops
+                row["fraction_of_matmul"] = row["gflops"] / matmul_gflops
+                rows.append(row)
+                note(_describe(row))
+        frame = pd.DataFrame(rows)
+        columns = [
+            "backend",
+            "n",
+            "batch",
+            "dim",
+            "heads",
+            "head_dim",
+            "precision",
+            "mode",
+            "device",
+            "status",
+            "seconds",
+            "peak_memory_mb",
+            "gflops",
+            "matmul_gflops",
+            "fraction_of_matmul",
+            "repeats",
+            "note",
+        ]
+        frame = frame.reindex(columns=columns)
         write_with(folder / "attention.csv", lambda tmp: frame.to_csv(tmp, index=False))
         write_with(folder / "attention.png", lambda tmp: plot_scaling(frame, tmp))
-        stage.publish()
-    except BaseException:
-        stage.discard()
-        raise
+        output.publish()
     return frame
 
 

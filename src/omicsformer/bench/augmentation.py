@@ -35,11 +35,16 @@ import pandas as pd
 from omicsformer.augment.cvae import CVAEAugmenter
 from omicsformer.config import RunConfig
 from omicsformer.console import note
-from omicsformer.data.splits import kfold_splits
 from omicsformer.errors import ConfigError
-from omicsformer.fileio import StagedDir, write_text, write_with
+from omicsformer.fileio import OutputFolder, write_text, write_with
 from omicsformer.models import MODELS, Runtime
-from omicsformer.pipeline import check_augmentation, fit_model, prepare_data, preprocess_split
+from omicsformer.pipeline import (
+    check_augmentation,
+    fit_model,
+    make_folds,
+    prepare_data,
+    preprocess_split,
+)
 
 
 def stratified_subsample(
@@ -123,78 +128,75 @@ def bench_augmentation(
             dataclasses.replace(config, augment=dataclasses.replace(config.augment, methods=[a])),
             model,
         )
-    stage = StagedDir(out_dir, overwrite=overwrite)
-    stage.check_target()
+    output = OutputFolder(out_dir, kind="bench-augmentation", overwrite=overwrite)
+    output.check()
     data = prepare_data(config)
     strata = data.task.strata(data.y, data.target)
-    splits = kfold_splits(
-        strata, folds=folds, val_fraction=config.split.val_fraction, seed=config.seed
-    )
-    rows: list[dict[str, Any]] = []
-    for fold, split in enumerate(splits):
-        for fraction in fractions:
-            train = stratified_subsample(
-                split["train"],
-                strata[split["train"]],
-                fraction,
-                config.seed + 100 * fold,
-                min_per_class,
-            )
-            arrays = preprocess_split(config, data, {**split, "train": train})
-            for augment in augments:
-                row: dict[str, Any] = {
-                    "fold": fold,
-                    "fraction": fraction,
-                    "n_train": len(train),
-                    "augment": augment,
-                }
-                run_config = dataclasses.replace(
-                    config,
-                    augment=dataclasses.replace(
-                        config.augment, methods=[] if augment == "none" else [augment]
-                    ),
+    splits = make_folds(config, data, folds)
+    with output:
+        folder = output.create()
+        rows: list[dict[str, Any]] = []
+        for fold, split in enumerate(splits):
+            for fraction in fractions:
+                train = stratified_subsample(
+                    split["train"],
+                    strata[split["train"]],
+                    fraction,
+                    config.seed + 100 * fold,
+                    min_per_class,
                 )
-                try:
-                    result = fit_model(
-                        run_config,
-                        data,
-                        arrays,
-                        Runtime(train=config.train, progress=False),
-                        model_name=model,
+                arrays = preprocess_split(config, data, {**split, "train": train})
+                for augment in augments:
+                    row: dict[str, Any] = {
+                        "fold": fold,
+                        "fraction": fraction,
+                        "n_train": len(train),
+                        "augment": augment,
+                    }
+                    run_config = dataclasses.replace(
+                        config,
+                        augment=dataclasses.replace(
+                            config.augment, methods=[] if augment == "none" else [augment]
+                        ),
                     )
-                except ConfigError as exc:  # e.g. mixup on survival: recorded, not fatal
-                    rows.append({**row, "status": "not available", "note": str(exc)})
-                    continue
-                test = result.metrics["test"]
-                row.update({m: test[m] for m in data.task.metric_names}, status="ok", note="")
-                for augmenter in result.augmenters:
-                    if isinstance(augmenter, CVAEAugmenter):
-                        row.update(
-                            cvae_quality(
-                                augmenter,
-                                arrays.x("train"),
-                                arrays.x("test"),
-                                arrays.y("test"),
-                                config.seed,
-                            )
+                    try:
+                        result = fit_model(
+                            run_config,
+                            data,
+                            arrays,
+                            Runtime(train=config.train, progress=False),
+                            model_name=model,
                         )
-                rows.append(row)
-                note(
-                    f"fold {fold + 1}/{folds} fraction {fraction:g} ({len(train)} patients) "
-                    f"{augment}: {data.task.main_metric} {test[data.task.main_metric]:.3f}"
-                )
-    frame = pd.DataFrame(rows)
-    main = data.task.main_metric
-    title = f"{config.data.source}: {model}, {data.task.name}, {folds} folds, seed {config.seed}"
-    folder = stage.create()
-    try:
+                    except ConfigError as exc:  # e.g. mixup on survival: recorded, not fatal
+                        rows.append({**row, "status": "not available", "note": str(exc)})
+                        continue
+                    test = result.metrics["test"]
+                    row.update({m: test[m] for m in data.task.metric_names}, status="ok", note="")
+                    for augmenter in result.augmenters:
+                        if isinstance(augmenter, CVAEAugmenter):
+                            row.update(
+                                cvae_quality(
+                                    augmenter,
+                                    arrays.x("train"),
+                                    arrays.x("test"),
+                                    arrays.y("test"),
+                                    config.seed,
+                                )
+                            )
+                    rows.append(row)
+                    note(
+                        f"fold {fold + 1}/{folds} fraction {fraction:g} ({len(train)} patients) "
+                        f"{augment}: {data.task.main_metric} {test[data.task.main_metric]:.3f}"
+                    )
+        frame = pd.DataFrame(rows)
+        main = data.task.main_metric
+        title = (
+            f"{config.data.source}: {model}, {data.task.name}, {folds} folds, seed {config.seed}"
+        )
         write_with(folder / "augmentation.csv", lambda tmp: frame.to_csv(tmp, index=False))
         write_text(folder / "summary.md", summary_markdown(frame, main, title))
         write_with(folder / "learning_curves.png", lambda tmp: plot_curves(frame, main, title, tmp))
-        stage.publish()
-    except BaseException:
-        stage.discard()
-        raise
+        output.publish()
     return frame
 
 

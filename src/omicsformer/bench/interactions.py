@@ -33,7 +33,7 @@ from omicsformer.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from omicsformer.console import note
 from omicsformer.data.datasets.synthetic import make_synthetic
 from omicsformer.errors import ConfigError
-from omicsformer.fileio import StagedDir, write_with
+from omicsformer.fileio import OutputFolder, write_with
 from omicsformer.interpret import attention as att
 from omicsformer.interpret import gradients as grad
 from omicsformer.pipeline import load_run, train_run
@@ -135,8 +135,8 @@ def bench_interactions(
     params = {**DEFAULT_DATA, **(data or {}), "seed": seed}
     if params["n_classes"] != 2:
         raise ConfigError("bench interactions uses a binary label (n_classes=2)")
-    stage = StagedDir(out_dir, overwrite=overwrite)
-    stage.check_target()
+    output = OutputFolder(out_dir, kind="bench-interactions", overwrite=overwrite)
+    output.check()
     synthetic = make_synthetic(**params)
     genes = list(synthetic.adata.var_names)
     position = {g: i for i, g in enumerate(genes)}
@@ -144,9 +144,9 @@ def bench_interactions(
     pairs = _candidate_pairs(len(genes), planted_set, max_pairs, seed)
     planted = np.array([tuple(p) in planted_set for p in pairs.tolist()], dtype=int)
     source = "synthetic:" + ",".join(f"{k}={v}" for k, v in params.items())
-    folder = stage.create()
-    rows: list[dict[str, Any]] = []
-    try:
+    with output:
+        folder = output.create()
+        rows: list[dict[str, Any]] = []
         runs_dir = folder / "runs"
         first = True
         for name in models:
@@ -206,10 +206,7 @@ def bench_interactions(
         write_with(
             folder / "setup.json", lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2))
         )
-        stage.publish()
-    except BaseException:
-        stage.discard()
-        raise
+        output.publish()
     return table
 
 

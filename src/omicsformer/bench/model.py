@@ -16,7 +16,7 @@ import pandas as pd
 from omicsformer.bench.attention import run_worker
 from omicsformer.compare import split_options
 from omicsformer.console import note
-from omicsformer.fileio import StagedDir, write_with
+from omicsformer.fileio import OutputFolder, write_with
 from omicsformer.models import MODELS
 
 
@@ -42,41 +42,38 @@ def bench_model(
                 f"bench model measures neural models; {name!r} is a {MODELS.get(name).family}"
             )
         MODELS.get(name).parse_options(per_model[name])
-    stage = StagedDir(out_dir, overwrite=overwrite)
-    stage.check_target()
-    rows = []
-    for n in genes:
-        for name in models:
-            case = {
-                "model": name,
-                "genes": n,
-                "batch": batch,
-                "device": device,
-                "precision": precision,
-                "options": per_model[name],
-                "repeats": repeats,
-                "warmup": 1,
-            }
-            row: dict[str, Any] = {k: v for k, v in case.items() if k != "options"}
-            row["options"] = ",".join(f"{k}={v}" for k, v in per_model[name].items())
-            row.update(run_worker("model", case, timeout))
-            rows.append(row)
-            if row["status"] == "ok":
-                note(
-                    f"{name:>16} genes={n:>6}: {row['seconds']:.3f} s/step, "
-                    f"{row['peak_memory_mb']:.0f} MB, {row['n_parameters']:,} parameters"
-                )
-            else:
-                note(f"{name:>16} genes={n:>6}: {row['status']} ({row['note']})")
-    frame = pd.DataFrame(rows)
-    for column in ("seconds", "peak_memory_mb", "n_parameters"):
-        if column not in frame:
-            frame[column] = math.nan
-    folder = stage.create()
-    try:
+    output = OutputFolder(out_dir, kind="bench-model", overwrite=overwrite)
+    output.check()
+    with output:
+        folder = output.create()
+        rows = []
+        for n in genes:
+            for name in models:
+                case = {
+                    "model": name,
+                    "genes": n,
+                    "batch": batch,
+                    "device": device,
+                    "precision": precision,
+                    "options": per_model[name],
+                    "repeats": repeats,
+                    "warmup": 1,
+                }
+                row: dict[str, Any] = {k: v for k, v in case.items() if k != "options"}
+                row["options"] = ",".join(f"{k}={v}" for k, v in per_model[name].items())
+                row.update(run_worker("model", case, timeout))
+                rows.append(row)
+                if row["status"] == "ok":
+                    note(
+                        f"{name:>16} genes={n:>6}: {row['seconds']:.3f} s/step, "
+                        f"{row['peak_memory_mb']:.0f} MB, {row['n_parameters']:,} parameters"
+                    )
+                else:
+                    note(f"{name:>16} genes={n:>6}: {row['status']} ({row['note']})")
+        frame = pd.DataFrame(rows)
+        for column in ("seconds", "peak_memory_mb", "n_parameters"):
+            if column not in frame:
+                frame[column] = math.nan
         write_with(folder / "model.csv", lambda tmp: frame.to_csv(tmp, index=False))
-        stage.publish()
-    except BaseException:
-        stage.discard()
-        raise
+        output.publish()
     return frame

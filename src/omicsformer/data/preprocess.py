@@ -18,12 +18,14 @@ training data was.
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
+from omicsformer.console import note
 from omicsformer.errors import DataError, RunError
 from omicsformer.fileio import write_with
 
@@ -91,6 +93,11 @@ class Preprocessor:
             # stable sort on -variance keeps input order among ties, so the choice is deterministic
             selected = np.sort(np.argsort(-variance, kind="stable")[:top_genes])
         x = x[:, selected]
+        if len(x) and np.all(np.ptp(x, axis=0) == 0):
+            raise DataError(
+                f"every one of the {x.shape[1]} genes is constant across the {len(x)} training "
+                "samples; there is nothing to learn from"
+            )
         mean = x.mean(axis=0) if zscore else np.zeros(x.shape[1], dtype=np.float32)
         std = x.std(axis=0) if zscore else np.ones(x.shape[1], dtype=np.float32)
         scale = np.where(std > 1e-8, std, 1.0).astype(np.float32)
@@ -181,6 +188,26 @@ def check_values(values: np.ndarray, genes: list[str], transform: str, impute: s
         _prepare(x, genes, transform, impute)  # raises with the location of the first bad value
     if transform != "none" and np.nanmin(np.where(finite, x, np.nan)) < 0:
         _prepare(np.where(finite, x, 0), genes, transform, impute)
+    check_not_constant(x if finite.all() else np.where(finite, x, np.nan))
+
+
+def check_not_constant(x: np.ndarray) -> None:
+    """Refuse a matrix whose genes all hold one value per gene (a model of it is at chance);
+    count the constant genes of one that is partly so."""
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN genes: counted as constant
+        spread = np.nanmax(x, axis=0) - np.nanmin(x, axis=0)
+    constant = ~(spread > 0)
+    if constant.all():
+        raise DataError(
+            f"every one of the {x.shape[1]} genes has the same value in every sample; there is "
+            "nothing to learn from (is this the right matrix, --layer or --layout?)"
+        )
+    if constant.any():
+        note(
+            f"{int(constant.sum())} of {x.shape[1]} genes have the same value in every sample "
+            "(they carry no information)"
+        )
 
 
 def _prepare(x: np.ndarray, genes: list[str], transform: str, impute: str) -> np.ndarray:

@@ -14,6 +14,7 @@ the input raises a :class:`~omicsformer.errors.DataError` whose message names th
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -23,7 +24,10 @@ import pandas as pd
 
 from omicsformer.console import note
 from omicsformer.errors import DataError
+from omicsformer.fileio import first_line
 
+# a truncated or corrupted compressed file: gzip raises EOFError or zlib.error (not OSError)
+DAMAGED = (EOFError, zlib.error)
 TEXT_SUFFIXES = {".csv": ",", ".tsv": "\t", ".txt": "\t"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
 LAYOUTS = ("samples-by-genes", "genes-by-samples")
@@ -71,9 +75,8 @@ def _read_frame(path: Path, kind: str) -> pd.DataFrame:
             frame.columns = [str(c) for c in header]
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: file has no data") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"{path}: cannot be read as {kind.upper()}: {first_line}") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError, *DAMAGED) as exc:
+        raise DataError(f"{path}: cannot be read as {kind.upper()}: {first_line(exc)}") from None
     if frame.shape[0] == 0 or frame.shape[1] == 0:
         raise DataError(f"{path}: table has no data rows or no value columns")
     frame.index = frame.index.map(_id_text)
@@ -220,8 +223,8 @@ def read_table(path: str | Path, *, sample_id: str | None = None) -> pd.DataFram
             table = pd.read_csv(path, sep=sep, dtype={id_column: str}, low_memory=False)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: file has no data") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
-        raise DataError(f"{path}: cannot be read as {kind.upper()}: {exc}") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError, *DAMAGED) as exc:
+        raise DataError(f"{path}: cannot be read as {kind.upper()}: {first_line(exc)}") from None
     if table.shape[0] == 0:
         raise DataError(f"{path}: labels table has no rows")
     column = sample_id if sample_id is not None else table.columns[0]

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
 
-from omicsformer.errors import DataError
+from omicsformer.errors import ConfigError, DataError
 
 Split = dict[str, np.ndarray]  # "train" / "val" / "test" -> sample indices
 
@@ -68,6 +68,8 @@ def kfold_splits(
     Every class must reach every test fold (``n >= folds``) and, when a validation part is
     carved, keep at least two samples in each fold's training part.
     """
+    if folds < 2:
+        raise ConfigError(f"cross-validation needs at least 2 folds, got {folds}")
     strata = np.asarray(strata)
     needed = folds
     while val_fraction > 0 and needed - -(-needed // folds) < 2:  # training part = n - ceil(n/k)

@@ -32,7 +32,7 @@ import torch
 
 from omicsformer.console import note
 from omicsformer.errors import ConfigError, DataError
-from omicsformer.fileio import StagedDir, write_with
+from omicsformer.fileio import OutputFolder, write_with
 from omicsformer.interpret import attention as att
 from omicsformer.interpret import gradients as grad
 from omicsformer.models.neural import TorchModel
@@ -94,51 +94,55 @@ def interpret(
         )
     if top_k < 1:
         raise ConfigError("--top-k must be at least 1")
-    stage = StagedDir(out_dir, overwrite=overwrite)
-    stage.check_target()
+    output = OutputFolder(out_dir, kind="interpret", overwrite=overwrite)
+    output.check()
     adata = select_samples(adata, samples)
     x_all = run.preprocessor.apply(np.asarray(adata.X), list(adata.var_names))  # realigns by name
-    module, genes = run.model.module, run.preprocessor.genes
-    ids = [str(s) for s in adata.obs_names]
-    edges: list[dict[str, Any]] = []
-    importance: list[pd.DataFrame] = []
-    predicted: list[str] = []
-    attention_model = has_attention(module)
-    for start in range(0, len(ids), batch):
-        x = torch.from_numpy(np.ascontiguousarray(x_all[start : start + batch]))
-        batch_ids = ids[start : start + batch]
-        target = grad.targets_for(module, x)
-        predicted += _class_names(run, target, len(batch_ids))
-        ig = ixg = None
-        if {"integrated_gradients", "hessian", "occlusion", "rollout"} & set(methods):
-            ig, _ = grad.integrated_gradients(
-                module, x, target
-            )  # rollout starts from its top genes
-        if "gradient_x_input" in methods:
-            ixg = grad.gradient_x_input(module, x, target)
-        importance.append(_importance_frame(batch_ids, genes, ig, ixg))
-        batch_edges: list[dict[str, Any]] = []
-        wants_layers = attention_model and {"attention", "rollout"} & set(methods)
-        layers = att.attention_layers(module, x, genes) if wants_layers else []
-        if "attention" in methods and layers:
-            batch_edges += att.top_edges(
-                layers, batch_ids, top_k=top_k, chunk=chunk, per_head=per_head
-            )
-        if "rollout" in methods and layers and ig is not None:
-            batch_edges += _rollout_edges(layers, batch_ids, ig, top_k, chunk)
-        candidates = _candidates(batch_edges, batch_ids, ig, genes, top_k)
-        for method in ("hessian", "occlusion"):
-            if method in methods and candidates:
-                batch_edges += _pair_edges(module, x, target, candidates, batch_ids, genes, method)
-        edges += batch_edges
-        note(f"interpreted {min(start + batch, len(ids))} of {len(ids)} samples")
-    interactions = pd.DataFrame(
-        edges, columns=["sample_id", "gene_a", "gene_b", "score", "method", "layer"]
-    )
-    gene_importance = _with_class_means(pd.concat(importance, ignore_index=True), ids, predicted)
-    recurrent = recurrent_interactions(interactions)
-    folder = stage.create()
-    try:
+    with output:
+        folder = output.create()
+        module, genes = run.model.module, run.preprocessor.genes
+        ids = [str(s) for s in adata.obs_names]
+        edges: list[dict[str, Any]] = []
+        importance: list[pd.DataFrame] = []
+        predicted: list[str] = []
+        attention_model = has_attention(module)
+        for start in range(0, len(ids), batch):
+            x = torch.from_numpy(np.ascontiguousarray(x_all[start : start + batch]))
+            batch_ids = ids[start : start + batch]
+            target = grad.targets_for(module, x)
+            predicted += _class_names(run, target, len(batch_ids))
+            ig = ixg = None
+            if {"integrated_gradients", "hessian", "occlusion", "rollout"} & set(methods):
+                ig, _ = grad.integrated_gradients(
+                    module, x, target
+                )  # rollout starts from its top genes
+            if "gradient_x_input" in methods:
+                ixg = grad.gradient_x_input(module, x, target)
+            importance.append(_importance_frame(batch_ids, genes, ig, ixg))
+            batch_edges: list[dict[str, Any]] = []
+            wants_layers = attention_model and {"attention", "rollout"} & set(methods)
+            layers = att.attention_layers(module, x, genes) if wants_layers else []
+            if "attention" in methods and layers:
+                batch_edges += att.top_edges(
+                    layers, batch_ids, top_k=top_k, chunk=chunk, per_head=per_head
+                )
+            if "rollout" in methods and layers and ig is not None:
+                batch_edges += _rollout_edges(layers, batch_ids, ig, top_k, chunk)
+            candidates = _candidates(batch_edges, batch_ids, ig, genes, top_k)
+            for method in ("hessian", "occlusion"):
+                if method in methods and candidates:
+                    batch_edges += _pair_edges(
+                        module, x, target, candidates, batch_ids, genes, method
+                    )
+            edges += batch_edges
+            note(f"interpreted {min(start + batch, len(ids))} of {len(ids)} samples")
+        interactions = pd.DataFrame(
+            edges, columns=["sample_id", "gene_a", "gene_b", "score", "method", "layer"]
+        )
+        gene_importance = _with_class_means(
+            pd.concat(importance, ignore_index=True), ids, predicted
+        )
+        recurrent = recurrent_interactions(interactions)
         write_with(
             folder / "interactions.parquet", lambda tmp: interactions.to_parquet(tmp, index=False)
         )
@@ -149,10 +153,7 @@ def interpret(
             folder / "recurrent_interactions.csv", lambda tmp: recurrent.to_csv(tmp, index=False)
         )
         _write_heatmaps(folder, interactions, ids, predicted, plots)
-        stage.publish()
-    except BaseException:
-        stage.discard()
-        raise
+        output.publish()
     return {
         "interactions": interactions,
         "gene_importance": gene_importance,

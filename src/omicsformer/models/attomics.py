@@ -20,7 +20,7 @@ the data at hand. Attention maps between groups are returned on request.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from omicsformer.config import PROBABILITY, bounded
 from omicsformer.data.grouping import Grouping, make_grouping
 from omicsformer.errors import ConfigError
 from omicsformer.models import MODELS
@@ -46,12 +47,12 @@ class AttOmicsOptions:
     """AttOmics settings; ``token_sizes`` empty = scaled from the paper (see module docstring)."""
 
     grouping: str = "random"
-    n_groups: int = 20
-    n_blocks: int = 4
-    token_sizes: list[int] = field(default_factory=list)
-    heads: int = 1
-    head_hidden: list[int] = field(default_factory=lambda: [128])
-    dropout: float = 0.5
+    n_groups: int = bounded(20, low=1)
+    n_blocks: int = bounded(4, low=1)
+    token_sizes: list[int] = bounded([], low=1)
+    heads: int = bounded(1, low=1)
+    head_hidden: list[int] = bounded([128], low=1)
+    dropout: float = bounded(0.5, **PROBABILITY)
     drop_ungrouped: bool = False
     attention: str = "sdpa"
 

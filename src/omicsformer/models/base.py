@@ -23,8 +23,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from omicsformer.config import TrainConfig, build_options
-from omicsformer.errors import ConfigError, RunError
-from omicsformer.fileio import write_json
+from omicsformer.errors import ConfigError, OmicsformerError, RunError
+from omicsformer.fileio import first_line, read_file, write_json
 from omicsformer.tasks.base import TargetInfo
 
 
@@ -129,12 +129,20 @@ class ModelSpec:
 
 def build_model(spec: ModelSpec, options: dict[str, Any], context: ModelContext) -> Model:
     """Validate ``options`` and build the model for ``context``'s data."""
-    if context.target.task not in spec.tasks:
-        raise ConfigError(
-            f"model {spec.name!r} does not support the {context.target.task} task; "
-            f"it supports: {', '.join(spec.tasks)}"
-        )
+    require_task(spec, context.target.task)
     return spec.build(spec.parse_options(options), context)
+
+
+def require_task(spec: ModelSpec, task: str) -> None:
+    """Raise a ConfigError naming the models that can do ``task`` if ``spec`` cannot."""
+    from omicsformer.models import MODELS
+
+    if task not in spec.tasks:
+        able = [name for name, other in MODELS.items() if task in other.tasks]
+        raise ConfigError(
+            f"model {spec.name!r} does not support the {task} task (it supports: "
+            f"{', '.join(spec.tasks)}); models for {task}: {', '.join(able)}"
+        )
 
 
 def save_model(model: Model, spec: ModelSpec, options: Any, folder: Path, fitted: dict) -> None:
@@ -158,13 +166,24 @@ def load_model(folder: Path) -> tuple[Model, ModelSpec, dict[str, Any]]:
     """Load a saved model; returns the model, its spec and the content of ``model.json``."""
     from omicsformer.models import MODELS
 
-    meta_path = folder / "model.json"
-    if not meta_path.exists():
-        raise RunError(f"{folder}: no saved model (model.json missing)")
-    meta = json.loads(meta_path.read_text())
-    spec = MODELS.get(meta["model"])
-    options = spec.parse_options(meta["options"])
-    context = ModelContext(
-        genes=list(meta["genes"]), target=TargetInfo.from_dict(meta["target"]), seed=meta["seed"]
-    )
-    return spec.load(folder, options, context, meta.get("fitted", {})), spec, meta
+    meta = read_file(folder / "model.json", lambda p: json.loads(p.read_text()))
+    try:
+        spec = MODELS.get(meta["model"])
+        options = spec.parse_options(meta["options"])
+        context = ModelContext(
+            genes=list(meta["genes"]),
+            target=TargetInfo.from_dict(meta["target"]),
+            seed=meta["seed"],
+        )
+    except (KeyError, TypeError, ValueError, OmicsformerError) as exc:
+        raise RunError(f"{folder / 'model.json'}: damaged ({first_line(exc)})") from None
+    try:
+        model = spec.load(folder, options, context, meta.get("fitted", {}))
+    except OmicsformerError:
+        raise
+    except Exception as exc:  # a damaged weights file, or weights that do not fit model.json
+        raise RunError(
+            f"{folder}: the saved model cannot be loaded ({first_line(exc)}); the weights are "
+            "damaged or do not fit model.json"
+        ) from None
+    return model, spec, meta

@@ -26,7 +26,8 @@ never unpickles, and skops files may hold only audited types.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -39,9 +40,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.class_weight import compute_sample_weight
 
+from omicsformer.config import bounded
 from omicsformer.console import note
-from omicsformer.errors import MissingDependencyError, RunError
-from omicsformer.fileio import write_with
+from omicsformer.errors import ConfigError, MissingDependencyError, RunError
+from omicsformer.fileio import read_file, write_with
 from omicsformer.models import MODELS
 from omicsformer.models.base import FitData, ModelContext, ModelSpec, Runtime
 
@@ -170,14 +172,16 @@ class SklearnModel:
     def load_estimator(folder: Path) -> BaseEstimator:
         import skops.io as sio
 
-        path = folder / "estimator.skops"
-        if not path.exists():
-            raise RunError(f"{folder}: estimator.skops missing")
-        untrusted = set(sio.get_untrusted_types(file=path))
-        unexpected = sorted(untrusted - TRUSTED_TYPES)
-        if unexpected:
-            raise RunError(f"{path}: refusing to load unexpected types: {', '.join(unexpected)}")
-        return sio.load(path, trusted=sorted(untrusted))
+        def load(path: Path) -> BaseEstimator:
+            untrusted = set(sio.get_untrusted_types(file=path))
+            unexpected = sorted(untrusted - TRUSTED_TYPES)
+            if unexpected:
+                raise RunError(
+                    f"{path}: refusing to load unexpected types: {', '.join(unexpected)}"
+                )
+            return sio.load(path, trusted=sorted(untrusted))
+
+        return read_file(folder / "estimator.skops", load)
 
     def n_parameters(self) -> int:
         final = (
@@ -212,10 +216,10 @@ def load_sklearn(
 class LogRegOptions:
     """L2 logistic regression on standardized genes; C (inverse strength) picked by inner CV."""
 
-    C: list[float] = field(default_factory=lambda: [0.001, 0.01, 0.1, 1.0])
+    C: list[float] = bounded([0.001, 0.01, 0.1, 1.0], low=0, open_low=True)
     class_weight: ClassWeight = "balanced"
-    inner_folds: int = 3
-    max_iter: int = 5000
+    inner_folds: int = bounded(3, low=1)
+    max_iter: int = bounded(5000, low=1)
 
 
 def build_logreg(options: LogRegOptions, context: ModelContext) -> SklearnModel:
@@ -240,8 +244,8 @@ def build_logreg(options: LogRegOptions, context: ModelContext) -> SklearnModel:
 class RidgeOptions:
     """Ridge regression on standardized genes; alpha (strength) picked by inner CV."""
 
-    alpha: list[float] = field(default_factory=lambda: [0.1, 1.0, 10.0, 100.0, 1000.0])
-    inner_folds: int = 3
+    alpha: list[float] = bounded([0.1, 1.0, 10.0, 100.0, 1000.0], low=0, open_low=True)
+    inner_folds: int = bounded(3, low=1)
 
 
 def build_ridge(options: RidgeOptions, context: ModelContext) -> SklearnModel:
@@ -258,10 +262,10 @@ class CoxPHOptions:
     by inner CV (Harrell's C) among ``n_alphas`` values of its regularisation path."""
 
     l1_ratio: float = 0.1
-    n_alphas: int = 10
-    alpha_min_ratio: float = 0.05
-    inner_folds: int = 3
-    max_iter: int = 100_000
+    n_alphas: int = bounded(10, low=1)
+    alpha_min_ratio: float = bounded(0.05, low=0, high=1, open_low=True, open_high=True)
+    inner_folds: int = bounded(3, low=1)
+    max_iter: int = bounded(100_000, low=1)
 
 
 class CoxnetModel(SklearnModel):
@@ -290,19 +294,33 @@ class RandomForestOptions:
     """Random forest (classifier or regressor); the minimum leaf size (its regularisation) is
     picked by inner CV."""
 
-    n_estimators: int = 500
-    min_samples_leaf: list[int] = field(default_factory=lambda: [1, 3, 5])
+    n_estimators: int = bounded(500, low=1)
+    min_samples_leaf: list[int] = bounded([1, 3, 5], low=1)
     max_features: str = "sqrt"
     class_weight: ClassWeight = "balanced"
-    inner_folds: int = 3
-    n_jobs: int = -1
+    inner_folds: int = bounded(3, low=1)
+    n_jobs: int = bounded(-1, low=-1)  # -1: every core
 
 
 def _max_features(text: str) -> str | float:
-    try:
-        return float(text)
-    except ValueError:
+    """``sqrt``, ``log2`` or a fraction of the genes in (0, 1]."""
+    if text in ("sqrt", "log2"):
         return text
+    try:
+        fraction = float(text)
+    except ValueError:
+        fraction = math.nan
+    if not 0 < fraction <= 1:
+        raise ConfigError(f"max_features must be sqrt, log2 or a fraction in (0, 1], got {text!r}")
+    return fraction
+
+
+def check_parallel(options: Any, train: Any) -> None:
+    """Options every tree ensemble shares, checked before any data is read."""
+    if options.n_jobs == 0:
+        raise ConfigError("n_jobs must be -1 (every core) or a number of cores, not 0")
+    if hasattr(options, "max_features"):
+        _max_features(options.max_features)
 
 
 def _forest_args(options: Any, context: ModelContext) -> dict[str, Any]:
@@ -330,11 +348,11 @@ def build_rf(options: RandomForestOptions, context: ModelContext) -> SklearnMode
 class RandomSurvivalForestOptions:
     """Random survival forest (scikit-survival); minimum leaf size picked by inner CV."""
 
-    n_estimators: int = 300
-    min_samples_leaf: list[int] = field(default_factory=lambda: [3, 10])
+    n_estimators: int = bounded(300, low=1)
+    min_samples_leaf: list[int] = bounded([3, 10], low=1)
     max_features: str = "sqrt"
-    inner_folds: int = 3
-    n_jobs: int = -1
+    inner_folds: int = bounded(3, low=1)
+    n_jobs: int = bounded(-1, low=-1)  # -1: every core
 
 
 def build_rsf(options: RandomSurvivalForestOptions, context: ModelContext) -> SklearnModel:
@@ -351,14 +369,14 @@ class XGBoostOptions:
     """Gradient-boosted trees (XGBoost); tree depth picked by inner CV. Classification uses
     balanced sample weights; survival the ``survival:cox`` objective."""
 
-    n_estimators: int = 300
-    learning_rate: float = 0.05
-    max_depth: list[int] = field(default_factory=lambda: [2, 4])
-    subsample: float = 0.8
-    colsample_bytree: float = 0.3
+    n_estimators: int = bounded(300, low=1)
+    learning_rate: float = bounded(0.05, low=0, open_low=True)
+    max_depth: list[int] = bounded([2, 4], low=1)
+    subsample: float = bounded(0.8, low=0, high=1, open_low=True)
+    colsample_bytree: float = bounded(0.3, low=0, high=1, open_low=True)
     class_weight: ClassWeight = "balanced"
-    inner_folds: int = 3
-    n_jobs: int = -1
+    inner_folds: int = bounded(3, low=1)
+    n_jobs: int = bounded(-1, low=-1)  # -1: every core
 
 
 def _xgboost():
@@ -436,16 +454,15 @@ def load_xgboost(
     folder: Path, options: XGBoostOptions, context: ModelContext, fitted: dict[str, Any]
 ) -> XGBoostModel:
     xgb = _xgboost()
-    path = folder / "xgboost.json"
-    if not path.exists():
-        raise RunError(f"{folder}: xgboost.json missing")
     task = context.target.task
     estimator = xgb.XGBClassifier() if task == "classification" else xgb.XGBRegressor()
-    estimator.load_model(str(path))
+    read_file(folder / "xgboost.json", lambda path: estimator.load_model(str(path)))
     return XGBoostModel(estimator, {}, context, 0)
 
 
-def _spec(name: str, description: str, options: type, build, load, tasks, extra=None) -> ModelSpec:
+def _spec(
+    name: str, description: str, options: type, build, load, tasks, extra=None, check=None
+) -> ModelSpec:
     return ModelSpec(
         name=name,
         description=description,
@@ -455,6 +472,7 @@ def _spec(name: str, description: str, options: type, build, load, tasks, extra=
         tasks=tasks,
         family="baseline",
         extra=extra,
+        check=check,
     )
 
 
@@ -490,6 +508,7 @@ for _spec_ in (
         build_rf,
         load_sklearn,
         ("classification", "regression"),
+        check=check_parallel,
     ),
     _spec(
         "rsf",
@@ -498,6 +517,7 @@ for _spec_ in (
         build_rsf,
         load_sklearn,
         ("survival",),
+        check=check_parallel,
     ),
     _spec(
         "xgboost",
@@ -507,6 +527,7 @@ for _spec_ in (
         load_xgboost,
         ("classification", "survival", "regression"),
         extra="xgboost",
+        check=check_parallel,
     ),
 ):
     MODELS.add(_spec_.name, _spec_)

@@ -24,10 +24,10 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from omicsformer.config import TrainConfig
+from omicsformer.config import PROBABILITY, TrainConfig, bounded
 from omicsformer.models import MODELS
 from omicsformer.models.base import ModelContext
-from omicsformer.models.neural import check_attention, neural_spec
+from omicsformer.models.neural import check_attention, check_heads, neural_spec
 from omicsformer.nn.blocks import TransformerBlock, run_blocks
 from omicsformer.nn.embeddings import GeneTokens, quantile_edges
 from omicsformer.nn.settings import AttentionSettings
@@ -37,16 +37,16 @@ from omicsformer.nn.settings import AttentionSettings
 class GeneTransformerOptions(AttentionSettings):
     """Width, depth and heads; value embedding; pooling; memory levers; attention backend."""
 
-    dim: int = 64
-    heads: int = 4
-    layers: int = 2
-    ffn_mult: int = 2
-    dropout: float = 0.1
+    dim: int = bounded(64, low=1)
+    heads: int = bounded(4, low=1)
+    layers: int = bounded(2, low=1)
+    ffn_mult: int = bounded(2, low=1)
+    dropout: float = bounded(0.1, **PROBABILITY)
     value_embedding: Literal["continuous", "binned", "gene"] = "gene"  # see nn/embeddings.py
-    n_bins: int = 32
+    n_bins: int = bounded(32, low=2)
     pooling: Literal["mean", "cls", "attention"] = "mean"
     checkpointing: bool = False
-    ffn_chunk: int = 0
+    ffn_chunk: int = bounded(0, low=0)
 
 
 class GeneTransformer(nn.Module):
@@ -111,6 +111,7 @@ def network(
 
 
 def check(options: GeneTransformerOptions, train: TrainConfig) -> None:
+    check_heads(options.dim, options.heads)
     check_attention(options.attention, train, masked=False)
 
 

@@ -28,11 +28,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from omicsformer.config import TrainConfig
+from omicsformer.config import PROBABILITY, TrainConfig, bounded
 from omicsformer.data.grouping import Grouping, make_grouping
 from omicsformer.models import MODELS
 from omicsformer.models.base import ModelContext
-from omicsformer.models.neural import check_attention, neural_spec
+from omicsformer.models.neural import check_attention, check_heads, neural_spec
 from omicsformer.nn.blocks import TransformerBlock, run_blocks
 from omicsformer.nn.embeddings import GeneTokens
 from omicsformer.nn.grouped import GroupedProjection
@@ -42,14 +42,14 @@ from omicsformer.nn.settings import AttentionSettings
 @dataclass
 class HybridOptions(AttentionSettings):
     grouping: str = "random"
-    n_groups: int = 20
+    n_groups: int = bounded(20, low=1)
     drop_ungrouped: bool = False
-    dim: int = 32
-    heads: int = 2
-    gene_layers: int = 1
-    group_layers: int = 2
-    ffn_mult: int = 2
-    dropout: float = 0.1
+    dim: int = bounded(32, low=1)
+    heads: int = bounded(2, low=1)
+    gene_layers: int = bounded(1, low=0)
+    group_layers: int = bounded(2, low=0)
+    ffn_mult: int = bounded(2, low=1)
+    dropout: float = bounded(0.1, **PROBABILITY)
     value_embedding: Literal["continuous", "binned", "gene"] = "continuous"
     checkpointing: bool = False
 
@@ -140,6 +140,7 @@ def network(options: HybridOptions, context: ModelContext, arch: dict[str, Any])
 
 
 def check(options: HybridOptions, train: TrainConfig) -> None:
+    check_heads(options.dim, options.heads)
     check_attention(options.attention, train, masked=False)
 
 

@@ -5,13 +5,14 @@ Input genes -> [Linear -> norm -> ReLU -> dropout] x len(hidden) -> Linear to th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any, Literal
 
 import numpy as np
 from torch import Tensor, nn
 
+from omicsformer.config import PROBABILITY, bounded
 from omicsformer.models import MODELS
 from omicsformer.models.base import ModelContext
 from omicsformer.models.neural import neural_spec
@@ -23,8 +24,8 @@ Norm = Literal["batch", "layer", "none"]
 class MLPOptions:
     """Hidden layer widths, dropout after each hidden layer, and the normalisation used."""
 
-    hidden: list[int] = field(default_factory=lambda: [256, 64])
-    dropout: float = 0.3
+    hidden: list[int] = bounded([256, 64], low=1)
+    dropout: float = bounded(0.3, **PROBABILITY)
     norm: Norm = "batch"
 
 

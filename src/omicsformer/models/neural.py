@@ -24,8 +24,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from omicsformer.config import TrainConfig
-from omicsformer.errors import RunError
-from omicsformer.fileio import write_with
+from omicsformer.errors import ConfigError, RunError
+from omicsformer.fileio import read_file, write_with
 from omicsformer.models.base import FitData, ModelContext, ModelSpec, Runtime
 from omicsformer.tasks import TASKS
 from omicsformer.train import engine
@@ -143,18 +143,24 @@ class TorchModel:
         def load(
             folder: Path, options: Any, context: ModelContext, fitted: dict[str, Any]
         ) -> TorchModel:
-            path = folder / "weights.safetensors"
-            if not path.exists():
-                raise RunError(f"{folder}: weights.safetensors missing")
+            weights = read_file(folder / "weights.safetensors", lambda p: load_file(str(p)))
             model = cls(options, context, architecture, network)
             model.arch = fitted.get("architecture", {})
             model.task_state = model.arch.get("task_state", {})
             model.module = network(options, context, model.arch)
-            model.module.load_state_dict(load_file(str(path)))
+            model.module.load_state_dict(weights)
             model.module.eval()
             return model
 
         return load
+
+
+def check_heads(dim: int, heads: int) -> None:
+    """Attention splits the width ``dim`` into ``heads`` equal parts."""
+    if dim % heads:
+        raise ConfigError(
+            f"dim {dim} is not divisible by heads {heads}; choose heads that divide it"
+        )
 
 
 def check_attention(

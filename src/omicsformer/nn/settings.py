@@ -11,16 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from omicsformer.config import bounded
+
 
 @dataclass
 class AttentionSettings:
     attention: str = "sdpa"
     sdpa_kernel: str = "auto"
-    linformer_k: int = 256
-    landmarks: int = 64
-    pinv_iterations: int = 6
-    features: int = 0
-    redraw_interval: int = 1000
+    linformer_k: int = bounded(256, low=1)
+    landmarks: int = bounded(64, low=1)
+    pinv_iterations: int = bounded(6, low=1)
+    features: int = bounded(0, low=0)
+    redraw_interval: int = bounded(1000, low=0)
 
     def backend_options(self, n_tokens: int | None = None) -> dict[str, Any]:
         """Options for :func:`~omicsformer.nn.attention.make_backend` of ``self.attention``."""

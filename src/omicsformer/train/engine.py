@@ -31,9 +31,10 @@ import torch
 from torch import Tensor, nn
 
 from omicsformer.config import TrainConfig
-from omicsformer.console import err, note
+from omicsformer.console import note
 from omicsformer.errors import ConfigError, RunError
-from omicsformer.fileio import write_with
+from omicsformer.fileio import read_file, write_with
+from omicsformer.train.progress import EpochProgress
 
 PRECISION = {"32": "32-true", "bf16-mixed": "bf16-mixed", "16-mixed": "16-mixed"}
 CHECKPOINT = "train_state.pt"
@@ -183,10 +184,10 @@ def fit(
     maximize = cfg.monitor != "loss"
     best_state = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
     if resume and checkpoint_dir is not None and (checkpoint_dir / "best.pt").exists():
-        best_state = torch.load(checkpoint_dir / "best.pt", weights_only=True)
+        best_state = read_file(checkpoint_dir / "best.pt", _load_tensors)
 
     show = progress and fabric.is_global_zero
-    bar = _progress(cfg.max_epochs, state.epoch) if show else None
+    bar = EpochProgress(cfg.max_epochs, state.epoch, cfg.monitor) if show else None
     start = time.perf_counter()
     stopped_early = False
     try:
@@ -245,16 +246,21 @@ def fit(
                 _save_checkpoint(
                     checkpoint_dir, module, optimizer, state, best_state if improved else None
                 )
+            stopped_early = has_val and state.bad_epochs >= cfg.patience
             if bar is not None:
-                bar[0].update(bar[1], advance=1, description=_describe(row, cfg.monitor))
+                bar.update(row, last=stopped_early or epoch + 1 == cfg.max_epochs)
             if on_epoch_end is not None:
                 on_epoch_end(epoch + 1)
-            if has_val and state.bad_epochs >= cfg.patience:
-                stopped_early = True
+            if stopped_early:
                 break
     finally:
         if bar is not None:
-            bar[0].stop()
+            bar.stop()
+    if show and stopped_early:
+        note(
+            f"stopped early after epoch {state.epoch}: no gain in {cfg.monitor} for "
+            f"{cfg.patience} epochs; keeping epoch {state.best_epoch}"
+        )
     return TrainResult(
         best_state=best_state,
         history=state.history,
@@ -280,31 +286,6 @@ def _validate(model: nn.Module, data: TrainData, hooks: TaskHooks, fabric: Any) 
     metrics = hooks.metrics(hooks.y_val_numpy, hooks.output(logits))
     row.update({f"val_{k}": float(v) for k, v in metrics.items() if isinstance(v, float)})
     return row
-
-
-def _describe(row: dict[str, float], monitor: str) -> str:
-    text = f"epoch {int(row['epoch'])} loss {row['train_loss']:.3f}"
-    if "val_loss" in row:
-        text += f" val_loss {row['val_loss']:.3f}"
-        if monitor != "loss" and f"val_{monitor}" in row:
-            text += f" val_{monitor} {row[f'val_{monitor}']:.3f}"
-    return text
-
-
-def _progress(total: int, done: int) -> tuple[Any, Any]:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    )
-    task = bar.add_task("training", total=total, completed=done)
-    bar.start()
-    return bar, task
 
 
 def _save_checkpoint(
@@ -336,13 +317,21 @@ def _load_checkpoint(
     path = folder / CHECKPOINT if folder is not None else None
     if path is None or not path.exists():
         raise RunError(f"no training checkpoint to resume from in {folder}")
-    payload = torch.load(path, weights_only=True)  # tensors and plain values only: no code runs
-    module.load_state_dict(payload["model"])
-    optimizer.load_state_dict(payload["optimizer"])
-    return LoopState(
-        epoch=int(payload["epoch"]),
-        best_score=float(payload["best_score"]),
-        best_epoch=int(payload["best_epoch"]),
-        bad_epochs=int(payload["bad_epochs"]),
-        history=list(payload["history"]),
-    )
+
+    def restore(path: Path) -> LoopState:
+        payload = _load_tensors(path)
+        module.load_state_dict(payload["model"])
+        optimizer.load_state_dict(payload["optimizer"])
+        return LoopState(
+            epoch=int(payload["epoch"]),
+            best_score=float(payload["best_score"]),
+            best_epoch=int(payload["best_epoch"]),
+            bad_epochs=int(payload["bad_epochs"]),
+            history=list(payload["history"]),
+        )
+
+    return read_file(path, restore)
+
+
+def _load_tensors(path: Path) -> Any:
+    return torch.load(path, weights_only=True)  # tensors and plain values only: no code runs
