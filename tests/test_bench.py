@@ -4,7 +4,7 @@ not here: these tests only check that rows, files and skip / failure notes are p
 import numpy as np
 import pandas as pd
 
-from omicsformer.bench.attention import AttentionCase
+from omicsformer.bench.attention import AttentionCase, synthetic_gene_sets
 from omicsformer.bench.augmentation import cvae_quality
 
 
@@ -82,6 +82,27 @@ def test_bench_bad_arguments_exit_2(cli, tmp_path):
     result = cli("bench", "attention", "--backends", "nope", "--out", tmp_path / "x")
     assert result.code == 2 and "unknown attention backend 'nope'" in result.err
     assert cli("bench", "model", "--models", "logreg", "--out", tmp_path / "y").code == 2
+
+
+def test_bench_attention_times_gene_set_masks(cli, tmp_path):
+    out = tmp_path / "masked"
+    args = ["bench", "attention", "--genes", "128", "--dim", "32", "--heads", "2"]
+    result = cli(*args, "--backends", "sdpa", "--mask-density", "0.1,0.5", "--out", out)
+    assert result.code == 0, result.err
+    frame = pd.read_csv(out / "attention.csv")
+    assert list(frame.mask_density) == [0.0, 0.1, 0.5] and (frame.status == "ok").all()
+    assert (frame.peak_memory_mb >= 0).all() and (frame.seconds > 0).all()
+    refused = cli(*args, "--backends", "sdpa,linformer", "--mask-density", "0.1", "--out", out)
+    assert refused.code == 2 and "'linformer' does not" in refused.err
+    assert cli(*args, "--mask-density", "0", "--out", tmp_path / "z").code == 2
+
+
+def test_synthetic_gene_sets_have_the_asked_density():
+    gene_sets = synthetic_gene_sets(1000, 0.05)
+    sets = np.array([s[0] for s in gene_sets])
+    assert np.bincount(sets).max() == 50 and len(np.unique(sets)) == 20
+    density = (sets[:, None] == sets[None, :]).mean()
+    assert abs(density - 0.05) < 1e-9
 
 
 class _Generator:

@@ -8,6 +8,11 @@ square matmul in the same dtype and device), and each row reports its fraction o
 FLOPs follow the FlashAttention benchmarks: forward 4·B·N²·H·D (two N x N x D matmuls per head),
 backward 2.5x forward, forward+backward 3.5x. For approximate backends the same formula gives
 the *exact-attention-equivalent* rate: how fast they deliver what exact attention would cost.
+
+``mask_densities`` adds, for every backend and N, one row per density F with a gene-set mask of
+synthetic random block structure (:func:`synthetic_gene_sets`: the genes cut at random into sets
+of F·N genes, plus one global token), the structure ``attention_mask=gmt:PATH`` gives the models.
+Masked rows report the same exact-equivalent FLOP rate.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from omicsformer.console import note
@@ -44,6 +50,7 @@ class AttentionCase:
     mode: str = "fwd+bwd"
     repeats: int = 3
     warmup: int = 1
+    mask_density: float = 0.0  # 0: no mask; F: synthetic gene sets of F·N genes
 
     @property
     def head_dim(self) -> int:
@@ -59,8 +66,25 @@ class AttentionCase:
         tensors = 3 * self.batch * self.n * self.dim * size * (3 if self.mode == "fwd+bwd" else 1)
         if self.backend == "eager":
             matrices = 4 if self.mode == "fwd+bwd" else 2  # scores, softmax (+ their gradients)
-            return tensors + matrices * self.batch * self.heads * self.n**2 * max(size, 4)
+            mask = self.n**2 if self.mask_density else 0  # the dense boolean mask
+            return tensors + matrices * self.batch * self.heads * self.n**2 * max(size, 4) + mask
+        if self.mask_density:  # the chunked kernel's mask slice, as bool, fp32 bias and indices
+            from omicsformer.nn.attention.masks import CHUNK_ELEMENTS
+
+            return tensors * 4 + 16 * min(CHUNK_ELEMENTS, self.n**2)
         return tensors * 4
+
+
+def synthetic_gene_sets(n_genes: int, density: float, seed: int = 0) -> list[list[int]]:
+    """Each gene's set (one each): a seeded random permutation cut into sets of
+    ``max(1, round(density · n_genes))`` genes, so that a fraction ``density`` of the gene pairs
+    may attend (a random block structure: the blocks are scattered over the token order)."""
+    size = max(1, round(density * n_genes))
+    order = np.random.default_rng(seed).permutation(n_genes)
+    gene_sets: list[list[int]] = [[] for _ in range(n_genes)]
+    for position, gene in enumerate(order):
+        gene_sets[gene] = [position // size]
+    return gene_sets
 
 
 def run_worker(kind: str, payload: dict[str, Any], timeout: float) -> dict[str, Any]:
@@ -107,12 +131,22 @@ def bench_attention(
     memory_budget_gb: float | None = None,
     timeout: float = 600.0,
     overwrite: bool = False,
+    mask_densities: list[float] | None = None,
 ) -> pd.DataFrame:
-    """Measure every (backend, n) configuration; write attention.csv and attention.png."""
+    """Measure every (backend, n) configuration, unmasked and with a gene-set mask of each of
+    ``mask_densities``; write attention.csv and attention.png."""
     from omicsformer.nn.attention import BACKENDS
 
+    densities = list(mask_densities or [])
     for name in backends:
-        BACKENDS.get(name)
+        info = BACKENDS.get(name).info
+        if densities and not info.supports_mask:
+            able = ", ".join(n for n, c in BACKENDS.items() if c.info.supports_mask)
+            raise ConfigError(
+                f"--mask-density needs backends that honour masks ({able}); {name!r} does not"
+            )
+    if any(not 0 < f <= 1 for f in densities):
+        raise ConfigError(f"--mask-density values must be in (0, 1], got {densities}")
     if dim % heads:
         raise ConfigError(f"--dim {dim} is not divisible by --heads {heads}")
     if precision not in BYTES or mode not in ("fwd", "fwd+bwd"):
@@ -127,9 +161,18 @@ def bench_attention(
         note(f"matmul peak ({device}, {precision}): {matmul_gflops:.1f} GFLOP/s")
         rows = []
         for n in genes:
-            for backend in backends:
+            for backend, density in [(b, f) for b in backends for f in [0.0, *densities]]:
                 case = AttentionCase(
-                    backend, n, batch, dim, heads, device, precision, mode, repeats
+                    backend,
+                    n,
+                    batch,
+                    dim,
+                    heads,
+                    device,
+                    precision,
+                    mode,
+                    repeats,
+                    mask_density=density,
                 )
                 row: dict[str, Any] = {**asdict(case), "head_dim": case.head_dim}
                 estimate = case.estimated_bytes()
@@ -152,6 +195,7 @@ def bench_attention(
         frame = pd.DataFrame(rows)
         columns = [
             "backend",
+            "mask_density",
             "n",
             "batch",
             "dim",
@@ -176,8 +220,12 @@ def bench_attention(
     return frame
 
 
+def _label(backend: str, density: float) -> str:
+    return f"{backend} (mask {density:g})" if density else backend
+
+
 def _describe(row: dict[str, Any]) -> str:
-    head = f"{row['backend']:>9} n={row['n']:>6}"
+    head = f"{_label(row['backend'], row['mask_density']):>9} n={row['n']:>6}"
     if row.get("status") != "ok":
         return f"{head}: {row.get('status')} ({row.get('note', '')})"
     return (
@@ -192,9 +240,10 @@ def plot_scaling(frame: pd.DataFrame, path: str | Path) -> None:
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     ok = frame[frame["status"] == "ok"]
-    for backend, rows in ok.groupby("backend", sort=False):
-        axes[0].plot(rows["n"], rows["seconds"], marker="o", label=backend)
-        axes[1].plot(rows["n"], rows["peak_memory_mb"], marker="o", label=backend)
+    for (backend, density), rows in ok.groupby(["backend", "mask_density"], sort=False):
+        label = _label(backend, density)
+        axes[0].plot(rows["n"], rows["seconds"], marker="o", label=label)
+        axes[1].plot(rows["n"], rows["peak_memory_mb"], marker="o", label=label)
     first = frame.iloc[0] if len(frame) else None
     for ax, label in zip(axes, ("seconds (median)", "peak memory (MB)"), strict=True):
         ax.set_xscale("log")

@@ -51,6 +51,13 @@ def attention(case: dict[str, Any]) -> dict[str, Any]:
     device, dtype = case["device"], DTYPES[case["precision"]]
     b, h, n, d = case["batch"], case["heads"], case["n"], case["dim"] // case["heads"]
     backend = make_backend(case["backend"], n_tokens=n, head_dim=d).to(device)
+    mask = None
+    if case.get("mask_density"):  # one global token + gene sets of synthetic random blocks
+        from omicsformer.bench.attention import synthetic_gene_sets
+        from omicsformer.nn.attention.masks import GeneSetMask
+
+        gene_sets = synthetic_gene_sets(n - 1, case["mask_density"])
+        mask = GeneSetMask(gene_sets, n_global=1).to(device)
     backward = case["mode"] == "fwd+bwd"
     torch.manual_seed(0)
     q, k, v = (
@@ -60,7 +67,7 @@ def attention(case: dict[str, Any]) -> dict[str, Any]:
 
     def step() -> None:
         with torch.no_grad() if not backward else torch.enable_grad():
-            out, _ = backend(q, k, v)
+            out, _ = backend(q, k, v, mask=mask)
             if backward:
                 out.backward(torch.ones_like(out))
                 for t in (q, k, v):

@@ -11,12 +11,16 @@ Three strategies, each returning a :class:`Grouping` (group names and the gene p
   name, description, genes, tab-separated). Genes absent from the data are ignored; a gene in
   several sets goes to each; genes in no set form one extra group ``ungrouped`` unless
   ``drop_ungrouped``.
+
+:func:`gene_set_membership` reads a GMT file the other way round, as the sets of each gene, for
+the gene-set attention masks of the gene-level models (``attention_mask=gmt:PATH``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.cluster import kmeans_plusplus
@@ -165,6 +169,39 @@ def gmt_grouping(path: str | Path, genes: list[str], drop_ungrouped: bool = Fals
             names.append("ungrouped")
             members.append(np.flatnonzero(~covered))
     return Grouping(f"gmt:{path}", names, members)
+
+
+def gene_set_membership(path: str | Path, genes: list[str]) -> dict[str, Any]:
+    """Which sets of a GMT file each of ``genes`` belongs to, for gene-set attention masks.
+
+    Returns a JSON-able record, saved with the model so that it is rebuilt without the file:
+    ``{"source": path, "sets": [set names found in the data], "gene_sets": [[set indices of
+    gene 0], [..of gene 1], ...]}`` (an empty list: the gene is in no set). Genes of a set that
+    are absent from the data are ignored; a file with no set in the data is an error.
+    """
+    sets = read_gmt(path)
+    position = {g: i for i, g in enumerate(genes)}
+    names: list[str] = []
+    gene_sets: list[list[int]] = [[] for _ in genes]
+    for name, set_genes in sets.items():
+        found = sorted({position[g] for g in set_genes if g in position})
+        if found:
+            for gene in found:
+                gene_sets[gene].append(len(names))
+            names.append(name)
+    if not names:
+        example = next(iter(sets.values()))[:3]
+        raise DataError(
+            f"{path}: no gene of any set is in the data (data genes e.g. {', '.join(genes[:3])}; "
+            f"set genes e.g. {', '.join(example)}); are the gene identifiers of the same kind?"
+        )
+    covered = sum(1 for s in gene_sets if s)
+    note(
+        f"attention mask: {covered} of {len(genes)} genes are in some gene set ({len(names)} of "
+        f"{len(sets)} sets of {path} found in the data); a gene in no set attends only to "
+        "itself (and to global tokens, if any)"
+    )
+    return {"source": str(path), "sets": names, "gene_sets": gene_sets}
 
 
 def make_grouping(

@@ -56,15 +56,12 @@ def attention_layers(module: nn.Module, x: Tensor, genes: list[str]) -> list[Att
 
     module.eval()
     if isinstance(module, GeneTransformer):
-        names: list[str | None] = list(genes)
-        if module.pooling == "cls":
-            names = [None, *names]
+        names: list[str | None] = [None] * module.n_extra + list(genes)  # CLS, global tokens
+        mask = module.attention_mask  # the gene-set mask, or None
         layers = []
         for i, (block, h) in enumerate(zip(module.blocks, module.block_inputs(x), strict=True)):
-            normed = block.norm1(h)
-            layers.append(
-                AttentionLayer(f"layer{i}", "gene", names, _mha_rows(block.attention, normed))
-            )
+            rows = _mha_rows(block.attention, block.norm1(h), mask)
+            layers.append(AttentionLayer(f"layer{i}", "gene", names, rows))
         return layers
     if isinstance(module, AttOmicsNet):
         groups = list(module.group_names)
@@ -78,8 +75,8 @@ def attention_layers(module: nn.Module, x: Tensor, genes: list[str]) -> list[Att
     raise TypeError(f"{type(module).__name__} has no attention layers")
 
 
-def _mha_rows(attention: nn.Module, h: Tensor) -> RowFn:
-    return lambda rows: attention.attention_rows(h, rows)
+def _mha_rows(attention: nn.Module, h: Tensor, mask=None) -> RowFn:
+    return lambda rows: attention.attention_rows(h, rows, mask)
 
 
 def _memberships(index: Tensor, valid: Tensor, n_genes: int) -> tuple[Tensor, Tensor, Tensor]:

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
+from omicsformer.nn.attention.masks import StructuredMask
 from omicsformer.nn.mha import MultiHeadAttention
 from omicsformer.nn.settings import AttentionSettings
 
@@ -59,14 +60,17 @@ class TransformerBlock(nn.Module):
         self.ffn = FeedForward(dim, ffn_mult, dropout, ffn_chunk)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, mask: Tensor | StructuredMask | None = None) -> Tensor:
         z, _ = self.attention(self.norm1(x), mask=mask)  # (B, N, E)
         x = x + self.dropout(z)
         return x + self.dropout(self.ffn(self.norm2(x)))
 
 
 def run_blocks(
-    blocks: nn.ModuleList, x: Tensor, mask: Tensor | None = None, checkpointing: bool = False
+    blocks: nn.ModuleList,
+    x: Tensor,
+    mask: Tensor | StructuredMask | None = None,
+    checkpointing: bool = False,
 ) -> Tensor:
     """Apply ``blocks`` in turn; with ``checkpointing`` each block's activations are recomputed
     in the backward pass instead of stored (memory for one block instead of all)."""

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from omicsformer.errors import ConfigError
 from omicsformer.nn.attention import make_backend
+from omicsformer.nn.attention.masks import StructuredMask
 
 
 class MultiHeadAttention(nn.Module):
@@ -63,7 +64,11 @@ class MultiHeadAttention(nn.Module):
         return self._split(self.q(x)), self._split(self.k(x)), self._split(self.v(x))
 
     def forward(
-        self, x: Tensor, *, mask: Tensor | None = None, need_weights: bool = False
+        self,
+        x: Tensor,
+        *,
+        mask: Tensor | StructuredMask | None = None,
+        need_weights: bool = False,
     ) -> tuple[Tensor, Tensor | None]:
         """Attend ``x`` (B, N, E) to itself: (B, N, E), and (B, H, N, N) weights if asked."""
         q, k, v = self.project(x)
@@ -73,7 +78,9 @@ class MultiHeadAttention(nn.Module):
         return self.out(out), weights
 
     @torch.no_grad()
-    def attention_rows(self, x: Tensor, rows: Tensor, mask: Tensor | None = None) -> Tensor:
+    def attention_rows(
+        self, x: Tensor, rows: Tensor, mask: Tensor | StructuredMask | None = None
+    ) -> Tensor:
         """The backend's attention weights for query tokens ``rows`` only: (B, H, len(rows), N).
 
         Never forms the full N x N matrix, whatever the backend.

@@ -10,7 +10,9 @@ A backend computes attention from already-projected queries, keys and values::
     backend(q, k, v, *, mask=None, need_weights=False) -> (out, weights_or_None)
 
     q: (B, H, N, D)    k, v: (B, H, M, D)    out: (B, H, N, D)
-    mask: bool, broadcastable to (B, H, N, M); True = may attend (the SDPA convention)
+    mask: bool, broadcastable to (B, H, N, M); True = may attend (the SDPA convention); or a
+          StructuredMask (gene sets: rows built on demand, see masks.py) for backends that
+          support masks
     weights: (B, H, N, M) softmax rows, only when need_weights=True
 
 Every backend declares what it supports in a :class:`BackendInfo`, so that a bad combination
@@ -26,6 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from omicsformer.errors import ConfigError
+from omicsformer.nn.attention.masks import StructuredMask
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ class BackendInfo:
     exact
         True if the result equals softmax(QKᵀ/√D)V up to floating-point error.
     supports_mask
-        Accepts any boolean attention mask (B, H, N, M).
+        Accepts any boolean attention mask (B, H, N, M), and structured (gene-set) masks.
     key_padding
         Accepts key-padding masks (B, 1, 1, M): keys marked False are ignored. Kernel and
         low-rank approximations support these (they zero the padded keys), not general masks.
@@ -82,18 +85,25 @@ class AttentionBackend(nn.Module):
         k: Tensor,
         v: Tensor,
         *,
-        mask: Tensor | None = None,
+        mask: Tensor | StructuredMask | None = None,
         need_weights: bool = False,
     ) -> tuple[Tensor, Tensor | None]:
         raise NotImplementedError
 
-    def weight_rows(self, q: Tensor, k: Tensor, rows: Tensor, mask: Tensor | None = None) -> Tensor:
+    def weight_rows(
+        self, q: Tensor, k: Tensor, rows: Tensor, mask: Tensor | StructuredMask | None = None
+    ) -> Tensor:
         """Attention weights of query tokens ``rows``: (B, H, R, M), each row summing to 1."""
-        row_mask = mask[..., rows, :] if mask is not None and mask.shape[-2] > 1 else mask
+        if isinstance(mask, StructuredMask):
+            row_mask = mask.dense(q.shape[0], rows)  # (B or 1, 1, R, M)
+        elif mask is not None and mask.shape[-2] > 1:
+            row_mask = mask[..., rows, :]
+        else:
+            row_mask = mask
         return exact_weights(q[:, :, rows], k, row_mask, q.shape[-1] ** -0.5)
 
     def all_weights(
-        self, q: Tensor, k: Tensor, mask: Tensor | None = None, chunk: int = 1024
+        self, q: Tensor, k: Tensor, mask: Tensor | StructuredMask | None = None, chunk: int = 1024
     ) -> Tensor:
         """Every row of :meth:`weight_rows` (B, H, N, M), computed ``chunk`` rows at a time."""
         n = q.shape[-2]

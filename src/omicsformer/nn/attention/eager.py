@@ -2,7 +2,8 @@
 Need", NeurIPS 2017).
 
 It materialises the (B, H, N, M) score matrix, so its memory grows as N·M: the reference that
-every other backend is tested against, and the memory baseline of the benchmark.
+every other backend is tested against, and the memory baseline of the benchmark. A structured
+(gene-set) mask is written out as a dense boolean (N, M) mask too.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 from torch import Tensor
 
 from omicsformer.nn.attention.base import ALL_FLOATS, AttentionBackend, BackendInfo
+from omicsformer.nn.attention.masks import StructuredMask
 
 
 class EagerAttention(AttentionBackend):
@@ -32,9 +34,11 @@ class EagerAttention(AttentionBackend):
         k: Tensor,
         v: Tensor,
         *,
-        mask: Tensor | None = None,
+        mask: Tensor | StructuredMask | None = None,
         need_weights: bool = False,
     ) -> tuple[Tensor, Tensor | None]:
+        if isinstance(mask, StructuredMask):  # the reference writes every mask out
+            mask = mask.dense(q.shape[0])  # (B or 1, 1, N, M)
         scale = 1.0 / math.sqrt(q.shape[-1])
         scores = (q @ k.transpose(-2, -1)) * scale  # (B, H, N, M)
         if mask is not None:

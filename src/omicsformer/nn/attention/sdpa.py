@@ -7,6 +7,10 @@ implementation (``flash``, ``efficient``, ``cudnn``, ``math``); ``auto`` lets Py
 
 Weights are never returned by the kernel; when asked for they are recomputed exactly for the
 requested rows (see :meth:`MultiHeadAttention.attention_rows`).
+
+A structured (gene-set) mask is not written out: :func:`~omicsformer.nn.attention.masks.
+masked_attention` runs it (FlexAttention on CUDA, query chunks through the CPU flash kernel on
+CPU), so ``kernel`` must stay ``auto`` then (checked when the model is built).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from omicsformer.errors import ConfigError
 from omicsformer.nn.attention.base import ALL_FLOATS, AttentionBackend, BackendInfo
+from omicsformer.nn.attention.masks import StructuredMask, masked_attention
 
 KERNELS = {
     "flash": SDPBackend.FLASH_ATTENTION,
@@ -54,9 +59,12 @@ class SDPAttention(AttentionBackend):
         k: Tensor,
         v: Tensor,
         *,
-        mask: Tensor | None = None,
+        mask: Tensor | StructuredMask | None = None,
         need_weights: bool = False,
     ) -> tuple[Tensor, Tensor | None]:
+        if isinstance(mask, StructuredMask):
+            out = masked_attention(q, k, v, mask)  # (B, H, N, D)
+            return out, (self.all_weights(q, k, mask) if need_weights else None)
         pinned = sdpa_kernel([KERNELS[self.kernel]]) if self.kernel != "auto" else nullcontext()
         with pinned:
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, H, N, D)
