@@ -300,7 +300,7 @@ def test_a_file_system_refusal_mid_run_is_one_line(cli, tiny_files, tmp_path, mo
     def full_disk(*args, **kwargs):
         raise OSError(28, "No space left on device", str(tmp_path / ".run.partial" / "x"))
 
-    monkeypatch.setattr(pipeline, "_write_run", full_disk)
+    monkeypatch.setattr(pipeline, "write_run", full_disk)
     one_error(train(cli, tiny_files, tmp_path / "run"), "No space left on device")
     assert not (tmp_path / "run").exists() and not (tmp_path / ".run.partial").exists()
 

@@ -1,7 +1,16 @@
+import json
+import math
+
 import pandas as pd
 import pytest
+import yaml
 
-from omicsformer.compare import split_options, summary_markdown
+from omicsformer.compare import (
+    paired_differences,
+    reference_model,
+    split_options,
+    summary_markdown,
+)
 from omicsformer.errors import ConfigError
 
 
@@ -75,3 +84,195 @@ def test_summary_marks_the_best_mean():
     text = summary_markdown(results, ["acc"])
     assert "| m2 | **0.850 ± 0.071** |" in text
     assert "| m1 | 0.600 ± 0.141 |" in text
+
+
+TINY = "synthetic:n_samples=40,n_genes=20,n_modules=1,module_size=5"
+
+
+def test_repeated_folds_pair_every_model_with_the_best_baseline(cli, tmp_path):
+    out = tmp_path / "cmp"
+    args = ["compare", "--data", TINY, "--models", "logreg,mlp", "--folds", "2"]
+    args += ["--repeats", "2", "--max-epochs", "2", "-o", "logreg.inner_folds=2", "--out", out]
+    result = cli(*args)
+    assert result.code == 0, result.err
+    results = pd.read_csv(out / "results.csv")
+    assert results.groupby("model").size().to_dict() == {"logreg": 4, "mlp": 4}
+    assert sorted(set(zip(results["repeat"], results["fold"], strict=True))) == [
+        (0, 0),
+        (0, 1),
+        (1, 0),
+        (1, 1),
+    ]
+    assert (results["n_train"] + results["n_test"] == 40).all()
+
+    splits = json.loads((out / "splits.json").read_text())
+    assert splits["split_seeds"] == [0, 1] and splits["model_seed"] == 0
+    first, second = (r["folds"] for r in splits["repeats"])
+    assert len(first) == len(second) == 2
+    assert sorted(first[0]["test"] + first[1]["test"]) == sorted(
+        second[0]["test"] + second[1]["test"]
+    )  # every sample is tested once per repetition ...
+    assert first[0]["test"] not in (second[0]["test"], second[1]["test"])  # ... on new folds
+    assert yaml.safe_load((out / "config.yaml").read_text())["compare"]["repeats"] == 2
+
+    differences = pd.read_csv(out / "differences.csv")
+    assert list(differences.columns) == [
+        "model",
+        "reference",
+        "metric",
+        "n_pairs",
+        "mean_diff",
+        "sd_diff",
+        "t",
+        "p_value",
+    ]
+    assert (differences["reference"] == "logreg").all()  # the only baseline
+    assert (differences["n_pairs"] == 4).all()
+    own = differences.set_index("model").loc["logreg"]
+    assert (own["mean_diff"], own["p_value"]) == (0.0, 1.0)
+    mlp = differences.set_index("model").loc["mlp"]
+    assert 0 <= mlp["p_value"] <= 1
+    by_fold = results.pivot_table(
+        index=["repeat", "fold"], columns="model", values="balanced_accuracy"
+    )
+    assert mlp["mean_diff"] == pytest.approx((by_fold["mlp"] - by_fold["logreg"]).mean())
+
+    summary = (out / "summary.md").read_text()
+    assert "2-fold CV x 2 repeats" in summary
+    assert "| Δ balanced_accuracy vs logreg | p |" in summary
+    assert "| reference | — |" in summary
+    assert f"{mlp['mean_diff']:.3f} ± {mlp['sd_diff']:.3f}" in summary
+    assert "Mean ± sd over 4 test folds" in summary
+    assert "Nadeau & Bengio 2003" in summary and "overlap" in summary
+    assert "Δ balanced_accuracy" in result.out and "reference" in result.out
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--repeats", "0", "must be at least 1, got 0"),
+        ("--repeats", "two", "expected an integer"),
+        ("--folds", "1", "must be at least 2, got 1"),
+    ],
+)
+def test_compare_numbers_are_range_checked(cli, tmp_path, option, value, message):
+    out = tmp_path / "cmp"
+    args = ["compare", "--data", TINY, "--models", "logreg", option, value, "--out", out]
+    result = cli(*args)
+    assert result.code == 2
+    assert option in result.err and message in result.err
+    assert len(result.err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def _fold_results(scores: dict[str, list[float]], metric: str = "acc") -> pd.DataFrame:
+    rows = []
+    for model, values in scores.items():
+        for i, value in enumerate(values):
+            rows.append({"model": model, "repeat": i // 2, "fold": i % 2, "n_train": 30})
+            rows[-1].update({"n_test": 10, metric: value, "fit_seconds": 1.0})
+            rows[-1].update(predict_seconds=0.1, peak_memory_mb=10.0, n_parameters=5)
+    return pd.DataFrame(rows)
+
+
+def test_the_reference_is_the_best_baseline_or_else_the_best_model():
+    results = _fold_results(
+        {"rf": [0.6, 0.7, 0.6, 0.7], "logreg": [0.8, 0.8, 0.7, 0.9], "mlp": [0.9] * 4}
+    )
+    assert reference_model(results, "acc", ["rf", "logreg"]) == "logreg"
+    assert reference_model(results, "acc", []) == "mlp"  # no baseline compared
+    assert reference_model(results, "acc", ["rf", "logreg"], frozenset({"acc"})) == "rf"
+
+
+def test_paired_differences_pair_on_repeat_and_fold():
+    results = _fold_results({"ref": [0.5, 0.6, 0.7, 0.8], "new": [0.6, 0.6, 0.9, 0.9]})
+    results = results.sample(frac=1.0, random_state=0)  # pairing must not rely on row order
+    table = paired_differences(results, "acc", "ref").set_index("model")
+    new = table.loc["new"]
+    assert new["n_pairs"] == 4 and new["reference"] == "ref" and new["metric"] == "acc"
+    assert new["mean_diff"] == pytest.approx(0.1)  # differences 0.1, 0, 0.2, 0.1
+    variance = (0.0 + 0.01 + 0.01 + 0.0) / 3
+    assert new["sd_diff"] == pytest.approx(math.sqrt(variance))
+    assert new["t"] == pytest.approx(0.1 / math.sqrt((1 / 4 + 10 / 30) * variance))
+    assert (table.loc["ref", "mean_diff"], table.loc["ref", "p_value"]) == (0.0, 1.0)
+    text = summary_markdown(results, ["acc"], differences=table.reset_index())
+    assert "| Δ acc vs ref | p |" in text and "higher is better" in text
+    assert "| new | **0.750 ± 0.173** | 0.100 ± 0.082 | 0.207 |" in text
+    lower = summary_markdown(
+        results, ["acc"], lower_is_better=frozenset({"acc"}), differences=table.reset_index()
+    )
+    assert "lower is better" in lower
+
+
+def test_tuned_and_pretrained_variants_never_see_the_test_fold(cli, tmp_path, monkeypatch):
+    """compare --tune / --pretrain: rows NAME (tuned) and NAME (pretrained) beside the
+    defaults; every search and every pretraining sees the fold's training patients only."""
+    import numpy as np
+
+    import omicsformer.pretrain.run as pretrain_run
+    import omicsformer.tuning.search as search
+
+    seen: list[tuple[str, set[int], set[int]]] = []
+    real_search, real_pretrain = search.run_search, pretrain_run.pretrain_network
+
+    def spy_search(config, data, split, *args, **kwargs):
+        seen.append(("search", set(split["train"]) | set(split["val"]), set(split["test"])))
+        return real_search(config, data, split, *args, **kwargs)
+
+    def spy_pretrain(model, options, genes, x, *args, **kwargs):
+        seen.append(("pretrain", {len(x)}, set()))
+        return real_pretrain(model, options, genes, x, *args, **kwargs)
+
+    monkeypatch.setattr(search, "run_search", spy_search)
+    monkeypatch.setattr(pretrain_run, "pretrain_network", spy_pretrain)
+    out = tmp_path / "cmp"
+    result = cli(
+        "compare",
+        "--data",
+        "synthetic:n_samples=60,n_genes=20,n_modules=1,module_size=5",
+        "--models",
+        "logreg,attomics",
+        "--folds",
+        "2",
+        "--max-epochs",
+        "2",
+        "--tune",
+        "2",
+        "--pretrain",
+        "--pretrain-epochs",
+        "1",
+        "-o",
+        "attomics.n_groups=3",
+        "--out",
+        out,
+    )
+    assert result.code == 0, result.err
+    results = pd.read_csv(out / "results.csv")
+    assert sorted(results.model.unique()) == [
+        "attomics",
+        "attomics (pretrained)",
+        "attomics (tuned)",
+        "logreg",
+        "logreg (tuned)",
+    ]
+    assert set(results.variant) == {"default", "tuned", "pretrained"}
+    assert len(results) == 5 * 2
+    trials = pd.read_csv(out / "trials.csv")
+    assert set(trials.model) == {"logreg", "attomics"} and set(trials.fold) == {0, 1}
+    assert (out / "studies.db").is_file()
+    splits = json.loads((out / "splits.json").read_text())["repeats"][0]["folds"]
+    from omicsformer.data.datasets import load_builtin
+
+    ids = list(
+        load_builtin("synthetic:n_samples=60,n_genes=20,n_modules=1,module_size=5").obs_names
+    )
+    tests = [{ids.index(s) for s in fold["test"]} for fold in splits]
+    searches = [(used, test) for kind, used, test in seen if kind == "search"]
+    assert len(searches) == 4 and all(not used & test for used, test in searches)
+    for used, _ in searches:
+        assert any(not used & fold_test for fold_test in tests)  # a fold's test never searched
+    sizes = [next(iter(used)) for kind, used, _ in seen if kind == "pretrain"]
+    assert sizes == [30, 30]  # the training patients of each fold, no more
+    assert np.isfinite(results.balanced_accuracy).all()
+    summary = (out / "summary.md").read_text()
+    assert "attomics (tuned)" in summary and "vs logreg" in summary

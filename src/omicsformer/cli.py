@@ -200,6 +200,16 @@ def _add_train_args(
         help="gene grouping (attomics, hybrid): random, kmeans or gmt:PATH (default: random)",
     )
     m.add_argument(
+        "--init",
+        metavar="PRETRAINED",
+        help="start from a folder made by `omicsformer pretrain` (its model and options)",
+    )
+    m.add_argument(
+        "--finetune",
+        choices=["all", "head"],
+        help="with --init: train the whole network or the output head only (default: all)",
+    )
+    m.add_argument(
         "--drop-ungrouped",
         action="store_true",
         default=None,
@@ -225,8 +235,12 @@ def _add_train_args(
     )
     t.add_argument("--patience", type=COUNT, help="early-stopping patience in epochs (default: 8)")
     t.add_argument(
+        "--min-epochs", type=NON_NEGATIVE, help="never stop early before this epoch (default: 10)"
+    )
+    t.add_argument(
         "--monitor",
-        help="validation quantity for early stopping: loss or a task metric (default: loss)",
+        help="validation quantity that picks the kept epoch and stops training: auto (the task's "
+        "metric: balanced_accuracy, c_index, r2), loss, or a task metric (default: auto)",
     )
     t.add_argument("--device", choices=["cpu", "cuda", "auto"], help="default: auto")
     t.add_argument("--devices", type=COUNT, help="processes / GPUs per node (default: 1)")
@@ -293,6 +307,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
                 "warmup_epochs",
                 "grad_clip",
                 "patience",
+                "min_epochs",
                 "monitor",
                 "device",
                 "devices",
@@ -321,6 +336,10 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     config.model.options.update(parse_overrides(args.option))
     if args.grouping is not None:
         config.model.options["grouping"] = args.grouping
+    if args.init is not None:
+        config.model.init = args.init
+    if args.finetune is not None:
+        config.model.finetune = args.finetune
     if args.attention is not None:
         config.model.options["attention"] = args.attention
     if args.augment is not None:
@@ -336,6 +355,9 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         config.model.options["drop_ungrouped"] = True
     if args.seed is not None:
         config.seed = args.seed
+    # what the user fixed stays out of a hyper-parameter search
+    given = [f"train.{k}" for k, v in sections["train"].items() if v is not None]
+    config.tune.pinned = sorted(set(config.tune.pinned) | set(given))
     if not config.data.source:
         raise OmicsformerError("--data is required (or --config with a data.source)")
     return config.validate()
@@ -362,13 +384,125 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_compare(args: argparse.Namespace) -> int:
-    from omicsformer.compare import compare
+def cmd_tune(args: argparse.Namespace) -> int:
+    from omicsformer.report.tables import print_metrics
+    from omicsformer.tuning.run import tune_run
 
     config = config_from_args(args)
+    _tune_settings(config, args)
+    folder, result, search = tune_run(config, args.out, overwrite=args.force)
+    trials = search.trials.sort_values(
+        "value", ascending=search.metric in result.task.lower_is_better
+    )
+    _print_frame(trials, list(trials.columns))
+    note(
+        f"best validation {search.metric} {search.best_value:.3f} in {len(trials)} trials "
+        f"({search.seconds:.0f} s): {search.params}"
+    )
+    print_metrics({f"{result.spec.name} (tuned)": result.metrics}, result.task.metric_names)
+    note(f"run written to {folder} (trials.csv, study.db)")
+    return 0
+
+
+def cmd_pretrain(args: argparse.Namespace) -> int:
+    from omicsformer.pretrain.run import pretrain_cohorts
+
+    train = TrainConfig(
+        **{
+            name: getattr(args, name)
+            for name in ("max_epochs", "batch_size", "lr", "patience", "min_epochs", "device")
+            if getattr(args, name) is not None
+        }
+    ).validate()
+    folder, pretrained = pretrain_cohorts(
+        args.data,
+        args.model,
+        parse_overrides(args.option),
+        args.out,
+        train,
+        layout=args.layout or "samples-by-genes",
+        layer=args.layer,
+        transform=args.transform or "none",
+        top_genes=args.top_genes,
+        fraction=args.mask_fraction,
+        seed=args.seed,
+        overwrite=args.force,
+    )
+    info = pretrained.info
+    note(
+        f"pretrained {pretrained.model} on {info['n_patients']} patients x {info['n_genes']} "
+        f"genes: held-out reconstruction MSE {info['best_val_reconstruction_mse']:.3f} "
+        f"(epoch {info['best_epoch']} of {info['epochs_run']}, {info['seconds']:.0f} s); "
+        f"written to {folder}"
+    )
+    return 0
+
+
+def _tune_settings(config: Any, args: argparse.Namespace) -> None:
+    """The search flags of ``tune`` and ``compare --tune``."""
+    for name in ("timeout", "inner_folds", "pruner", "storage", "study_name"):
+        value = getattr(args, name, None)
+        if value is not None:
+            setattr(config.tune, name, value)
+    trials = getattr(args, "trials", None) or getattr(args, "tune", None)
+    if trials:
+        config.tune.trials = trials
+    config.tune.validate()
+
+
+def _add_tune_args(parser: argparse.ArgumentParser, *, in_compare: bool) -> None:
+    g = parser.add_argument_group("hyper-parameter search (Optuna; training patients only)")
+    if in_compare:
+        g.add_argument(
+            "--tune",
+            type=COUNT,
+            metavar="TRIALS",
+            help="also search TRIALS trials per model inside every training fold (nested CV) and "
+            "report tuned beside default figures",
+        )
+    else:
+        g.add_argument("--trials", type=COUNT, help="trials to run (default: 20)")
+    g.add_argument("--timeout", type=POSITIVE, help="stop a search after this many seconds")
+    g.add_argument(
+        "--inner-folds",
+        type=COUNT,
+        help="1: score trials on the validation part; K >= 2: on K inner folds of the training "
+        "patients (default: 1)",
+    )
+    g.add_argument(
+        "--pruner",
+        choices=["median", "halving", "none"],
+        help="stop unpromising trials on the per-epoch validation metric (default: median)",
+    )
+    g.add_argument(
+        "--storage",
+        help="Optuna database URL shared by several processes or machines, e.g. "
+        "postgresql://host/db (default: a SQLite file in the output folder)",
+    )
+    g.add_argument("--study-name", help="study to create or join in --storage")
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from omicsformer.compare import Pretraining, compare
+
+    config = config_from_args(args)
+    if args.tune:
+        _tune_settings(config, args)
+    pretrain = None
+    if args.pretrain or args.pretrain_data:
+        cohorts = [c.strip() for c in (args.pretrain_data or "").split(",") if c.strip()]
+        pretrain = Pretraining(cohorts, args.pretrain_epochs, args.mask_fraction)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     compare(
-        config, models, args.out, folds=args.folds, overwrite=args.force, progress=args.progress
+        config,
+        models,
+        args.out,
+        folds=args.folds,
+        repeats=args.repeats,
+        overwrite=args.force,
+        progress=args.progress,
+        tune=bool(args.tune),
+        pretrain=pretrain,
     )
     note(f"results written to {args.out}")
     return 0
@@ -469,11 +603,13 @@ def cmd_bench_attention(args: argparse.Namespace) -> int:
         memory_budget_gb=args.memory_budget_gb,
         timeout=args.timeout,
         overwrite=args.force,
+        mask_densities=args.mask_density,
     )
     _print_frame(
         frame,
         [
             "backend",
+            "mask_density",
             "n",
             "status",
             "seconds",
@@ -671,12 +807,95 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
     train.set_defaults(func=cmd_train)
 
+    pre = command(
+        "pretrain", "self-supervised pretraining (masked expression) on unlabeled cohorts"
+    )
+    pre.add_argument(
+        "--data",
+        action="append",
+        required=True,
+        help="a cohort (file or built-in name); repeat for several, aligned by gene name",
+    )
+    pre.add_argument(
+        "--layout",
+        choices=["samples-by-genes", "genes-by-samples"],
+        help="orientation of table matrices (default: samples-by-genes)",
+    )
+    pre.add_argument("--layer", help="for .h5ad: use this layer instead of X (default: X)")
+    pre.add_argument(
+        "--model",
+        required=True,
+        choices=["gene-transformer", "hybrid", "attomics"],
+        help="the network to pretrain",
+    )
+    _add_model_options(pre)
+    pre.add_argument("--transform", choices=["none", "log1p", "log2p1"], help="default: none")
+    pre.add_argument(
+        "--top-genes",
+        type=COUNT,
+        help="keep the K genes most variable within their cohorts (default: every gene)",
+    )
+    pre.add_argument(
+        "--mask-fraction",
+        type=number(float, 0, 0.9, open_low=True),
+        default=0.15,
+        help="share of each patient's measured genes hidden and reconstructed",
+    )
+    pre.add_argument("--max-epochs", type=COUNT, help="default: 100")
+    pre.add_argument("--batch-size", type=COUNT, help="default: 32")
+    pre.add_argument("--lr", type=POSITIVE, help="AdamW learning rate (default: the model's own)")
+    pre.add_argument(
+        "--patience", type=COUNT, help="early-stopping patience in epochs (default: 8)"
+    )
+    pre.add_argument(
+        "--min-epochs", type=NON_NEGATIVE, help="never stop early before this epoch (default: 10)"
+    )
+    pre.add_argument("--device", choices=["cpu", "cuda", "auto"], help="default: auto")
+    pre.add_argument("--seed", type=SEED, default=0, help="random seed")
+    pre.add_argument("--out", required=True, help="folder to create")
+    _add_force(pre)
+    pre.set_defaults(func=cmd_pretrain)
+
+    tune = command("tune", "search hyper-parameters on the training patients, then train")
+    _add_train_args(tune)
+    _add_tune_args(tune, in_compare=False)
+    tune.add_argument("--out", required=True, help="run folder to create")
+    _add_force(tune)
+    tune.set_defaults(func=cmd_tune)
+
     compare = command("compare", "several models on the same cross-validation folds")
     _add_train_args(compare, with_model=False, folds=True)
     compare.add_argument(
         "--models", required=True, help="comma-separated models, e.g. logreg,rf,mlp"
     )
     compare.add_argument("--folds", type=FOLDS, default=5, help="stratified folds, at least 2")
+    compare.add_argument(
+        "--repeats",
+        type=COUNT,
+        default=1,
+        help="repetitions of the k-fold split, with split seeds SEED, SEED+1, ... (the models "
+        "keep --seed); differences are tested over all repeats x folds",
+    )
+    _add_tune_args(compare, in_compare=True)
+    p = compare.add_argument_group("pretraining inside every fold (training patients only)")
+    p.add_argument(
+        "--pretrain",
+        action="store_true",
+        help="also fine-tune gene-transformer / hybrid / attomics from masked-expression "
+        "pretraining on each fold's training patients, reported as NAME (pretrained)",
+    )
+    p.add_argument(
+        "--pretrain-data",
+        help="comma-separated unlabeled cohorts added to each fold's pretraining (implies "
+        "--pretrain; aligned by gene name)",
+    )
+    p.add_argument("--pretrain-epochs", type=COUNT, default=30, help="pretraining epochs at most")
+    p.add_argument(
+        "--mask-fraction",
+        type=number(float, 0, 0.9, open_low=True),
+        default=0.15,
+        help="share of each patient's genes hidden in pretraining",
+    )
     compare.add_argument("--out", required=True, help="output folder (results.csv, summary.md)")
     _add_force(compare)
     compare.add_argument(
@@ -749,6 +968,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--mode", choices=["fwd", "fwd+bwd"], default="fwd+bwd", help="what is timed"
     )
     attention.add_argument("--repeats", type=COUNT, default=3, help="timed repeats (median)")
+    attention.add_argument(
+        "--mask-density",
+        type=number_list(float, 0, 1, open_low=True),
+        help="also time each backend with a gene-set mask (attention_mask=gmt:PATH) of synthetic "
+        "random sets of F x N genes, for each comma-separated density F (e.g. 0.01,0.1)",
+    )
     attention.add_argument(
         "--memory-budget-gb",
         type=POSITIVE,

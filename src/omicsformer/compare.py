@@ -1,19 +1,27 @@
 """``omicsformer compare``: several models on the same stratified folds, side by side.
 
-For each fold the preprocessing is fitted on the fold's training part only, a validation part is
-carved from that training part (for early stopping), and every model is trained and tested on the
-same arrays. Written to the output folder (atomically, as a whole):
+The stratified k-fold split is repeated ``repeats`` times with split seeds ``seed, seed + 1,
+...`` (the models keep ``seed``). For each fold the preprocessing is fitted on the fold's training
+part only, a validation part is carved from that training part (for early stopping), and every
+model is trained and tested on the same arrays. Written to the output folder (atomically, as a
+whole):
 
-    results.csv   one row per model x fold: test metrics, fit / predict seconds, peak memory,
-                  parameter count, best epoch (neural models)
-    summary.md    mean ± sd per model and metric, best mean in bold
-    config.yaml   the shared configuration;  splits.json  the folds by sample ID
+    results.csv      one row per model x repetition x fold: sizes, test metrics, fit / predict
+                     seconds, peak memory, parameter count, best epoch (neural models)
+    summary.md       mean ± sd over all test folds per model and metric, best mean in bold, and
+                     each model's paired difference in the main metric to the reference model
+                     (the best baseline) with the corrected resampled t-test
+    differences.csv  those differences and tests
+    config.yaml      the shared configuration;  splits.json  every repetition's folds by sample ID
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,19 +34,23 @@ from omicsformer.console import note, out
 from omicsformer.data.splits import Split, splits_to_json
 from omicsformer.errors import ConfigError
 from omicsformer.fileio import OutputFolder, write_json, write_text, write_with, write_yaml
+from omicsformer.metrics.comparison import corrected_resampled_ttest
 from omicsformer.models import MODELS, Runtime
 from omicsformer.models.base import require_task
 from omicsformer.pipeline import (
     PreparedData,
     check_augmentation,
     fit_model,
+    init_genes,
     make_folds,
     prepare_data,
     preprocess_split,
+    resolve_init,
 )
 from omicsformer.train.distributed import is_main_process
 
 COST_COLUMNS = ("fit_seconds", "predict_seconds", "peak_memory_mb", "n_parameters")
+MAX_SEED = 2**32 - 1  # scikit-learn's k-fold takes 32-bit seeds
 
 
 def split_options(models: list[str], options: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -74,19 +86,55 @@ def compare(
     out_dir: str | Path,
     *,
     folds: int = 5,
+    repeats: int = 1,
     overwrite: bool = False,
     progress: bool = False,
+    tune: bool = False,
+    pretrain: Pretraining | None = None,
 ) -> pd.DataFrame | None:
-    """Run every model on the same ``folds`` folds; write and return the per-fold results."""
+    """Run every model on the same ``folds`` folds, ``repeats`` times with split seeds
+    ``config.seed + r``; write and return the per-fold results.
+
+    Besides each model with its defaults: ``tune`` adds the model tuned inside every training
+    fold (``config.tune.trials`` trials on the fold's training patients only: nested
+    cross-validation), labelled ``NAME (tuned)``; ``config.model.init`` (``--init P``) and
+    ``pretrain`` (pretraining inside every fold on its training patients and unlabeled
+    cohorts) add ``NAME (pretrained)`` for the models that can start from a pretrained network.
+    """
     config.validate()
     if not models:
         raise ConfigError("--models needs at least one model")
+    init = None
+    if config.model.init:
+        _, init = resolve_init(config)
+        # the defaults run without it; the pretrained variant gets it below
+        config = dataclasses.replace(config, model=dataclasses.replace(config.model, init=None))
+        if init.model not in models:
+            raise ConfigError(f"--init holds a pretrained {init.model}, which is not in --models")
+    if pretrain is not None:
+        from omicsformer.pretrain.run import PRETRAINABLE
+
+        if not set(models) & set(PRETRAINABLE):
+            raise ConfigError(f"--pretrain needs one of {', '.join(PRETRAINABLE)} in --models")
+    if tune:
+        from omicsformer.tuning.search import optuna_module
+
+        optuna_module()
+        if config.train.devices * config.train.num_nodes > 1:
+            raise ConfigError("--tune runs in one process; drop --devices / --num-nodes")
     options = split_options(models, config.model.options)
     for name in models:
         MODELS.get(name).validate(options[name], config.train)
         check_augmentation(config, name)
     if folds < 2:
         raise ConfigError(f"--folds must be at least 2, got {folds}")
+    if repeats < 1:
+        raise ConfigError(f"--repeats must be at least 1, got {repeats}")
+    if config.seed + repeats - 1 > MAX_SEED:
+        raise ConfigError(
+            f"split seeds {config.seed}..{config.seed + repeats - 1} exceed {MAX_SEED}; "
+            "lower --seed or --repeats"
+        )
     main = is_main_process()
     output = OutputFolder(out_dir, kind="compare", overwrite=overwrite)
     if main:
@@ -94,35 +142,124 @@ def compare(
     data = prepare_data(config)
     for name in models:
         require_task(MODELS.get(name), data.task.name)
-    fold_splits = make_folds(config, data, folds)
+    split_seeds = [config.seed + r for r in range(repeats)]
+    repetitions = [make_folds(config, data, folds, seed=s) for s in split_seeds]
     with output if main else contextlib.nullcontext():
         folder = output.create() if main else None
-        results = _run_folds(config, data, fold_splits, models, options, progress)
+        storage = config.tune.storage
+        if storage is None and folder is not None:
+            storage = f"sqlite:///{(folder / 'studies.db').absolute()}"
+        variants = Variants(tune=tune, storage=storage, init=init, pretrain=pretrain)
+        results = pd.concat(
+            [
+                _run_folds(
+                    config,
+                    data,
+                    fold_splits,
+                    models,
+                    options,
+                    progress,
+                    repeat=(r, repeats),
+                    variants=variants,
+                )
+                for r, fold_splits in enumerate(repetitions)
+            ],
+            ignore_index=True,
+        )
         if not main:
             return None
+        task = data.task
+        metrics = list(task.metric_names)
+        labels = results.drop_duplicates("model")
+        baselines = [
+            label
+            for label, base in zip(labels["model"], labels["base_model"], strict=True)
+            if MODELS.get(base).family == "baseline"
+        ]
+        reference = reference_model(results, task.main_metric, baselines, task.lower_is_better)
+        differences = paired_differences(results, task.main_metric, reference)
+        title = _title(config, folds, repeats)
         summary = summary_markdown(
             results,
-            list(data.task.metric_names),
-            title=_title(config, folds),
-            lower_is_better=data.task.lower_is_better,
+            metrics,
+            title=title,
+            lower_is_better=task.lower_is_better,
+            differences=differences,
         )
         write_with(folder / "results.csv", lambda tmp: results.to_csv(tmp, index=False))
+        write_with(folder / "differences.csv", lambda tmp: differences.to_csv(tmp, index=False))
+        if variants.trials:
+            trials = pd.concat(variants.trials, ignore_index=True)
+            write_with(folder / "trials.csv", lambda tmp: trials.to_csv(tmp, index=False))
         write_text(folder / "summary.md", summary)
         write_yaml(
             folder / "config.yaml",
-            {**config.to_dict(), "compare": {"models": models, "folds": folds}},
+            {
+                **config.to_dict(),
+                "compare": {
+                    "models": models,
+                    "folds": folds,
+                    "repeats": repeats,
+                    "tune": tune,
+                    "init": str(init.folder) if init is not None else None,
+                    "pretrain": dataclasses.asdict(pretrain) if pretrain is not None else None,
+                },
+            },
         )
         write_json(
             folder / "splits.json",
-            splits_to_json(
-                fold_splits, data.sample_ids, seed=config.seed, stratified_on=data.target.columns
-            ),
+            {
+                "model_seed": config.seed,
+                "split_seeds": split_seeds,
+                "stratified_on": data.target.columns,
+                "repeats": [
+                    splits_to_json(fold_splits, data.sample_ids, repeat=r, seed=split_seeds[r])
+                    for r, fold_splits in enumerate(repetitions)
+                ],
+            },
         )
         output.publish()
-    print_summary(
-        results, list(data.task.metric_names), _title(config, folds), data.task.lower_is_better
-    )
+    print_summary(results, metrics, title, task.lower_is_better, differences)
     return results
+
+
+@dataclass
+class Pretraining:
+    """Pretraining inside every fold (``--pretrain``): on the fold's training patients and the
+    unlabeled ``cohorts`` (files or built-in names), ``epochs`` at most, hiding ``fraction``."""
+
+    cohorts: list[str] = field(default_factory=list)
+    epochs: int = 30
+    fraction: float = 0.15
+
+
+@dataclass
+class Variants:
+    """What a comparison runs besides every model with its defaults."""
+
+    tune: bool = False
+    storage: str | None = None  # Optuna database of the per-fold searches
+    init: Any = None  # a Pretrained network (--init)
+    pretrain: Pretraining | None = None
+    trials: list[pd.DataFrame] = field(default_factory=list)  # every search's trials
+    _cohorts: list[tuple[np.ndarray, list[str]]] | None = None  # unlabeled, standardized
+
+    def unlabeled(self, config: RunConfig) -> list[tuple[np.ndarray, list[str]]]:
+        """The unlabeled cohorts, read once, transformed like the data, standardized each."""
+        if self._cohorts is None:
+            from omicsformer.data.readers import load_data
+            from omicsformer.pretrain.run import standardize
+
+            self._cohorts = []
+            for source in self.pretrain.cohorts:
+                adata = load_data(source, layout=config.data.layout)
+                values = np.asarray(adata.X, dtype=np.float32)
+                if config.preprocess.transform == "log1p":
+                    values = np.log1p(values)
+                elif config.preprocess.transform == "log2p1":
+                    values = np.log2(values + 1.0)
+                self._cohorts.append((standardize(values), list(map(str, adata.var_names))))
+        return self._cohorts
 
 
 def _run_folds(
@@ -132,44 +269,231 @@ def _run_folds(
     models: list[str],
     options: dict[str, dict[str, Any]],
     progress: bool,
+    repeat: tuple[int, int] = (0, 1),
+    variants: Variants | None = None,
 ) -> pd.DataFrame:
-    """Every model on every fold: one row of test metrics and costs per model x fold."""
+    """Every model on every fold of one repetition (``repeat``: its index and the number of
+    repetitions): one row of sizes, test metrics and costs per model (and variant) x fold."""
+    from omicsformer.pretrain.run import PRETRAINABLE
+
+    variants = variants or Variants()
+    index, repeats = repeat
+    where = f"repeat {index + 1}/{repeats} " if repeats > 1 else ""
+    task = data.task
     rows = []
+
+    def record(row: dict[str, Any]) -> None:
+        rows.append(row)
+        note(
+            f"{where}fold {row['fold'] + 1}/{len(fold_splits)} {row['model']}: "
+            f"{task.main_metric} {row[task.main_metric]:.3f} ({row['fit_seconds']:.1f} s)"
+        )
+
     for fold, split in enumerate(fold_splits):
         arrays = preprocess_split(config, data, split)
+        sizes = {
+            "repeat": index,
+            "fold": fold,
+            "n_train": len(split["train"]) + len(split.get("val", [])),  # all but the test fold
+            "n_test": len(split["test"]),
+        }
+
         for name in models:
+            runtime = Runtime(train=config.train, progress=progress)
             with PeakMemory() as memory:
-                result = fit_model(
-                    config,
-                    data,
-                    arrays,
-                    Runtime(train=config.train, progress=progress),
-                    model_name=name,
-                    options=options[name],
+                result = fit_model(config, data, arrays, runtime, name, options[name])
+            record(_row(name, name, "default", result, memory.peak_mb, sizes, task))
+            if variants.tune:
+                record(_tuned(config, data, split, arrays, name, options[name], variants, sizes))
+            start = None
+            if variants.init is not None and name == variants.init.model:
+                start = variants.init
+            elif variants.pretrain is not None and name in PRETRAINABLE:
+                start = _pretrain_fold(config, data, split, arrays, name, options[name], variants)
+            if start is not None:
+                own = preprocess_split(config, data, split, init_genes(start, data))
+                runtime = Runtime(train=config.train, progress=progress, init=start)
+                with PeakMemory() as memory:
+                    result = fit_model(config, data, own, runtime, name, options[name])
+                seconds = start.info.get("seconds", 0.0)
+                label = f"{name} (pretrained)"
+                record(
+                    _row(
+                        label,
+                        name,
+                        "pretrained",
+                        result,
+                        memory.peak_mb,
+                        sizes,
+                        task,
+                        pretrain_seconds=seconds,
+                    )
                 )
-            row = {"model": name, "fold": fold, "n_test": len(split["test"])}
-            test = result.metrics["test"]
-            row.update({m: test[m] for m in data.task.metric_names})
-            row.update(
-                fit_seconds=result.fit_seconds,
-                predict_seconds=result.predict_seconds,
-                peak_memory_mb=memory.peak_mb,
-                n_parameters=result.model.n_parameters(),
-                best_epoch=result.fitted.get("best_epoch", np.nan),
-            )
-            rows.append(row)
-            note(
-                f"fold {fold + 1}/{len(fold_splits)} {name}: {data.task.main_metric} "
-                f"{test[data.task.main_metric]:.3f} ({result.fit_seconds:.1f} s)"
-            )
     return pd.DataFrame(rows)
 
 
-def _title(config: RunConfig, folds: int) -> str:
+def _row(
+    label: str,
+    base: str,
+    variant: str,
+    result: Any,
+    peak_mb: float,
+    sizes: dict[str, int],
+    task: Any,
+    **extra: Any,
+) -> dict[str, Any]:
+    """One line of results.csv: a fitted model's test metrics and costs on one fold."""
+    test = result.metrics["test"]
+    row = {"model": label, "base_model": base, "variant": variant, **sizes}
+    row.update({m: test[m] for m in task.metric_names})
+    row.update(
+        fit_seconds=result.fit_seconds,
+        predict_seconds=result.predict_seconds,
+        peak_memory_mb=peak_mb,
+        n_parameters=result.model.n_parameters(),
+        best_epoch=result.fitted.get("best_epoch", np.nan),
+        **extra,
+    )
+    return row
+
+
+def _tuned(
+    config: RunConfig,
+    data: PreparedData,
+    split: Split,
+    arrays: Any,
+    name: str,
+    options: dict[str, Any],
+    variants: Variants,
+    sizes: dict[str, int],
+) -> dict[str, Any]:
+    """Search on the fold's training patients (never its test patients), then fit the best
+    options on the fold as the default model was: the row ``NAME (tuned)``."""
+    from omicsformer.tuning.search import run_search
+
+    study = f"{name}-r{sizes['repeat']}-f{sizes['fold']}"
+    search = run_search(
+        config,
+        data,
+        split,
+        name,
+        options,
+        storage=variants.storage,
+        study_name=study,
+        label=f"{name} fold {sizes['fold'] + 1}",
+    )
+    tuned = dataclasses.replace(config, train=search.train)
+    with PeakMemory() as memory:
+        result = fit_model(tuned, data, arrays, Runtime(train=tuned.train), name, search.options)
+    trials = search.trials.copy()
+    trials.insert(0, "model", name)
+    trials.insert(1, "repeat", sizes["repeat"])
+    trials.insert(2, "fold", sizes["fold"])
+    variants.trials.append(trials)
+    return _row(
+        f"{name} (tuned)",
+        name,
+        "tuned",
+        result,
+        memory.peak_mb,
+        sizes,
+        data.task,
+        search_seconds=search.seconds,
+        params=json.dumps(search.params, sort_keys=True),
+    )
+
+
+def _pretrain_fold(
+    config: RunConfig,
+    data: PreparedData,
+    split: Split,
+    arrays: Any,
+    name: str,
+    options: dict[str, Any],
+    variants: Variants,
+) -> Any:
+    """Pretrain ``name`` on this fold's training patients (training and validation parts,
+    never the test fold) and the unlabeled cohorts, on the fold's genes."""
+    from omicsformer.pretrain.run import align, pretrain_network
+
+    plan = variants.pretrain
+    genes = list(arrays.preprocessor.genes)
+    patients = np.sort(np.concatenate([split["train"], split.get("val", split["train"][:0])]))
+    own = (arrays.x_all[patients], genes)  # standardized by the fold's preprocessor
+    x = align([own, *variants.unlabeled(config)], genes)
+    train = dataclasses.replace(
+        config.train, max_epochs=plan.epochs, lr=None, batch_size=None, monitor="loss"
+    )
+    pretrained, _ = pretrain_network(
+        name, options, genes, x, train, seed=config.seed, fraction=plan.fraction, progress=False
+    )
+    note(
+        f"pretrained {name} on {len(x)} patients ({len(patients)} of the fold): held-out "
+        f"reconstruction MSE {pretrained.info['best_val_reconstruction_mse']:.3f} "
+        f"({pretrained.info['seconds']:.0f} s)"
+    )
+    return pretrained
+
+
+def _title(config: RunConfig, folds: int, repeats: int = 1) -> str:
     target = config.data.target or (
         f"{config.task.time}/{config.task.event}" if config.task.time else "default target"
     )
-    return f"{config.data.source} {target}: {folds}-fold CV, seed {config.seed}"
+    if repeats == 1:
+        return f"{config.data.source} {target}: {folds}-fold CV, seed {config.seed}"
+    last = config.seed + repeats - 1
+    return (
+        f"{config.data.source} {target}: {folds}-fold CV x {repeats} repeats, "
+        f"split seeds {config.seed}-{last}, model seed {config.seed}"
+    )
+
+
+def reference_model(
+    results: pd.DataFrame,
+    metric: str,
+    baselines: list[str],
+    lower_is_better: frozenset[str] = frozenset(),
+) -> str:
+    """The model the others are compared with: of ``baselines`` present in ``results`` the one
+    with the best mean ``metric`` (the best model overall when there is none); first on ties."""
+    means = results.groupby("model", sort=False)[metric].mean()
+    pool = means[[m for m in means.index if m in baselines]]
+    if pool.empty:
+        pool = means
+    pool = pool.dropna()
+    if pool.empty:
+        return str(means.index[0])
+    return str(pool.idxmin() if metric in lower_is_better else pool.idxmax())
+
+
+def paired_differences(results: pd.DataFrame, metric: str, reference: str) -> pd.DataFrame:
+    """Per model: ``metric`` minus the reference's on the same test folds (paired on repetition
+    and fold), with the corrected resampled t-test
+    (:func:`~omicsformer.metrics.comparison.corrected_resampled_ttest`).
+
+    ``results`` needs the columns model, repeat, fold, n_train, n_test and ``metric``.
+    """
+    keys = ["repeat", "fold"]
+    ref = results.loc[results["model"] == reference, [*keys, metric]]
+    rows = []
+    for model, own in results.groupby("model", sort=False):
+        pairs = own.merge(ref, on=keys, suffixes=("", "_ref"), validate="one_to_one")
+        test = corrected_resampled_ttest(
+            pairs[metric] - pairs[f"{metric}_ref"], pairs["n_train"], pairs["n_test"]
+        )
+        rows.append(
+            {
+                "model": model,
+                "reference": reference,
+                "metric": metric,
+                "n_pairs": test.n_pairs,
+                "mean_diff": test.mean_diff,
+                "sd_diff": test.sd_diff,
+                "t": test.t,
+                "p_value": test.p_value,
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def summarize(results: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
@@ -185,12 +509,31 @@ def _cell(mean: float, sd: float, digits: int) -> str:
     return f"{mean:.{digits}f} ± {sd:.{digits}f}" if not math.isnan(sd) else f"{mean:.{digits}f}"
 
 
+def _p_text(p: float) -> str:
+    if math.isnan(p):
+        return "nan"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
 def summary_rows(
-    results: pd.DataFrame, metrics: list[str], lower_is_better: frozenset[str] = frozenset()
+    results: pd.DataFrame,
+    metrics: list[str],
+    lower_is_better: frozenset[str] = frozenset(),
+    differences: pd.DataFrame | None = None,
 ) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the summary table; the best mean of each metric is marked with **."""
+    """Header and rows of the summary table; the best mean of each metric is marked with **.
+
+    With ``differences`` (from :func:`paired_differences`) two columns follow the metrics: the
+    mean ± sd of the paired difference to the reference model and its p-value.
+    """
     table = summarize(results, metrics)
-    header = ["model", *metrics, "fit s", "predict s", "peak MB", "parameters"]
+    header = ["model", *metrics]
+    diffs = None
+    if differences is not None and not differences.empty:
+        diffs = differences.set_index("model")
+        first = diffs.iloc[0]
+        header += [f"Δ {first['metric']} vs {first['reference']}", "p"]
+    header += ["fit s", "predict s", "peak MB", "parameters"]
     best = {m: table[m].min() if m in lower_is_better else table[m].max() for m in metrics}
     rows = []
     for model, r in table.iterrows():
@@ -198,6 +541,12 @@ def summary_rows(
         for m in metrics:
             cell = _cell(r[m], r[f"{m}_sd"], 3)
             cells.append(f"**{cell}**" if r[m] == best[m] else cell)
+        if diffs is not None:
+            d = diffs.loc[model]
+            if model == d["reference"]:
+                cells += ["reference", "—"]
+            else:
+                cells += [_cell(d["mean_diff"], d["sd_diff"], 3), _p_text(d["p_value"])]
         cells += [
             _cell(r["fit_seconds"], r["fit_seconds_sd"], 1),
             _cell(r["predict_seconds"], r["predict_seconds_sd"], 2),
@@ -208,25 +557,48 @@ def summary_rows(
     return header, rows
 
 
+def _n_test_folds(results: pd.DataFrame) -> int:
+    keys = [c for c in ("repeat", "fold") if c in results]
+    return len(results[keys].drop_duplicates())
+
+
+def _differences_note(differences: pd.DataFrame, lower_is_better: frozenset[str]) -> str:
+    first = differences.iloc[0]
+    metric, reference = first["metric"], first["reference"]
+    better = "lower" if metric in lower_is_better else "higher"
+    n = int(differences["n_pairs"].max())
+    return (
+        f"Δ: paired per-fold difference in {metric} to {reference} (model − {reference}; "
+        f"{better} is better), mean ± sd over {n} test folds; p: two-sided corrected resampled "
+        f"t-test (Nadeau & Bengio 2003, for repeated k-fold Bouckaert & Frank 2004), df = {n - 1}. "
+        "The correction is needed because the training sets of the folds (and of the "
+        "repetitions) overlap, so the per-fold differences are not independent and a plain "
+        "paired t-test would understate their variance and give too small p-values. "
+        "p-values are not adjusted for comparing several models."
+    )
+
+
 def summary_markdown(
     results: pd.DataFrame,
     metrics: list[str],
     title: str = "",
     lower_is_better: frozenset[str] = frozenset(),
+    differences: pd.DataFrame | None = None,
 ) -> str:
-    header, rows = summary_rows(results, metrics, lower_is_better)
+    header, rows = summary_rows(results, metrics, lower_is_better, differences)
     lines = [f"# {title}", ""] if title else []
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "|".join("---" for _ in header) + "|")
     lines += ["| " + " | ".join(r) + " |" for r in rows]
-    n_folds = results["fold"].nunique()
     lines += [
         "",
-        f"Mean ± sd over {n_folds} test folds; best mean per metric in bold (lowest for "
-        "rmse, mae and the integrated Brier score). Peak MB: growth of "
+        f"Mean ± sd over {_n_test_folds(results)} test folds; best mean per metric in bold "
+        "(lowest for rmse, mae and the integrated Brier score). Peak MB: growth of "
         "the process's resident memory during fit + predict.",
         "",
     ]
+    if differences is not None and not differences.empty:
+        lines += [_differences_note(differences, lower_is_better), ""]
     return "\n".join(lines)
 
 
@@ -235,12 +607,22 @@ def print_summary(
     metrics: list[str],
     title: str,
     lower_is_better: frozenset[str] = frozenset(),
+    differences: pd.DataFrame | None = None,
 ) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    header, rows = summary_rows(results, metrics, lower_is_better)
-    table = Table(title=title)
+    header, rows = summary_rows(results, metrics, lower_is_better, differences)
+    caption = None
+    if differences is not None and not differences.empty:
+        first = differences.iloc[0]
+        better = "lower" if first["metric"] in lower_is_better else "higher"
+        caption = escape(
+            f"mean ± sd over {_n_test_folds(results)} test folds; Δ: paired difference in "
+            f"{first['metric']} to {first['reference']} ({better} is better); p: corrected "
+            "resampled t-test (Nadeau & Bengio 2003; Bouckaert & Frank 2004)"
+        )
+    table = Table(title=title, caption=caption)
     for i, column in enumerate(header):
         table.add_column(column, justify="left" if i == 0 else "right")
     for r in rows:

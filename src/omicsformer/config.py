@@ -17,6 +17,7 @@ from typing import Any, Literal, get_args, get_origin, get_type_hints
 import yaml
 
 from omicsformer.errors import ConfigError
+from omicsformer.tuning.space import Choice, Float, Int
 
 Layout = Literal["samples-by-genes", "genes-by-samples"]
 Transform = Literal["none", "log1p", "log2p1"]
@@ -83,10 +84,17 @@ class TaskConfig:
 
 @dataclass
 class ModelConfig:
-    """A registered model name and its options (validated against the model's own config)."""
+    """A registered model name and its options (validated against the model's own config).
+
+    ``init`` a folder made by ``omicsformer pretrain`` to start from (its options are the
+    defaults of ``options``); ``finetune`` ``all`` trains the whole network, ``head`` the output
+    head only.
+    """
 
     name: str = "logreg"
     options: dict[str, Any] = field(default_factory=dict)
+    init: str | None = None
+    finetune: Literal["all", "head"] = "all"
 
 
 Device = Literal["cpu", "cuda", "auto"]
@@ -103,19 +111,23 @@ class TrainConfig:
     ``lr`` None means the model's own default (see ``omicsformer models``); ``batch_size`` None
     means the task's (8 for classification and regression; 64 for survival, since the Cox
     likelihood of a batch only compares patients within it).
-    ``monitor`` is ``loss`` (validation loss, lower is better) or a task metric (higher is better).
+    ``monitor`` picks the epoch whose weights are kept and drives early stopping: ``auto`` (the
+    task's main metric on the validation part: balanced accuracy, Harrell's C, R²), ``loss``, or
+    any task metric (its direction is the task's). Training never stops early before
+    ``min_epochs``.
     """
 
     max_epochs: int = 100
-    batch_size: int | None = None
-    lr: float | None = None
-    weight_decay: float = 1e-2
+    batch_size: int | None = field(default=None, metadata={"search": Choice((8, 16, 32))})
+    lr: float | None = field(default=None, metadata={"search": Float(1e-5, 1e-2, log=True)})
+    weight_decay: float = field(default=1e-2, metadata={"search": Float(1e-4, 0.1, log=True)})
     schedule: Schedule = "constant"
-    warmup_epochs: int = 0
+    warmup_epochs: int = field(default=0, metadata={"search": Int(0, 5)})
     grad_clip: float = 1.0
-    patience: int = 8
+    patience: int = field(default=8, metadata={"search": Int(5, 20)})
+    min_epochs: int = 10
     min_delta: float = 1e-3
-    monitor: str = "loss"
+    monitor: str = "auto"
     class_weight: Literal["balanced", "none"] = "balanced"
     device: Device = "auto"
     devices: int = 1
@@ -132,8 +144,8 @@ class TrainConfig:
             raise ConfigError("--devices and --num-nodes must be at least 1")
         if self.patience < 1:
             raise ConfigError("--patience must be at least 1")
-        if self.warmup_epochs < 0 or self.min_delta < 0:
-            raise ConfigError("--warmup-epochs and min_delta must not be negative")
+        if self.warmup_epochs < 0 or self.min_delta < 0 or self.min_epochs < 0:
+            raise ConfigError("--warmup-epochs, --min-epochs and min_delta must not be negative")
         return self
 
 
@@ -143,6 +155,42 @@ class AugmentConfig:
     ``["noise:sigma=0.2", "mixup:alpha=0.4"]``; empty = none."""
 
     methods: list[str] = field(default_factory=list)
+
+
+Pruner = Literal["median", "halving", "none"]
+
+
+@dataclass
+class TuneConfig:
+    """Hyper-parameter search (see :mod:`omicsformer.tuning.search`).
+
+    ``trials`` per search (``timeout`` seconds at most, if set); ``inner_folds`` 1 scores each
+    trial on the validation part of the training patients, K >= 2 on K inner folds of them;
+    ``pruner`` stops unpromising trials early; ``storage`` an Optuna database URL (default: a
+    SQLite file in the output folder) shared by every process that works on ``study_name``;
+    ``pinned`` the settings the user fixed (``model.NAME``, ``train.NAME``), kept out of the
+    search.
+    """
+
+    trials: int = 20
+    timeout: float | None = None
+    inner_folds: int = 1
+    pruner: Pruner = "median"
+    storage: str | None = None
+    study_name: str | None = None
+    pinned: list[str] = field(default_factory=list)
+
+    def sampler_seed(self, seed: int) -> int | None:
+        """The TPE seed: the run's, for a private study; none for a shared one, so that
+        workers on several machines do not propose the same values."""
+        return seed if self.storage is None else None
+
+    def validate(self) -> TuneConfig:
+        if self.trials < 1 or self.inner_folds < 1:
+            raise ConfigError("--trials and --inner-folds must be at least 1")
+        if self.timeout is not None and self.timeout <= 0:
+            raise ConfigError("--timeout must be positive")
+        return self
 
 
 @dataclass
@@ -156,6 +204,7 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    tune: TuneConfig = field(default_factory=TuneConfig)
     seed: int = 0
 
     def validate(self) -> RunConfig:
@@ -178,6 +227,7 @@ class RunConfig:
         if any(h <= 0 for h in self.task.horizons):
             raise ConfigError("--horizons must be positive times")
         self.train.validate()
+        self.tune.validate()
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -232,11 +282,12 @@ class Range:
         return f"in {left}{self.low}, {self.high}{right}"
 
 
-def bounded(default: Any = dataclasses.MISSING, **limits: Any) -> Any:
+def bounded(default: Any = dataclasses.MISSING, *, search: Any = None, **limits: Any) -> Any:
     """A dataclass field whose value is checked against ``Range(**limits)`` when options are
-    read (``-o``, YAML), before any data is read. A list default is given as the list itself
-    (it is copied for each instance)."""
-    metadata = {"range": Range(**limits)}
+    read (``-o``, YAML), before any data is read, and that ``omicsformer tune`` may search in
+    ``search`` (a space of :mod:`omicsformer.tuning.space`). A list default is given as the
+    list itself (it is copied for each instance)."""
+    metadata = {"range": Range(**limits), "search": search}
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=metadata)
     return field(default=default, metadata=metadata)

@@ -198,9 +198,9 @@ def prepare_data(config: RunConfig) -> PreparedData:
     if task.drops_missing:
         adata = drop_missing_targets(adata, columns)
     monitor = config.train.monitor
-    if monitor != "loss" and monitor not in task.metric_names:
+    if monitor not in ("auto", "loss") and monitor not in task.metric_names:
         raise ConfigError(
-            f"--monitor {monitor!r} is not a {task_name} metric; use loss or one of: "
+            f"--monitor {monitor!r} is not a {task_name} metric; use auto, loss or one of: "
             f"{', '.join(task.metric_names)}"
         )
     y, info = task.encode(adata.obs, columns)
@@ -221,12 +221,21 @@ def make_split(config: RunConfig, data: PreparedData) -> Split:
         raise DataError(f"{exc}{_numeric_class_hint(data)}") from None
 
 
-def make_folds(config: RunConfig, data: PreparedData, folds: int) -> list[Split]:
-    """Seeded, stratified k folds, each with a validation part carved from its training part."""
+def make_folds(
+    config: RunConfig, data: PreparedData, folds: int, *, seed: int | None = None
+) -> list[Split]:
+    """Seeded, stratified k folds, each with a validation part carved from its training part.
+
+    ``seed`` is the split seed (default: ``config.seed``); repeated cross-validation passes
+    one per repetition while the models keep ``config.seed``.
+    """
     strata = data.task.strata(data.y, data.target)
     try:
         return kfold_splits(
-            strata, folds=folds, val_fraction=config.split.val_fraction, seed=config.seed
+            strata,
+            folds=folds,
+            val_fraction=config.split.val_fraction,
+            seed=config.seed if seed is None else seed,
         )
     except DataError as exc:
         raise DataError(f"{exc}{_numeric_class_hint(data)}") from None
@@ -248,8 +257,11 @@ class SplitArrays:
         return self.y_all[self.split[part]]
 
 
-def preprocess_split(config: RunConfig, data: PreparedData, split: Split) -> SplitArrays:
-    """Fit preprocessing on ``split["train"]`` only and apply it to every sample."""
+def preprocess_split(
+    config: RunConfig, data: PreparedData, split: Split, genes: list[str] | None = None
+) -> SplitArrays:
+    """Fit preprocessing on ``split["train"]`` only and apply it to every sample; ``genes``
+    fixes the model's genes (a pretrained network's) instead of ``--top-genes``."""
     p = config.preprocess
     preprocessor = Preprocessor.fit(
         data.values[split["train"]],
@@ -258,6 +270,7 @@ def preprocess_split(config: RunConfig, data: PreparedData, split: Split) -> Spl
         impute=p.impute,
         top_genes=p.top_genes,
         zscore=p.zscore,
+        keep=genes,
     )
     return SplitArrays(preprocessor, preprocessor.apply(data.values, data.genes), data.y, split)
 
@@ -364,8 +377,47 @@ def fit_split(
     config: RunConfig, data: PreparedData, split: Split, runtime: Runtime | None = None
 ) -> FitResult:
     """Fit preprocessing and the model on ``split["train"]``; predict and score every part."""
-    arrays = preprocess_split(config, data, split)
-    return fit_model(config, data, arrays, runtime or Runtime(train=config.train))
+    runtime = runtime or Runtime(train=config.train)
+    arrays = preprocess_split(config, data, split, init_genes(runtime.init, data))
+    return fit_model(config, data, arrays, runtime)
+
+
+def resolve_init(config: RunConfig) -> tuple[RunConfig, Any]:
+    """With ``--init P``: the pretrained network, and the config with P's model and options
+    (the user's ``-o`` on top). Without: the config unchanged and None."""
+    if not config.model.init:
+        return config, None
+    from omicsformer.pretrain.run import PRETRAINABLE, load_pretrained
+
+    pretrained = load_pretrained(config.model.init)
+    name = config.model.name
+    if name not in PRETRAINABLE:
+        note(f"--init: model {pretrained.model} (the pretrained network's)")
+        name = pretrained.model
+    elif name != pretrained.model:
+        raise ConfigError(
+            f"--init {config.model.init} holds a pretrained {pretrained.model}; --model {name} "
+            "cannot start from it"
+        )
+    options = {**pretrained.options, **config.model.options}
+    model = dataclasses.replace(config.model, name=name, options=options)
+    return dataclasses.replace(config, model=model), pretrained
+
+
+def init_genes(pretrained: Any, data: PreparedData) -> list[str] | None:
+    """The genes a run fine-tuned from ``pretrained`` uses: the pretrained ones when the data
+    has them all (every weight carries over), otherwise the run's own selection."""
+    if pretrained is None:
+        return None
+    have = set(data.genes)
+    missing = [g for g in pretrained.genes if g not in have]
+    if missing:
+        note(
+            f"--init: {len(missing)} of the {len(pretrained.genes)} pretrained genes are not in "
+            "the data; the run selects its own genes and matches gene embeddings by name"
+        )
+        return None
+    return list(pretrained.genes)
 
 
 def prediction_frame(
@@ -415,13 +467,13 @@ def train_run(
     processes return None.
     """
     config.validate()
+    config, pretrained = resolve_init(config)
     MODELS.get(config.model.name).validate(config.model.options, config.train)  # before any data
     check_augmentation(config, config.model.name)
     if not is_main_process():
         data = prepare_data(config)
-        fit_split(
-            config, data, make_split(config, data), Runtime(train=config.train, progress=False)
-        )
+        runtime = runtime_for(config, pretrained, progress=False)
+        fit_split(config, data, make_split(config, data), runtime)
         return None
     output = run_folder(out, overwrite=overwrite)
     output.check(resume=resume)  # before any data is read
@@ -437,14 +489,15 @@ def train_run(
             else:
                 write_yaml(folder / "config.yaml", config.to_dict())
                 write_json(folder / "splits.json", _splits_record(config, data, split))
-            runtime = Runtime(
-                train=config.train,
+            runtime = runtime_for(
+                config,
+                pretrained,
                 checkpoint_dir=checkpoint,
                 resume=resume,
                 on_epoch_end=on_epoch_end,
             )
             result = fit_split(config, data, split, runtime)
-            _write_run(folder, config, data, split, result)
+            write_run(folder, config, data, split, result)
             shutil.rmtree(checkpoint, ignore_errors=True)  # the best weights are in model/
             return output.publish(), result
         except BaseException as exc:
@@ -453,6 +506,11 @@ def train_run(
                 reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else "stopped"
                 note(f"training {reason}; continue it with: omicsformer train --resume {out}")
             raise
+
+
+def runtime_for(config: RunConfig, pretrained: Any = None, **settings: Any) -> Runtime:
+    """How to train for ``config``: its training loop, and the pretrained start if any."""
+    return Runtime(train=config.train, init=pretrained, finetune=config.model.finetune, **settings)
 
 
 def run_folder(out: str | Path, *, overwrite: bool = False) -> OutputFolder:
@@ -481,7 +539,7 @@ def _check_same_split(folder: Path, split: Split, data: PreparedData) -> None:
         raise RunError("the data no longer gives the interrupted run's split; cannot resume")
 
 
-def _write_run(
+def write_run(
     folder: Path, config: RunConfig, data: PreparedData, split: Split, result: FitResult
 ) -> None:
     write_yaml(folder / "config.yaml", config.to_dict())
@@ -492,7 +550,12 @@ def _write_run(
         write_with(folder / "history.csv", lambda tmp: frame.to_csv(tmp, index=False))
         write_with(
             folder / "learning_curve.png",
-            lambda tmp: learning_curve(frame, tmp, monitor=config.train.monitor),
+            lambda tmp: learning_curve(
+                frame,
+                tmp,
+                monitor=result.fitted.get("monitor", "loss"),
+                best_epoch=result.fitted.get("best_epoch"),
+            ),
         )
     result.preprocessor.save(folder / "preprocess.safetensors")
     save_model(result.model, result.spec, result.options, folder / "model", result.fitted)

@@ -52,7 +52,9 @@ def test_early_stopping_keeps_the_best_epoch():
     x, y = linear_problem()
     noise = torch.randint(0, 2, (32,), generator=torch.Generator().manual_seed(1))
     module = nn.Linear(5, 2)
-    cfg = TrainConfig(max_epochs=200, batch_size=16, lr=0.05, patience=3, min_delta=0.0)
+    cfg = TrainConfig(
+        max_epochs=200, batch_size=16, lr=0.05, patience=3, min_delta=0.0, min_epochs=0
+    )
     result = fit(
         module, TrainData(x, y, x[:32], noise), hooks(noise.numpy()), cfg, seed=0, progress=False
     )
@@ -60,6 +62,49 @@ def test_early_stopping_keeps_the_best_epoch():
     assert result.epochs_run - result.best_epoch == 3
     val_losses = [row["val_loss"] for row in result.history]
     assert result.best_epoch == int(np.argmin(val_losses)) + 1
+
+
+def test_min_epochs_holds_early_stopping_back():
+    x, y = linear_problem()
+    noise = torch.randint(0, 2, (32,), generator=torch.Generator().manual_seed(1))
+    cfg = TrainConfig(max_epochs=200, batch_size=16, lr=0.05, patience=1, min_epochs=25)
+    result = fit(
+        nn.Linear(5, 2),
+        TrainData(x, y, x[:32], noise),
+        hooks(noise.numpy()),
+        cfg,
+        seed=0,
+        progress=False,
+    )
+    assert result.stopped_early and result.epochs_run >= 25
+
+
+def test_the_task_metric_picks_the_epoch_and_ties_go_to_the_lower_loss():
+    """Validation accuracy (higher is better) monitored; among epochs of equal accuracy the
+    one with the lowest validation loss is kept."""
+    x, y = linear_problem()
+    cfg = TrainConfig(max_epochs=30, batch_size=16, lr=0.05, patience=100, monitor="accuracy")
+    result = fit(
+        nn.Linear(5, 2), TrainData(x, y, x, y), hooks(y.numpy()), cfg, seed=0, progress=False
+    )
+    history = result.history
+    best = max(row["val_accuracy"] for row in history)
+    tied = [row for row in history if row["val_accuracy"] == best]
+    kept = min(tied, key=lambda row: row["val_loss"])
+    assert result.best_epoch == kept["epoch"]
+    assert len(tied) > 1  # the tie-break was exercised
+
+
+def test_a_lower_is_better_metric_is_minimised():
+    x, y = linear_problem()
+    task_hooks = hooks(y.numpy())
+    task_hooks.metrics = lambda y, p: {"error": float((p.argmax(1) != y).mean())}
+    task_hooks.lower_is_better = frozenset({"error"})
+    task_hooks.main_metric = "error"
+    cfg = TrainConfig(max_epochs=15, batch_size=16, lr=0.05, patience=100)  # monitor auto
+    result = fit(nn.Linear(5, 2), TrainData(x, y, x, y), task_hooks, cfg, seed=0, progress=False)
+    errors = [row["val_error"] for row in result.history]
+    assert result.history[result.best_epoch - 1]["val_error"] == min(errors)
 
 
 def test_training_is_deterministic_for_a_seed():

@@ -71,8 +71,10 @@ class Preprocessor:
         impute: str = "none",
         top_genes: int | None = None,
         zscore: bool = True,
+        keep: list[str] | None = None,
     ) -> Preprocessor:
-        """Fit on the training rows ``values`` (samples x genes) only."""
+        """Fit on the training rows ``values`` (samples x genes) only; ``keep`` names the genes
+        to use instead of a variance ranking (a pretrained network's genes)."""
         if transform not in TRANSFORMS:
             raise DataError(
                 f"unknown transform {transform!r}; choose from: {', '.join(TRANSFORMS)}"
@@ -88,7 +90,14 @@ class Preprocessor:
                 )
             x = np.where(np.isnan(x), medians, x)
         selected = np.arange(x.shape[1])
-        if top_genes is not None and top_genes < x.shape[1]:
+        if keep is not None:
+            position = {g: i for i, g in enumerate(genes)}
+            missing = [g for g in keep if g not in position]
+            if missing:
+                shown = ", ".join(missing[:5])
+                raise DataError(f"{len(missing)} genes to keep are not in the data, e.g. {shown}")
+            selected = np.asarray([position[g] for g in keep], dtype=np.int64)
+        elif top_genes is not None and top_genes < x.shape[1]:
             variance = x.var(axis=0)
             # stable sort on -variance keeps input order among ties, so the choice is deterministic
             selected = np.sort(np.argsort(-variance, kind="stable")[:top_genes])

@@ -37,6 +37,7 @@ from omicsformer.models.mlp import fcn_layers
 from omicsformer.models.neural import neural_spec
 from omicsformer.nn.grouped import GroupedLinear, GroupedProjection
 from omicsformer.nn.mha import MultiHeadAttention
+from omicsformer.tuning.space import Choice, Float, Int
 
 PAPER_TOKENS = (2164, 1459, 754, 50)
 PAPER_GROUP_SIZE = 56_902 / 20
@@ -47,12 +48,12 @@ class AttOmicsOptions:
     """AttOmics settings; ``token_sizes`` empty = scaled from the paper (see module docstring)."""
 
     grouping: str = "random"
-    n_groups: int = bounded(20, low=1)
-    n_blocks: int = bounded(4, low=1)
+    n_groups: int = bounded(20, low=1, search=Int(5, 50, log=True))
+    n_blocks: int = bounded(4, low=1, search=Int(1, 4))
     token_sizes: list[int] = bounded([], low=1)
-    heads: int = bounded(1, low=1)
-    head_hidden: list[int] = bounded([128], low=1)
-    dropout: float = bounded(0.5, **PROBABILITY)
+    heads: int = bounded(1, low=1, search=Choice((1, 2, 4)))
+    head_hidden: list[int] = bounded([128], low=1, search=Choice(([64], [128], [256], [128, 64])))
+    dropout: float = bounded(0.5, **PROBABILITY, search=Float(0.1, 0.7))
     drop_ungrouped: bool = False
     attention: str = "sdpa"
 
@@ -97,6 +98,7 @@ class AttOmicsNet(nn.Module):
     ) -> None:
         super().__init__()
         k = len(grouping.members)
+        self.n_inputs = n_inputs
         self.group_names = grouping.names
         self.group_members = [m.tolist() for m in grouping.members]
         self.project = GroupedProjection(grouping.members, n_inputs, token_sizes[0])
@@ -112,6 +114,12 @@ class AttOmicsNet(nn.Module):
     def forward(
         self, x: Tensor, return_attention: bool = False
     ) -> Tensor | tuple[Tensor, list[Tensor]]:
+        tokens, maps = self.encode(x, return_attention)  # (B, K, E_last)
+        logits = self.head(tokens.flatten(1))  # (B, C)
+        return (logits, maps) if return_attention else logits
+
+    def encode(self, x: Tensor, return_attention: bool = False) -> tuple[Tensor, list[Tensor]]:
+        """Group tokens after the last block (B, K, E_last), and each block's attention."""
         tokens = self.project(x)  # (B, K, E_0)
         maps = []
         for i, block in enumerate(self.blocks):
@@ -119,14 +127,51 @@ class AttOmicsNet(nn.Module):
                 tokens = self.reproject[i - 1](tokens)  # (B, K, E_i)
             tokens, weights = block(tokens, need_weights=return_attention)
             maps.append(weights)
-        logits = self.head(tokens.flatten(1))  # (B, C)
-        return (logits, maps) if return_attention else logits
+        return tokens, maps
+
+    # ------------------------------------------------------------ pretraining / fine-tuning
+    head_prefixes = ("head",)  # the output FCN: new for every task, never transferred
+    gene_tables = ()  # per-group weights: transferred only with the same genes and groups
+
+    def pretraining_head(self) -> nn.Module:
+        """Each group's last token -> the values of the group's genes."""
+        return GroupDecoder(
+            self.group_members, self.n_inputs, self.blocks[-1].norm.normalized_shape[0]
+        )
+
+    def reconstruct(self, x: Tensor, hide: Tensor, head: nn.Module) -> Tensor:
+        """Every gene's value with the genes of ``hide`` set to 0 (the standardized mean)."""
+        tokens, _ = self.encode(x.masked_fill(hide, 0.0))
+        return head(tokens)  # (B, G)
 
     def n_parameters(self) -> int:
         """Real trainable numbers (the grouped projection's padding is not counted)."""
         padded = sum(p.numel() for p in self.project.parameters())
         total = sum(p.numel() for p in self.parameters())
         return total - padded + self.project.n_real_weights
+
+
+class GroupDecoder(nn.Module):
+    """(B, K, E) group tokens -> (B, G) genes: group k's token is mapped to the values of its
+    genes by its own linear map; a gene in several groups gets the mean of their guesses."""
+
+    def __init__(self, members: list[list[int]], n_genes: int, dim: int) -> None:
+        super().__init__()
+        width = max(len(m) for m in members)
+        index = torch.full((len(members), width), n_genes, dtype=torch.long)  # pad -> dropped
+        for j, genes in enumerate(members):
+            index[j, : len(genes)] = torch.as_tensor(genes, dtype=torch.long)
+        self.register_buffer("index", index)  # (K, W)
+        counts = torch.bincount(index.flatten(), minlength=n_genes + 1)[:n_genes].clamp(min=1)
+        self.register_buffer("counts", counts.float())  # (G,)
+        self.weight = nn.Parameter(torch.randn(len(members), dim, width) * dim**-0.5)
+        self.bias = nn.Parameter(torch.zeros(len(members), width))
+
+    def forward(self, tokens: Tensor) -> Tensor:  # (B, K, E) -> (B, G)
+        values = torch.einsum("bke,kew->bkw", tokens, self.weight) + self.bias  # (B, K, W)
+        out = values.new_zeros(values.shape[0], len(self.counts) + 1)  # (B, G + 1)
+        out.index_add_(1, self.index.flatten(), values.flatten(1))
+        return out[:, :-1] / self.counts
 
 
 def architecture(

@@ -50,6 +50,9 @@ class Runtime:
     resume: bool = False
     progress: bool = True
     on_epoch_end: Callable[[int], None] | None = None
+    report: Callable[[int, dict[str, float]], None] | None = None  # per-epoch validation row
+    init: Any = None  # a Pretrained network to start from (omicsformer.pretrain.run)
+    finetune: str = "all"  # with init: "all" or "head"
     augment: Callable[..., Any] | None = None  # batch augmentation (training batches only)
 
 

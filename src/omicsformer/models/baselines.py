@@ -27,7 +27,7 @@ never unpickles, and skops files may hold only audited types.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -46,8 +46,10 @@ from omicsformer.errors import ConfigError, MissingDependencyError, RunError
 from omicsformer.fileio import read_file, write_with
 from omicsformer.models import MODELS
 from omicsformer.models.base import FitData, ModelContext, ModelSpec, Runtime
+from omicsformer.tuning.space import Choice, Float, Int
 
 ClassWeight = Literal["balanced", "none"]
+MAX_FEATURES = Choice(("sqrt", "log2", "0.05", "0.2"))  # share of the genes tried per split
 
 # skops trusts scikit-learn estimators and numpy types by default; beyond those, a saved model may
 # hold only these. Any other type in a file is refused on load rather than trusted blindly.
@@ -216,7 +218,9 @@ def load_sklearn(
 class LogRegOptions:
     """L2 logistic regression on standardized genes; C (inverse strength) picked by inner CV."""
 
-    C: list[float] = bounded([0.001, 0.01, 0.1, 1.0], low=0, open_low=True)
+    C: list[float] = bounded(
+        [0.001, 0.01, 0.1, 1.0], low=0, open_low=True, search=Float(1e-4, 10.0, log=True)
+    )
     class_weight: ClassWeight = "balanced"
     inner_folds: int = bounded(3, low=1)
     max_iter: int = bounded(5000, low=1)
@@ -244,7 +248,9 @@ def build_logreg(options: LogRegOptions, context: ModelContext) -> SklearnModel:
 class RidgeOptions:
     """Ridge regression on standardized genes; alpha (strength) picked by inner CV."""
 
-    alpha: list[float] = bounded([0.1, 1.0, 10.0, 100.0, 1000.0], low=0, open_low=True)
+    alpha: list[float] = bounded(
+        [0.1, 1.0, 10.0, 100.0, 1000.0], low=0, open_low=True, search=Float(1e-2, 1e4, log=True)
+    )
     inner_folds: int = bounded(3, low=1)
 
 
@@ -261,9 +267,11 @@ class CoxPHOptions:
     """Elastic-net penalised Cox model (scikit-survival's Coxnet); the penalty strength is picked
     by inner CV (Harrell's C) among ``n_alphas`` values of its regularisation path."""
 
-    l1_ratio: float = 0.1
+    l1_ratio: float = bounded(0.1, low=0, high=1, open_low=True, search=Float(0.01, 1.0, log=True))
     n_alphas: int = bounded(10, low=1)
-    alpha_min_ratio: float = bounded(0.05, low=0, high=1, open_low=True, open_high=True)
+    alpha_min_ratio: float = bounded(
+        0.05, low=0, high=1, open_low=True, open_high=True, search=Float(0.005, 0.5, log=True)
+    )
     inner_folds: int = bounded(3, low=1)
     max_iter: int = bounded(100_000, low=1)
 
@@ -295,8 +303,8 @@ class RandomForestOptions:
     picked by inner CV."""
 
     n_estimators: int = bounded(500, low=1)
-    min_samples_leaf: list[int] = bounded([1, 3, 5], low=1)
-    max_features: str = "sqrt"
+    min_samples_leaf: list[int] = bounded([1, 3, 5], low=1, search=Int(1, 10))
+    max_features: str = field(default="sqrt", metadata={"search": MAX_FEATURES})
     class_weight: ClassWeight = "balanced"
     inner_folds: int = bounded(3, low=1)
     n_jobs: int = bounded(-1, low=-1)  # -1: every core
@@ -349,8 +357,8 @@ class RandomSurvivalForestOptions:
     """Random survival forest (scikit-survival); minimum leaf size picked by inner CV."""
 
     n_estimators: int = bounded(300, low=1)
-    min_samples_leaf: list[int] = bounded([3, 10], low=1)
-    max_features: str = "sqrt"
+    min_samples_leaf: list[int] = bounded([3, 10], low=1, search=Int(1, 20))
+    max_features: str = field(default="sqrt", metadata={"search": MAX_FEATURES})
     inner_folds: int = bounded(3, low=1)
     n_jobs: int = bounded(-1, low=-1)  # -1: every core
 
@@ -370,10 +378,12 @@ class XGBoostOptions:
     balanced sample weights; survival the ``survival:cox`` objective."""
 
     n_estimators: int = bounded(300, low=1)
-    learning_rate: float = bounded(0.05, low=0, open_low=True)
-    max_depth: list[int] = bounded([2, 4], low=1)
-    subsample: float = bounded(0.8, low=0, high=1, open_low=True)
-    colsample_bytree: float = bounded(0.3, low=0, high=1, open_low=True)
+    learning_rate: float = bounded(0.05, low=0, open_low=True, search=Float(0.01, 0.3, log=True))
+    max_depth: list[int] = bounded([2, 4], low=1, search=Int(2, 8))
+    subsample: float = bounded(0.8, low=0, high=1, open_low=True, search=Float(0.5, 1.0))
+    colsample_bytree: float = bounded(
+        0.3, low=0, high=1, open_low=True, search=Float(0.05, 1.0, log=True)
+    )
     class_weight: ClassWeight = "balanced"
     inner_folds: int = bounded(3, low=1)
     n_jobs: int = bounded(-1, low=-1)  # -1: every core

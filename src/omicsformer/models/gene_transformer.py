@@ -3,8 +3,8 @@
 Notation: B batch, G genes (tokens), E width, H heads, C outputs.
 
     values (B, G) -> tokens = gene identity + value embedding          (B, G, E)
-      [+ a learned CLS token in front]                                  (B, 1 + G, E)
-      -> L pre-norm blocks: x + Attn(LN x), x + FFN(LN x)             (B, G, E)
+      [+ a learned CLS token and g global tokens in front]              (B, T = X + G, E)
+      -> L pre-norm blocks: x + Attn(LN x), x + FFN(LN x)             (B, T, E)
       -> pool: CLS token, mean over genes, or a learned query's attention (B, E)
       -> LN -> Linear                                                   (B, C)
 
@@ -13,11 +13,17 @@ or approximate (``linformer``, ``nystrom``, ``performer``, ``linear``). Memory l
 ``--precision bf16-mixed``, ``checkpointing=true`` (recompute each block in the backward pass),
 ``ffn_chunk=N`` (feed-forward over N tokens at a time), and gene selection with ``--top-genes``,
 which is never applied unless asked: by default every gene of the input is a token.
+
+``attention_mask=gmt:PATH`` restricts attention to gene sets (see :mod:`omicsformer.nn.settings`):
+a gene attends to itself, to the genes it shares a set with, and to ``global_tokens`` learned
+tokens put in front (BigBird-style; with ``pooling=cls`` the CLS token is global too), which
+attend to every gene. The sets of each gene are read from the file when the model is built and
+saved in model.json; the rows of the mask are made on demand (never T x T).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -25,39 +31,63 @@ import torch
 from torch import Tensor, nn
 
 from omicsformer.config import PROBABILITY, TrainConfig, bounded
+from omicsformer.data.grouping import gene_set_membership
+from omicsformer.errors import ConfigError
 from omicsformer.models import MODELS
 from omicsformer.models.base import ModelContext
 from omicsformer.models.neural import check_attention, check_heads, neural_spec
+from omicsformer.nn.attention.masks import GeneSetMask
 from omicsformer.nn.blocks import TransformerBlock, run_blocks
 from omicsformer.nn.embeddings import GeneTokens, quantile_edges
 from omicsformer.nn.settings import AttentionSettings
+from omicsformer.tuning.space import Choice, Float, Int
 
 
 @dataclass
 class GeneTransformerOptions(AttentionSettings):
     """Width, depth and heads; value embedding; pooling; memory levers; attention backend."""
 
-    dim: int = bounded(64, low=1)
-    heads: int = bounded(4, low=1)
-    layers: int = bounded(2, low=1)
+    dim: int = bounded(64, low=1, search=Choice((32, 64, 128)))
+    heads: int = bounded(4, low=1, search=Choice((1, 2, 4)))
+    layers: int = bounded(2, low=1, search=Int(1, 3))
     ffn_mult: int = bounded(2, low=1)
-    dropout: float = bounded(0.1, **PROBABILITY)
+    dropout: float = bounded(0.1, **PROBABILITY, search=Float(0.0, 0.3))
     value_embedding: Literal["continuous", "binned", "gene"] = "gene"  # see nn/embeddings.py
     n_bins: int = bounded(32, low=2)
-    pooling: Literal["mean", "cls", "attention"] = "mean"
+    pooling: Literal["mean", "cls", "attention"] = field(
+        default="mean", metadata={"search": Choice(("mean", "cls", "attention"))}
+    )
     checkpointing: bool = False
     ffn_chunk: int = bounded(0, low=0)
 
 
 class GeneTransformer(nn.Module):
-    def __init__(self, options: GeneTransformerOptions, n_genes: int, n_outputs: int, edges=None):
+    """The network; ``gene_sets`` (each gene's set indices) turns the gene-set mask on."""
+
+    def __init__(
+        self,
+        options: GeneTransformerOptions,
+        n_genes: int,
+        n_outputs: int,
+        edges=None,
+        gene_sets: list[list[int]] | None = None,
+    ):
         super().__init__()
         o = options
         self.pooling, self.checkpointing = o.pooling, o.checkpointing
         self.tokens = GeneTokens(n_genes, o.dim, o.value_embedding, edges)
-        n_tokens = n_genes + (o.pooling == "cls")
+        self.n_global = o.global_tokens if gene_sets is not None else 0
+        self.n_extra = (o.pooling == "cls") + self.n_global  # X tokens in front of the genes
+        n_tokens = n_genes + self.n_extra
         if o.pooling == "cls":
             self.cls = nn.Parameter(torch.zeros(1, 1, o.dim))
+        if self.n_global:
+            self.globals = nn.Parameter(torch.randn(1, self.n_global, o.dim) * 0.02)
+        self.attention_mask = None
+        if gene_sets is not None:
+            if len(gene_sets) != n_genes:
+                raise ConfigError(f"gene sets given for {len(gene_sets)} genes, not {n_genes}")
+            self.attention_mask = GeneSetMask(gene_sets, n_global=self.n_extra)
         if o.pooling == "attention":
             self.query = nn.Parameter(torch.randn(o.dim) * 0.02)
         self.blocks = nn.ModuleList(
@@ -67,52 +97,85 @@ class GeneTransformer(nn.Module):
         self.norm = nn.LayerNorm(o.dim)
         self.head = nn.Linear(o.dim, n_outputs)
 
-    def embed(self, x: Tensor) -> Tensor:
-        """Input tokens of the first block: (B, G, E), or (B, 1 + G, E) with a CLS token."""
-        h = self.tokens(x)  # (B, G, E)
-        if self.pooling == "cls":
-            h = torch.cat([self.cls.expand(h.shape[0], -1, -1), h], dim=1)
-        return h
+    def embed(self, x: Tensor, hide: Tensor | None = None) -> Tensor:
+        """Input tokens of the first block: (B, X + G, E) with X = CLS + global tokens
+        (extra tokens always come before the genes); ``hide`` (B, G) masks values."""
+        h = self.tokens(x, hide=hide)  # (B, G, E)
+        b = h.shape[0]
+        extra = [self.cls.expand(b, -1, -1)] if self.pooling == "cls" else []
+        if self.n_global:
+            extra.append(self.globals.expand(b, -1, -1))  # (B, g, E)
+        return torch.cat([*extra, h], dim=1) if extra else h  # (B, X + G, E)
 
     def forward(self, x: Tensor) -> Tensor:  # (B, G) -> (B, C)
-        h = run_blocks(self.blocks, self.embed(x), checkpointing=self.checkpointing)
+        h = run_blocks(self.blocks, self.embed(x), self.attention_mask, self.checkpointing)
         return self.head(self.norm(self.pool(h)))
 
     def pool(self, h: Tensor) -> Tensor:
-        """(B, T, E) -> (B, E): the CLS token, the mean, or a learned query's attention."""
+        """(B, T, E) -> (B, E): the CLS token, or the mean or a learned query's attention over
+        the gene tokens."""
         if self.pooling == "cls":
             return h[:, 0]
+        h = h[:, self.n_extra :]  # (B, G, E): global tokens are not pooled
         if self.pooling == "attention":
             weights = (h @ self.query / h.shape[-1] ** 0.5).softmax(dim=1)  # (B, T)
             return torch.einsum("bt,bte->be", weights, h)
         return h.mean(dim=1)
+
+    # ------------------------------------------------------------ pretraining / fine-tuning
+    head_prefixes = ("head",)  # the output layer: new for every task, never transferred
+    gene_tables = ("tokens.identity.weight", "tokens.gene_value")  # one row per gene
+
+    def pretraining_head(self) -> nn.Module:
+        """Gene token state -> its standardized value (masked expression modelling)."""
+        return nn.Linear(self.norm.normalized_shape[0], 1)
+
+    def reconstruct(self, x: Tensor, hide: Tensor, head: nn.Module) -> Tensor:
+        """Every gene's value from the tokens, with the values of ``hide`` masked: (B, G)."""
+        h = run_blocks(self.blocks, self.embed(x, hide), self.attention_mask, self.checkpointing)
+        genes = h[:, h.shape[1] - x.shape[1] :]  # (B, G, E): extra tokens come first
+        return head(self.norm(genes)).squeeze(-1)
 
     def block_inputs(self, x: Tensor) -> list[Tensor]:
         """The input of every block, for attention extraction: a list of (B, T, E)."""
         h, inputs = self.embed(x), []
         for block in self.blocks:
             inputs.append(h)
-            h = block(h)
+            h = block(h, self.attention_mask)
         return inputs
 
 
 def architecture(
     options: GeneTransformerOptions, context: ModelContext, x_train: np.ndarray
 ) -> dict[str, Any]:
+    arch: dict[str, Any] = {}
     if options.value_embedding == "binned":
-        return {"edges": quantile_edges(x_train, options.n_bins)}
-    return {}
+        arch["edges"] = quantile_edges(x_train, options.n_bins)
+    gmt = options.gene_set_file()
+    if gmt is not None:
+        arch["gene_sets"] = gene_set_membership(gmt, context.genes)
+    return arch
 
 
 def network(
     options: GeneTransformerOptions, context: ModelContext, arch: dict[str, Any]
 ) -> GeneTransformer:
-    return GeneTransformer(options, context.n_genes, context.target.n_outputs, arch.get("edges"))
+    gene_sets = None
+    if options.attention_mask != "none":
+        if "gene_sets" not in arch:
+            raise ConfigError(
+                f"attention_mask={options.attention_mask}: the model's architecture has no "
+                "gene sets (it was built without a mask)"
+            )
+        gene_sets = arch["gene_sets"]["gene_sets"]
+    n_outputs = context.target.n_outputs
+    return GeneTransformer(options, context.n_genes, n_outputs, arch.get("edges"), gene_sets)
 
 
 def check(options: GeneTransformerOptions, train: TrainConfig) -> None:
     check_heads(options.dim, options.heads)
-    check_attention(options.attention, train, masked=False)
+    masked = options.gene_set_file(train.device) is not None
+    check_attention(options.attention, train, masked=masked)
 
 
 MODELS.add(

@@ -16,6 +16,11 @@ interactions between groups); the gene path adds what it cannot: interactions be
 genes of a group, at O(G·S) attention cost instead of O(G²). Both read the same groups (random,
 size-balanced ``kmeans`` or ``gmt:PATH``, fitted on the training split). Groups of unequal size
 are padded and the padding masked; every backend but ``flash`` supports such key-padding masks.
+
+``attention_mask=gmt:PATH`` restricts the gene blocks to gene sets within each group: one (S, S)
+mask per group, its rows made on demand (it also masks the padding), under which a gene attends
+to itself and the genes of its group it shares a set with. No global tokens are added here: the
+readout and the group blocks already join what the sets keep apart.
 """
 
 from __future__ import annotations
@@ -29,33 +34,45 @@ import torch
 from torch import Tensor, nn
 
 from omicsformer.config import PROBABILITY, TrainConfig, bounded
-from omicsformer.data.grouping import Grouping, make_grouping
+from omicsformer.data.grouping import Grouping, gene_set_membership, make_grouping
+from omicsformer.errors import ConfigError
 from omicsformer.models import MODELS
 from omicsformer.models.base import ModelContext
 from omicsformer.models.neural import check_attention, check_heads, neural_spec
+from omicsformer.nn.attention.masks import GroupMask
 from omicsformer.nn.blocks import TransformerBlock, run_blocks
 from omicsformer.nn.embeddings import GeneTokens
 from omicsformer.nn.grouped import GroupedProjection
 from omicsformer.nn.settings import AttentionSettings
+from omicsformer.tuning.space import Choice, Float, Int
 
 
 @dataclass
 class HybridOptions(AttentionSettings):
     grouping: str = "random"
-    n_groups: int = bounded(20, low=1)
+    n_groups: int = bounded(20, low=1, search=Int(5, 50, log=True))
     drop_ungrouped: bool = False
-    dim: int = bounded(32, low=1)
-    heads: int = bounded(2, low=1)
-    gene_layers: int = bounded(1, low=0)
-    group_layers: int = bounded(2, low=0)
+    dim: int = bounded(32, low=1, search=Choice((16, 32, 64)))
+    heads: int = bounded(2, low=1, search=Choice((1, 2, 4)))
+    gene_layers: int = bounded(1, low=0, search=Int(1, 2))
+    group_layers: int = bounded(2, low=0, search=Int(1, 3))
     ffn_mult: int = bounded(2, low=1)
-    dropout: float = bounded(0.1, **PROBABILITY)
+    dropout: float = bounded(0.1, **PROBABILITY, search=Float(0.0, 0.3))
     value_embedding: Literal["continuous", "binned", "gene"] = "continuous"
     checkpointing: bool = False
 
 
 class Hybrid(nn.Module):
-    def __init__(self, options: HybridOptions, grouping: Grouping, n_genes: int, n_outputs: int):
+    """The network; ``gene_sets`` (each gene's set indices) turns the gene-set mask on."""
+
+    def __init__(
+        self,
+        options: HybridOptions,
+        grouping: Grouping,
+        n_genes: int,
+        n_outputs: int,
+        gene_sets: list[list[int]] | None = None,
+    ):
         super().__init__()
         o = options
         self.checkpointing = o.checkpointing
@@ -68,6 +85,11 @@ class Hybrid(nn.Module):
         self.register_buffer("index", index)  # (K, S)
         self.register_buffer("valid", index < n_genes)  # (K, S)
         self.padded = bool((~self.valid).any())
+        self.attention_mask = None
+        if gene_sets is not None:  # within-group gene-set masks (K x (S, S)), padding masked too
+            if len(gene_sets) != n_genes:
+                raise ConfigError(f"gene sets given for {len(gene_sets)} genes, not {n_genes}")
+            self.attention_mask = GroupMask(gene_sets, index, n_genes)
         self.project = GroupedProjection(grouping.members, n_genes, o.dim)
         self.tokens = GeneTokens(n_genes, o.dim, o.value_embedding)
         self.gene_blocks = nn.ModuleList(
@@ -83,13 +105,19 @@ class Hybrid(nn.Module):
         self.norm = nn.LayerNorm(k * o.dim)
         self.head = nn.Linear(k * o.dim, n_outputs)
 
-    def gene_tokens(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
-        """Tokens of each group's genes (B·K, S, E) and the key mask (B·K, 1, 1, S) if padded."""
+    def gene_tokens(
+        self, x: Tensor, hide: Tensor | None = None
+    ) -> tuple[Tensor, Tensor | GroupMask | None]:
+        """Tokens of each group's genes (B·K, S, E) and their mask: the gene-set mask of each
+        group if there is one, else the key mask (B·K, 1, 1, S) if padded; ``hide`` (B, G)
+        masks values."""
         b = x.shape[0]
-        h = self.tokens(x)  # (B, G, E)
+        h = self.tokens(x, hide=hide)  # (B, G, E)
         h = torch.cat([h, h.new_zeros(b, 1, h.shape[-1])], dim=1)  # (B, G + 1, E)
         k, s = self.index.shape
         grouped = h[:, self.index].reshape(b * k, s, -1)  # (B·K, S, E)
+        if self.attention_mask is not None:  # row b·K + j of the batch uses group j's mask
+            return grouped, self.attention_mask
         mask = None
         if self.padded:
             mask = self.valid[None, :, None, None, :].expand(b, k, 1, 1, s).reshape(b * k, 1, 1, s)
@@ -117,6 +145,29 @@ class Hybrid(nn.Module):
         total = sum(p.numel() for p in self.parameters())
         return total - padded + self.project.n_real_weights
 
+    # ------------------------------------------------------------ pretraining / fine-tuning
+    head_prefixes = ("head",)  # the output layer: new for every task, never transferred
+    gene_tables = ("tokens.identity.weight", "tokens.gene_value")  # one row per gene
+
+    def pretraining_head(self) -> nn.Module:
+        """Gene state (+ its group's context) -> its standardized value."""
+        return nn.Linear(self.readout.shape[1], 1)
+
+    def reconstruct(self, x: Tensor, hide: Tensor, head: nn.Module) -> Tensor:
+        """Every gene's value from its token after the gene blocks plus its group's token after
+        the group blocks, with the values of ``hide`` masked: (B, G)."""
+        b, n_genes = x.shape
+        genes, mask = self.gene_tokens(x, hide)
+        genes = run_blocks(self.gene_blocks, genes, mask, self.checkpointing)  # (B·K, S, E)
+        groups = self.merge(self.project(x.masked_fill(hide, 0.0)) + self.gene_readout(genes, b))
+        groups = run_blocks(self.group_blocks, groups, None, self.checkpointing)  # (B, K, E)
+        k, s = self.index.shape
+        states = genes.view(b, k, s, -1) + groups[:, :, None, :]  # (B, K, S, E)
+        out = states.new_zeros(b, n_genes + 1, states.shape[-1])  # (B, G + 1, E), pad at G
+        out.index_add_(1, self.index.flatten(), states.flatten(1, 2))
+        counts = torch.bincount(self.index.flatten(), minlength=n_genes + 1)[:n_genes]
+        return head(out[:, :n_genes] / counts.clamp(min=1)[None, :, None]).squeeze(-1)
+
 
 def architecture(
     options: HybridOptions, context: ModelContext, x_train: np.ndarray
@@ -131,17 +182,30 @@ def architecture(
     )
     if len(set(grouping.sizes)) > 1:  # unequal groups are padded: key-padding masks needed
         check_attention(options.attention, None, key_padding=True)
-    return {"grouping": grouping.to_dict()}
+    arch: dict[str, Any] = {"grouping": grouping.to_dict()}
+    gmt = options.gene_set_file()
+    if gmt is not None:
+        arch["gene_sets"] = gene_set_membership(gmt, context.genes)
+    return arch
 
 
 def network(options: HybridOptions, context: ModelContext, arch: dict[str, Any]) -> Hybrid:
     grouping = Grouping.from_dict(arch["grouping"])
-    return Hybrid(options, grouping, context.n_genes, context.target.n_outputs)
+    gene_sets = None
+    if options.attention_mask != "none":
+        if "gene_sets" not in arch:
+            raise ConfigError(
+                f"attention_mask={options.attention_mask}: the model's architecture has no "
+                "gene sets (it was built without a mask)"
+            )
+        gene_sets = arch["gene_sets"]["gene_sets"]
+    return Hybrid(options, grouping, context.n_genes, context.target.n_outputs, gene_sets)
 
 
 def check(options: HybridOptions, train: TrainConfig) -> None:
     check_heads(options.dim, options.heads)
-    check_attention(options.attention, train, masked=False)
+    masked = options.gene_set_file(train.device) is not None
+    check_attention(options.attention, train, masked=masked)
 
 
 MODELS.add(

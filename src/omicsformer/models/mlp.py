@@ -16,6 +16,7 @@ from omicsformer.config import PROBABILITY, bounded
 from omicsformer.models import MODELS
 from omicsformer.models.base import ModelContext
 from omicsformer.models.neural import neural_spec
+from omicsformer.tuning.space import Choice, Float
 
 Norm = Literal["batch", "layer", "none"]
 
@@ -24,8 +25,10 @@ Norm = Literal["batch", "layer", "none"]
 class MLPOptions:
     """Hidden layer widths, dropout after each hidden layer, and the normalisation used."""
 
-    hidden: list[int] = bounded([256, 64], low=1)
-    dropout: float = bounded(0.3, **PROBABILITY)
+    hidden: list[int] = bounded(
+        [256, 64], low=1, search=Choice(([64], [256], [256, 64], [512, 128], [128, 32]))
+    )
+    dropout: float = bounded(0.3, **PROBABILITY, search=Float(0.0, 0.6))
     norm: Norm = "batch"
 
 

@@ -69,8 +69,15 @@ class TorchModel:
 
     def fit(self, data: FitData, runtime: Runtime) -> dict[str, Any]:
         torch.manual_seed(self.context.seed)  # weight initialisation depends on the seed only
+        init = runtime.init
+        same_genes = init is not None and list(init.genes) == list(self.context.genes)
         self.arch = self.architecture(self.options, self.context, data.x_train)
+        if same_genes:  # the pretrained network's grouping etc.: every weight carries over
+            self.arch = {**self.arch, **init.architecture}
         self.module = self.network(self.options, self.context, self.arch)
+        started_from = None
+        if init is not None:
+            started_from = self._start_from(init, same_genes, runtime.finetune)
         task = self.task
         has_val = data.x_val is not None and len(data.x_val) > 0
         train_data = engine.TrainData(
@@ -89,12 +96,16 @@ class TorchModel:
             output=lambda logits: task.output(logits, state),
             metrics=task.epoch_metrics,
             y_val_numpy=data.y_val if has_val else None,
+            lower_is_better=task.lower_is_better,
+            main_metric=task.main_metric,
         )
         train = runtime.train
         if train.lr is None:
             train = dataclasses.replace(train, lr=self.default_lr)
         if train.batch_size is None:
             train = dataclasses.replace(train, batch_size=task.default_batch_size)
+        if train.monitor == "auto":
+            train = dataclasses.replace(train, monitor=task.main_metric)
         result = engine.fit(
             self.module,
             train_data,
@@ -105,6 +116,7 @@ class TorchModel:
             resume=runtime.resume,
             progress=runtime.progress,
             on_epoch_end=runtime.on_epoch_end,
+            report=runtime.report,
         )
         self.module.load_state_dict(result.best_state)
         self.history = result.history
@@ -113,13 +125,33 @@ class TorchModel:
         self.arch = {**self.arch, "task_state": scalars}
         return {
             "architecture": self.arch,
+            **({"init": started_from} if started_from else {}),
             "best_epoch": result.best_epoch,
             "epochs_run": result.epochs_run,
             "stopped_early": result.stopped_early,
             "train_seconds": round(result.seconds, 3),
             "lr": train.lr,
             "batch_size": train.batch_size,
+            "monitor": train.monitor,
         }
+
+    def _start_from(self, init: Any, same_genes: bool, finetune: str) -> dict[str, Any]:
+        """Copy a pretrained network's weights; freeze all but the head for ``finetune=head``."""
+        from omicsformer.console import note
+        from omicsformer.pretrain.run import freeze_all_but_head, transfer
+
+        if not same_genes and not getattr(self.module, "gene_tables", ()):
+            raise ConfigError(
+                f"{init.describe()}: {init.model} is fine-tuned on the pretrained genes only, and "
+                f"the data lacks some of them (or --top-genes chose others); give the same genes"
+            )
+        summary = transfer(self.module, init, self.context.genes)
+        note(summary)
+        record: dict[str, Any] = {"from": str(init.folder or "in memory"), "summary": summary}
+        if finetune == "head":
+            record["trainable_parameters"] = freeze_all_but_head(self.module)
+        record["finetune"] = finetune
+        return record
 
     def logits(self, x: np.ndarray) -> torch.Tensor:
         if self.module is None:

@@ -13,6 +13,10 @@ Notation: B batch, G genes, E width.
   attention and the feed-forward layers from its identity; with w_g, mean pooling of the tokens
   already holds Σ_g x_g w_g, a linear model of every gene, and attention adds the interactions
   on top.
+
+A hidden value (masked for pretraining, or a gene the cohort did not measure) is replaced by one
+learned mask vector: the token keeps the gene's identity and says "value unknown" (BERT's
+[MASK] for expression values).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ class GeneTokens(nn.Module):
             self.value = nn.Sequential(nn.Linear(1, dim), nn.GELU(), nn.Linear(dim, dim))
         if value_embedding == "gene":
             self.gene_value = nn.Parameter(torch.randn(n_genes, dim) * dim**-0.5)
+        self.mask_value = nn.Parameter(torch.zeros(dim))  # the embedding of a hidden value
 
     def values(self, x: Tensor, ids: Tensor) -> Tensor:  # (B, G) -> (B, G, E)
         if self.value_embedding == "binned":
@@ -50,7 +55,11 @@ class GeneTokens(nn.Module):
             return shared + x.unsqueeze(-1) * self.gene_value[ids]
         return shared
 
-    def forward(self, x: Tensor, genes: Tensor | None = None) -> Tensor:
-        """Tokens (B, G, E) for values ``x`` (B, G) of genes ``genes`` (default: all, in order)."""
+    def forward(self, x: Tensor, genes: Tensor | None = None, hide: Tensor | None = None) -> Tensor:
+        """Tokens (B, G, E) for values ``x`` (B, G) of genes ``genes`` (default: all, in order);
+        where ``hide`` (B, G) is true the value is replaced by the mask vector."""
         ids = genes if genes is not None else torch.arange(x.shape[1], device=x.device)
-        return self.identity(ids) + self.values(x, ids)
+        values = self.values(x, ids)  # (B, G, E)
+        if hide is not None:
+            values = torch.where(hide.unsqueeze(-1), self.mask_value.to(values.dtype), values)
+        return self.identity(ids) + values

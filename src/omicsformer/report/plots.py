@@ -12,8 +12,11 @@ import numpy as np
 import pandas as pd
 
 
-def learning_curve(history: pd.DataFrame, path: str | Path, monitor: str = "loss") -> None:
-    """Training and validation loss per epoch, and the monitored validation metric."""
+def learning_curve(
+    history: pd.DataFrame, path: str | Path, monitor: str = "loss", best_epoch: int | None = None
+) -> None:
+    """Training and validation loss per epoch, and the monitored validation metric; a dotted
+    line marks the kept epoch."""
     metric = f"val_{monitor}" if monitor != "loss" else "val_balanced_accuracy"
     panels = 2 if metric in history else 1
     fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 3.6), squeeze=False)
@@ -21,8 +24,9 @@ def learning_curve(history: pd.DataFrame, path: str | Path, monitor: str = "loss
     ax.plot(history["epoch"], history["train_loss"], label="train")
     if "val_loss" in history:
         ax.plot(history["epoch"], history["val_loss"], label="validation")
-        best = history["val_loss"].idxmin() if monitor == "loss" else history[metric].idxmax()
-        ax.axvline(history["epoch"][best], color="grey", linestyle=":", label="best epoch")
+        if best_epoch is None:
+            best_epoch = int(history["epoch"][history["val_loss"].idxmin()])
+        ax.axvline(best_epoch, color="grey", linestyle=":", label="kept epoch")
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
     ax.legend()

@@ -13,7 +13,7 @@ the risk and the survival probabilities at the horizons.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,7 @@ from omicsformer.errors import DataError
 from omicsformer.metrics import survival as sm
 from omicsformer.tasks.base import TargetInfo
 from omicsformer.tasks.losses import cox_loss
+from omicsformer.tuning.space import Choice
 
 TRUE_WORDS = {"1", "1.0", "true", "yes", "dead", "event"}
 FALSE_WORDS = {"0", "0.0", "false", "no", "alive", "censored"}
@@ -65,6 +66,8 @@ class SurvivalTask:
     main_metric = "c_index"
     metric_names = ("c_index", "uno_c_index", "mean_auc", "integrated_brier_score")
     lower_is_better = frozenset({"integrated_brier_score"})
+    # the Cox likelihood of a batch compares its patients only: tuning tries larger batches
+    tuning_overrides: ClassVar[dict[str, Any]] = {"batch_size": Choice((32, 64, 128))}
     default_batch_size = 64
     drops_missing = False
 

@@ -59,6 +59,8 @@ class TaskHooks:
     output: Callable[[Tensor], np.ndarray]
     metrics: Callable[[np.ndarray, np.ndarray], dict[str, Any]]
     y_val_numpy: np.ndarray | None = None
+    lower_is_better: frozenset[str] = frozenset()  # task metrics where less is better
+    main_metric: str = "loss"  # what monitor "auto" means
 
 
 @dataclass
@@ -76,7 +78,8 @@ class LoopState:
     """Everything a resumed run needs besides the model and optimizer."""
 
     epoch: int = 0
-    best_score: float = math.inf
+    best_score: float = math.inf  # the monitored quantity, signed so that lower is better
+    best_loss: float = math.inf  # validation loss at the best epoch: breaks exact ties
     best_epoch: int = 0
     bad_epochs: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
@@ -157,11 +160,19 @@ def fit(
     resume: bool = False,
     progress: bool = True,
     on_epoch_end: Callable[[int], None] | None = None,
+    report: Callable[[int, dict[str, float]], None] | None = None,
 ) -> TrainResult:
     """Train ``module``; returns the best weights (on CPU) and the per-epoch history.
 
     With ``checkpoint_dir`` the loop state is saved after every epoch, and ``resume`` continues
     from it: a run killed mid-epoch loses at most that epoch.
+
+    Model selection: the kept weights are those of the epoch with the best ``cfg.monitor`` on
+    the validation part (a task metric, or the loss); among epochs with exactly the same metric
+    (a balanced accuracy of 15 patients moves in steps) the lower validation loss wins. Early
+    stopping ends training after ``patience`` epochs without a better epoch, never before
+    ``min_epochs``. ``report(epoch, history_row)`` is called after every epoch (tuning prunes
+    trials from it; it may raise to stop training).
     """
     fabric = make_fabric(cfg)
     fabric.launch()
@@ -181,13 +192,13 @@ def fit(
     x_train = fabric.to_device(data.x_train)
     y_train = fabric.to_device(data.y_train)
     has_val = data.x_val is not None and len(data.x_val) > 0
-    maximize = cfg.monitor != "loss"
+    monitor = hooks.main_metric if cfg.monitor == "auto" else cfg.monitor
     best_state = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
     if resume and checkpoint_dir is not None and (checkpoint_dir / "best.pt").exists():
         best_state = read_file(checkpoint_dir / "best.pt", _load_tensors)
 
     show = progress and fabric.is_global_zero
-    bar = EpochProgress(cfg.max_epochs, state.epoch, cfg.monitor) if show else None
+    bar = EpochProgress(cfg.max_epochs, state.epoch, monitor) if show else None
     start = time.perf_counter()
     stopped_early = False
     try:
@@ -226,17 +237,16 @@ def fit(
             }
             if has_val:
                 row.update(_validate(model, data, hooks, fabric))
-                score = (
-                    row["val_loss"] if not maximize else -row.get(f"val_{cfg.monitor}", math.nan)
-                )
-                if math.isnan(score):
-                    raise ConfigError(f"cannot monitor {cfg.monitor!r}: not a validation metric")
-                improved = score < state.best_score - cfg.min_delta
+                score = monitored(row, monitor, hooks.lower_is_better)
+                tie = score == state.best_score and row["val_loss"] < state.best_loss
+                improved = score < state.best_score - cfg.min_delta or tie
                 state.bad_epochs = 0 if improved else state.bad_epochs + 1
             else:
                 improved = True  # without validation data the last epoch is kept
             if improved:
-                state.best_score = score if has_val else state.best_score
+                if has_val:
+                    state.best_score = min(score, state.best_score)
+                    state.best_loss = row["val_loss"]
                 state.best_epoch = epoch + 1
                 best_state = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
             row["seconds"] = time.perf_counter() - epoch_start
@@ -246,11 +256,15 @@ def fit(
                 _save_checkpoint(
                     checkpoint_dir, module, optimizer, state, best_state if improved else None
                 )
-            stopped_early = has_val and state.bad_epochs >= cfg.patience
+            stopped_early = (
+                has_val and state.bad_epochs >= cfg.patience and epoch + 1 >= cfg.min_epochs
+            )
             if bar is not None:
                 bar.update(row, last=stopped_early or epoch + 1 == cfg.max_epochs)
             if on_epoch_end is not None:
                 on_epoch_end(epoch + 1)
+            if report is not None:
+                report(epoch + 1, row)
             if stopped_early:
                 break
     finally:
@@ -258,7 +272,7 @@ def fit(
             bar.stop()
     if show and stopped_early:
         note(
-            f"stopped early after epoch {state.epoch}: no gain in {cfg.monitor} for "
+            f"stopped early after epoch {state.epoch}: no gain in {monitor} for "
             f"{cfg.patience} epochs; keeping epoch {state.best_epoch}"
         )
     return TrainResult(
@@ -269,6 +283,16 @@ def fit(
         stopped_early=stopped_early,
         seconds=time.perf_counter() - start,
     )
+
+
+def monitored(row: dict[str, float], monitor: str, lower_is_better: frozenset[str]) -> float:
+    """The monitored validation quantity of a history row, signed so that lower is better."""
+    if monitor == "loss":
+        return row["val_loss"]
+    value = row.get(f"val_{monitor}", math.nan)
+    if math.isnan(value):
+        raise ConfigError(f"cannot monitor {monitor!r}: not a validation metric of this task")
+    return value if monitor in lower_is_better else -value
 
 
 def _validate(model: nn.Module, data: TrainData, hooks: TaskHooks, fabric: Any) -> dict[str, float]:
@@ -302,6 +326,7 @@ def _save_checkpoint(
         "optimizer": optimizer.state_dict(),
         "epoch": state.epoch,
         "best_score": state.best_score,
+        "best_loss": state.best_loss,
         "best_epoch": state.best_epoch,
         "bad_epochs": state.bad_epochs,
         "history": state.history,
@@ -325,6 +350,7 @@ def _load_checkpoint(
         return LoopState(
             epoch=int(payload["epoch"]),
             best_score=float(payload["best_score"]),
+            best_loss=float(payload.get("best_loss", math.inf)),
             best_epoch=int(payload["best_epoch"]),
             bad_epochs=int(payload["bad_epochs"]),
             history=list(payload["history"]),

@@ -1,0 +1,1 @@
+"""Self-supervised pretraining (masked expression modelling) and fine-tuning from it."""
