@@ -202,7 +202,8 @@ def _add_train_args(
     m.add_argument(
         "--init",
         metavar="PRETRAINED",
-        help="start from a folder made by `omicsformer pretrain` (its model and options)",
+        help="start from a folder made by `omicsformer pretrain` (its model and options); "
+        "compare takes one per model, comma-separated, and adds NAME (pretrained)",
     )
     m.add_argument(
         "--finetune",

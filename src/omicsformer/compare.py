@@ -104,13 +104,18 @@ def compare(
     config.validate()
     if not models:
         raise ConfigError("--models needs at least one model")
-    init = None
-    if config.model.init:
-        _, init = resolve_init(config)
-        # the defaults run without it; the pretrained variant gets it below
-        config = dataclasses.replace(config, model=dataclasses.replace(config.model, init=None))
-        if init.model not in models:
-            raise ConfigError(f"--init holds a pretrained {init.model}, which is not in --models")
+    init: dict[str, Any] = {}  # model -> its pretrained network (--init P[,P2...])
+    for path in (p.strip() for p in (config.model.init or "").split(",") if p.strip()):
+        one = dataclasses.replace(config, model=dataclasses.replace(config.model, init=path))
+        _, pretrained = resolve_init(one)
+        if pretrained.model not in models or pretrained.model in init:
+            raise ConfigError(
+                f"--init {path} holds a pretrained {pretrained.model}: give one pretrained "
+                "network per model of --models"
+            )
+        init[pretrained.model] = pretrained
+    # the defaults run without it; the pretrained variant gets it below
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, init=None))
     if pretrain is not None:
         from omicsformer.pretrain.run import PRETRAINABLE
 
@@ -201,7 +206,7 @@ def compare(
                     "folds": folds,
                     "repeats": repeats,
                     "tune": tune,
-                    "init": str(init.folder) if init is not None else None,
+                    "init": {name: str(p.folder) for name, p in init.items()},
                     "pretrain": dataclasses.asdict(pretrain) if pretrain is not None else None,
                 },
             },
@@ -239,7 +244,7 @@ class Variants:
 
     tune: bool = False
     storage: str | None = None  # Optuna database of the per-fold searches
-    init: Any = None  # a Pretrained network (--init)
+    init: dict[str, Any] = field(default_factory=dict)  # model -> Pretrained (--init)
     pretrain: Pretraining | None = None
     trials: list[pd.DataFrame] = field(default_factory=list)  # every search's trials
     _cohorts: list[tuple[np.ndarray, list[str]]] | None = None  # unlabeled, standardized
@@ -306,8 +311,8 @@ def _run_folds(
             if variants.tune:
                 record(_tuned(config, data, split, arrays, name, options[name], variants, sizes))
             start = None
-            if variants.init is not None and name == variants.init.model:
-                start = variants.init
+            if name in variants.init:
+                start = variants.init[name]
             elif variants.pretrain is not None and name in PRETRAINABLE:
                 start = _pretrain_fold(config, data, split, arrays, name, options[name], variants)
             if start is not None:
