@@ -168,3 +168,24 @@ def test_bad_search_settings_are_one_line(cli, tiny_files, tmp_path):
     assert not (tmp_path / "r").exists()
     result = cli("tune", "--data", tiny_files["csv"], "--trials", "0", "--out", tmp_path / "r")
     assert result.code == 2 and "--trials: must be at least 1" in result.err
+
+
+def test_survival_searches_larger_batches(cli, tmp_path):
+    result = cli(
+        "tune",
+        "--data",
+        "synthetic:n_samples=120,n_genes=20",
+        "--task",
+        "survival",
+        "--model",
+        "mlp",
+        "--trials",
+        "2",
+        "--max-epochs",
+        "2",
+        "--out",
+        tmp_path / "run",
+    )
+    assert result.code == 0, result.err
+    trials = pd.read_csv(tmp_path / "run" / "trials.csv")
+    assert set(trials["train.batch_size"]) <= {32, 64, 128}

@@ -24,7 +24,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_type_hints
 
 import numpy as np
 import pandas as pd
@@ -78,6 +78,7 @@ def _train_space(task: Any) -> type:
     overrides = getattr(task, "tuning_overrides", {})
     if not overrides:
         return TrainConfig
+    hints = get_type_hints(TrainConfig)  # real types: the annotations are strings
     fields = []
     for f in dataclasses.fields(TrainConfig):
         metadata = dict(f.metadata)
@@ -88,7 +89,7 @@ def _train_space(task: Any) -> type:
             if f.default is not dataclasses.MISSING
             else dataclasses.field(default_factory=f.default_factory, metadata=metadata)
         )
-        fields.append((f.name, f.type, default))
+        fields.append((f.name, hints[f.name], default))
     return dataclasses.make_dataclass("TrainSearch", fields)
 
 
