@@ -12,10 +12,12 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, get_args
 
 from omicsformer.config import (
     DataConfig,
+    DuplicateGenes,
+    GeneId,
     ModelConfig,
     PreprocessConfig,
     RunConfig,
@@ -105,8 +107,13 @@ FRACTION = number(float, 0, 0.99)
 
 
 def _add_data_args(
-    parser: argparse.ArgumentParser, *, required: bool, with_target: bool = True
+    parser: argparse.ArgumentParser,
+    *,
+    required: bool,
+    with_target: bool = True,
+    from_run: bool = False,
 ) -> None:
+    """The data flags; ``from_run``: a saved run's data settings are the defaults."""
     g = parser.add_argument_group("data")
     g.add_argument(
         "--data",
@@ -125,10 +132,28 @@ def _add_data_args(
         "--sample-id", help="sample-ID column of the labels table (default: first column)"
     )
     g.add_argument("--layer", help="for .h5ad: use this layer instead of X (default: X)")
+    _add_gene_id_args(g, from_run=from_run)
     if with_target:
         g.add_argument("--target", help="obs / labels column to predict")
         g.add_argument("--time", help="survival: column with the follow-up time")
         g.add_argument("--event", help="survival: column with the event indicator (0/1)")
+
+
+def _add_gene_id_args(group: Any, *, from_run: bool = False) -> None:
+    default = "the run's" if from_run else None
+    group.add_argument(
+        "--gene-id",
+        choices=get_args(GeneId),
+        help="name genes by human symbol, Ensembl or Entrez ID, mapped with the shipped "
+        "org.Hs.eg.db table; keep: as read (Ensembl versions and _PAR_Y copies removed) "
+        f"(default: {default or 'keep'})",
+    )
+    group.add_argument(
+        "--duplicate-genes",
+        choices=get_args(DuplicateGenes),
+        help="how genes that end up with one name are combined, per sample: mean keeps any "
+        "scale, sum suits raw counts (default: " + (default or "mean") + ")",
+    )
 
 
 def _add_train_args(
@@ -278,6 +303,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             "sample_id": args.sample_id,
             "layer": args.layer,
             "target": args.target,
+            "gene_id": args.gene_id,
+            "duplicate_genes": args.duplicate_genes,
         },
         "preprocess": {
             "transform": args.transform,
@@ -423,6 +450,8 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
         train,
         layout=args.layout or "samples-by-genes",
         layer=args.layer,
+        gene_id=args.gene_id or "keep",
+        duplicate_genes=args.duplicate_genes or "mean",
         transform=args.transform or "none",
         top_genes=args.top_genes,
         fraction=args.mask_fraction,
@@ -523,7 +552,29 @@ def _load_data_for_run(args: argparse.Namespace, run: Any) -> Any:
         sample_id=args.sample_id,
         layer=args.layer,
         obs_columns=columns,
+        gene_id=_run_gene_id(args.gene_id, run),
+        duplicate_genes=args.duplicate_genes or run.config.data.duplicate_genes,
     )
+
+
+def _run_gene_id(given: str | None, run: Any) -> str | None:
+    """The gene naming new data needs to meet ``run``'s genes: the run's own ``--gene-id``. A
+    run trained with ``keep`` may name a kind (its genes are of that kind; the new data is
+    mapped to it); a run that mapped its genes cannot take another kind."""
+    from omicsformer.data.gene_ids import strip_version
+    from omicsformer.errors import ConfigError
+
+    trained = run.config.data.gene_id
+    if given is not None and trained != "keep" and given != trained:
+        raise ConfigError(
+            f"{run.folder} was trained on genes mapped to {trained}; --gene-id {given} would "
+            f"not match them (leave --gene-id out, or give {trained})"
+        )
+    if given is None and trained == "keep":
+        # a run trained before IDs were normalised: read new data exactly as it was then
+        if any(strip_version(g) != g for g in run.preprocessor.input_genes):
+            return None
+    return given or trained
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -823,6 +874,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="orientation of table matrices (default: samples-by-genes)",
     )
     pre.add_argument("--layer", help="for .h5ad: use this layer instead of X (default: X)")
+    _add_gene_id_args(pre)
     pre.add_argument(
         "--model",
         required=True,
@@ -906,21 +958,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     predict = command("predict", "predict new samples with a trained run")
     predict.add_argument("run_dir", help="a run folder made by `omicsformer train`")
-    _add_data_args(predict, required=True, with_target=False)
+    _add_data_args(predict, required=True, with_target=False, from_run=True)
     predict.add_argument("--out", required=True, help="predictions CSV to write")
     predict.add_argument("--force", action="store_true", help="replace an existing --out file")
     predict.set_defaults(func=cmd_predict)
 
     evaluate = command("evaluate", "score a trained run on labelled data")
     evaluate.add_argument("run_dir", help="a run folder made by `omicsformer train`")
-    _add_data_args(evaluate, required=True)
+    _add_data_args(evaluate, required=True, from_run=True)
     evaluate.add_argument("--out", help="also write the metrics to this JSON file")
     evaluate.add_argument("--force", action="store_true", help="replace an existing --out file")
     evaluate.set_defaults(func=cmd_evaluate)
 
     interp = command("interpret", "per-patient gene-gene interactions of a trained run")
     interp.add_argument("run_dir", help="a run folder of a neural model")
-    _add_data_args(interp, required=True, with_target=False)
+    _add_data_args(interp, required=True, with_target=False, from_run=True)
     which = interp.add_mutually_exclusive_group()
     which.add_argument("--samples", help="comma-separated sample IDs (default: all)")
     which.add_argument("--all", action="store_true", help="every sample of the data")

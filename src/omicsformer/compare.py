@@ -257,7 +257,13 @@ class Variants:
 
             self._cohorts = []
             for source in self.pretrain.cohorts:
-                adata = load_data(source, layout=config.data.layout)
+                d = config.data
+                adata = load_data(
+                    source,
+                    layout=d.layout,
+                    gene_id=d.gene_id,
+                    duplicate_genes=d.duplicate_genes,
+                )
                 values = np.asarray(adata.X, dtype=np.float32)
                 if config.preprocess.transform == "log1p":
                     values = np.log1p(values)

@@ -22,6 +22,8 @@ from omicsformer.tuning.space import Choice, Float, Int
 Layout = Literal["samples-by-genes", "genes-by-samples"]
 Transform = Literal["none", "log1p", "log2p1"]
 Impute = Literal["none", "median"]
+GeneId = Literal["keep", "symbol", "ensembl", "entrez"]
+DuplicateGenes = Literal["mean", "sum", "max", "first"]
 
 
 @dataclass
@@ -29,7 +31,10 @@ class DataConfig:
     """Where the expression matrix and the target come from.
 
     ``source`` is a built-in dataset name (optionally with parameters, ``synthetic:n_genes=2000``)
-    or a file path (.csv, .tsv, .parquet, .h5ad; .gz accepted for text files).
+    or a file path (.csv, .tsv, .parquet, .h5ad; .gz accepted for text files). ``gene_id``
+    names the genes by ``symbol``, ``ensembl`` or ``entrez`` ID (``keep``: as read, Ensembl
+    versions stripped) and ``duplicate_genes`` combines genes that end up with one name (see
+    :mod:`omicsformer.data.gene_ids`); both are reapplied to new data by predict and evaluate.
     """
 
     source: str = ""
@@ -38,6 +43,8 @@ class DataConfig:
     sample_id: str | None = None
     layer: str | None = None
     target: str | None = None
+    gene_id: GeneId = "keep"
+    duplicate_genes: DuplicateGenes = "mean"
 
 
 @dataclass

@@ -192,6 +192,8 @@ def prepare_data(config: RunConfig) -> PreparedData:
         sample_id=d.sample_id,
         layer=d.layer,
         obs_columns=wanted,
+        gene_id=d.gene_id,
+        duplicate_genes=d.duplicate_genes,
     )
     task_name, columns = resolve_target(config, adata)
     task = TASKS.get(task_name)

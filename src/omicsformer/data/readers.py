@@ -275,13 +275,18 @@ def load_data(
     sample_id: str | None = None,
     layer: str | None = None,
     obs_columns: Iterable[str] = (),
+    gene_id: str | None = "keep",
+    duplicate_genes: str = "mean",
 ) -> ad.AnnData:
     """Load a built-in dataset by name or a user's file, with an optional labels table.
 
     ``source`` is looked up first as a file; otherwise as a built-in dataset name, optionally
-    with parameters (``synthetic:n_samples=300,n_genes=2000``).
+    with parameters (``synthetic:n_samples=300,n_genes=2000``). The genes are then normalised
+    and mapped to ``gene_id`` (``keep``: normalise Ensembl versions only; None: exactly as
+    read), duplicates combined by ``duplicate_genes`` (see :mod:`omicsformer.data.gene_ids`).
     """
     from omicsformer.data.datasets import DATASETS, load_builtin
+    from omicsformer.data.gene_ids import apply_gene_ids
 
     if not source:
         raise DataError("no data given; pass --data with a file or a built-in dataset name")
@@ -296,6 +301,8 @@ def load_data(
             f"{source!r} is neither a file nor a built-in dataset; built-in datasets: "
             f"{', '.join(DATASETS.names())}"
         )
+    if gene_id is not None:
+        adata = apply_gene_ids(adata, gene_id, duplicate_genes)
     if labels is not None:
         adata = join_labels(adata, read_table(labels, sample_id=sample_id), labels)
     return adata
