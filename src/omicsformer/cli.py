@@ -222,7 +222,8 @@ def _add_train_args(
     )
     m.add_argument(
         "--grouping",
-        help="gene grouping (attomics, hybrid): random, kmeans or gmt:PATH (default: random)",
+        help="gene grouping (attomics, hybrid): random, kmeans, go-bp (the shipped GO "
+        "biological-process sets, human symbols) or gmt:PATH (default: random)",
     )
     m.add_argument(
         "--init",
