@@ -125,10 +125,25 @@ def _add_data_args(
         "--sample-id", help="sample-ID column of the labels table (default: first column)"
     )
     g.add_argument("--layer", help="for .h5ad: use this layer instead of X (default: X)")
+    _add_tcga_args(g)
     if with_target:
         g.add_argument("--target", help="obs / labels column to predict")
         g.add_argument("--time", help="survival: column with the follow-up time")
         g.add_argument("--event", help="survival: column with the event indicator (0/1)")
+
+
+def _add_tcga_args(group: Any) -> None:
+    """TCGA-style inputs: a GDC download folder's value column, sample types by barcode."""
+    group.add_argument(
+        "--gdc-column",
+        help="GDC folder: value column of the STAR files: unstranded (counts), tpm_unstranded, "
+        "fpkm_unstranded, fpkm_uq_unstranded, ... (default: tpm_unstranded)",
+    )
+    group.add_argument(
+        "--sample-types",
+        help="keep these TCGA sample types, comma-separated codes or names (01 primary tumour, "
+        "11 solid tissue normal, ...; default: all)",
+    )
 
 
 def _add_train_args(
@@ -278,6 +293,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             "sample_id": args.sample_id,
             "layer": args.layer,
             "target": args.target,
+            "gdc_column": args.gdc_column,
+            "sample_types": args.sample_types,
         },
         "preprocess": {
             "transform": args.transform,
@@ -523,6 +540,10 @@ def _load_data_for_run(args: argparse.Namespace, run: Any) -> Any:
         sample_id=args.sample_id,
         layer=args.layer,
         obs_columns=columns,
+        # a GDC folder is read with the run's value column unless told otherwise
+        gdc_column=args.gdc_column
+        or (run.config.data.gdc_column if Path(args.data).is_dir() else None),
+        sample_types=args.sample_types,
     )
 
 

@@ -29,7 +29,9 @@ class DataConfig:
     """Where the expression matrix and the target come from.
 
     ``source`` is a built-in dataset name (optionally with parameters, ``synthetic:n_genes=2000``)
-    or a file path (.csv, .tsv, .parquet, .h5ad; .gz accepted for text files).
+    or a file path (.csv, .tsv, .parquet, .h5ad; .gz accepted for text files), a UCSC Xena
+    matrix or a GDC download folder. ``gdc_column`` is the GDC STAR files' value column (None:
+    ``tpm_unstranded``); ``sample_types`` the TCGA sample-type codes kept (empty: all).
     """
 
     source: str = ""
@@ -38,6 +40,8 @@ class DataConfig:
     sample_id: str | None = None
     layer: str | None = None
     target: str | None = None
+    gdc_column: str | None = None
+    sample_types: list[str] = field(default_factory=list)
 
 
 @dataclass

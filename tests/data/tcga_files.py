@@ -14,6 +14,7 @@ HEADER = (
     "gene_id\tgene_name\tgene_type\tunstranded\tstranded_first\tstranded_second\t"
     "tpm_unstranded\tfpkm_unstranded\tfpkm_uq_unstranded"
 )
+STAR_SUFFIX = ".rna_seq.augmented_star_gene_counts.tsv"
 N_ROWS = ("N_unmapped", "N_multimapping", "N_noFeature", "N_ambiguous")
 SHEET_COLUMNS = [
     "File ID",
@@ -64,7 +65,7 @@ def write_gdc_folder(
     rows = []
     for i, (sample, counts) in enumerate(files):
         file_id = f"{i:08x}-aaaa-bbbb-cccc-{i:012d}"
-        name = f"{hashlib.md5(file_id.encode()).hexdigest()[:8]}.rna_seq.augmented_star_gene_counts.tsv"
+        name = f"{hashlib.md5(file_id.encode()).hexdigest()[:8]}{STAR_SUFFIX}"
         folder = root if flat else root / file_id
         folder.mkdir(exist_ok=True)
         (folder / name).write_text(star_text(counts))

@@ -8,7 +8,9 @@ import pandas as pd
 import pytest
 
 from omicsformer.data.clinical import detect_style, join_clinical, read_clinical
+from omicsformer.data.readers import load_data
 from omicsformer.errors import DataError
+from tests.data.tcga_files import cohort, write_gdc_folder
 
 
 def expression(samples: list[str], obs: dict | None = None) -> ad.AnnData:
@@ -180,3 +182,21 @@ def test_plain_labels_are_not_clinical(tmp_path):
     path = tmp_path / "labels.csv"
     path.write_text("sample,label\ns1,a\ns2,b\n")
     assert detect_style(path) is None
+
+
+def test_gdc_folder_with_clinical_table_through_load_data(tmp_path, capsys):
+    files, table = cohort(5, normals=1)
+    write_gdc_folder(tmp_path / "gdc", files)
+    table.loc[table["case_submitter_id"] == "TCGA-AB-0005", "vital_status"] = "'--"
+    table.to_csv(tmp_path / "clinical.tsv", sep="\t", index=False)
+    adata = load_data(
+        str(tmp_path / "gdc"),
+        labels=str(tmp_path / "clinical.tsv"),
+        obs_columns=["os_time", "os_event"],
+        sample_types="01",
+    )
+    assert list(adata.obs_names) == [f"TCGA-AB-000{i}-01A" for i in range(1, 5)]
+    assert adata.obs["os_event"].tolist() == [1.0, 0.0, 1.0, 0.0]
+    err = capsys.readouterr().err
+    assert "by the sample sheet's Case ID" in err
+    assert "dropped 1 of 5 samples without overall survival" in err

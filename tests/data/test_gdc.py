@@ -8,6 +8,7 @@ import pytest
 
 from omicsformer.data import tcga
 from omicsformer.data.gdc import find_sample_sheet, is_gdc_folder, read_gdc_folder
+from omicsformer.data.readers import load_data
 from omicsformer.errors import DataError
 from tests.data.tcga_files import star_text, write_gdc_folder
 
@@ -131,6 +132,30 @@ def test_flat_folder_and_other_data_types(tmp_path, capsys):
     assert "ignored 1 files of other data types in the sample sheet: Masked Somatic Mutation" in (
         capsys.readouterr().err
     )
+
+
+def test_sample_types_filter(gdc_folder, capsys):
+    tumours = load_data(str(gdc_folder), sample_types="01")
+    assert list(tumours.obs_names) == ["TCGA-AB-0001-01A", "TCGA-AB-0002-01A", "TCGA-AB-0003-01A"]
+    assert "kept 3 of 4 samples of type 01" in capsys.readouterr().err
+    normals = load_data(str(gdc_folder), sample_types=["Solid Tissue Normal"])
+    assert list(normals.obs_names) == ["TCGA-AB-0001-11A"]
+    with pytest.raises(DataError, match=r"no sample of type 06; the data has: 01 Primary Tumor: 3"):
+        load_data(str(gdc_folder), sample_types="06")
+    with pytest.raises(DataError, match="unknown sample type 'tumour'"):
+        load_data(str(gdc_folder), sample_types="tumour")
+
+
+def test_load_data_dispatches_a_folder(gdc_folder, tmp_path):
+    adata = load_data(str(gdc_folder), gdc_column="unstranded")
+    assert adata.shape == (4, 10)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="folder without a GDC sample sheet"):
+        load_data(str(tmp_path / "empty"))
+    with pytest.raises(DataError, match="--gdc-column applies to a GDC download folder only"):
+        csv = tmp_path / "m.csv"
+        csv.write_text("id,g1\na,1\nb,2\n")
+        load_data(str(csv), gdc_column="unstranded")
 
 
 def test_a_file_with_other_genes_is_refused(gdc_folder):

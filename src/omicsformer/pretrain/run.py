@@ -294,6 +294,7 @@ def pretrain_cohorts(
     overwrite: bool = False,
 ) -> tuple[Path, Pretrained]:
     """``omicsformer pretrain``: read, standardize and align the cohorts, pretrain, save."""
+    from omicsformer.data.formats import check_scale
     from omicsformer.data.preprocess import check_values
     from omicsformer.data.readers import load_data
 
@@ -304,6 +305,7 @@ def pretrain_cohorts(
     cohorts, records, spread = [], [], []
     for source in sources:
         adata = load_data(source, layout=layout, layer=layer)
+        check_scale(adata, transform)
         values = np.asarray(adata.X, dtype=np.float32)
         check_values(
             np.where(np.isfinite(values), values, 0), list(adata.var_names), transform, "none"
