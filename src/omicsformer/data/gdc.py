@@ -168,26 +168,48 @@ def locate_files(folder: Path, rows: pd.DataFrame, sheet_path: Path) -> list[Pat
     return found
 
 
-def read_star_counts(path: Path, column: str) -> tuple[pd.Series, pd.DataFrame]:
-    """One STAR counts file: the ``column`` values by gene (``N_*`` rows dropped), and the
-    gene names and types."""
+def _star_header(path: Path) -> list[str]:
+    """The column names: the first line that is not a ``#`` comment."""
     try:
-        frame = pd.read_csv(path, sep="\t", comment="#", dtype={"gene_id": str}, low_memory=False)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{path}: file has no data") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError) as exc:
-        raise DataError(f"{path}: cannot be read as STAR gene counts: {first_line(exc)}") from None
-    if "gene_id" not in frame.columns:
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if not line.startswith("#"):
+                    return line.rstrip("\r\n").split("\t")
+    except OSError as exc:
+        raise DataError(f"{path}: cannot be read: {first_line(exc)}") from None
+    raise DataError(f"{path}: file has no data")
+
+
+def read_star_counts(
+    path: Path, column: str, *, gene_info: bool = True
+) -> tuple[pd.Series, pd.DataFrame | None]:
+    """One STAR counts file: the ``column`` values by gene (``N_*`` rows dropped), and (with
+    ``gene_info``) the gene names and types. Only the needed columns are parsed: a project has
+    hundreds of 60,000-row files."""
+    header = _star_header(path)
+    if "gene_id" not in header:
         raise DataError(
             f"{path}: not a GDC STAR gene-count file (no gene_id column; columns: "
-            f"{', '.join(map(str, frame.columns[:8]))})"
+            f"{', '.join(header[:8])})"
         )
-    if column not in frame.columns:
-        available = [c for c in frame.columns if c not in ("gene_id", "gene_name", "gene_type")]
-        raise DataError(
-            f"unknown --gdc-column {column!r}; {path.name} has: {', '.join(map(str, available))}"
-        )
-    frame = frame[~frame["gene_id"].str.startswith("N_")]
+    if column not in header:
+        available = [c for c in header if c not in ("gene_id", "gene_name", "gene_type")]
+        raise DataError(f"unknown --gdc-column {column!r}; {path.name} has: {', '.join(available)}")
+    info_columns = [c for c in ("gene_name", "gene_type") if gene_info and c in header]
+    read = {"sep": "\t", "comment": "#", "usecols": ["gene_id", column, *info_columns]}
+    try:
+        try:
+            frame = pd.read_csv(path, dtype={"gene_id": str, column: np.float64}, **read)
+        except ValueError:  # a cell that is not a number: read as text to name it
+            frame = pd.read_csv(path, dtype=str, **read)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: file has no data") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, ValueError) as exc:
+        raise DataError(f"{path}: cannot be read as STAR gene counts: {first_line(exc)}") from None
+    # the four N_* summary rows lead the file; a string test of all 60,000 IDs is slow
+    ids = frame["gene_id"].to_numpy()
+    leading = next((i for i, g in enumerate(ids) if not str(g).startswith("N_")), len(ids))
+    frame = frame.iloc[leading:]
     if frame.empty:
         raise DataError(f"{path}: no gene rows (only N_* summary rows)")
     values = pd.to_numeric(frame[column], errors="coerce")
@@ -201,7 +223,7 @@ def read_star_counts(path: Path, column: str) -> tuple[pd.Series, pd.DataFrame]:
     genes = frame.set_index("gene_id")
     if genes.index.duplicated().any():
         raise DataError(f"{path}: duplicate gene ID {genes.index[genes.index.duplicated()][0]!r}")
-    info = genes[[c for c in ("gene_name", "gene_type") if c in genes.columns]]
+    info = genes[info_columns] if gene_info else None
     return pd.Series(values.to_numpy(dtype=np.float64), index=genes.index), info
 
 
@@ -234,13 +256,19 @@ def read_gdc_folder(
     rows = _expression_rows(read_sample_sheet(sheet_path), sheet_path)
     paths = locate_files(folder, rows, sheet_path)
 
+    samples = rows["Sample ID"].to_numpy()
+    order = pd.Index(pd.unique(samples))
+    codes = order.get_indexer(samples)  # (files,) row of each file's sample
+    n_files = np.bincount(codes, minlength=len(order))
+
     genes: pd.Index | None = None
     gene_info: pd.DataFrame | None = None
-    columns: list[np.ndarray] = []
-    for path in paths:
-        values, info = read_star_counts(path, column)
+    x = np.zeros((0, 0), dtype=np.float32)  # (samples, genes), filled file by file
+    for path, code in zip(paths, codes, strict=True):
+        values, info = read_star_counts(path, column, gene_info=genes is None)
         if genes is None:
             genes, gene_info = values.index, info
+            x = np.zeros((len(order), len(genes)), dtype=np.float32)
         elif not values.index.equals(genes):
             if len(values.index) != len(genes) or not values.index.isin(genes).all():
                 extra = values.index.difference(genes)
@@ -250,18 +278,9 @@ def read_gdc_folder(
                     f"{len(extra)} extra; a different gene model?)"
                 )
             values = values.reindex(genes)
-        columns.append(values.to_numpy())
+        # replicate aliquots of one sample: the mean of their values (counts and TPM alike)
+        x[code] += values.to_numpy(dtype=np.float32) / n_files[code]
     assert genes is not None and gene_info is not None
-    matrix = np.vstack(columns)  # (files, genes)
-
-    samples = rows["Sample ID"].to_numpy()
-    order = pd.Index(pd.unique(samples))
-    codes = order.get_indexer(samples)
-    n_files = np.bincount(codes, minlength=len(order))
-    # replicate aliquots of one sample: the mean of their values (counts and TPM alike)
-    summed = np.zeros((len(order), matrix.shape[1]))
-    np.add.at(summed, codes, matrix)
-    x = (summed / n_files[:, None]).astype(np.float32)
     replicated = n_files > 1
     if replicated.any():
         note(
