@@ -43,6 +43,8 @@ from omicsformer.fileio import first_line
 FIRST_CELLS = {"sample", "ensembl_id", "xena_sample", "gene_id", "gene", "id"}
 OTHER_SAMPLE = re.compile(r"^(GTEX|TARGET|TCGA|TH\d\d|THR\d\d)-", re.IGNORECASE)
 GZIP_MAGIC = b"\x1f\x8b"
+HEADER_LIMIT = 8 << 20
+BINARY_SUFFIXES = {".parquet", ".pq", ".h5ad", ".h5", ".csv"}  # .csv: not tab-separated
 
 # file name -> value scale, first match wins
 SCALES: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -64,10 +66,11 @@ def _open_text(path: Path):
 
 
 def header(path: str | Path) -> list[str]:
-    """The first line's tab-separated cells ([] if unreadable)."""
+    """The first line's tab-separated cells ([] if unreadable); at most 8 MB are read (a Xena
+    header of 20,000 barcodes is ~0.4 MB)."""
     try:
         with _open_text(Path(path)) as handle:
-            return handle.readline().rstrip("\r\n").split("\t")
+            return handle.readline(HEADER_LIMIT).rstrip("\r\n").split("\t")
     except (OSError, EOFError, UnicodeDecodeError):
         return []
 
@@ -77,6 +80,8 @@ def is_xena_matrix(path: str | Path) -> bool:
     (or another gene-ID heading) and sample barcodes (TCGA, TARGET, GTEx) as the others."""
     path = Path(path)
     if not path.is_file() or path.stat().st_size == 0:
+        return False
+    if {s.lower() for s in path.suffixes} & BINARY_SUFFIXES:
         return False
     cells = header(path)
     if len(cells) < 2 or cells[0].strip().lower() not in FIRST_CELLS:
