@@ -200,3 +200,13 @@ def test_gdc_folder_with_clinical_table_through_load_data(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "by the sample sheet's Case ID" in err
     assert "dropped 1 of 5 samples without overall survival" in err
+
+
+def test_survival_columns_with_an_id_column_of_any_name(tmp_path):
+    path = tmp_path / "labels.csv"
+    path.write_text("patient,OS,OS.time,stage\ns1,1,30,I\ns2,0,90,II\n")
+    table = clinical(path)
+    assert (table.style.id_column, table.level) == ("patient", "sample")  # joined by sample ID
+    joined = join_clinical(expression(["s2", "s1"]), table)
+    assert joined.obs["os_time"].tolist() == [90.0, 30.0]
+    assert joined.obs["stage"].tolist() == ["II", "I"]

@@ -161,13 +161,9 @@ def detect_style(path: str | Path, *, sample_id: str | None = None) -> ClinicalS
         patient = next((c for c in PATIENT_IDS if c in cells), None)
         if survival is None and (patient is None or patient == "submitter_id"):
             return None
-        id_column = id_column or patient
-        if id_column is None:
-            raise DataError(
-                f"{path}: a clinical table needs a patient or sample ID column ("
-                f"{', '.join(PATIENT_IDS[:4])}, sample, ...); columns: {_few(cells)}"
-            )
-    level = "sample" if id_column in SAMPLE_IDS else "patient"
+        # no ID column of a known name: the first column, as for any labels table
+        id_column = id_column or patient or cells[0]
+    level = "patient" if id_column in PATIENT_IDS else "sample"
     name = {
         "gdc": "GDC clinical" if level == "patient" else "UCSC Xena phenotype",
         "os": "TCGA-CDR" if id_column == "bcr_patient_barcode" else "UCSC Xena survival",
