@@ -133,6 +133,7 @@ def _add_data_args(
     )
     g.add_argument("--layer", help="for .h5ad: use this layer instead of X (default: X)")
     _add_gene_id_args(g, from_run=from_run)
+    _add_tcga_args(g)
     if with_target:
         g.add_argument("--target", help="obs / labels column to predict")
         g.add_argument("--time", help="survival: column with the follow-up time")
@@ -153,6 +154,20 @@ def _add_gene_id_args(group: Any, *, from_run: bool = False) -> None:
         choices=get_args(DuplicateGenes),
         help="how genes that end up with one name are combined, per sample: mean keeps any "
         "scale, sum suits raw counts (default: " + (default or "mean") + ")",
+    )
+
+
+def _add_tcga_args(group: Any) -> None:
+    """TCGA-style inputs: a GDC download folder's value column, sample types by barcode."""
+    group.add_argument(
+        "--gdc-column",
+        help="GDC folder: value column of the STAR files: unstranded (counts), tpm_unstranded, "
+        "fpkm_unstranded, fpkm_uq_unstranded, ... (default: tpm_unstranded)",
+    )
+    group.add_argument(
+        "--sample-types",
+        help="keep these TCGA sample types, comma-separated codes or names (01 primary tumour, "
+        "11 solid tissue normal, ...; default: all)",
     )
 
 
@@ -306,6 +321,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             "target": args.target,
             "gene_id": args.gene_id,
             "duplicate_genes": args.duplicate_genes,
+            "gdc_column": args.gdc_column,
+            "sample_types": args.sample_types,
         },
         "preprocess": {
             "transform": args.transform,
@@ -555,6 +572,10 @@ def _load_data_for_run(args: argparse.Namespace, run: Any) -> Any:
         obs_columns=columns,
         gene_id=_run_gene_id(args.gene_id, run),
         duplicate_genes=args.duplicate_genes or run.config.data.duplicate_genes,
+        # a GDC folder is read with the run's value column unless told otherwise
+        gdc_column=args.gdc_column
+        or (run.config.data.gdc_column if Path(args.data).is_dir() else None),
+        sample_types=args.sample_types,
     )
 
 
@@ -1102,6 +1123,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_force(inter)
     inter.set_defaults(func=cmd_bench_interactions)
 
+    _add_fetch_command(command)
     command("datasets", "list the built-in datasets").set_defaults(func=cmd_datasets)
     command("models", "list the registered models").set_defaults(func=cmd_models)
 
@@ -1123,6 +1145,78 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(func=cmd_demo)
     return parser
+
+
+def _add_fetch_command(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
+    """``omicsformer fetch tcga``: a GDC project's files and clinical table, resumable."""
+    fetch = command("fetch", "download public cohorts (TCGA from the GDC API)")
+    fetch_sub = fetch.add_subparsers(dest="source", required=True, metavar="SOURCE")
+    tcga = fetch_sub.add_parser(
+        "tcga",
+        help="a TCGA (GDC) project's expression files, sample sheet and clinical table",
+        description="Download a GDC project's open STAR gene-count files (checksums verified, "
+        "safe to interrupt and run again), its sample sheet and clinical table into a folder "
+        "that --data reads.",
+        formatter_class=Formatter,
+        allow_abbrev=False,
+    )
+    tcga.add_argument("--project", required=True, help="GDC project ID, e.g. TCGA-BRCA")
+    tcga.add_argument(
+        "--data-type",
+        default="Gene Expression Quantification",
+        help="GDC data type of the files",
+    )
+    tcga.add_argument(
+        "--workflow",
+        help="GDC analysis workflow (default: STAR - Counts for gene expression, else none)",
+    )
+    tcga.add_argument(
+        "--sample-types",
+        help="only these sample types, comma-separated codes or GDC names (01, 11, "
+        "Primary Tumor, ...; default: all)",
+    )
+    tcga.add_argument("--no-clinical", action="store_true", help="skip clinical.tsv")
+    tcga.add_argument(
+        "--max-files", type=COUNT, help="at most this many files, for a first look (default: all)"
+    )
+    tcga.add_argument("--api", default="https://api.gdc.cancer.gov", help="GDC API root")
+    tcga.add_argument("--out", required=True, help="folder to fill (run again to complete it)")
+    tcga.set_defaults(func=cmd_fetch_tcga)
+
+
+def cmd_fetch_tcga(args: argparse.Namespace) -> int:
+    from omicsformer.data.fetch import GDCClient, fetch_tcga
+    from omicsformer.data.tcga import SAMPLE_TYPES, parse_sample_types
+
+    codes = parse_sample_types(args.sample_types or "")
+    unknown = [c for c in codes if c not in SAMPLE_TYPES]
+    if unknown:
+        raise OmicsformerError(
+            f"unknown sample-type code {unknown[0]}; known: {', '.join(SAMPLE_TYPES)}"
+        )
+    types = [SAMPLE_TYPES[c] for c in codes]
+    summary = fetch_tcga(
+        args.project,
+        args.out,
+        data_type=args.data_type,
+        workflow=args.workflow,
+        sample_types=types,
+        clinical=not args.no_clinical,
+        max_files=args.max_files,
+        client=GDCClient(args.api),
+    )
+    cases = f", {summary.cases} cases in clinical.tsv" if summary.cases is not None else ""
+    note(
+        f"{summary.files} files in {summary.folder} ({summary.downloaded} downloaded, "
+        f"{summary.already_there} already there; every MD5 verified){cases}; read it with "
+        f"--data {summary.folder}"
+        + (
+            f" --labels {Path(summary.folder) / 'clinical.tsv'}"
+            if summary.cases is not None
+            else ""
+        )
+    )
+    return 0
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:

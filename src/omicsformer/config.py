@@ -35,6 +35,9 @@ class DataConfig:
     names the genes by ``symbol``, ``ensembl`` or ``entrez`` ID (``keep``: as read, Ensembl
     versions stripped) and ``duplicate_genes`` combines genes that end up with one name (see
     :mod:`omicsformer.data.gene_ids`); both are reapplied to new data by predict and evaluate.
+    A ``source`` may also be a UCSC Xena matrix or a GDC download folder: ``gdc_column`` is the
+    GDC STAR files' value column (None: ``tpm_unstranded``); ``sample_types`` the TCGA
+    sample-type codes kept (empty: all).
     """
 
     source: str = ""
@@ -45,6 +48,8 @@ class DataConfig:
     target: str | None = None
     gene_id: GeneId = "keep"
     duplicate_genes: DuplicateGenes = "mean"
+    gdc_column: str | None = None
+    sample_types: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -36,6 +36,7 @@ from omicsformer.augment import AugmentContext, batch_pipeline, build_augmenters
 from omicsformer.config import RunConfig
 from omicsformer.console import note
 from omicsformer.data.datasets import dataset_for
+from omicsformer.data.formats import check_scale
 from omicsformer.data.preprocess import Preprocessor, check_values
 from omicsformer.data.readers import describe_columns, load_data
 from omicsformer.data.splits import Split, kfold_splits, splits_to_json, train_val_test_split
@@ -130,6 +131,11 @@ def resolve_target(config: RunConfig, adata: ad.AnnData) -> tuple[str, list[str]
     """The task and its target column(s): from --task / --target / --time --event, or the
     built-in dataset's default targets. The choice is printed."""
     t, d = config.task, config.data
+    if t.name == "survival" and t.time is None and not d.target:
+        derived = ["os_time", "os_event"]  # overall survival from a clinical table
+        if all(c in adata.obs.columns for c in derived):
+            note("task: survival (overall survival: time 'os_time', event 'os_event')")
+            return "survival", derived
     if t.time is not None:
         if t.name not in ("auto", "survival"):
             raise ConfigError(f"--time and --event define a survival target, not {t.name}")
@@ -185,6 +191,8 @@ def prepare_data(config: RunConfig) -> PreparedData:
     """Load the data of ``config``, pick the task and encode the target, and check the values."""
     d, t = config.data, config.task
     wanted = [c for c in (d.target, t.time, t.event) if c]
+    if t.name == "survival" and not wanted:
+        wanted = ["os_time", "os_event"]  # the default survival target of a clinical table
     adata = load_data(
         d.source,
         labels=d.labels,
@@ -194,7 +202,10 @@ def prepare_data(config: RunConfig) -> PreparedData:
         obs_columns=wanted,
         gene_id=d.gene_id,
         duplicate_genes=d.duplicate_genes,
+        gdc_column=d.gdc_column,
+        sample_types=d.sample_types,
     )
+    check_scale(adata, config.preprocess.transform)
     task_name, columns = resolve_target(config, adata)
     task = TASKS.get(task_name)
     if task.drops_missing:
@@ -652,6 +663,7 @@ def load_run(folder: str | Path) -> LoadedRun:
 
 def predict_run(run: LoadedRun, adata: ad.AnnData) -> np.ndarray:
     """The model's output for every sample of ``adata`` (genes realigned by name)."""
+    check_scale(adata, run.preprocessor.transform, trained=True)
     x = run.preprocessor.apply(np.asarray(adata.X), list(adata.var_names))
     return run.model.predict(x)
 

@@ -298,6 +298,7 @@ def pretrain_cohorts(
 ) -> tuple[Path, Pretrained]:
     """``omicsformer pretrain``: read (genes named by ``gene_id``, see
     :mod:`omicsformer.data.gene_ids`), standardize and align the cohorts, pretrain, save."""
+    from omicsformer.data.formats import check_scale
     from omicsformer.data.preprocess import check_values
     from omicsformer.data.readers import load_data
 
@@ -310,6 +311,7 @@ def pretrain_cohorts(
         adata = load_data(
             source, layout=layout, layer=layer, gene_id=gene_id, duplicate_genes=duplicate_genes
         )
+        check_scale(adata, transform)
         values = np.asarray(adata.X, dtype=np.float32)
         check_values(
             np.where(np.isfinite(values), values, 0), list(adata.var_names), transform, "none"
