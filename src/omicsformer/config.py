@@ -38,6 +38,8 @@ class DataConfig:
     sample_id: str | None = None
     layer: str | None = None
     target: str | None = None
+    batch_key: str | None = None  # ComBat by this column, fitted on training samples
+    group_by: str | None = None  # samples sharing a value stay on one side of every split
 
 
 @dataclass
@@ -219,6 +221,12 @@ class RunConfig:
         if self.preprocess.top_genes is not None and self.preprocess.top_genes < 1:
             raise ConfigError(
                 f"--top-genes must be a positive integer, got {self.preprocess.top_genes}"
+            )
+        d = self.data
+        if d.batch_key is not None and d.batch_key == d.group_by:
+            raise ConfigError(
+                f"--batch-key and --group-by are both {d.batch_key!r}: with grouped splits no test "
+                "batch is seen in training, and ComBat can only correct batches it was fitted on"
             )
         if (self.task.time is None) != (self.task.event is None):
             raise ConfigError("survival needs both --time and --event")
