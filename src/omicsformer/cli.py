@@ -189,6 +189,12 @@ def _add_train_args(
         help="keep the K most variable training genes (default: every gene)",
     )
     p.add_argument("--no-zscore", action="store_true", default=None, help="do not z-score genes")
+    p.add_argument(
+        "--batch-key",
+        metavar="COL",
+        help="correct batch effects with ComBat by this obs / labels column, fitted on the "
+        "training samples only (needs omicsformer[batch]; default: no correction)",
+    )
     k = parser.add_argument_group("task")
     k.add_argument(
         "--task",
@@ -205,6 +211,12 @@ def _add_train_args(
         "of the training event times)",
     )
     s = parser.add_argument_group("split")
+    s.add_argument(
+        "--group-by",
+        metavar="COL",
+        help="grouped splits: samples sharing a value of this column (patient, centre, batch) "
+        "never sit on both sides of a split (default: samples split one by one)",
+    )
     where = "each training fold" if folds else "the samples"
     s.add_argument(
         "--val-fraction",
@@ -323,6 +335,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             "duplicate_genes": args.duplicate_genes,
             "gdc_column": args.gdc_column,
             "sample_types": args.sample_types,
+            "batch_key": args.batch_key,
+            "group_by": args.group_by,
         },
         "preprocess": {
             "transform": args.transform,
@@ -560,6 +574,8 @@ def _load_data_for_run(args: argparse.Namespace, run: Any) -> Any:
     from omicsformer.data.readers import load_data
 
     columns = list(run.target.columns)
+    if run.preprocessor.batch is not None:
+        columns.append(run.preprocessor.batch.key)
     for flag in ("target", "time", "event"):
         if getattr(args, flag, None):
             columns.append(getattr(args, flag))

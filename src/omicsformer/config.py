@@ -50,6 +50,8 @@ class DataConfig:
     duplicate_genes: DuplicateGenes = "mean"
     gdc_column: str | None = None
     sample_types: list[str] = field(default_factory=list)
+    batch_key: str | None = None  # ComBat by this column, fitted on training samples
+    group_by: str | None = None  # samples sharing a value stay on one side of every split
 
 
 @dataclass
@@ -231,6 +233,12 @@ class RunConfig:
         if self.preprocess.top_genes is not None and self.preprocess.top_genes < 1:
             raise ConfigError(
                 f"--top-genes must be a positive integer, got {self.preprocess.top_genes}"
+            )
+        d = self.data
+        if d.batch_key is not None and d.batch_key == d.group_by:
+            raise ConfigError(
+                f"--batch-key and --group-by are both {d.batch_key!r}: with grouped splits no test "
+                "batch is seen in training, and ComBat can only correct batches it was fitted on"
             )
         if (self.task.time is None) != (self.task.event is None):
             raise ConfigError("survival needs both --time and --event")

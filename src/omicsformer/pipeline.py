@@ -40,7 +40,7 @@ from omicsformer.data.formats import check_scale
 from omicsformer.data.preprocess import Preprocessor, check_values
 from omicsformer.data.readers import describe_columns, load_data
 from omicsformer.data.splits import Split, kfold_splits, splits_to_json, train_val_test_split
-from omicsformer.data.targets import drop_missing_targets, require_columns
+from omicsformer.data.targets import drop_missing_targets, is_missing, require_columns
 from omicsformer.errors import ConfigError, DataError, RunError
 from omicsformer.fileio import (
     OutputFolder,
@@ -80,6 +80,16 @@ class PreparedData:
     @property
     def sample_ids(self) -> np.ndarray:
         return np.asarray(self.adata.obs_names)
+
+    def groups(self, config: RunConfig) -> np.ndarray | None:
+        """(N,) the ``--group-by`` value of every sample, or None."""
+        column = config.data.group_by
+        return None if column is None else self.adata.obs[column].astype(str).to_numpy()
+
+    def batches(self, config: RunConfig) -> np.ndarray | None:
+        """(N,) the ``--batch-key`` value of every sample, or None."""
+        column = config.data.batch_key
+        return None if column is None else self.adata.obs[column].astype(str).to_numpy()
 
 
 @dataclass
@@ -193,6 +203,7 @@ def prepare_data(config: RunConfig) -> PreparedData:
     wanted = [c for c in (d.target, t.time, t.event) if c]
     if t.name == "survival" and not wanted:
         wanted = ["os_time", "os_event"]  # the default survival target of a clinical table
+    wanted += [c for c in (d.batch_key, d.group_by) if c]
     adata = load_data(
         d.source,
         labels=d.labels,
@@ -216,6 +227,15 @@ def prepare_data(config: RunConfig) -> PreparedData:
             f"--monitor {monitor!r} is not a {task_name} metric; use auto, loss or one of: "
             f"{', '.join(task.metric_names)}"
         )
+    for column, what in ((d.batch_key, "--batch-key"), (d.group_by, "--group-by")):
+        if column is not None:
+            require_columns(adata, [column], what)
+            missing = is_missing(adata.obs[column])
+            if missing.any():
+                raise DataError(
+                    f"{what} {column}: {int(missing.sum())} of {adata.n_obs} samples have no "
+                    f"value (e.g. {', '.join(adata.obs_names[missing][:3])})"
+                )
     y, info = task.encode(adata.obs, columns)
     p = config.preprocess
     check_values(adata.X, list(adata.var_names), p.transform, p.impute)
@@ -228,7 +248,11 @@ def make_split(config: RunConfig, data: PreparedData) -> Split:
     strata = data.task.strata(data.y, data.target)
     try:
         return train_val_test_split(
-            strata, val_fraction=s.val_fraction, test_fraction=s.test_fraction, seed=config.seed
+            strata,
+            val_fraction=s.val_fraction,
+            test_fraction=s.test_fraction,
+            seed=config.seed,
+            groups=data.groups(config),
         )
     except DataError as exc:
         raise DataError(f"{exc}{_numeric_class_hint(data)}") from None
@@ -249,6 +273,7 @@ def make_folds(
             folds=folds,
             val_fraction=config.split.val_fraction,
             seed=config.seed if seed is None else seed,
+            groups=data.groups(config),
         )
     except DataError as exc:
         raise DataError(f"{exc}{_numeric_class_hint(data)}") from None
@@ -276,6 +301,7 @@ def preprocess_split(
     """Fit preprocessing on ``split["train"]`` only and apply it to every sample; ``genes``
     fixes the model's genes (a pretrained network's) instead of ``--top-genes``."""
     p = config.preprocess
+    batches = data.batches(config)
     preprocessor = Preprocessor.fit(
         data.values[split["train"]],
         data.genes,
@@ -284,8 +310,11 @@ def preprocess_split(
         top_genes=p.top_genes,
         zscore=p.zscore,
         keep=genes,
+        batches=None if batches is None else batches[split["train"]],
+        batch_key=config.data.batch_key,
     )
-    return SplitArrays(preprocessor, preprocessor.apply(data.values, data.genes), data.y, split)
+    x_all = preprocessor.apply(data.values, data.genes, batches)
+    return SplitArrays(preprocessor, x_all, data.y, split)
 
 
 def fit_model(
@@ -664,7 +693,7 @@ def load_run(folder: str | Path) -> LoadedRun:
 def predict_run(run: LoadedRun, adata: ad.AnnData) -> np.ndarray:
     """The model's output for every sample of ``adata`` (genes realigned by name)."""
     check_scale(adata, run.preprocessor.transform, trained=True)
-    x = run.preprocessor.apply(np.asarray(adata.X), list(adata.var_names))
+    x = run.preprocessor.apply_to(adata)
     return run.model.predict(x)
 
 
