@@ -352,4 +352,4 @@ def apply_gene_ids(adata: ad.AnnData, to: str = "keep", duplicates: str = "mean"
     if not changed:
         return adata
     var = pd.DataFrame(index=pd.Index(mapping.genes, dtype=str, name=None))
-    return ad.AnnData(X=mapping.values, obs=adata.obs.copy(), var=var)
+    return ad.AnnData(X=mapping.values, obs=adata.obs.copy(), var=var, uns=dict(adata.uns))
