@@ -114,9 +114,7 @@ def generate(out: Path, patients: int, genes: int, classes: int, seed: int, work
     length_kb = rng.uniform(0.5, 10.0, size=genes)  # (G,) for TPM / FPKM
     marked = rng.choice(genes, size=(classes, 200), replace=False)  # (C, 200) raised genes
     labels = rng.integers(0, classes, size=patients)
-    tasks = [
-        (out, p, seed, labels[p], gene_mean, length_kb, marked[labels[p]]) for p in range(patients)
-    ]
+    tasks = [(out, p, seed, gene_mean, length_kb, marked[labels[p]]) for p in range(patients)]
     sheet = []
     started = time.perf_counter()
     with Pool(workers) as pool:
