@@ -125,16 +125,9 @@ def generate(out: Path, patients: int, genes: int, classes: int, seed: int, work
                     f"{len(sheet)} of {patients} files ({time.perf_counter() - started:.0f} s)",
                     flush=True,
                 )
-    columns = [
-        "File ID",
-        "File Name",
-        "Data Category",
-        "Data Type",
-        "Project ID",
-        "Case ID",
-        "Sample ID",
-        "Sample Type",
-    ]
+    from omicsformer.data.fetch import SHEET_COLUMNS
+
+    columns = list(SHEET_COLUMNS[:8])  # the classic sheet, without Tumor Descriptor / Specimen Type
     pd.DataFrame(sheet, columns=columns).to_csv(out / "gdc_sample_sheet.tsv", sep="\t", index=False)
     pd.DataFrame(
         {"sample": [row[6] for row in sheet], "subtype": [f"class_{c:02d}" for c in labels]}
