@@ -468,3 +468,168 @@ def test_train_with_augmentation_and_bad_specs(cli, tmp_path):
     )
     assert bad.code == 2 and "not available for survival" in bad.err
     assert not (tmp_path / "b").exists() and not (tmp_path / "s").exists()
+
+
+@pytest.fixture
+def ensembl_files(tiny, tmp_path):
+    """The tiny cohort with its 40 genes renamed to real human genes of GO:0006281 (DNA repair),
+    TP53 first, written with versioned Ensembl IDs (plus one _PAR_Y copy, all zeros), with
+    other versions, and with symbols (genes in reverse order)."""
+    from omicsformer.data.gene_ids import gene_table
+    from omicsformer.data.grouping import read_gmt, shipped_gene_sets
+
+    table = gene_table()
+    one = ~table["symbol"].duplicated(keep=False) & ~table["ensembl"].duplicated(keep=False)
+    repair = set(read_gmt(shipped_gene_sets("go-bp"))["GO:0006281 DNA repair"])
+    pool = table[one & table["ensembl"].notna() & table["symbol"].isin(repair - {"TP53"})]
+    genes = pd.concat([table[table["symbol"] == "TP53"], pool.head(39)])
+    assert genes["ensembl"].iloc[0] == "ENSG00000141510" and len(genes) == 40
+    frame = tiny.frame.copy()
+    frame.columns = [f"{e}.7" for e in genes["ensembl"]]
+    frame[f"{genes['ensembl'].iloc[1]}.7_PAR_Y"] = 0.0
+    paths = {n: tmp_path / f"{n}.csv" for n in ("ensembl", "other_versions", "symbols")}
+    frame.to_csv(paths["ensembl"])
+    other = tiny.frame.copy()
+    other.columns = [f"{e}.99" for e in genes["ensembl"]]
+    other.to_csv(paths["other_versions"])
+    symbols = tiny.frame.copy()
+    symbols.columns = list(genes["symbol"])
+    symbols[symbols.columns[::-1]].to_csv(paths["symbols"])
+    return paths
+
+
+def test_gene_ids_mapped_in_training_are_reapplied_at_prediction(
+    cli, tiny_files, ensembl_files, tmp_path
+):
+    run = tmp_path / "run"
+    result = cli(
+        "train",
+        "--data",
+        ensembl_files["ensembl"],
+        "--labels",
+        tiny_files["labels"],
+        "--target",
+        "label",
+        *FAST_LOGREG,
+        "--gene-id",
+        "symbol",
+        "--out",
+        run,
+    )
+    assert result.code == 0, result.err
+    err = " ".join(result.err.split())
+    assert "mapped 40 of 41 genes to symbol (IDs read as ensembl); 0 unmapped" in err
+    assert (
+        "1 _PAR_Y rows dropped (duplicates of the X copy), 0 duplicates aggregated by mean" in err
+    )
+    assert "gene_id: symbol" in (run / "config.yaml").read_text()
+    assert json.loads((run / "model" / "model.json").read_text())["genes"][0] == "TP53"
+    saved = pd.read_csv(run / "predictions.csv").set_index("sample_id").sort_index()
+    for name in ("symbols", "other_versions"):  # symbols, or Ensembl IDs of another release
+        out = tmp_path / f"pred_{name}.csv"
+        result = cli("predict", run, "--data", ensembl_files[name], "--out", out)
+        assert result.code == 0, result.err
+        again = pd.read_csv(out).set_index("sample_id").sort_index()
+        columns = [c for c in saved.columns if c.startswith("prob_")]
+        np.testing.assert_array_equal(saved[columns].to_numpy(), again[columns].to_numpy())
+    result = cli(
+        "evaluate", run, "--data", ensembl_files["symbols"], "--labels", tiny_files["labels"]
+    )
+    assert result.code == 0, result.err
+    wrong = cli(
+        "predict",
+        run,
+        "--data",
+        ensembl_files["symbols"],
+        "--gene-id",
+        "ensembl",
+        "--out",
+        tmp_path / "x.csv",
+    )
+    assert wrong.code == 2 and "trained on genes mapped to symbol" in wrong.err
+    assert len(wrong.err.strip().splitlines()) == 1 and not (tmp_path / "x.csv").exists()
+
+
+def test_go_bp_grouping_from_the_command_line(cli, tiny_files, ensembl_files, tmp_path):
+    result = cli(
+        "train",
+        "--data",
+        ensembl_files["symbols"],
+        "--labels",
+        tiny_files["labels"],
+        "--target",
+        "label",
+        "--model",
+        "attomics",
+        "--grouping",
+        "go-bp",
+        "--max-epochs",
+        "2",
+        "--out",
+        tmp_path / "run",
+    )
+    assert result.code == 0, result.err
+    assert "gene sets (go-bp): 40 of 40 genes are in some set" in " ".join(result.err.split())
+    model = json.loads((tmp_path / "run" / "model" / "model.json").read_text())
+    grouping = model["fitted"]["architecture"]["grouping"]
+    assert grouping["strategy"] == "go-bp" and "GO:0006281 DNA repair" in grouping["names"]
+    # Ensembl-named data and go-bp: told to map to symbols, before training
+    result = cli(
+        "train",
+        "--data",
+        ensembl_files["ensembl"],
+        "--labels",
+        tiny_files["labels"],
+        "--target",
+        "label",
+        "--model",
+        "attomics",
+        "--grouping",
+        "go-bp",
+        "--max-epochs",
+        "2",
+        "--out",
+        tmp_path / "run2",
+    )
+    assert result.code == 2 and "--gene-id symbol" in result.err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train", "--data", "x.csv", "--out", "o"],
+        ["compare", "--data", "x.csv", "--models", "logreg", "--out", "o"],
+        ["tune", "--data", "x.csv", "--out", "o"],
+        ["predict", "run", "--data", "x.csv", "--out", "o"],
+        ["evaluate", "run", "--data", "x.csv"],
+        ["pretrain", "--data", "x.csv", "--model", "hybrid", "--out", "o"],
+    ],
+)
+def test_every_data_command_takes_gene_id_flags(argv):
+    from omicsformer.cli import build_parser
+
+    args = build_parser().parse_args([*argv, "--gene-id", "entrez", "--duplicate-genes", "sum"])
+    assert (args.gene_id, args.duplicate_genes) == ("entrez", "sum")
+
+
+def test_new_data_is_named_as_the_run_was_trained():
+    from types import SimpleNamespace
+
+    from omicsformer.cli import _run_gene_id
+    from omicsformer.config import RunConfig
+    from omicsformer.errors import ConfigError
+
+    def run(gene_id, genes):
+        config = RunConfig()
+        config.data.gene_id = gene_id
+        return SimpleNamespace(
+            config=config, preprocessor=SimpleNamespace(input_genes=genes), folder="r"
+        )
+
+    assert _run_gene_id(None, run("symbol", ["TP53"])) == "symbol"
+    assert _run_gene_id("symbol", run("keep", ["TP53"])) == "symbol"  # a kind for a keep run
+    assert _run_gene_id(None, run("keep", ["ENSG00000141510"])) == "keep"
+    # a run trained on versioned IDs before they were normalised reads new data as it did then
+    assert _run_gene_id(None, run("keep", ["ENSG00000141510.17"])) is None
+    with pytest.raises(ConfigError, match="mapped to symbol; --gene-id entrez"):
+        _run_gene_id("entrez", run("symbol", ["TP53"]))

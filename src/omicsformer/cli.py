@@ -12,10 +12,12 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, get_args
 
 from omicsformer.config import (
     DataConfig,
+    DuplicateGenes,
+    GeneId,
     ModelConfig,
     PreprocessConfig,
     RunConfig,
@@ -105,8 +107,13 @@ FRACTION = number(float, 0, 0.99)
 
 
 def _add_data_args(
-    parser: argparse.ArgumentParser, *, required: bool, with_target: bool = True
+    parser: argparse.ArgumentParser,
+    *,
+    required: bool,
+    with_target: bool = True,
+    from_run: bool = False,
 ) -> None:
+    """The data flags; ``from_run``: a saved run's data settings are the defaults."""
     g = parser.add_argument_group("data")
     g.add_argument(
         "--data",
@@ -125,10 +132,43 @@ def _add_data_args(
         "--sample-id", help="sample-ID column of the labels table (default: first column)"
     )
     g.add_argument("--layer", help="for .h5ad: use this layer instead of X (default: X)")
+    _add_gene_id_args(g, from_run=from_run)
+    _add_tcga_args(g)
     if with_target:
         g.add_argument("--target", help="obs / labels column to predict")
         g.add_argument("--time", help="survival: column with the follow-up time")
         g.add_argument("--event", help="survival: column with the event indicator (0/1)")
+
+
+def _add_gene_id_args(group: Any, *, from_run: bool = False) -> None:
+    default = "the run's" if from_run else None
+    group.add_argument(
+        "--gene-id",
+        choices=get_args(GeneId),
+        help="name genes by human symbol, Ensembl or Entrez ID, mapped with the shipped "
+        "org.Hs.eg.db table; keep: as read (Ensembl versions and _PAR_Y copies removed) "
+        f"(default: {default or 'keep'})",
+    )
+    group.add_argument(
+        "--duplicate-genes",
+        choices=get_args(DuplicateGenes),
+        help="how genes that end up with one name are combined, per sample: mean keeps any "
+        "scale, sum suits raw counts (default: " + (default or "mean") + ")",
+    )
+
+
+def _add_tcga_args(group: Any) -> None:
+    """TCGA-style inputs: a GDC download folder's value column, sample types by barcode."""
+    group.add_argument(
+        "--gdc-column",
+        help="GDC folder: value column of the STAR files: unstranded (counts), tpm_unstranded, "
+        "fpkm_unstranded, fpkm_uq_unstranded, ... (default: tpm_unstranded)",
+    )
+    group.add_argument(
+        "--sample-types",
+        help="keep these TCGA sample types, comma-separated codes or names (01 primary tumour, "
+        "11 solid tissue normal, ...; default: all)",
+    )
 
 
 def _add_train_args(
@@ -149,6 +189,12 @@ def _add_train_args(
         help="keep the K most variable training genes (default: every gene)",
     )
     p.add_argument("--no-zscore", action="store_true", default=None, help="do not z-score genes")
+    p.add_argument(
+        "--batch-key",
+        metavar="COL",
+        help="correct batch effects with ComBat by this obs / labels column, fitted on the "
+        "training samples only (needs omicsformer[batch]; default: no correction)",
+    )
     k = parser.add_argument_group("task")
     k.add_argument(
         "--task",
@@ -165,6 +211,12 @@ def _add_train_args(
         "of the training event times)",
     )
     s = parser.add_argument_group("split")
+    s.add_argument(
+        "--group-by",
+        metavar="COL",
+        help="grouped splits: samples sharing a value of this column (patient, centre, batch) "
+        "never sit on both sides of a split (default: samples split one by one)",
+    )
     where = "each training fold" if folds else "the samples"
     s.add_argument(
         "--val-fraction",
@@ -197,7 +249,8 @@ def _add_train_args(
     )
     m.add_argument(
         "--grouping",
-        help="gene grouping (attomics, hybrid): random, kmeans or gmt:PATH (default: random)",
+        help="gene grouping (attomics, hybrid): random, kmeans, go-bp (the shipped GO "
+        "biological-process sets, human symbols) or gmt:PATH (default: random)",
     )
     m.add_argument(
         "--init",
@@ -278,6 +331,12 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             "sample_id": args.sample_id,
             "layer": args.layer,
             "target": args.target,
+            "gene_id": args.gene_id,
+            "duplicate_genes": args.duplicate_genes,
+            "gdc_column": args.gdc_column,
+            "sample_types": args.sample_types,
+            "batch_key": args.batch_key,
+            "group_by": args.group_by,
         },
         "preprocess": {
             "transform": args.transform,
@@ -423,6 +482,8 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
         train,
         layout=args.layout or "samples-by-genes",
         layer=args.layer,
+        gene_id=args.gene_id or "keep",
+        duplicate_genes=args.duplicate_genes or "mean",
         transform=args.transform or "none",
         top_genes=args.top_genes,
         fraction=args.mask_fraction,
@@ -513,6 +574,8 @@ def _load_data_for_run(args: argparse.Namespace, run: Any) -> Any:
     from omicsformer.data.readers import load_data
 
     columns = list(run.target.columns)
+    if run.preprocessor.batch is not None:
+        columns.append(run.preprocessor.batch.key)
     for flag in ("target", "time", "event"):
         if getattr(args, flag, None):
             columns.append(getattr(args, flag))
@@ -523,7 +586,33 @@ def _load_data_for_run(args: argparse.Namespace, run: Any) -> Any:
         sample_id=args.sample_id,
         layer=args.layer,
         obs_columns=columns,
+        gene_id=_run_gene_id(args.gene_id, run),
+        duplicate_genes=args.duplicate_genes or run.config.data.duplicate_genes,
+        # a GDC folder is read with the run's value column unless told otherwise
+        gdc_column=args.gdc_column
+        or (run.config.data.gdc_column if Path(args.data).is_dir() else None),
+        sample_types=args.sample_types,
     )
+
+
+def _run_gene_id(given: str | None, run: Any) -> str | None:
+    """The gene naming new data needs to meet ``run``'s genes: the run's own ``--gene-id``. A
+    run trained with ``keep`` may name a kind (its genes are of that kind; the new data is
+    mapped to it); a run that mapped its genes cannot take another kind."""
+    from omicsformer.data.gene_ids import strip_version
+    from omicsformer.errors import ConfigError
+
+    trained = run.config.data.gene_id
+    if given is not None and trained != "keep" and given != trained:
+        raise ConfigError(
+            f"{run.folder} was trained on genes mapped to {trained}; --gene-id {given} would "
+            f"not match them (leave --gene-id out, or give {trained})"
+        )
+    if given is None and trained == "keep":
+        # a run trained before IDs were normalised: read new data exactly as it was then
+        if any(strip_version(g) != g for g in run.preprocessor.input_genes):
+            return None
+    return given or trained
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -823,6 +912,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="orientation of table matrices (default: samples-by-genes)",
     )
     pre.add_argument("--layer", help="for .h5ad: use this layer instead of X (default: X)")
+    _add_gene_id_args(pre)
     pre.add_argument(
         "--model",
         required=True,
@@ -906,21 +996,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     predict = command("predict", "predict new samples with a trained run")
     predict.add_argument("run_dir", help="a run folder made by `omicsformer train`")
-    _add_data_args(predict, required=True, with_target=False)
+    _add_data_args(predict, required=True, with_target=False, from_run=True)
     predict.add_argument("--out", required=True, help="predictions CSV to write")
     predict.add_argument("--force", action="store_true", help="replace an existing --out file")
     predict.set_defaults(func=cmd_predict)
 
     evaluate = command("evaluate", "score a trained run on labelled data")
     evaluate.add_argument("run_dir", help="a run folder made by `omicsformer train`")
-    _add_data_args(evaluate, required=True)
+    _add_data_args(evaluate, required=True, from_run=True)
     evaluate.add_argument("--out", help="also write the metrics to this JSON file")
     evaluate.add_argument("--force", action="store_true", help="replace an existing --out file")
     evaluate.set_defaults(func=cmd_evaluate)
 
     interp = command("interpret", "per-patient gene-gene interactions of a trained run")
     interp.add_argument("run_dir", help="a run folder of a neural model")
-    _add_data_args(interp, required=True, with_target=False)
+    _add_data_args(interp, required=True, with_target=False, from_run=True)
     which = interp.add_mutually_exclusive_group()
     which.add_argument("--samples", help="comma-separated sample IDs (default: all)")
     which.add_argument("--all", action="store_true", help="every sample of the data")
@@ -1049,6 +1139,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_force(inter)
     inter.set_defaults(func=cmd_bench_interactions)
 
+    _add_fetch_command(command)
     command("datasets", "list the built-in datasets").set_defaults(func=cmd_datasets)
     command("models", "list the registered models").set_defaults(func=cmd_models)
 
@@ -1070,6 +1161,78 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(func=cmd_demo)
     return parser
+
+
+def _add_fetch_command(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
+    """``omicsformer fetch tcga``: a GDC project's files and clinical table, resumable."""
+    fetch = command("fetch", "download public cohorts (TCGA from the GDC API)")
+    fetch_sub = fetch.add_subparsers(dest="source", required=True, metavar="SOURCE")
+    tcga = fetch_sub.add_parser(
+        "tcga",
+        help="a TCGA (GDC) project's expression files, sample sheet and clinical table",
+        description="Download a GDC project's open STAR gene-count files (checksums verified, "
+        "safe to interrupt and run again), its sample sheet and clinical table into a folder "
+        "that --data reads.",
+        formatter_class=Formatter,
+        allow_abbrev=False,
+    )
+    tcga.add_argument("--project", required=True, help="GDC project ID, e.g. TCGA-BRCA")
+    tcga.add_argument(
+        "--data-type",
+        default="Gene Expression Quantification",
+        help="GDC data type of the files",
+    )
+    tcga.add_argument(
+        "--workflow",
+        help="GDC analysis workflow (default: STAR - Counts for gene expression, else none)",
+    )
+    tcga.add_argument(
+        "--sample-types",
+        help="only these sample types, comma-separated codes or GDC names (01, 11, "
+        "Primary Tumor, ...; default: all)",
+    )
+    tcga.add_argument("--no-clinical", action="store_true", help="skip clinical.tsv")
+    tcga.add_argument(
+        "--max-files", type=COUNT, help="at most this many files, for a first look (default: all)"
+    )
+    tcga.add_argument("--api", default="https://api.gdc.cancer.gov", help="GDC API root")
+    tcga.add_argument("--out", required=True, help="folder to fill (run again to complete it)")
+    tcga.set_defaults(func=cmd_fetch_tcga)
+
+
+def cmd_fetch_tcga(args: argparse.Namespace) -> int:
+    from omicsformer.data.fetch import GDCClient, fetch_tcga
+    from omicsformer.data.tcga import SAMPLE_TYPES, parse_sample_types
+
+    codes = parse_sample_types(args.sample_types or "")
+    unknown = [c for c in codes if c not in SAMPLE_TYPES]
+    if unknown:
+        raise OmicsformerError(
+            f"unknown sample-type code {unknown[0]}; known: {', '.join(SAMPLE_TYPES)}"
+        )
+    types = [SAMPLE_TYPES[c] for c in codes]
+    summary = fetch_tcga(
+        args.project,
+        args.out,
+        data_type=args.data_type,
+        workflow=args.workflow,
+        sample_types=types,
+        clinical=not args.no_clinical,
+        max_files=args.max_files,
+        client=GDCClient(args.api),
+    )
+    cases = f", {summary.cases} cases in clinical.tsv" if summary.cases is not None else ""
+    note(
+        f"{summary.files} files in {summary.folder} ({summary.downloaded} downloaded, "
+        f"{summary.already_there} already there; every MD5 verified){cases}; read it with "
+        f"--data {summary.folder}"
+        + (
+            f" --labels {Path(summary.folder) / 'clinical.tsv'}"
+            if summary.cases is not None
+            else ""
+        )
+    )
+    return 0
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:

@@ -252,12 +252,20 @@ class Variants:
     def unlabeled(self, config: RunConfig) -> list[tuple[np.ndarray, list[str]]]:
         """The unlabeled cohorts, read once, transformed like the data, standardized each."""
         if self._cohorts is None:
+            from omicsformer.data.formats import check_scale
             from omicsformer.data.readers import load_data
             from omicsformer.pretrain.run import standardize
 
             self._cohorts = []
             for source in self.pretrain.cohorts:
-                adata = load_data(source, layout=config.data.layout)
+                d = config.data
+                adata = load_data(
+                    source,
+                    layout=d.layout,
+                    gene_id=d.gene_id,
+                    duplicate_genes=d.duplicate_genes,
+                )
+                check_scale(adata, config.preprocess.transform)
                 values = np.asarray(adata.X, dtype=np.float32)
                 if config.preprocess.transform == "log1p":
                     values = np.log1p(values)

@@ -22,6 +22,8 @@ from omicsformer.tuning.space import Choice, Float, Int
 Layout = Literal["samples-by-genes", "genes-by-samples"]
 Transform = Literal["none", "log1p", "log2p1"]
 Impute = Literal["none", "median"]
+GeneId = Literal["keep", "symbol", "ensembl", "entrez"]
+DuplicateGenes = Literal["mean", "sum", "max", "first"]
 
 
 @dataclass
@@ -29,7 +31,13 @@ class DataConfig:
     """Where the expression matrix and the target come from.
 
     ``source`` is a built-in dataset name (optionally with parameters, ``synthetic:n_genes=2000``)
-    or a file path (.csv, .tsv, .parquet, .h5ad; .gz accepted for text files).
+    or a file path (.csv, .tsv, .parquet, .h5ad; .gz accepted for text files). ``gene_id``
+    names the genes by ``symbol``, ``ensembl`` or ``entrez`` ID (``keep``: as read, Ensembl
+    versions stripped) and ``duplicate_genes`` combines genes that end up with one name (see
+    :mod:`omicsformer.data.gene_ids`); both are reapplied to new data by predict and evaluate.
+    A ``source`` may also be a UCSC Xena matrix or a GDC download folder: ``gdc_column`` is the
+    GDC STAR files' value column (None: ``tpm_unstranded``); ``sample_types`` the TCGA
+    sample-type codes kept (empty: all).
     """
 
     source: str = ""
@@ -38,6 +46,12 @@ class DataConfig:
     sample_id: str | None = None
     layer: str | None = None
     target: str | None = None
+    gene_id: GeneId = "keep"
+    duplicate_genes: DuplicateGenes = "mean"
+    gdc_column: str | None = None
+    sample_types: list[str] = field(default_factory=list)
+    batch_key: str | None = None  # ComBat by this column, fitted on training samples
+    group_by: str | None = None  # samples sharing a value stay on one side of every split
 
 
 @dataclass
@@ -219,6 +233,12 @@ class RunConfig:
         if self.preprocess.top_genes is not None and self.preprocess.top_genes < 1:
             raise ConfigError(
                 f"--top-genes must be a positive integer, got {self.preprocess.top_genes}"
+            )
+        d = self.data
+        if d.batch_key is not None and d.batch_key == d.group_by:
+            raise ConfigError(
+                f"--batch-key and --group-by are both {d.batch_key!r}: with grouped splits no test "
+                "batch is seen in training, and ComBat can only correct batches it was fitted on"
             )
         if (self.task.time is None) != (self.task.event is None):
             raise ConfigError("survival needs both --time and --event")

@@ -31,3 +31,7 @@ class MissingDependencyError(OmicsformerError):
         super().__init__(
             f"the optional package {package!r} is needed{what}; install it with: {hint}"
         )
+
+
+class FetchError(OmicsformerError):
+    """A download failed: the server could not be reached, refused, or sent a damaged file."""

@@ -36,10 +36,11 @@ from omicsformer.augment import AugmentContext, batch_pipeline, build_augmenters
 from omicsformer.config import RunConfig
 from omicsformer.console import note
 from omicsformer.data.datasets import dataset_for
+from omicsformer.data.formats import check_scale
 from omicsformer.data.preprocess import Preprocessor, check_values
 from omicsformer.data.readers import describe_columns, load_data
 from omicsformer.data.splits import Split, kfold_splits, splits_to_json, train_val_test_split
-from omicsformer.data.targets import drop_missing_targets, require_columns
+from omicsformer.data.targets import drop_missing_targets, is_missing, require_columns
 from omicsformer.errors import ConfigError, DataError, RunError
 from omicsformer.fileio import (
     OutputFolder,
@@ -79,6 +80,16 @@ class PreparedData:
     @property
     def sample_ids(self) -> np.ndarray:
         return np.asarray(self.adata.obs_names)
+
+    def groups(self, config: RunConfig) -> np.ndarray | None:
+        """(N,) the ``--group-by`` value of every sample, or None."""
+        column = config.data.group_by
+        return None if column is None else self.adata.obs[column].astype(str).to_numpy()
+
+    def batches(self, config: RunConfig) -> np.ndarray | None:
+        """(N,) the ``--batch-key`` value of every sample, or None."""
+        column = config.data.batch_key
+        return None if column is None else self.adata.obs[column].astype(str).to_numpy()
 
 
 @dataclass
@@ -130,6 +141,11 @@ def resolve_target(config: RunConfig, adata: ad.AnnData) -> tuple[str, list[str]
     """The task and its target column(s): from --task / --target / --time --event, or the
     built-in dataset's default targets. The choice is printed."""
     t, d = config.task, config.data
+    if t.name == "survival" and t.time is None and not d.target:
+        derived = ["os_time", "os_event"]  # overall survival from a clinical table
+        if all(c in adata.obs.columns for c in derived):
+            note("task: survival (overall survival: time 'os_time', event 'os_event')")
+            return "survival", derived
     if t.time is not None:
         if t.name not in ("auto", "survival"):
             raise ConfigError(f"--time and --event define a survival target, not {t.name}")
@@ -185,6 +201,9 @@ def prepare_data(config: RunConfig) -> PreparedData:
     """Load the data of ``config``, pick the task and encode the target, and check the values."""
     d, t = config.data, config.task
     wanted = [c for c in (d.target, t.time, t.event) if c]
+    if t.name == "survival" and not wanted:
+        wanted = ["os_time", "os_event"]  # the default survival target of a clinical table
+    wanted += [c for c in (d.batch_key, d.group_by) if c]
     adata = load_data(
         d.source,
         labels=d.labels,
@@ -192,7 +211,12 @@ def prepare_data(config: RunConfig) -> PreparedData:
         sample_id=d.sample_id,
         layer=d.layer,
         obs_columns=wanted,
+        gene_id=d.gene_id,
+        duplicate_genes=d.duplicate_genes,
+        gdc_column=d.gdc_column,
+        sample_types=d.sample_types,
     )
+    check_scale(adata, config.preprocess.transform)
     task_name, columns = resolve_target(config, adata)
     task = TASKS.get(task_name)
     if task.drops_missing:
@@ -203,6 +227,15 @@ def prepare_data(config: RunConfig) -> PreparedData:
             f"--monitor {monitor!r} is not a {task_name} metric; use auto, loss or one of: "
             f"{', '.join(task.metric_names)}"
         )
+    for column, what in ((d.batch_key, "--batch-key"), (d.group_by, "--group-by")):
+        if column is not None:
+            require_columns(adata, [column], what)
+            missing = is_missing(adata.obs[column])
+            if missing.any():
+                raise DataError(
+                    f"{what} {column}: {int(missing.sum())} of {adata.n_obs} samples have no "
+                    f"value (e.g. {', '.join(adata.obs_names[missing][:3])})"
+                )
     y, info = task.encode(adata.obs, columns)
     p = config.preprocess
     check_values(adata.X, list(adata.var_names), p.transform, p.impute)
@@ -215,7 +248,11 @@ def make_split(config: RunConfig, data: PreparedData) -> Split:
     strata = data.task.strata(data.y, data.target)
     try:
         return train_val_test_split(
-            strata, val_fraction=s.val_fraction, test_fraction=s.test_fraction, seed=config.seed
+            strata,
+            val_fraction=s.val_fraction,
+            test_fraction=s.test_fraction,
+            seed=config.seed,
+            groups=data.groups(config),
         )
     except DataError as exc:
         raise DataError(f"{exc}{_numeric_class_hint(data)}") from None
@@ -236,6 +273,7 @@ def make_folds(
             folds=folds,
             val_fraction=config.split.val_fraction,
             seed=config.seed if seed is None else seed,
+            groups=data.groups(config),
         )
     except DataError as exc:
         raise DataError(f"{exc}{_numeric_class_hint(data)}") from None
@@ -263,6 +301,7 @@ def preprocess_split(
     """Fit preprocessing on ``split["train"]`` only and apply it to every sample; ``genes``
     fixes the model's genes (a pretrained network's) instead of ``--top-genes``."""
     p = config.preprocess
+    batches = data.batches(config)
     preprocessor = Preprocessor.fit(
         data.values[split["train"]],
         data.genes,
@@ -271,8 +310,11 @@ def preprocess_split(
         top_genes=p.top_genes,
         zscore=p.zscore,
         keep=genes,
+        batches=None if batches is None else batches[split["train"]],
+        batch_key=config.data.batch_key,
     )
-    return SplitArrays(preprocessor, preprocessor.apply(data.values, data.genes), data.y, split)
+    x_all = preprocessor.apply(data.values, data.genes, batches)
+    return SplitArrays(preprocessor, x_all, data.y, split)
 
 
 def fit_model(
@@ -650,7 +692,8 @@ def load_run(folder: str | Path) -> LoadedRun:
 
 def predict_run(run: LoadedRun, adata: ad.AnnData) -> np.ndarray:
     """The model's output for every sample of ``adata`` (genes realigned by name)."""
-    x = run.preprocessor.apply(np.asarray(adata.X), list(adata.var_names))
+    check_scale(adata, run.preprocessor.transform, trained=True)
+    x = run.preprocessor.apply_to(adata)
     return run.model.predict(x)
 
 

@@ -1,14 +1,19 @@
+import gzip
+import re
+
 import numpy as np
 import pytest
 
 from omicsformer.data.datasets.synthetic import make_synthetic
 from omicsformer.data.grouping import (
     Grouping,
+    gene_set_membership,
     gmt_grouping,
     kmeans_grouping,
     make_grouping,
     random_grouping,
     read_gmt,
+    shipped_gene_sets,
 )
 from omicsformer.errors import ConfigError, DataError
 
@@ -100,3 +105,56 @@ def test_grouping_round_trips_through_json():
     assert again.names == g.names and all(
         np.array_equal(a, b) for a, b in zip(again.members, g.members, strict=True)
     )
+
+
+def test_msigdb_style_gzipped_gmt_is_read_as_is(tmp_path):
+    path = tmp_path / "h.all.v2023.1.Hs.symbols.gmt.gz"
+    with gzip.open(path, "wt") as handle:
+        handle.write(
+            "HALLMARK_P53_PATHWAY\thttps://www.gsea-msigdb.org/gsea/msigdb/human/geneset/"
+            "HALLMARK_P53_PATHWAY\tTP53\tMDM2\tCDKN1A\n"
+            "HALLMARK_DNA_REPAIR\thttps://www.gsea-msigdb.org/gsea/msigdb/human/geneset/"
+            "HALLMARK_DNA_REPAIR\tBRCA1\tTP53\n"
+        )
+    assert read_gmt(path) == {
+        "HALLMARK_P53_PATHWAY": ["TP53", "MDM2", "CDKN1A"],
+        "HALLMARK_DNA_REPAIR": ["BRCA1", "TP53"],
+    }
+    g = make_grouping(f"gmt:{path}", ["TP53", "BRCA1", "GAPDH"], np.zeros((2, 3)), 2, 0)
+    assert g.names == ["HALLMARK_P53_PATHWAY", "HALLMARK_DNA_REPAIR", "ungrouped"]
+    broken = tmp_path / "broken.gmt.gz"
+    broken.write_bytes(b"not gzip")
+    with pytest.raises(DataError, match="cannot be read as a GMT file"):
+        read_gmt(broken)
+
+
+# genes of DNA repair (GO:0006281) and glycolysis, and two that are in no GO:BP set kept
+REAL_SYMBOLS = ["TP53", "BRCA1", "BRCA2", "RAD51", "ATM", "XRCC1", "HK1", "PFKM", "PKM", "LDHA"]
+
+
+def test_go_bp_grouping_on_real_symbols(capsys):
+    genes = [*REAL_SYMBOLS, "MY_LNCRNA", "NOT_A_GENE"]
+    g = make_grouping("go-bp", genes, np.zeros((2, len(genes))), 4, 0)
+    assert g.strategy == "go-bp"
+    repair = g.members[g.names.index("GO:0006281 DNA repair")]
+    assert [genes[i] for i in repair] == ["TP53", "BRCA1", "BRCA2", "RAD51", "ATM", "XRCC1"]
+    assert g.names[-1] == "ungrouped" and g.members[-1].tolist() == [10, 11]
+    assert Grouping.from_dict(g.to_dict()).names == g.names
+    err = " ".join(capsys.readouterr().err.split())
+    assert re.search(r"gene sets \(go-bp\): 10 of 12 genes are in some set; \d+ of 4923 sets", err)
+    dropped = make_grouping("go-bp", genes, np.zeros((2, 12)), 4, 0, drop_ungrouped=True)
+    assert "ungrouped" not in dropped.names
+
+
+def test_go_bp_on_data_named_otherwise_suggests_gene_id_symbol():
+    with pytest.raises(DataError, match="go-bp names genes by human symbol.*--gene-id symbol"):
+        make_grouping("go-bp", ["ENSG00000141510", "ENSG00000012048"], np.zeros((2, 2)), 1, 0)
+
+
+def test_go_bp_attention_mask_membership(capsys):
+    record = gene_set_membership(shipped_gene_sets("go-bp"), [*REAL_SYMBOLS, "NOT_A_GENE"])
+    assert record["source"] == "go-bp"
+    assert record["gene_sets"][-1] == [] and all(record["gene_sets"][:-1])
+    assert "GO:0006281 DNA repair" in record["sets"]
+    err = " ".join(capsys.readouterr().err.split())
+    assert "attention mask: 10 of 11 genes are in some gene set" in err

@@ -52,3 +52,44 @@ def test_splits_json_uses_sample_ids():
     ids = np.array(["a", "b", "c", "d"])
     record = splits_to_json({"train": np.array([0, 2]), "test": np.array([1, 3])}, ids, seed=4)
     assert record == {"seed": 4, "train": ["a", "c"], "test": ["b", "d"]}
+
+
+def grouped_cohort(n_groups: int = 30, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Patients with 1-4 samples each; a patient's samples share a class."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(1, 5, size=n_groups)
+    groups = np.repeat([f"P{i:02d}" for i in range(n_groups)], sizes)
+    y = np.repeat(rng.integers(0, 2, size=n_groups), sizes)
+    return y, groups
+
+
+def sides(split: dict, groups: np.ndarray) -> list[set]:
+    return [set(groups[idx]) for idx in split.values()]
+
+
+def test_grouped_folds_never_put_a_group_on_two_sides():
+    y, groups = grouped_cohort()
+    folds = kfold_splits(y, folds=5, seed=0, groups=groups)
+    tested = np.concatenate([f["test"] for f in folds])
+    assert sorted(tested) == list(range(len(y)))  # every sample tested exactly once
+    for fold in folds:
+        train, val, test = sides(fold, groups)
+        assert not (train & val) and not (train & test) and not (val & test)
+        assert len(fold["val"]) > 0 and set(y[fold["train"]]) == {0, 1}
+    other = kfold_splits(y, folds=5, seed=1, groups=groups)  # repeats get other folds
+    assert not all(np.array_equal(a["test"], b["test"]) for a, b in zip(folds, other, strict=True))
+
+
+def test_grouped_single_split_holds_out_whole_groups():
+    y, groups = grouped_cohort(40)
+    split = train_val_test_split(y, seed=0, groups=groups)
+    train, val, test = sides(split, groups)
+    assert not (train & val) and not (train & test) and not (val & test)
+    assert sorted(np.concatenate(list(split.values()))) == list(range(len(y)))
+    assert 0.05 * len(y) < len(split["test"]) < 0.3 * len(y)
+
+
+def test_too_few_groups_is_an_error():
+    y, groups = grouped_cohort(4)
+    with pytest.raises(DataError, match="4 groups cannot be dealt into 5 parts"):
+        kfold_splits(y, folds=5, groups=groups)

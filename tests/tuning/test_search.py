@@ -61,6 +61,10 @@ def test_a_search_never_sees_test_patients():
             def strata(y, target):
                 return y
 
+        @staticmethod
+        def groups(config):
+            return None
+
     split = {"train": np.arange(0, 40), "val": np.arange(40, 50), "test": np.arange(50, 60)}
     from omicsformer.config import RunConfig
 

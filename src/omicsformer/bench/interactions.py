@@ -161,7 +161,7 @@ def bench_interactions(
             run = load_run(trained[0])
             split = json.loads((trained[0] / "splits.json").read_text())
             adata = synthetic.adata
-            x_all = run.preprocessor.apply(np.asarray(adata.X), list(adata.var_names))
+            x_all = run.preprocessor.apply_to(adata)
             index = {s: i for i, s in enumerate(adata.obs_names)}
             train_rows = [index[s] for s in split["train"]]
             test_rows = [index[s] for s in split["test"]][:test_patients]

@@ -8,17 +8,24 @@ Three strategies, each returning a :class:`Grouping` (group names and the gene p
   group holds ``G // k`` or ``G // k + 1`` genes) and centroid updates. Fitted on the training
   split only.
 - ``gmt:PATH``: knowledge-based groups from a gene-set file in GMT format (one set per line:
-  name, description, genes, tab-separated). Genes absent from the data are ignored; a gene in
-  several sets goes to each; genes in no set form one extra group ``ungrouped`` unless
-  ``drop_ungrouped``.
+  name, description, genes, tab-separated; MSigDB's files as they are; ``.gz`` read too). Genes
+  absent from the data are ignored; a gene in several sets goes to each; genes in no set form
+  one extra group ``ungrouped`` unless ``drop_ungrouped``.
+- ``go-bp``: the same with the shipped GO biological-process sets (``annotations/go_bp.gmt.gz``,
+  4,923 sets of 15 to 500 human gene symbols, built by ``scripts/build_gene_tables.py``; data
+  named otherwise need ``--gene-id symbol``).
 
 :func:`gene_set_membership` reads a GMT file the other way round, as the sets of each gene, for
-the gene-set attention masks of the gene-level models (``attention_mask=gmt:PATH``).
+the gene-set attention masks of the gene-level models (``attention_mask=gmt:PATH`` or
+``attention_mask=go-bp``). Both report how many of the data's genes fall in some set.
 """
 
 from __future__ import annotations
 
+import gzip
+import zlib
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +34,31 @@ from sklearn.cluster import kmeans_plusplus
 
 from omicsformer.console import note
 from omicsformer.errors import ConfigError, DataError
+
+SHIPPED_GENE_SETS = {"go-bp": "go_bp.gmt.gz"}  # name -> file in omicsformer/data/annotations
+
+
+def shipped_gene_sets(name: str) -> Path:
+    """The path of a shipped GMT file by name (``go-bp``)."""
+    if name not in SHIPPED_GENE_SETS:
+        raise ConfigError(
+            f"unknown gene sets {name!r}; shipped: {', '.join(SHIPPED_GENE_SETS)}, or gmt:PATH"
+        )
+    return Path(str(resources.files("omicsformer.data") / "annotations" / SHIPPED_GENE_SETS[name]))
+
+
+def _source_name(path: str | Path) -> str:
+    """``go-bp`` for a shipped file, else the path as given (for notes and saved records)."""
+    for name in SHIPPED_GENE_SETS:
+        if Path(path) == shipped_gene_sets(name):
+            return name
+    return str(path)
+
+
+def _identifier_hint(source: str) -> str:
+    if source in SHIPPED_GENE_SETS:
+        return f"{source} names genes by human symbol; map the data's IDs with --gene-id symbol"
+    return "are the gene identifiers of the same kind? (--gene-id maps human IDs)"
 
 
 @dataclass
@@ -119,21 +151,25 @@ def read_gmt(path: str | Path) -> dict[str, list[str]]:
     if not path.is_file():
         raise DataError(f"{path}: gene-set file not found")
     sets: dict[str, list[str]] = {}
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip() or line.startswith("#"):
-                continue
-            fields = line.rstrip("\n\r").split("\t")
-            name = fields[0].strip()
-            genes = [g.strip() for g in fields[2:] if g.strip()]
-            if len(fields) < 3 or not name or not genes:
-                raise DataError(
-                    f"{path}: line {number} is not a GMT gene set (expected: name<TAB>description"
-                    "<TAB>gene<TAB>gene...)"
-                )
-            if name in sets:
-                raise DataError(f"{path}: line {number}: gene set {name!r} appears twice")
-            sets[name] = list(dict.fromkeys(genes))
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip() or line.startswith("#"):
+                    continue
+                fields = line.rstrip("\n\r").split("\t")
+                name = fields[0].strip()
+                genes = [g.strip() for g in fields[2:] if g.strip()]
+                if len(fields) < 3 or not name or not genes:
+                    raise DataError(
+                        f"{path}: line {number} is not a GMT gene set (expected: name<TAB>"
+                        "description<TAB>gene<TAB>gene...)"
+                    )
+                if name in sets:
+                    raise DataError(f"{path}: line {number}: gene set {name!r} appears twice")
+                sets[name] = list(dict.fromkeys(genes))
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"{path}: cannot be read as a GMT file: {exc}") from None
     if not sets:
         raise DataError(f"{path}: no gene sets found")
     return sets
@@ -141,6 +177,7 @@ def read_gmt(path: str | Path) -> dict[str, list[str]]:
 
 def gmt_grouping(path: str | Path, genes: list[str], drop_ungrouped: bool = False) -> Grouping:
     """Groups from a GMT file, matched to ``genes`` by name."""
+    source = _source_name(path)
     sets = read_gmt(path)
     position = {g: i for i, g in enumerate(genes)}
     names, members = [], []
@@ -152,15 +189,16 @@ def gmt_grouping(path: str | Path, genes: list[str], drop_ungrouped: bool = Fals
     if not members:
         example = next(iter(sets.values()))[:3]
         raise DataError(
-            f"{path}: no gene of any set is in the data (data genes e.g. {', '.join(genes[:3])}; "
-            f"set genes e.g. {', '.join(example)}); are the gene identifiers of the same kind?"
+            f"{source}: no gene of any set is in the data (data genes e.g. "
+            f"{', '.join(genes[:3])}; set genes e.g. {', '.join(example)}); "
+            f"{_identifier_hint(source)}"
         )
     covered = np.zeros(len(genes), dtype=bool)
     for m in members:
         covered[m] = True
     note(
-        f"gene sets: {len(members)} of {len(sets)} sets found in the data, covering "
-        f"{int(covered.sum())} of {len(genes)} genes"
+        f"gene sets ({source}): {int(covered.sum())} of {len(genes)} genes are in some set; "
+        f"{len(members)} of {len(sets)} sets found in the data"
     )
     if not covered.all():
         if drop_ungrouped:
@@ -168,7 +206,8 @@ def gmt_grouping(path: str | Path, genes: list[str], drop_ungrouped: bool = Fals
         else:
             names.append("ungrouped")
             members.append(np.flatnonzero(~covered))
-    return Grouping(f"gmt:{path}", names, members)
+    strategy = source if source in SHIPPED_GENE_SETS else f"gmt:{path}"
+    return Grouping(strategy, names, members)
 
 
 def gene_set_membership(path: str | Path, genes: list[str]) -> dict[str, Any]:
@@ -179,6 +218,7 @@ def gene_set_membership(path: str | Path, genes: list[str]) -> dict[str, Any]:
     gene 0], [..of gene 1], ...]}`` (an empty list: the gene is in no set). Genes of a set that
     are absent from the data are ignored; a file with no set in the data is an error.
     """
+    source = _source_name(path)
     sets = read_gmt(path)
     position = {g: i for i, g in enumerate(genes)}
     names: list[str] = []
@@ -192,16 +232,17 @@ def gene_set_membership(path: str | Path, genes: list[str]) -> dict[str, Any]:
     if not names:
         example = next(iter(sets.values()))[:3]
         raise DataError(
-            f"{path}: no gene of any set is in the data (data genes e.g. {', '.join(genes[:3])}; "
-            f"set genes e.g. {', '.join(example)}); are the gene identifiers of the same kind?"
+            f"{source}: no gene of any set is in the data (data genes e.g. "
+            f"{', '.join(genes[:3])}; set genes e.g. {', '.join(example)}); "
+            f"{_identifier_hint(source)}"
         )
     covered = sum(1 for s in gene_sets if s)
     note(
         f"attention mask: {covered} of {len(genes)} genes are in some gene set ({len(names)} of "
-        f"{len(sets)} sets of {path} found in the data); a gene in no set attends only to "
+        f"{len(sets)} sets of {source} found in the data); a gene in no set attends only to "
         "itself (and to global tokens, if any)"
     )
-    return {"source": str(path), "sets": names, "gene_sets": gene_sets}
+    return {"source": source, "sets": names, "gene_sets": gene_sets}
 
 
 def make_grouping(
@@ -212,14 +253,20 @@ def make_grouping(
     seed: int,
     drop_ungrouped: bool = False,
 ) -> Grouping:
-    """Build the grouping named by ``strategy`` (``random``, ``kmeans`` or ``gmt:PATH``)."""
+    """Build the grouping named by ``strategy`` (``random``, ``kmeans``, ``go-bp`` or
+    ``gmt:PATH``)."""
     if strategy == "random":
         return random_grouping(len(genes), n_groups, seed)
     if strategy == "kmeans":
         return kmeans_grouping(x_train, n_groups, seed)
+    if strategy in SHIPPED_GENE_SETS:
+        return gmt_grouping(shipped_gene_sets(strategy), genes, drop_ungrouped)
     if strategy.startswith("gmt:"):
         return gmt_grouping(strategy[4:], genes, drop_ungrouped)
-    raise ConfigError(f"unknown grouping {strategy!r}; choose from: random, kmeans, gmt:PATH")
+    raise ConfigError(
+        f"unknown grouping {strategy!r}; choose from: random, kmeans, "
+        f"{', '.join(SHIPPED_GENE_SETS)}, gmt:PATH"
+    )
 
 
 def _check_n_groups(n_genes: int, n_groups: int) -> None:

@@ -6,6 +6,8 @@ Steps, in order (each optional except the gene alignment):
 2. **check** that values are finite (NaN / inf are an error unless ``impute="median"``);
 3. **transform**: ``log1p`` = ln(1 + x) or ``log2p1`` = log2(1 + x) (negative values are an error);
 4. **impute** missing values with the training medians per gene;
+4b. **batch-correct** with ComBat fitted on the training samples (``--batch-key``; see
+   :mod:`omicsformer.data.batch`);
 5. **select** the ``top_genes`` most variable genes (variance on the training split);
 6. **z-score** each gene with the training mean and standard deviation (a constant gene gets
    scale 1, so it becomes 0 everywhere).
@@ -22,10 +24,12 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import anndata as ad
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
 from omicsformer.console import note
+from omicsformer.data.batch import BatchCorrection
 from omicsformer.errors import DataError, RunError
 from omicsformer.fileio import write_with
 
@@ -44,6 +48,8 @@ class Preprocessor:
         Gene names after selection, in model-input order.
     medians, mean, scale
         Per selected gene (float32); ``medians`` is empty unless imputing.
+    batch
+        Fitted ComBat correction (``--batch-key``), or None.
     """
 
     transform: str
@@ -55,6 +61,7 @@ class Preprocessor:
     medians: np.ndarray  # (G_in,) or (0,)
     mean: np.ndarray  # (G_out,)
     scale: np.ndarray  # (G_out,)
+    batch: BatchCorrection | None = None
 
     @property
     def n_genes(self) -> int:
@@ -72,9 +79,12 @@ class Preprocessor:
         top_genes: int | None = None,
         zscore: bool = True,
         keep: list[str] | None = None,
+        batches: np.ndarray | None = None,
+        batch_key: str | None = None,
     ) -> Preprocessor:
         """Fit on the training rows ``values`` (samples x genes) only; ``keep`` names the genes
-        to use instead of a variance ranking (a pretrained network's genes)."""
+        to use instead of a variance ranking (a pretrained network's genes); ``batches`` (one
+        batch name per training row, from the column ``batch_key``) adds ComBat."""
         if transform not in TRANSFORMS:
             raise DataError(
                 f"unknown transform {transform!r}; choose from: {', '.join(TRANSFORMS)}"
@@ -89,6 +99,10 @@ class Preprocessor:
                     f"gene {gene!r} has no finite value in the training split to impute from"
                 )
             x = np.where(np.isnan(x), medians, x)
+        batch = None
+        if batch_key is not None:
+            batch = BatchCorrection.fit(x, np.asarray(batches), batch_key)
+            x = batch.apply(x, np.asarray(batches))
         selected = np.arange(x.shape[1])
         if keep is not None:
             position = {g: i for i, g in enumerate(genes)}
@@ -120,6 +134,7 @@ class Preprocessor:
             medians=medians,
             mean=mean.astype(np.float32),
             scale=scale,
+            batch=batch,
         )
 
     def align(self, values: np.ndarray, genes: list[str]) -> np.ndarray:
@@ -136,14 +151,33 @@ class Preprocessor:
             )
         return values[:, [position[g] for g in self.input_genes]]
 
-    def apply(self, values: np.ndarray, genes: list[str]) -> np.ndarray:
-        """Process new data (samples x genes) exactly as the training data; returns float32."""
+    def apply(
+        self, values: np.ndarray, genes: list[str], batches: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Process new data (samples x genes) exactly as the training data; returns float32.
+
+        ``batches`` (one batch name per row) is required when the training data was
+        batch-corrected."""
         x = self.align(np.asarray(values, dtype=np.float32), list(genes))
         x = _prepare(x, self.input_genes, self.transform, self.impute)
         if self.impute == "median":
             x = np.where(np.isnan(x), self.medians, x)
+        if self.batch is not None:
+            if batches is None:
+                raise DataError(
+                    f"the model was trained with ComBat on --batch-key {self.batch.key}; the data "
+                    f"has no column {self.batch.key!r} naming each sample's batch"
+                )
+            x = self.batch.apply(x, np.asarray(batches))
         x = x[:, self.selected]
         return ((x - self.mean) / self.scale).astype(np.float32)
+
+    def apply_to(self, adata: ad.AnnData) -> np.ndarray:
+        """:meth:`apply` to an AnnData, its batch names read from ``obs`` when needed."""
+        batches = None
+        if self.batch is not None and self.batch.key in adata.obs.columns:
+            batches = adata.obs[self.batch.key].to_numpy()
+        return self.apply(np.asarray(adata.X), list(adata.var_names), batches)
 
     # ----------------------------------------------------------------------------- save / load
     def save(self, path: str | Path) -> None:
@@ -159,6 +193,10 @@ class Preprocessor:
             "zscore": json.dumps(self.zscore),
             "input_genes": json.dumps(self.input_genes),
         }
+        if self.batch is not None:
+            tensors.update(self.batch.tensors())
+            meta["batch_key"] = self.batch.key
+            meta["batch_levels"] = json.dumps(self.batch.levels)
         write_with(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
 
     @classmethod
@@ -173,6 +211,11 @@ class Preprocessor:
             meta = handle.metadata()
         input_genes = json.loads(meta["input_genes"])
         selected = tensors["selected"]
+        batch = None
+        if "batch_key" in meta:
+            batch = BatchCorrection.from_saved(
+                meta["batch_key"], json.loads(meta["batch_levels"]), tensors
+            )
         return cls(
             transform=meta["transform"],
             impute=meta["impute"],
@@ -183,6 +226,7 @@ class Preprocessor:
             medians=tensors["medians"],
             mean=tensors["mean"],
             scale=tensors["scale"],
+            batch=batch,
         )
 
 

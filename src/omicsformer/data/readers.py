@@ -275,29 +275,52 @@ def load_data(
     sample_id: str | None = None,
     layer: str | None = None,
     obs_columns: Iterable[str] = (),
+    gene_id: str | None = "keep",
+    duplicate_genes: str = "mean",
+    gdc_column: str | None = None,
+    sample_types: Sequence[str] | str | None = None,
 ) -> ad.AnnData:
     """Load a built-in dataset by name or a user's file, with an optional labels table.
 
     ``source`` is looked up first as a file; otherwise as a built-in dataset name, optionally
-    with parameters (``synthetic:n_samples=300,n_genes=2000``).
+    with parameters (``synthetic:n_samples=300,n_genes=2000``). The genes are then normalised
+    and mapped to ``gene_id`` (``keep``: normalise Ensembl versions only; None: exactly as
+    read), duplicates combined by ``duplicate_genes`` (see :mod:`omicsformer.data.gene_ids`).
+    TCGA-style inputs (a GDC download folder, a UCSC Xena matrix, clinical tables joined by
+    barcode) go through :mod:`omicsformer.data.formats`; ``gdc_column`` is a GDC folder's value
+    column, ``sample_types`` the barcode sample-type codes to keep (``01``, ``11``, ...).
     """
+    from omicsformer.data import formats, tcga
     from omicsformer.data.datasets import DATASETS, load_builtin
+    from omicsformer.data.gene_ids import apply_gene_ids
 
     if not source:
         raise DataError("no data given; pass --data with a file or a built-in dataset name")
+    obs_columns = list(obs_columns)
     path = Path(source)
     name = source.split(":", 1)[0]
     if not path.exists() and name in DATASETS:
         adata = load_builtin(source)
     elif path.exists() or path.suffix or "/" in source:
-        adata = read_expression(path, layout=layout, layer=layer, obs_columns=obs_columns)
+        special = formats.read_special(path, gdc_column=gdc_column) if path.exists() else None
+        if special is None:
+            adata = read_expression(path, layout=layout, layer=layer, obs_columns=obs_columns)
+        else:
+            adata = special
     else:
         raise DataError(
             f"{source!r} is neither a file nor a built-in dataset; built-in datasets: "
             f"{', '.join(DATASETS.names())}"
         )
+    if sample_types:
+        adata = tcga.filter_sample_types(adata, sample_types)
+    if gene_id is not None:
+        adata = apply_gene_ids(adata, gene_id, duplicate_genes)
     if labels is not None:
-        adata = join_labels(adata, read_table(labels, sample_id=sample_id), labels)
+        clinical = formats.join_labels_any(adata, labels, sample_id=sample_id, wanted=obs_columns)
+        if clinical is None:
+            clinical = join_labels(adata, read_table(labels, sample_id=sample_id), labels)
+        adata = clinical
     return adata
 
 

@@ -5,6 +5,9 @@
   every part, which matters for small medical cohorts with rare classes.
 - :func:`kfold_splits`: stratified k-fold; in each fold a validation part (for early stopping)
   is carved from the training part, never from the test fold.
+- Both take ``groups`` (``--group-by``): samples sharing a group (a patient's several samples,
+  a centre, a batch) then stay on one side of every split, with scikit-learn's
+  ``StratifiedGroupKFold`` keeping the class proportions as close as whole groups allow.
 
 Splits are index arrays into the sample order; :func:`splits_to_json` stores them by sample ID.
 """
@@ -14,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from omicsformer.errors import ConfigError, DataError
 
@@ -35,15 +38,29 @@ def _check_strata(strata: np.ndarray, needed: int, what: str) -> None:
 
 
 def train_val_test_split(
-    strata: np.ndarray, *, val_fraction: float = 0.15, test_fraction: float = 0.15, seed: int = 0
+    strata: np.ndarray,
+    *,
+    val_fraction: float = 0.15,
+    test_fraction: float = 0.15,
+    seed: int = 0,
+    groups: np.ndarray | None = None,
 ) -> Split:
     """Stratified train / val / test indices.
 
     Within each stratum of size ``n`` the test part gets ``max(1, round(test_fraction * n))``
     samples and the validation part ``max(1, round(val_fraction * n))`` (none when the fraction
     is 0); the rest is training. A stratum therefore needs at least one sample per part.
+    With ``groups`` whole groups are held out instead (:func:`_grouped_holdout`).
     """
     strata = np.asarray(strata)
+    if groups is not None:
+        everyone = np.arange(len(strata))
+        rest, test = _grouped_holdout(strata, np.asarray(groups), everyone, test_fraction, seed)
+        train, val = rest, rest[:0]
+        if val_fraction > 0:
+            share = val_fraction / (1 - test_fraction)
+            train, val = _grouped_holdout(strata, np.asarray(groups), rest, share, seed + 1)
+        return _checked_groups(strata, {"train": train, "val": val, "test": test})
     needed = 1 + (test_fraction > 0) + (val_fraction > 0)
     _check_strata(strata, needed, "a stratified train/val/test split")
     rng = np.random.default_rng(seed)
@@ -61,16 +78,24 @@ def train_val_test_split(
 
 
 def kfold_splits(
-    strata: np.ndarray, *, folds: int = 5, val_fraction: float = 0.15, seed: int = 0
+    strata: np.ndarray,
+    *,
+    folds: int = 5,
+    val_fraction: float = 0.15,
+    seed: int = 0,
+    groups: np.ndarray | None = None,
 ) -> list[Split]:
     """Stratified k-fold splits, each with a validation part carved from its training part.
 
     Every class must reach every test fold (``n >= folds``) and, when a validation part is
-    carved, keep at least two samples in each fold's training part.
+    carved, keep at least two samples in each fold's training part. With ``groups`` the folds
+    (and the validation parts) are made of whole groups.
     """
     if folds < 2:
         raise ConfigError(f"cross-validation needs at least 2 folds, got {folds}")
     strata = np.asarray(strata)
+    if groups is not None:
+        return _grouped_kfold(strata, np.asarray(groups), folds, val_fraction, seed)
     needed = folds
     while val_fraction > 0 and needed - -(-needed // folds) < 2:  # training part = n - ceil(n/k)
         needed += 1
@@ -86,6 +111,54 @@ def kfold_splits(
             train, val = train_part[inner["train"]], train_part[inner["test"]]
         result.append({"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)})
     return result
+
+
+def _grouped_kfold(
+    strata: np.ndarray, groups: np.ndarray, folds: int, val_fraction: float, seed: int
+) -> list[Split]:
+    _check_groups(strata, groups, folds)
+    kfold = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    result = []
+    for i, (train_part, test) in enumerate(kfold.split(np.zeros(len(strata)), strata, groups)):
+        train, val = train_part, train_part[:0]
+        if val_fraction > 0:
+            train, val = _grouped_holdout(strata, groups, train_part, val_fraction, seed + i + 1)
+        result.append(_checked_groups(strata, {"train": train, "val": val, "test": test}))
+    return result
+
+
+def _grouped_holdout(
+    strata: np.ndarray, groups: np.ndarray, members: np.ndarray, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split ``members`` into (kept, held out), about ``fraction`` held out, by whole groups:
+    the first fold of a stratified group k-fold with k = round(1 / fraction)."""
+    n_splits = max(2, round(1 / fraction))
+    _check_groups(strata[members], groups[members], n_splits)
+    kfold = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    kept, held = next(kfold.split(np.zeros(len(members)), strata[members], groups[members]))
+    return np.sort(members[kept]), np.sort(members[held])
+
+
+def _check_groups(strata: np.ndarray, groups: np.ndarray, parts: int) -> None:
+    n_groups = len(np.unique(groups))
+    if n_groups < parts:
+        raise DataError(
+            f"--group-by: {n_groups} groups cannot be dealt into {parts} parts of whole groups "
+            "(use fewer folds, larger held-out fractions, or a finer grouping)"
+        )
+    if len(np.unique(strata)) < 2:
+        raise DataError(f"only one class ('{strata[0]}') in the target; at least 2 are needed")
+
+
+def _checked_groups(strata: np.ndarray, split: Split) -> Split:
+    """Refuse a grouped split whose training part lacks a class (nothing to learn it from)."""
+    absent = sorted(set(strata.tolist()) - set(strata[split["train"]].tolist()))
+    if absent:
+        raise DataError(
+            f"--group-by: with whole groups held out, class {', '.join(map(repr, absent))} has no "
+            "training sample in some split (its samples come from too few groups)"
+        )
+    return split
 
 
 def splits_to_json(splits: Split | list[Split], sample_ids: np.ndarray, **meta: Any) -> dict:

@@ -97,7 +97,7 @@ def interpret(
     output = OutputFolder(out_dir, kind="interpret", overwrite=overwrite)
     output.check()
     adata = select_samples(adata, samples)
-    x_all = run.preprocessor.apply(np.asarray(adata.X), list(adata.var_names))  # realigns by name
+    x_all = run.preprocessor.apply_to(adata)  # realigns by name
     with output:
         folder = output.create()
         module, genes = run.model.module, run.preprocessor.genes

@@ -7,11 +7,12 @@ the paper's default D·ln D).
 
 ``attention_mask=gmt:PATH`` (default ``none``) restricts gene-level attention to gene sets: a gene
 attends to itself and to the genes it shares at least one set of the GMT file with (the sets are
-read when the model is built and saved with it). It needs an exact backend (``eager``, ``sdpa``
-with ``sdpa_kernel=auto``). ``global_tokens`` learned tokens (gene-transformer only; with
-``pooling=cls`` the CLS token is one more) attend to every gene and every gene to them, so
-information crosses sets within two layers; the hybrid adds none (its group-level attention
-joins the groups).
+read when the model is built and saved with it); ``attention_mask=go-bp`` uses the shipped GO
+biological-process sets (human gene symbols, see :mod:`omicsformer.data.grouping`). It needs an
+exact backend (``eager``, ``sdpa`` with ``sdpa_kernel=auto``). ``global_tokens`` learned tokens
+(gene-transformer only; with ``pooling=cls`` the CLS token is one more) attend to every gene and
+every gene to them, so information crosses sets within two layers; the hybrid adds none (its
+group-level attention joins the groups).
 """
 
 from __future__ import annotations
@@ -40,11 +41,17 @@ class AttentionSettings:
         """The GMT file of ``attention_mask`` (None for ``none``), checked before any data is
         read: the value's form, the file's existence, a backend that can honour a mask, and on
         CUDA (``device`` cuda, or auto with a GPU) the triton compiler FlexAttention needs."""
+        from omicsformer.data.grouping import SHIPPED_GENE_SETS, shipped_gene_sets
+
         if self.attention_mask == "none":
             return None
-        if not self.attention_mask.startswith("gmt:") or not self.attention_mask[4:]:
+        shipped = self.attention_mask in SHIPPED_GENE_SETS
+        if not shipped and (
+            not self.attention_mask.startswith("gmt:") or not self.attention_mask[4:]
+        ):
             raise ConfigError(
-                f"attention_mask must be none or gmt:PATH, got {self.attention_mask!r}"
+                f"attention_mask must be none or gmt:PATH (or {', '.join(SHIPPED_GENE_SETS)}, "
+                f"shipped gene sets), got {self.attention_mask!r}"
             )
         from omicsformer.nn.attention import BACKENDS
 
@@ -61,7 +68,7 @@ class AttentionSettings:
                 f"attention_mask={self.attention_mask} runs its own masked kernels; "
                 f"sdpa_kernel={self.sdpa_kernel} cannot be combined with it (leave it auto)"
             )
-        path = Path(self.attention_mask[4:])
+        path = shipped_gene_sets(self.attention_mask) if shipped else Path(self.attention_mask[4:])
         if not path.is_file():
             raise ConfigError(f"attention_mask: gene-set file {path} not found")
         if device is not None:

@@ -1,11 +1,12 @@
 """Self-supervised pretraining of the attention models, and fine-tuning from it.
 
-``omicsformer pretrain --data A [--data B ...] --model M --out P`` reads each cohort, applies
-the transform, standardizes every gene within its own cohort (so that the cohorts' offsets do not
-become signal), aligns the cohorts by gene name (a gene one cohort lacks is NaN there: hidden
-from the network and left out of the loss), and trains ``M`` to reconstruct hidden genes
-(:mod:`omicsformer.pretrain.masked`). No label is read. A tenth of the patients (seeded) is held
-out: its reconstruction loss picks the kept epoch and stops training.
+``omicsformer pretrain --data A [--data B ...] --model M --out P`` reads each cohort (genes
+named alike by ``--gene-id``), applies the transform, standardizes every gene within its own
+cohort (so that the cohorts' offsets do not become signal), aligns the cohorts by gene name (a
+gene one cohort lacks is NaN there: hidden from the network and left out of the loss), and
+trains ``M`` to reconstruct hidden genes (:mod:`omicsformer.pretrain.masked`). No label is
+read. A tenth of the patients (seeded) is held out: its reconstruction loss picks the kept epoch
+and stops training.
 
 The folder ``P`` (kind ``pretrained``) holds::
 
@@ -287,13 +288,17 @@ def pretrain_cohorts(
     *,
     layout: str = "samples-by-genes",
     layer: str | None = None,
+    gene_id: str = "keep",
+    duplicate_genes: str = "mean",
     transform: str = "none",
     top_genes: int | None = None,
     fraction: float = 0.15,
     seed: int = 0,
     overwrite: bool = False,
 ) -> tuple[Path, Pretrained]:
-    """``omicsformer pretrain``: read, standardize and align the cohorts, pretrain, save."""
+    """``omicsformer pretrain``: read (genes named by ``gene_id``, see
+    :mod:`omicsformer.data.gene_ids`), standardize and align the cohorts, pretrain, save."""
+    from omicsformer.data.formats import check_scale
     from omicsformer.data.preprocess import check_values
     from omicsformer.data.readers import load_data
 
@@ -303,7 +308,10 @@ def pretrain_cohorts(
     output.check()  # before any data is read
     cohorts, records, spread = [], [], []
     for source in sources:
-        adata = load_data(source, layout=layout, layer=layer)
+        adata = load_data(
+            source, layout=layout, layer=layer, gene_id=gene_id, duplicate_genes=duplicate_genes
+        )
+        check_scale(adata, transform)
         values = np.asarray(adata.X, dtype=np.float32)
         check_values(
             np.where(np.isfinite(values), values, 0), list(adata.var_names), transform, "none"
@@ -316,7 +324,9 @@ def pretrain_cohorts(
         with np.errstate(invalid="ignore"):
             spread.append(pd.Series(np.nanvar(values, axis=0), index=genes))
         cohorts.append((standardize(values), genes))
-        records.append({"source": source, "n_patients": len(values), "n_genes": len(genes)})
+        records.append(
+            {"source": source, "n_patients": len(values), "n_genes": len(genes), "gene_id": gene_id}
+        )
     union = list(dict.fromkeys(g for _, genes in cohorts for g in genes))
     if top_genes is not None and top_genes < len(union):
         variance = pd.concat(spread, axis=1).mean(axis=1, skipna=True).reindex(union)

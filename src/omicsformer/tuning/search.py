@@ -221,8 +221,13 @@ def _inner_parts(config: RunConfig, data: Any, split: Split, inner_folds: int) -
         return [{"train": split["train"], "val": split["val"], "test": split["train"][:0]}]
     patients = np.sort(np.concatenate([split["train"], split.get("val", split["train"][:0])]))
     strata = data.task.strata(data.y[patients], data.target)
+    groups = data.groups(config)
     inner = kfold_splits(
-        strata, folds=inner_folds, val_fraction=config.split.val_fraction, seed=config.seed
+        strata,
+        folds=inner_folds,
+        val_fraction=config.split.val_fraction,
+        seed=config.seed,
+        groups=None if groups is None else groups[patients],
     )
     return [{part: patients[idx] for part, idx in fold.items()} for fold in inner]
 

@@ -159,7 +159,11 @@ def test_mask_settings_are_checked_with_one_clear_line(tmp_path):
     gmt.write_text("S1\td\tg0\tg1\n")
     assert AttentionSettings().gene_set_file() is None
     assert AttentionSettings(attention_mask=f"gmt:{gmt}").gene_set_file() == gmt
+    shipped = AttentionSettings(attention_mask="go-bp").gene_set_file()
+    assert shipped.name == "go_bp.gmt.gz" and shipped.is_file()
     cases = [
+        ({"attention_mask": "go-mf"}, "attention_mask must be none or gmt:PATH (or go-bp"),
+        ({"attention_mask": "go-bp", "attention": "linformer"}, "'linformer' is an approx"),
         ({"attention_mask": "sets.gmt"}, "attention_mask must be none or gmt:PATH"),
         ({"attention_mask": f"gmt:{tmp_path / 'no.gmt'}"}, "gene-set file"),
         (

@@ -1,0 +1,178 @@
+"""Batch-effect correction with ComBat, fitted on training patients only.
+
+ComBat (Johnson, Li & Rabinovic 2007, Biostatistics 8:118) models each gene's value in batch
+``b`` as ``x = alpha + gamma_b + sqrt(delta_b) * e``: an additive and a multiplicative batch
+effect, both shrunk towards their across-gene means by empirical Bayes, which keeps the estimates
+stable for batches of a few patients. The estimation is done by the maintained ``combatlearn``
+package (classic "johnson" ComBat, no covariates: the label is unknown for new patients, so it
+cannot be protected without leaking it); the fitted parameters are stored here and applied by
+the same formula ``combatlearn`` uses, so that a saved model corrects new data without the
+package's objects being pickled:
+
+    x_std = (x - grand_mean) / sqrt(pooled_var)
+    x_adj = (x_std - gamma_b) / sqrt(delta_b) * sqrt(pooled_var) + grand_mean
+
+Notation: N samples, G genes (those corrected), B batches.
+
+Genes that are constant within some training batch have no within-batch variance to estimate a
+scale from; they are left as they are (and counted). A new patient must belong to a batch seen in
+training: ComBat has no estimate for any other.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from omicsformer.console import note
+from omicsformer.errors import DataError, MissingDependencyError
+
+MIN_PER_BATCH = 2  # ComBat estimates a variance per batch
+
+
+@dataclass
+class BatchCorrection:
+    """Fitted ComBat parameters.
+
+    Attributes
+    ----------
+    key
+        The obs / labels column that names each sample's batch.
+    levels
+        Batch names, in the order of the rows of ``gamma`` and ``delta``.
+    genes
+        (G,) int64 positions of the corrected genes in the matrix it was fitted on.
+    grand_mean, pooled_var
+        (G,) per-gene mean and pooled within-batch variance of the training samples.
+    gamma, delta
+        (B, G) empirical-Bayes additive and multiplicative batch effects.
+    """
+
+    key: str
+    levels: list[str]
+    genes: np.ndarray
+    grand_mean: np.ndarray
+    pooled_var: np.ndarray
+    gamma: np.ndarray
+    delta: np.ndarray
+
+    @classmethod
+    def fit(cls, x: np.ndarray, batch: np.ndarray, key: str) -> BatchCorrection:
+        """Fit ComBat on training rows ``x`` (N, G_all) with their batch names ``batch`` (N,)."""
+        combat = _combatlearn()
+        batch = _batch_names(batch, key)
+        levels, counts = np.unique(batch, return_counts=True)
+        if len(levels) < 2:
+            raise DataError(
+                f"--batch-key {key}: the training patients all come from one batch "
+                f"({levels[0]!r}); there is no batch effect to estimate"
+            )
+        small = [f"{v!r} ({c})" for v, c in zip(levels, counts, strict=True) if c < MIN_PER_BATCH]
+        if small:
+            raise DataError(
+                f"--batch-key {key}: ComBat needs at least {MIN_PER_BATCH} training patients per "
+                f"batch; too few in {', '.join(small)} (merge small batches)"
+            )
+        varies = np.ones(x.shape[1], dtype=bool)
+        for level in levels:
+            rows = x[batch == level]
+            varies &= np.ptp(rows, axis=0) > 0
+        genes = np.flatnonzero(varies)
+        if len(genes) < 2:
+            raise DataError(
+                f"--batch-key {key}: fewer than 2 genes vary within every training batch; "
+                "ComBat cannot be fitted"
+            )
+        skipped = x.shape[1] - len(genes)
+        if skipped:
+            note(
+                f"ComBat: {skipped} of {x.shape[1]} genes are constant within some training "
+                "batch and are left uncorrected"
+            )
+        frame = pd.DataFrame(x[:, genes].astype(np.float64))
+        model = combat.ComBatModel(method="johnson")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # its notes on shrinkage diagnostics
+            model.fit(frame, batch=pd.Series(batch, index=frame.index))
+        fitted_levels = [str(v) for v in model._batch_levels]  # the package's fitted state
+        note(
+            f"ComBat fitted on {len(x)} training patients in {len(levels)} batches of "
+            f"'{key}' ({', '.join(f'{v}: {c}' for v, c in zip(levels, counts, strict=True))})"
+        )
+        return cls(
+            key=key,
+            levels=fitted_levels,
+            genes=genes.astype(np.int64),
+            grand_mean=np.asarray(model._grand_mean, dtype=np.float64),
+            pooled_var=np.asarray(model._pooled_var, dtype=np.float64),
+            gamma=np.asarray(model._gamma_star, dtype=np.float64),
+            delta=np.asarray(model._delta_star, dtype=np.float64),
+        )
+
+    def apply(self, x: np.ndarray, batch: np.ndarray) -> np.ndarray:
+        """Correct ``x`` (N, G_all) whose samples belong to the batches ``batch`` (N,)."""
+        batch = _batch_names(batch, self.key)
+        unseen = sorted(set(batch) - set(self.levels))
+        if unseen:
+            raise DataError(
+                f"--batch-key {self.key}: batch {', '.join(map(repr, unseen[:5]))} was not among "
+                f"the training batches ({', '.join(self.levels)}); ComBat can only correct "
+                "batches it was fitted on"
+            )
+        out = np.array(x, dtype=np.float32, copy=True)
+        sd = np.sqrt(self.pooled_var)  # (G,)
+        cols = x[:, self.genes].astype(np.float64)  # (N, G)
+        standardized = (cols - self.grand_mean) / sd
+        adjusted = np.empty_like(standardized)
+        for i, level in enumerate(self.levels):
+            rows = batch == level
+            adjusted[rows] = (standardized[rows] - self.gamma[i]) / np.sqrt(self.delta[i])
+        out[:, self.genes] = (adjusted * sd + self.grand_mean).astype(np.float32)
+        return out
+
+    # ----------------------------------------------------------------------------- save / load
+    def tensors(self) -> dict[str, np.ndarray]:
+        return {
+            "combat_genes": self.genes,
+            "combat_grand_mean": self.grand_mean,
+            "combat_pooled_var": self.pooled_var,
+            "combat_gamma": self.gamma,
+            "combat_delta": self.delta,
+        }
+
+    @classmethod
+    def from_saved(
+        cls, key: str, levels: list[str], tensors: dict[str, np.ndarray]
+    ) -> BatchCorrection:
+        return cls(
+            key=key,
+            levels=levels,
+            genes=tensors["combat_genes"],
+            grand_mean=tensors["combat_grand_mean"],
+            pooled_var=tensors["combat_pooled_var"],
+            gamma=tensors["combat_gamma"],
+            delta=tensors["combat_delta"],
+        )
+
+
+def _batch_names(batch: np.ndarray, key: str) -> np.ndarray:
+    series = pd.Series(np.asarray(batch, dtype=object))
+    if series.isna().any():
+        raise DataError(
+            f"--batch-key {key}: {int(series.isna().sum())} samples have no batch; every sample "
+            "needs one"
+        )
+    return series.map(str).to_numpy(dtype=object)
+
+
+def _combatlearn():
+    try:
+        import combatlearn.core
+    except ImportError:
+        raise MissingDependencyError(
+            "combatlearn", extra="batch", feature="--batch-key (ComBat)"
+        ) from None
+    return combatlearn.core

@@ -1,0 +1,562 @@
+"""``omicsformer fetch tcga``: download a TCGA project's expression files and clinical table from
+the GDC API into a folder that ``--data`` reads.
+
+The GDC API (https://docs.gdc.cancer.gov/API/Users_Guide/Getting_Started/):
+
+- ``POST /files`` with ``filters`` (project, data type, workflow, open access), ``fields``,
+  ``size`` and ``from``: the file list with each file's ``md5sum``, ``file_size`` and samples,
+  page by page (``data.pagination``);
+- ``GET /data/<file_id>``: one file's bytes (``Range`` requests continue a partial download);
+- ``POST /cases``: the project's cases with their vital status and follow-up.
+
+The folder it makes looks like a gdc-client download, plus what the portal's cart would give::
+
+    DIR/<file_id>/<file_name>      one file each, moved into place only once its MD5 matched
+    DIR/gdc_sample_sheet.tsv       File ID, File Name, ..., Case ID, Sample ID, Sample Type
+    DIR/gdc_manifest.txt           id, filename, md5, size, state (the gdc-client's manifest)
+    DIR/clinical.tsv               one row per case, GDC clinical columns, '-- for missing
+    DIR/fetch.json                 what was asked, and whether it finished
+
+Safe to interrupt and run again: a file is downloaded to a hidden ``.NAME.part`` beside its
+place (continued where it stopped), checked against the MD5 and size the files endpoint gives,
+and only then renamed; a file already in place is checked and skipped. A checksum mismatch
+deletes the partial file and stops with one line. The sample sheet and clinical table are
+written last, so a folder that is still being fetched is not read as a finished download. One
+``fetch`` at a time per folder (a lock); a non-empty folder not made by ``fetch`` is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omicsformer.console import err, note
+from omicsformer.errors import FetchError
+from omicsformer.fileio import write_json, write_text
+
+API = "https://api.gdc.cancer.gov"
+DATA_TYPE = "Gene Expression Quantification"
+WORKFLOW = "STAR - Counts"  # the augmented STAR gene counts (GENCODE v36) since GDC release 32
+MARKER = "fetch.json"
+CHUNK = 1 << 20
+FILE_FIELDS = (
+    "file_id",
+    "file_name",
+    "md5sum",
+    "file_size",
+    "data_category",
+    "data_type",
+    "cases.submitter_id",
+    "cases.project.project_id",
+    "cases.samples.submitter_id",
+    "cases.samples.sample_type",
+    "cases.samples.tumor_descriptor",
+    "cases.samples.specimen_type",
+)
+CASE_FIELDS = (
+    "case_id",
+    "submitter_id",
+    "project.project_id",
+    "demographic.vital_status",
+    "demographic.days_to_death",
+    "demographic.gender",
+    "diagnoses.days_to_last_follow_up",
+    "diagnoses.age_at_diagnosis",
+    "diagnoses.primary_diagnosis",
+    "diagnoses.ajcc_pathologic_stage",
+    "diagnoses.tumor_grade",
+)
+CLINICAL_COLUMNS = (
+    "case_id",
+    "case_submitter_id",
+    "project_id",
+    "vital_status",
+    "days_to_death",
+    "days_to_last_follow_up",
+    "gender",
+    "age_at_diagnosis",
+    "primary_diagnosis",
+    "ajcc_pathologic_stage",
+    "tumor_grade",
+)
+SHEET_COLUMNS = (
+    "File ID",
+    "File Name",
+    "Data Category",
+    "Data Type",
+    "Project ID",
+    "Case ID",
+    "Sample ID",
+    "Sample Type",
+    "Tumor Descriptor",
+    "Specimen Type",
+)
+MISSING = "'--"  # the GDC's spelling of a missing value in its TSV files
+
+
+# ------------------------------------------------------------------------------------- client
+class GDCClient:
+    """A small client of the GDC API over ``urllib`` (no extra dependency).
+
+    Parameters
+    ----------
+    api
+        The API root (``https://api.gdc.cancer.gov``; tests use a local server).
+    timeout
+        Seconds to wait for a response or for the next bytes of one.
+    retries
+        Further attempts after a failed request (connection error, 429, 5xx), waiting
+        ``backoff``, 2 x ``backoff``, ... seconds; a download continues where it stopped.
+    page_size
+        Hits per page of ``/files`` and ``/cases``.
+    """
+
+    def __init__(
+        self,
+        api: str = API,
+        *,
+        timeout: float = 60.0,
+        retries: int = 4,
+        backoff: float = 2.0,
+        page_size: int = 500,
+    ) -> None:
+        self.api = api.rstrip("/")
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.page_size = page_size
+
+    # ---------------------------------------------------------------------------- requests
+    def _retrying(self, what: str, attempt: Callable[[], Any]) -> Any:
+        for n in range(self.retries + 1):
+            try:
+                return attempt()
+            except urllib.error.HTTPError as exc:
+                if (exc.code != 429 and exc.code < 500) or n == self.retries:
+                    detail = _error_detail(exc)
+                    raise FetchError(
+                        f"{what}: the GDC API answered {exc.code} {exc.reason}{detail}"
+                    ) from None
+            except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+                if n == self.retries:
+                    reason = getattr(exc, "reason", exc)
+                    raise FetchError(
+                        f"{what}: cannot reach {self.api} ({reason}) after {n + 1} attempts"
+                    ) from None
+            time.sleep(self.backoff * 2**n)
+        raise AssertionError("unreachable")
+
+    def _post_json(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
+        request = urllib.request.Request(
+            f"{self.api}/{endpoint}",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+            method="POST",
+        )
+
+        def attempt() -> dict[str, Any]:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return json.loads(response.read().decode())
+
+        try:
+            return self._retrying(f"/{endpoint}", attempt)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise FetchError(f"/{endpoint}: the GDC API sent a response that is not JSON") from None
+
+    def search(self, endpoint: str, filters: dict[str, Any], fields: tuple[str, ...]) -> list:
+        """Every hit of ``endpoint`` (``files``, ``cases``) matching ``filters``, all pages."""
+        hits: list[dict[str, Any]] = []
+        start = 0
+        while True:
+            body = {
+                "filters": filters,
+                "fields": ",".join(fields),
+                "format": "JSON",
+                "size": self.page_size,
+                "from": start,
+            }
+            page = self._post_json(endpoint, body)
+            try:
+                data = page["data"]
+                batch, total = data["hits"], int(data["pagination"]["total"])
+            except (KeyError, TypeError, ValueError):
+                raise FetchError(f"/{endpoint}: unexpected response from the GDC API") from None
+            hits.extend(batch)
+            start += len(batch)
+            if not batch or start >= total:
+                return hits
+
+    def download(
+        self,
+        file_id: str,
+        dest: Path,
+        *,
+        md5: str,
+        size: int,
+        on_bytes: Callable[[int], None] = lambda n: None,
+    ) -> None:
+        """Download ``/data/<file_id>`` to ``dest`` through ``.<name>.part``: continued with a
+        ``Range`` request if a partial file is there, checked against ``md5`` and ``size``, then
+        renamed. A mismatch removes the partial file and raises :class:`FetchError`."""
+        part = dest.parent / f".{dest.name}.part"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+
+        def attempt() -> None:
+            offset = part.stat().st_size if part.exists() else 0
+            if offset > size:
+                part.unlink()
+                offset = 0
+            if offset == size:
+                return
+            headers = {"Range": f"bytes={offset}-"} if offset else {}
+            request = urllib.request.Request(f"{self.api}/data/{file_id}", headers=headers)
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                mode = "ab" if offset and response.status == 206 else "wb"
+                if mode == "wb" and offset:
+                    on_bytes(-offset)  # the server sent the whole file again
+                with part.open(mode) as handle:
+                    for block in iter(lambda: response.read(CHUNK), b""):
+                        handle.write(block)
+                        on_bytes(len(block))
+            if part.stat().st_size < size:  # the connection closed early: continue
+                raise ConnectionError(f"{part.stat().st_size} of {size} bytes received")
+
+        self._retrying(f"file {file_id}", attempt)
+        got_size, got_md5 = part.stat().st_size, md5_of(part)
+        if got_size != size or got_md5 != md5:
+            part.unlink(missing_ok=True)
+            raise FetchError(
+                f"file {file_id} ({dest.name}) is damaged: MD5 {got_md5}, {got_size} bytes; the "
+                f"GDC lists MD5 {md5}, {size} bytes; it was deleted, run the same command again"
+            )
+        os.replace(part, dest)
+
+
+def _error_detail(exc: urllib.error.HTTPError) -> str:
+    try:
+        body = json.loads(exc.read().decode())
+        message = body.get("message") or body.get("error") or ""
+    except Exception:  # an HTML or empty error page: the status line says enough
+        return ""
+    return f": {' '.join(str(message).split())}" if message else ""
+
+
+def md5_of(path: Path) -> str:
+    digest = hashlib.md5()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# ------------------------------------------------------------------------------------ filters
+def _in(field_name: str, values: list[str]) -> dict[str, Any]:
+    return {"op": "in", "content": {"field": field_name, "value": values}}
+
+
+def file_filters(
+    project: str, data_type: str, workflow: str | None, sample_types: list[str]
+) -> dict[str, Any]:
+    """Open files of ``project`` of ``data_type`` (and ``workflow``), of these sample types."""
+    content = [
+        _in("cases.project.project_id", [project]),
+        _in("data_type", [data_type]),
+        _in("access", ["open"]),
+    ]
+    if workflow:
+        content.append(_in("analysis.workflow_type", [workflow]))
+    if sample_types:
+        content.append(_in("cases.samples.sample_type", sample_types))
+    return {"op": "and", "content": content}
+
+
+# --------------------------------------------------------------------------------- the folder
+@dataclass
+class FetchSummary:
+    """What a fetch did."""
+
+    folder: Path
+    files: int = 0
+    downloaded: int = 0
+    already_there: int = 0
+    bytes_downloaded: int = 0
+    cases: int | None = None
+    written: list[str] = field(default_factory=list)
+
+
+def _check_folder(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise FetchError(f"{out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
+        raise FetchError(
+            f"{out}: the folder holds files that `omicsformer fetch` did not make; give a new "
+            "or empty folder (fetch adds to a folder only to finish its own download)"
+        )
+
+
+def _sheet_row(hit: dict[str, Any]) -> list[str]:
+    cases = hit.get("cases") or []
+    samples = [s for c in cases for s in (c.get("samples") or [])]
+
+    def join(values: list[Any]) -> str:
+        text = ", ".join(dict.fromkeys(str(v) for v in values if v not in (None, "")))
+        return text or MISSING
+
+    return [
+        hit["file_id"],
+        hit["file_name"],
+        hit.get("data_category") or MISSING,
+        hit.get("data_type") or MISSING,
+        join([(c.get("project") or {}).get("project_id") for c in cases]),
+        join([c.get("submitter_id") for c in cases]),
+        join([s.get("submitter_id") for s in samples]),
+        join([s.get("sample_type") for s in samples]),
+        join([s.get("tumor_descriptor") for s in samples]),
+        join([s.get("specimen_type") for s in samples]),
+    ]
+
+
+def _tsv(columns: tuple[str, ...], rows: list[list[str]]) -> str:
+    def cell(value: Any) -> str:
+        text = MISSING if value is None or value == "" else str(value)
+        return " ".join(text.replace("\t", " ").split())
+
+    lines = ["\t".join(columns), *("\t".join(cell(v) for v in row) for row in rows)]
+    return "\n".join(lines) + "\n"
+
+
+def clinical_rows(cases: list[dict[str, Any]]) -> list[list[Any]]:
+    """One row per case in the GDC's clinical.tsv columns; a case's diagnoses give the longest
+    ``days_to_last_follow_up`` and the first non-missing of the other diagnosis fields."""
+    rows = []
+    for case in cases:
+        demographic = case.get("demographic") or {}
+        diagnoses = case.get("diagnoses") or []
+
+        def first(key: str, diagnoses: list[dict[str, Any]] = diagnoses) -> Any:
+            return next((d[key] for d in diagnoses if d.get(key) not in (None, "")), None)
+
+        follow = [
+            d["days_to_last_follow_up"]
+            for d in diagnoses
+            if _is_number(d.get("days_to_last_follow_up"))
+        ]
+        rows.append(
+            [
+                case.get("case_id") or case.get("id"),
+                case.get("submitter_id"),
+                (case.get("project") or {}).get("project_id"),
+                demographic.get("vital_status"),
+                demographic.get("days_to_death"),
+                _number_text(max(follow)) if follow else None,
+                demographic.get("gender"),
+                first("age_at_diagnosis"),
+                first("primary_diagnosis"),
+                first("ajcc_pathologic_stage"),
+                first("tumor_grade"),
+            ]
+        )
+    return rows
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _number_text(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+class _Progress:
+    """A bytes bar on a terminal; otherwise one line per file."""
+
+    def __init__(self, total_files: int, total_bytes: int, terminal: bool | None = None) -> None:
+        self.total_files = total_files
+        self.terminal = err.is_terminal if terminal is None else terminal
+        self._bar: Any = None
+        if self.terminal and total_bytes:
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+                TransferSpeedColumn,
+            )
+
+            self._bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                console=err,
+                transient=True,
+            )
+            self._task = self._bar.add_task("fetch", total=total_bytes)
+            self._bar.start()
+
+    def bytes(self, n: int) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, advance=n)
+
+    def file(self, index: int, name: str, size: int, done: str) -> None:
+        text = f"[{index}/{self.total_files}] {name} ({size / 1e6:.1f} MB): {done}"
+        if self._bar is not None:
+            self._bar.update(self._task, description=f"[{index}/{self.total_files}]")
+            if done.startswith("already"):
+                self._bar.update(self._task, advance=size)
+        else:
+            note(text)
+
+    def stop(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def fetch_tcga(
+    project: str,
+    out: str | Path,
+    *,
+    data_type: str = DATA_TYPE,
+    workflow: str | None = None,
+    sample_types: list[str] | None = None,
+    clinical: bool = True,
+    max_files: int | None = None,
+    client: GDCClient | None = None,
+    terminal: bool | None = None,
+) -> FetchSummary:
+    """Download a TCGA (or any GDC) project's open files and clinical table into ``out``.
+
+    Parameters
+    ----------
+    project
+        GDC project ID, e.g. ``TCGA-BRCA``.
+    out
+        The folder to fill; created if needed; a folder of an earlier fetch is completed.
+    data_type, workflow
+        GDC ``data_type`` and ``analysis.workflow_type`` (default: gene expression from
+        ``STAR - Counts``, the files ``--data`` reads; another data type has no workflow
+        filter unless one is given).
+    sample_types
+        GDC sample-type names to keep (``Primary Tumor``, ...; default all).
+    clinical
+        Also write ``clinical.tsv`` from the cases endpoint.
+    max_files
+        At most this many files (in sample order), for a first look.
+    client
+        The API client (default: :class:`GDCClient` on the public API).
+    terminal
+        Progress as a live bar (True) or one line per file (False); default: whether stderr
+        is a terminal.
+    """
+    from filelock import FileLock, Timeout
+
+    out = Path(out)
+    client = client or GDCClient()
+    if workflow is None and data_type == DATA_TYPE:
+        workflow = WORKFLOW
+    _check_folder(out)
+    out.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(out / ".fetch.lock", timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise FetchError(f"{out}: another `omicsformer fetch` is filling this folder") from None
+    try:
+        request = {
+            "project": project,
+            "data_type": data_type,
+            "workflow": workflow,
+            "sample_types": sample_types or [],
+            "api": client.api,
+        }
+        write_json(
+            out / MARKER, {"made_by": "omicsformer fetch tcga", **request, "complete": False}
+        )
+        summary = _fetch(
+            client, out, request, clinical=clinical, max_files=max_files, terminal=terminal
+        )
+        write_json(
+            out / MARKER,
+            {
+                "made_by": "omicsformer fetch tcga",
+                **request,
+                "complete": True,
+                "files": summary.files,
+                "cases": summary.cases,
+            },
+        )
+        return summary
+    finally:
+        lock.release()
+
+
+def _fetch(
+    client: GDCClient,
+    out: Path,
+    request: dict[str, Any],
+    *,
+    clinical: bool,
+    max_files: int | None,
+    terminal: bool | None,
+) -> FetchSummary:
+    project = request["project"]
+    filters = file_filters(
+        project, request["data_type"], request["workflow"], request["sample_types"]
+    )
+    hits = client.search("files", filters, FILE_FIELDS)
+    if not hits:
+        what = request["data_type"] + (f" ({request['workflow']})" if request["workflow"] else "")
+        raise FetchError(
+            f"the GDC has no open {what} files for project {project!r} (is the project ID right? "
+            "e.g. TCGA-BRCA)"
+        )
+    rows = sorted((_sheet_row(h) for h in hits), key=lambda r: (r[6], r[0]))
+    if max_files is not None:
+        rows = rows[:max_files]
+    files = {h["file_id"]: h for h in hits}
+    summary = FetchSummary(out, files=len(rows))
+    total = sum(int(files[r[0]]["file_size"]) for r in rows)
+    note(f"{project}: {len(rows)} files, {total / 1e6:.1f} MB, into {out}")
+    progress = _Progress(len(rows), total, terminal)
+    try:
+        for index, row in enumerate(rows, start=1):
+            hit = files[row[0]]
+            dest = out / hit["file_id"] / hit["file_name"]
+            size, md5 = int(hit["file_size"]), str(hit["md5sum"])
+            if dest.is_file() and dest.stat().st_size == size and md5_of(dest) == md5:
+                summary.already_there += 1
+                progress.file(index, dest.name, size, "already there, MD5 verified")
+                continue
+            client.download(hit["file_id"], dest, md5=md5, size=size, on_bytes=progress.bytes)
+            summary.downloaded += 1
+            summary.bytes_downloaded += size
+            progress.file(index, dest.name, size, "downloaded, MD5 verified")
+    finally:
+        progress.stop()
+
+    manifest = [
+        [r[0], r[1], files[r[0]]["md5sum"], files[r[0]]["file_size"], "released"] for r in rows
+    ]
+    write_text(out / "gdc_manifest.txt", _tsv(("id", "filename", "md5", "size", "state"), manifest))
+    if clinical:
+        cases = client.search(
+            "cases", {"op": "and", "content": [_in("project.project_id", [project])]}, CASE_FIELDS
+        )
+        write_text(out / "clinical.tsv", _tsv(CLINICAL_COLUMNS, clinical_rows(cases)))
+        summary.cases = len(cases)
+        summary.written.append("clinical.tsv")
+    # last: a folder with a sample sheet is read by --data as a finished download
+    write_text(out / "gdc_sample_sheet.tsv", _tsv(SHEET_COLUMNS, rows))
+    summary.written[:0] = ["gdc_sample_sheet.tsv", "gdc_manifest.txt"]
+    return summary

@@ -1,0 +1,254 @@
+"""``fetch tcga`` against a local HTTP server (127.0.0.1) that replays GDC API responses.
+
+The responses in ``gdc_api/`` follow the GDC API's format (``files.json``, ``cases.json`` from
+the files and cases endpoints, file bodies served by ``/data/<file_id>``); the server pages
+them by the request's ``from`` / ``size``, answers ``Range`` requests with 206, and can be told
+to corrupt a file or cut a connection short. No test reaches the network.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import ClassVar
+
+import pandas as pd
+import pytest
+
+from omicsformer.data.fetch import GDCClient, fetch_tcga, md5_of
+from omicsformer.data.readers import load_data
+from omicsformer.errors import FetchError
+
+RECORDED = Path(__file__).parent / "gdc_api"
+FILES = json.loads((RECORDED / "files.json").read_text())["data"]["hits"]
+
+
+class Replay(BaseHTTPRequestHandler):
+    """Serves the recorded responses; the class attributes are set per test."""
+
+    corrupt: ClassVar[set[str]] = set()  # file IDs whose bytes are altered
+    cut: ClassVar[
+        dict[str, int]
+    ] = {}  # file ID -> bytes sent before the connection is closed (once)
+    downloads: ClassVar[Counter] = Counter()
+    ranges: ClassVar[list[str]] = []
+    bodies: ClassVar[list[dict]] = []
+
+    def log_message(self, *args: object) -> None:  # keep the test output quiet
+        pass
+
+    def _json(self, payload: dict, status: int = 200) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).bodies.append({"path": self.path, **body})
+        endpoint = self.path.strip("/")
+        if endpoint not in ("files", "cases"):
+            self._json({"message": "not found"}, 404)
+            return
+        recorded = json.loads((RECORDED / f"{endpoint}.json").read_text())
+        hits = recorded["data"]["hits"]
+        start, size = int(body.get("from", 0)), int(body.get("size", 10))
+        page = hits[start : start + size]
+        pagination = {"count": len(page), "total": len(hits), "size": size, "from": start}
+        self._json({"data": {"hits": page, "pagination": pagination}, "warnings": {}})
+
+    def do_GET(self) -> None:
+        if not self.path.startswith("/data/"):
+            self._json({"message": "not found"}, 404)
+            return
+        file_id = self.path.split("/")[-1]
+        path = RECORDED / "data" / file_id
+        if not path.is_file():
+            self._json({"message": f"{file_id} not found"}, 404)
+            return
+        data = path.read_bytes()
+        if file_id in self.corrupt:
+            data = data.replace(b"protein_coding", b"protein_cod1ng", 1)
+        type(self).downloads[file_id] += 1
+        start = 0
+        if "Range" in self.headers:
+            type(self).ranges.append(self.headers["Range"])
+            start = int(self.headers["Range"].split("=")[1].split("-")[0])
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        else:
+            self.send_response(200)
+        self.send_header("Content-Length", str(len(data) - start))
+        self.end_headers()
+        cut = type(self).cut.pop(file_id, None)
+        if cut is not None:
+            self.wfile.write(data[start : start + cut])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self.wfile.write(data[start:])
+
+
+@pytest.fixture
+def server():
+    Replay.corrupt, Replay.cut, Replay.downloads = set(), {}, Counter()
+    Replay.ranges, Replay.bodies = [], []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Replay)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def client(api: str) -> GDCClient:
+    return GDCClient(api, timeout=5, retries=2, backoff=0, page_size=3)  # two pages of files
+
+
+def test_fetch_writes_a_folder_that_data_reads(server, tmp_path, capsys):
+    out = tmp_path / "brca"
+    summary = fetch_tcga("TCGA-XX", out, client=client(server), terminal=False)
+    assert (summary.files, summary.downloaded, summary.already_there, summary.cases) == (4, 4, 0, 3)
+    for hit in FILES:
+        path = out / hit["file_id"] / hit["file_name"]
+        assert md5_of(path) == hit["md5sum"]
+    assert not list(out.rglob(".*.part"))
+    # the request: project, data type, STAR workflow, open access; paged by 3
+    files_requests = [b for b in Replay.bodies if b["path"] == "/files"]
+    assert [b["from"] for b in files_requests] == [0, 3]
+    fields = {
+        c["content"]["field"]: c["content"]["value"]
+        for c in files_requests[0]["filters"]["content"]
+    }
+    assert fields == {
+        "cases.project.project_id": ["TCGA-XX"],
+        "data_type": ["Gene Expression Quantification"],
+        "access": ["open"],
+        "analysis.workflow_type": ["STAR - Counts"],
+    }
+    sheet = pd.read_csv(out / "gdc_sample_sheet.tsv", sep="\t")
+    assert list(sheet["Sample ID"]) == [
+        "TCGA-AB-0001-01A",
+        "TCGA-AB-0001-11A",
+        "TCGA-AB-0002-01A",
+        "TCGA-AB-0003-01A",
+    ]
+    assert list(sheet["Case ID"])[:2] == ["TCGA-AB-0001", "TCGA-AB-0001"]
+    manifest = pd.read_csv(out / "gdc_manifest.txt", sep="\t")
+    assert set(manifest["md5"]) == {h["md5sum"] for h in FILES}
+    assert json.loads((out / "fetch.json").read_text())["complete"] is True
+    err = capsys.readouterr().err
+    assert "TCGA-XX: 4 files" in err
+    assert "[1/4]" in err and "downloaded, MD5 verified" in err
+
+    # clinical.tsv in the GDC's style, read back with overall survival
+    adata = load_data(
+        str(out), labels=str(out / "clinical.tsv"), obs_columns=["os_time", "os_event"]
+    )
+    assert list(adata.obs_names) == ["TCGA-AB-0001-01A", "TCGA-AB-0001-11A", "TCGA-AB-0002-01A"]
+    assert adata.obs["os_time"].tolist() == [412.0, 412.0, 1577.0]  # the longest follow-up
+    assert adata.obs["os_event"].tolist() == [1.0, 1.0, 0.0]
+    assert "1 vital status unknown" in capsys.readouterr().err
+
+
+def test_resume_skips_verified_files_and_continues_a_partial_one(server, tmp_path, capsys):
+    out = tmp_path / "brca"
+    fetch_tcga("TCGA-XX", out, client=client(server), max_files=2, terminal=False)
+    assert sum(Replay.downloads.values()) == 2
+    # an interrupted earlier run left half of the third file
+    third = FILES[2]
+    body = (RECORDED / "data" / third["file_id"]).read_bytes()
+    part = out / third["file_id"] / f".{third['file_name']}.part"
+    part.parent.mkdir()
+    part.write_bytes(body[:400])
+    Replay.downloads.clear()
+    capsys.readouterr()
+    summary = fetch_tcga("TCGA-XX", out, client=client(server), terminal=False)
+    assert (summary.downloaded, summary.already_there) == (2, 2)
+    assert Replay.downloads == Counter({third["file_id"]: 1, FILES[3]["file_id"]: 1})
+    assert Replay.ranges == ["bytes=400-"]
+    assert (out / third["file_id"] / third["file_name"]).read_bytes() == body
+    assert capsys.readouterr().err.count("already there, MD5 verified") == 2
+
+
+def test_a_connection_cut_short_is_continued(server, tmp_path):
+    first = FILES[0]
+    Replay.cut = {first["file_id"]: 300}
+    out = tmp_path / "brca"
+    # on a terminal: a live bar instead of one line per file
+    fetch_tcga("TCGA-XX", out, client=client(server), max_files=1, clinical=False, terminal=True)
+    assert Replay.ranges == ["bytes=300-"]
+    assert md5_of(out / first["file_id"] / first["file_name"]) == first["md5sum"]
+    assert not (out / "clinical.tsv").exists()
+
+
+def test_checksum_mismatch_is_an_error_and_leaves_no_file(server, tmp_path):
+    bad = FILES[1]
+    Replay.corrupt = {bad["file_id"]}
+    out = tmp_path / "brca"
+    with pytest.raises(FetchError) as info:
+        fetch_tcga("TCGA-XX", out, client=client(server), terminal=False)
+    message = str(info.value)
+    assert f"file {bad['file_id']} ({bad['file_name']}) is damaged" in message
+    assert bad["md5sum"] in message and "\n" not in message
+    assert not (out / bad["file_id"] / bad["file_name"]).exists()
+    assert not list(out.rglob("*.part"))
+    # no sample sheet: the folder is not taken for a finished download
+    assert not (out / "gdc_sample_sheet.tsv").exists()
+    assert json.loads((out / "fetch.json").read_text())["complete"] is False
+
+
+def test_cli_fetch_and_its_errors(cli, server, tmp_path, monkeypatch):
+    monkeypatch.setattr("omicsformer.data.fetch.time.sleep", lambda seconds: None)  # retries
+    out = tmp_path / "brca"
+    result = cli(
+        "fetch",
+        "tcga",
+        "--project",
+        "TCGA-XX",
+        "--sample-types",
+        "01",
+        "--api",
+        server,
+        "--out",
+        out,
+        "--no-clinical",
+    )
+    assert result.code == 0, result.err
+    assert "4 files in" in result.err and "every MD5 verified" in result.err
+    content = [c["content"] for c in Replay.bodies[0]["filters"]["content"]]
+    assert {"field": "cases.samples.sample_type", "value": ["Primary Tumor"]} in content
+    again = cli("fetch", "tcga", "--project", "TCGA-XX", "--api", server, "--out", out)
+    assert again.code == 0 and "0 downloaded, 4 already there" in again.err
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    refused = cli("fetch", "tcga", "--project", "TCGA-XX", "--api", server, "--out", mine)
+    assert refused.code == 2
+    assert "holds files that `omicsformer fetch` did not make" in refused.err
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+
+    unreachable = cli(
+        "fetch",
+        "tcga",
+        "--project",
+        "TCGA-XX",
+        "--api",
+        "http://127.0.0.1:9",
+        "--out",
+        tmp_path / "x",
+    )
+    assert unreachable.code == 2
+    assert unreachable.err.count("\n") == 1 and "cannot reach http://127.0.0.1:9" in unreachable.err
+
+
+def test_no_files_names_the_project(server, tmp_path, monkeypatch):
+    monkeypatch.setattr(GDCClient, "search", lambda self, endpoint, filters, fields: [])
+    with pytest.raises(FetchError, match="no open Gene Expression Quantification .* 'TCGA-ZZ'"):
+        fetch_tcga("TCGA-ZZ", tmp_path / "out", client=client(server), terminal=False)

@@ -1,0 +1,128 @@
+"""The CLI on TCGA-style inputs: a GDC folder with a clinical table, end to end; bad input is
+one line and exit 2, with nothing written."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.data.tcga_files import cohort, write_gdc_folder
+
+COXPH = ["--model", "coxph", "-o", "n_alphas=3", "-o", "inner_folds=2"]
+
+
+@pytest.fixture
+def tcga_cohort(tmp_path):
+    files, clinical = cohort(40, normals=4, seed=1)
+    write_gdc_folder(tmp_path / "gdc", files)
+    clinical.to_csv(tmp_path / "clinical.tsv", sep="\t", index=False)
+    return tmp_path / "gdc", tmp_path / "clinical.tsv"
+
+
+def test_train_survival_on_a_gdc_folder_and_clinical_table(cli, tcga_cohort, tmp_path):
+    gdc, clinical = tcga_cohort
+    result = cli(
+        "train",
+        "--data",
+        gdc,
+        "--labels",
+        clinical,
+        "--task",
+        "survival",  # os_time / os_event derived from the clinical table
+        "--sample-types",
+        "01",
+        "--transform",
+        "log2p1",
+        *COXPH,
+        "--out",
+        tmp_path / "run",
+    )
+    assert result.code == 0, result.err
+    assert "read 44 GDC STAR files (tpm_unstranded): 44 samples of 40 patients" in result.err
+    assert "kept 40 of 44 samples of type 01" in result.err
+    assert "GDC clinical table, 40 patients (80 rows;" in result.err
+    assert "joined 40 of 40 samples (40 patients)" in result.err
+    assert "task: survival (overall survival: time 'os_time', event 'os_event')" in result.err
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["test"]["c_index"] > 0.5  # the risk follows gene 0 by construction
+    config = (tmp_path / "run" / "config.yaml").read_text()
+    assert "sample_types:\n  - '01'" in config
+
+    predicted = cli(
+        "predict", tmp_path / "run", "--data", gdc, "--out", tmp_path / "predictions.csv"
+    )
+    assert predicted.code == 0, predicted.err
+    frame = pd.read_csv(tmp_path / "predictions.csv")
+    assert len(frame) == 44 and frame["risk"].notna().all()
+
+
+def test_train_classification_on_sample_type(cli, tmp_path):
+    rng = np.random.default_rng(0)
+    files = []
+    for p in range(24):
+        for code, shift in (("01", 300.0), ("11", 0.0)):
+            counts = rng.poisson(100, size=10).astype(float)
+            counts[:3] += shift  # tumours express genes 0-2 more
+            files.append((f"TCGA-AB-{p + 1:04d}-{code}A", counts))
+    write_gdc_folder(tmp_path / "gdc", files)
+    result = cli(
+        "train",
+        "--data",
+        tmp_path / "gdc",
+        "--gdc-column",
+        "unstranded",
+        "--target",
+        "sample_type",
+        "--transform",
+        "log2p1",
+        "--model",
+        "logreg",
+        "-o",
+        "C=1",
+        "-o",
+        "inner_folds=2",
+        "--out",
+        tmp_path / "run",
+    )
+    assert result.code == 0, result.err
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["test"]["balanced_accuracy"] == 1.0
+
+
+def one_line_exit_2(result) -> str:
+    assert result.code == 2, result.err
+    lines = result.err.strip().splitlines()
+    assert lines[-1].startswith("omicsformer: error: ")
+    assert not any("Traceback" in line for line in lines)
+    return lines[-1]
+
+
+def test_bad_tcga_inputs_are_one_line_and_write_nothing(cli, tcga_cohort, tmp_path):
+    gdc, clinical = tcga_cohort
+    out = tmp_path / "run"
+    base = ["train", "--labels", clinical, "--task", "survival", *COXPH, "--out", out]
+
+    line = one_line_exit_2(cli(*base, "--data", gdc, "--gdc-column", "tpm"))
+    assert "unknown --gdc-column 'tpm'" in line and "fpkm_uq_unstranded" in line
+
+    sheet = pd.read_csv(next(gdc.glob("gdc_sample_sheet*")), sep="\t")
+    for _, row in sheet.iloc[:3].iterrows():
+        (gdc / row["File ID"] / row["File Name"]).unlink()
+    line = one_line_exit_2(cli(*base, "--data", gdc))
+    assert "names 3 of 44 files that are missing" in line
+    assert sheet["File Name"][0] in line
+
+    xena = tmp_path / "TCGA-XX.star_tpm.tsv"
+    frame = pd.DataFrame(
+        np.log2(np.arange(1.0, 41.0).reshape(4, 10) + 1),
+        index=pd.Index([f"ENSG0000000000{i}.1" for i in range(4)], name="Ensembl_ID"),
+        columns=[f"TCGA-AB-{p + 1:04d}-01A" for p in range(10)],
+    )
+    frame.to_csv(xena, sep="\t")
+    line = one_line_exit_2(cli(*base, "--data", xena, "--transform", "log2p1"))
+    assert "already on a log2(x+1) scale; --transform log2p1 would log them twice" in line
+
+    line = one_line_exit_2(cli(*base, "--data", xena, "--sample-types", "tumour"))
+    assert "unknown sample type 'tumour'" in line
+    assert not out.exists() and not list(tmp_path.glob(".run*partial"))
