@@ -245,6 +245,19 @@ def gene_set_membership(path: str | Path, genes: list[str]) -> dict[str, Any]:
     return {"source": source, "sets": names, "gene_sets": gene_sets}
 
 
+def saved_gene_sets(attention_mask: str, arch: dict[str, Any]) -> list[list[int]] | None:
+    """The per-gene set indices a model's architecture record saved for its attention mask
+    (:func:`gene_set_membership`), or None when the model has no mask."""
+    if attention_mask == "none":
+        return None
+    if "gene_sets" not in arch:
+        raise ConfigError(
+            f"attention_mask={attention_mask}: the model's architecture has no gene sets (it was "
+            "built without a mask)"
+        )
+    return arch["gene_sets"]["gene_sets"]
+
+
 def make_grouping(
     strategy: str,
     genes: list[str],

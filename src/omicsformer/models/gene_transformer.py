@@ -31,7 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from omicsformer.config import PROBABILITY, TrainConfig, bounded
-from omicsformer.data.grouping import gene_set_membership
+from omicsformer.data.grouping import gene_set_membership, saved_gene_sets
 from omicsformer.errors import ConfigError
 from omicsformer.models import MODELS
 from omicsformer.models.base import ModelContext
@@ -160,14 +160,7 @@ def architecture(
 def network(
     options: GeneTransformerOptions, context: ModelContext, arch: dict[str, Any]
 ) -> GeneTransformer:
-    gene_sets = None
-    if options.attention_mask != "none":
-        if "gene_sets" not in arch:
-            raise ConfigError(
-                f"attention_mask={options.attention_mask}: the model's architecture has no "
-                "gene sets (it was built without a mask)"
-            )
-        gene_sets = arch["gene_sets"]["gene_sets"]
+    gene_sets = saved_gene_sets(options.attention_mask, arch)
     n_outputs = context.target.n_outputs
     return GeneTransformer(options, context.n_genes, n_outputs, arch.get("edges"), gene_sets)
 

@@ -34,7 +34,7 @@ import torch
 from torch import Tensor, nn
 
 from omicsformer.config import PROBABILITY, TrainConfig, bounded
-from omicsformer.data.grouping import Grouping, gene_set_membership, make_grouping
+from omicsformer.data.grouping import Grouping, gene_set_membership, make_grouping, saved_gene_sets
 from omicsformer.errors import ConfigError
 from omicsformer.models import MODELS
 from omicsformer.models.base import ModelContext
@@ -191,14 +191,7 @@ def architecture(
 
 def network(options: HybridOptions, context: ModelContext, arch: dict[str, Any]) -> Hybrid:
     grouping = Grouping.from_dict(arch["grouping"])
-    gene_sets = None
-    if options.attention_mask != "none":
-        if "gene_sets" not in arch:
-            raise ConfigError(
-                f"attention_mask={options.attention_mask}: the model's architecture has no "
-                "gene sets (it was built without a mask)"
-            )
-        gene_sets = arch["gene_sets"]["gene_sets"]
+    gene_sets = saved_gene_sets(options.attention_mask, arch)
     return Hybrid(options, grouping, context.n_genes, context.target.n_outputs, gene_sets)
 
 
