@@ -210,3 +210,83 @@ def test_survival_columns_with_an_id_column_of_any_name(tmp_path):
     joined = join_clinical(expression(["s2", "s1"]), table)
     assert joined.obs["os_time"].tolist() == [90.0, 30.0]
     assert joined.obs["stage"].tolist() == ["II", "I"]
+
+
+def test_gdc_follow_ups_give_living_patients_their_longest_follow_up(tmp_path):
+    path = tmp_path / "clinical.tsv"
+    path.write_text(  # the 2024 portal's export: one row per case x follow-up visit
+        "cases.submitter_id\tdemographic.vital_status\tdemographic.days_to_death\t"
+        "diagnoses.days_to_last_follow_up\tfollow_ups.days_to_follow_up\n"
+        "TCGA-AB-0001\tAlive\t'--\t'--\t300\n"
+        "TCGA-AB-0001\tAlive\t'--\t'--\t1100\n"
+        "TCGA-AB-0001\tAlive\t'--\t'--\t'--\n"
+        "TCGA-AB-0002\tAlive\t'--\t800\t500\n"  # the older column is larger here
+        "TCGA-AB-0003\tDead\t200\t'--\t900\n"  # dead: days_to_death, not the follow-up
+        "TCGA-AB-0004\tAlive\t'--\t'--\t'--\n"
+    )
+    table = clinical(path)
+    assert table.style.survival == "gdc"
+    frame = table.table
+    assert frame["os_time"].tolist()[:3] == [1100.0, 800.0, 200.0]
+    assert frame["os_event"].tolist()[:3] == [0.0, 0.0, 1.0]
+    assert table.no_survival == {"alive without days_to_last_follow_up or days_to_follow_up": 1}
+
+
+def test_days_to_follow_up_alone_is_a_gdc_survival_table(tmp_path):
+    path = tmp_path / "clinical.tsv"
+    path.write_text(
+        "case_submitter_id\tvital_status\tdays_to_follow_up\n"
+        "TCGA-AB-0001\tAlive\t40\n"
+        "TCGA-AB-0001\tAlive\t400\n"
+        "TCGA-AB-0002\tDead\t10\n"
+    )
+    table = clinical(path)
+    assert table.style.columns == {
+        "vital_status": "vital_status",
+        "days_to_follow_up": "days_to_follow_up",
+    }
+    assert table.table.loc["TCGA-AB-0001", ["os_time", "os_event"]].tolist() == [400.0, 0.0]
+    assert table.no_survival == {"dead without days_to_death": 1}
+
+
+def test_os_time_and_event_come_from_one_row(tmp_path):
+    cdr = tmp_path / "cdr.tsv"
+    cdr.write_text(
+        "bcr_patient_barcode\tOS\tOS.time\n"
+        "TCGA-AB-0001\t1\t[Not Available]\n"  # an event without a time
+        "TCGA-AB-0001\t0\t900\n"  # the first complete row
+        "TCGA-AB-0001\t1\t50\n"
+        "TCGA-AB-0002\t#N/A\t70\n"  # no complete row: the first row, counted
+    )
+    table = clinical(cdr)
+    assert table.table.loc["TCGA-AB-0001", ["os_time", "os_event"]].tolist() == [900.0, 0.0]
+    assert table.no_survival == {"OS missing": 1}
+
+    portal = tmp_path / "data_clinical_patient.txt"
+    portal.write_text(
+        "PATIENT_ID\tOS_STATUS\tOS_MONTHS\nTCGA-AB-0001\t1:DECEASED\t\nTCGA-AB-0001\t0:LIVING\t10\n"
+    )
+    frame = clinical(portal).table
+    assert frame.loc["TCGA-AB-0001", "os_event"] == 0.0
+    assert frame.loc["TCGA-AB-0001", "os_time"] == pytest.approx(304.375)
+
+
+def test_xena_clinical_matrix_os_columns(tmp_path, capsys):
+    path = tmp_path / "BRCA_clinicalMatrix.tsv"  # the hub's file, saved with an extension
+    path.write_text(
+        "sampleID\t_OS\t_OS_IND\t_OS_UNIT\t_PATIENT\tvital_status\n"
+        "TCGA-AB-0001-01\t400\t1\tdays\tTCGA-AB-0001\tDECEASED\n"
+        "TCGA-AB-0002-01\t900\t0\tdays\tTCGA-AB-0002\tLIVING\n"
+        "TCGA-AB-0003-01\t\t\tdays\tTCGA-AB-0003\t\n"
+    )
+    table = clinical(path)
+    assert (table.style.name, table.style.survival, table.level) == (
+        "UCSC Xena clinicalMatrix",
+        "os",
+        "sample",
+    )
+    assert table.no_survival == {"_OS_IND missing": 1}
+    joined = join_clinical(expression(["TCGA-AB-0002-01A", "TCGA-AB-0001-01A"]), table)
+    assert joined.obs["os_time"].tolist() == [900.0, 400.0]
+    assert joined.obs["os_event"].tolist() == [0.0, 1.0]
+    assert "UCSC Xena clinicalMatrix table, 3 samples" in capsys.readouterr().err

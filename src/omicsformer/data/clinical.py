@@ -49,6 +49,9 @@ from omicsformer.errors import DataError
 from omicsformer.fileio import first_line
 
 OS_TIME, OS_EVENT = "os_time", "os_event"
+# GDC follow-up times: the older per-case column and the newer one per follow-up visit
+# (``follow_ups.days_to_follow_up``, one row per visit); a patient's largest is the censoring time
+FOLLOW_UPS = ("days_to_last_follow_up", "days_to_follow_up")
 DAYS_PER_MONTH = 30.4375  # 365.25 / 12, cBioPortal's month
 
 SAMPLE_IDS = ("sample", "xena_sample", "submitter_id.samples", "SAMPLE_ID", "sampleID")
@@ -139,15 +142,15 @@ def detect_style(path: str | Path, *, sample_id: str | None = None) -> ClinicalS
     survival, roles = None, {}
     if "OS" in cells and "OS.time" in cells:
         survival, roles = "os", {"event": "OS", "time": "OS.time"}
+    elif "_OS_IND" in cells and "_OS" in cells:  # the Xena TCGA hub's clinicalMatrix
+        survival, roles = "os", {"event": "_OS_IND", "time": "_OS"}
     elif "OS_STATUS" in cells and "OS_MONTHS" in cells:
         survival, roles = "months", {"event": "OS_STATUS", "time": "OS_MONTHS"}
-    elif "vital_status" in bases and (
-        "days_to_death" in bases or "days_to_last_follow_up" in bases
-    ):
+    elif "vital_status" in bases and any(c in bases for c in ("days_to_death", *FOLLOW_UPS)):
         survival = "gdc"
         roles = {
             role: bases[role]
-            for role in ("vital_status", "days_to_death", "days_to_last_follow_up")
+            for role in ("vital_status", "days_to_death", *FOLLOW_UPS)
             if role in bases
         }
     if sample_id is not None:
@@ -164,14 +167,15 @@ def detect_style(path: str | Path, *, sample_id: str | None = None) -> ClinicalS
         # no ID column of a known name: the first column, as for any labels table
         id_column = id_column or patient or cells[0]
     level = "patient" if id_column in PATIENT_IDS else "sample"
+    xena = "UCSC Xena clinicalMatrix" if roles.get("time") == "_OS" else "UCSC Xena survival"
     name = {
         "gdc": "GDC clinical" if level == "patient" else "UCSC Xena phenotype",
-        "os": "TCGA-CDR" if id_column == "bcr_patient_barcode" else "UCSC Xena survival",
+        "os": "TCGA-CDR" if id_column == "bcr_patient_barcode" else xena,
         "months": "cBioPortal clinical",
         None: "clinical",
     }[survival]
     if survival == "os" and id_column not in ("bcr_patient_barcode", *SAMPLE_IDS):
-        name = "clinical (OS, OS.time)"
+        name = f"clinical ({roles['event']}, {roles['time']})"
     return ClinicalStyle(name, id_column, level, survival, roles, skip, sep)
 
 
@@ -279,6 +283,12 @@ def _survival(
     groups = ids.to_numpy()
     if style.survival == "gdc":
         vital = raw[roles["vital_status"]].str.lower()
+        follow_ups = [role for role in FOLLOW_UPS if role in roles]
+        follow = (  # the largest of a row's follow-up columns, then of the patient's rows
+            pd.concat([_numbers(raw[roles[role]]) for role in follow_ups], axis=1).max(axis=1)
+            if follow_ups
+            else np.nan
+        )
         per_id = pd.DataFrame(
             {
                 "dead": vital.eq("dead").fillna(False),
@@ -286,9 +296,7 @@ def _survival(
                 "death": _numbers(raw[roles["days_to_death"]])
                 if "days_to_death" in roles
                 else np.nan,
-                "follow": _numbers(raw[roles["days_to_last_follow_up"]])
-                if "days_to_last_follow_up" in roles
-                else np.nan,
+                "follow": follow,
             },
             index=raw.index,
         ).groupby(groups, sort=False)
@@ -300,7 +308,8 @@ def _survival(
         reason = pd.Series(pd.NA, index=merged.index, dtype="string")
         reason[~dead & ~alive] = "vital status unknown"
         reason[dead & merged["death"].isna()] = "dead without days_to_death"
-        reason[alive & merged["follow"].isna()] = "alive without days_to_last_follow_up"
+        without = " or ".join(follow_ups) if follow_ups else "a follow-up time"
+        reason[alive & merged["follow"].isna()] = f"alive without {without}"
     else:
         status = raw[roles["event"]].str.upper().str.strip()
         if style.survival == "months":
@@ -309,10 +318,15 @@ def _survival(
         else:
             event_raw = _numbers(status).where(lambda v: v.isin([0, 1]))
             time_raw = _numbers(raw[roles["time"]])
+        # one row per ID, time and event from the same row: the first row that has both
+        # (a per-column first non-missing could pair one row's event with another's time)
+        rows = pd.DataFrame({"id": groups, "event": event_raw, "time": time_raw})
+        complete = (rows["event"].notna() & rows["time"].notna()).to_numpy()
         merged = (
-            pd.DataFrame({"event": event_raw, "time": time_raw}, index=raw.index)
-            .groupby(groups, sort=False)
-            .first()
+            rows.iloc[np.argsort(~complete, kind="stable")]
+            .drop_duplicates("id")
+            .set_index("id")
+            .reindex(pd.unique(groups))
         )
         event, time = merged["event"].astype(float), merged["time"].astype(float)
         reason = pd.Series(pd.NA, index=merged.index, dtype="string")
@@ -383,7 +397,10 @@ def join_clinical(
     merged = (
         f" ({clinical.n_rows} rows; the rows of one {level} merged: first non-missing value per "
         "column"
-        + (", dead if any row says so, the longest times" if style.survival == "gdc" else "")
+        + {
+            "gdc": ", dead if any row says so, the longest times",
+            None: "",
+        }.get(style.survival, ", survival time and event from the first row that has both")
         + ")"
         if clinical.n_rows > len(table)
         else ""
