@@ -290,3 +290,54 @@ def test_xena_clinical_matrix_os_columns(tmp_path, capsys):
     assert joined.obs["os_time"].tolist() == [900.0, 400.0]
     assert joined.obs["os_event"].tolist() == [0.0, 1.0]
     assert "UCSC Xena clinicalMatrix table, 3 samples" in capsys.readouterr().err
+
+
+def test_join_writes_patient_and_tissue_source_site(tmp_path):
+    path = tmp_path / "clinical.tsv"
+    path.write_text(GDC_TSV)
+    joined = join_clinical(
+        expression(["TCGA-AB-0001-01A", "TCGA-AB-0001-11A", "TCGA-CD-0002-01A"]), clinical(path)
+    )
+    assert joined.obs["patient"].tolist() == ["TCGA-AB-0001", "TCGA-AB-0001", "TCGA-CD-0002"]
+    assert joined.obs["tss"].tolist() == ["AB", "AB", "CD"]
+    other = tmp_path / "other.csv"
+    other.write_text("id,OS,OS.time\ns1,1,30\ns2,0,90\n")  # IDs that are not barcodes
+    plain = join_clinical(expression(["s1", "s2"]), clinical(other))
+    assert "patient" not in plain.obs and "tss" not in plain.obs
+
+
+VIALS = (
+    "sample\tOS\tOS.time\tportion\n"
+    "TCGA-AB-0001-01A\t1\t400\t01\n"
+    "TCGA-AB-0001-01B\t1\t{time}\t02\n"  # a second vial of the same sample
+    "TCGA-AB-0002-01A\t0\t900\t01\n"
+)
+
+
+def test_vial_duplicates_are_counted(tmp_path, capsys):
+    path = tmp_path / "survival.tsv"
+    path.write_text(VIALS.format(time=400))
+    adata = expression(["TCGA-AB-0001-01", "TCGA-AB-0002-01"])  # the Xena hub's: no vial
+    joined = join_clinical(adata, clinical(path), wanted=["os_time", "os_event"])
+    assert joined.obs["os_time"].tolist() == [400.0, 900.0]
+    assert joined.obs["portion"].tolist() == [1.0, 1.0]  # the first row's
+    err = capsys.readouterr().err
+    assert (
+        "1 rows of the table repeat a sample by sample barcode (without the vial letter) "
+        "(e.g. TCGA-AB-0001-01A, TCGA-AB-0001-01B); the first row of each is used (their "
+        "values differ in 1 columns, e.g. portion)" in err
+    )
+
+
+def test_vial_duplicates_that_disagree_on_the_target_are_an_error(tmp_path):
+    path = tmp_path / "survival.tsv"
+    path.write_text(VIALS.format(time=500))
+    adata = expression(["TCGA-AB-0001-01", "TCGA-AB-0002-01"])
+    with pytest.raises(DataError) as info:
+        join_clinical(adata, clinical(path), wanted=["os_time", "os_event"])
+    assert (
+        "rows TCGA-AB-0001-01A, TCGA-AB-0001-01B are one sample by sample barcode (without the "
+        "vial letter) but differ in 'os_time' (400.0 vs 500.0)" in str(info.value)
+    )
+    # not a column the run uses: counted, the first row kept
+    assert join_clinical(adata, clinical(path)).obs["os_time"].tolist() == [400.0, 900.0]

@@ -418,8 +418,8 @@ def join_clinical(
     keys, table_keys, how = _keys(adata, clinical)
     table = table.copy()
     table.index = table_keys
-    if table.index.duplicated().any():  # 01A and 01B of one sample, once the vial is dropped
-        table = table[~table.index.duplicated()]
+    checked = [c for c in dict.fromkeys(wanted or []) if c in table.columns]
+    table = _one_row_per_key(table, clinical.table.index, how, checked, path)
     matched = keys.isin(table.index).to_numpy()
     n_matched, n_total = int(matched.sum()), adata.n_obs
     if n_matched == 0:
@@ -454,6 +454,7 @@ def join_clinical(
     clashes = [c for c in rows.columns if c in adata.obs.columns]
     out = adata.copy()
     out.obs = adata.obs.drop(columns=clashes).join(rows, how="left")
+    tcga.add_barcode_columns(out)  # patient and tss, for grouped splits
     if wanted and {OS_TIME, OS_EVENT} & set(wanted):
         if style.survival is None:
             raise DataError(
@@ -462,6 +463,38 @@ def join_clinical(
             )
         out = _drop_without_survival(out, matched)
     return out
+
+
+def _one_row_per_key(
+    table: pd.DataFrame, ids: pd.Index, how: str, checked: list[str], path: Path
+) -> pd.DataFrame:
+    """``table`` (indexed by join key; ``ids`` its own IDs) with one row per key: rows that
+    share a key (01A and 01B of one sample once the vial letter is dropped) are counted and the
+    first kept; an error if they differ on a ``checked`` column (one the run uses)."""
+    shared = table.index.duplicated(keep=False)
+    if not shared.any():
+        return table
+    ids = pd.Index(ids.astype(str))
+    varies = table[shared].groupby(level=0, sort=False).nunique(dropna=False) > 1
+    for column in checked:
+        if varies[column].any():
+            key = varies.index[varies[column].to_numpy()][0]
+            at = table.index == key
+            shown = " vs ".join(map(str, table.loc[at, column].iloc[:3]))
+            raise DataError(
+                f"{path}: rows {', '.join(ids[at][:3])} are one sample by {how} but differ in "
+                f"{column!r} ({shown}); keep one row per sample in the table"
+            )
+    first = table.index[shared][0]
+    differ = [c for c in varies.columns if varies[c].any()]
+    text = (
+        f"{int(table.index.duplicated().sum())} rows of the table repeat a sample by {how} "
+        f"(e.g. {', '.join(ids[table.index == first][:3])}); the first row of each is used"
+    )
+    if differ:
+        text += f" (their values differ in {len(differ)} columns, e.g. {', '.join(differ[:3])})"
+    note(text)
+    return table[~table.index.duplicated()]
 
 
 def _drop_without_survival(adata: ad.AnnData, matched: np.ndarray) -> ad.AnnData:
