@@ -126,3 +126,27 @@ def test_bad_tcga_inputs_are_one_line_and_write_nothing(cli, tcga_cohort, tmp_pa
     line = one_line_exit_2(cli(*base, "--data", xena, "--sample-types", "tumour"))
     assert "unknown sample type 'tumour'" in line
     assert not out.exists() and not list(tmp_path.glob(".run*partial"))
+
+
+def test_train_and_compare_group_a_patients_samples_and_record_it(cli, tcga_cohort, tmp_path):
+    gdc, clinical = tcga_cohort  # 40 patients, 4 with a tumour and a normal sample
+
+    def patient(sample: str) -> str:
+        return sample[:12]
+
+    base = ["--data", gdc, "--labels", clinical, "--task", "survival", *COXPH[2:]]
+    result = cli("train", *base, "--model", "coxph", "--out", tmp_path / "run")
+    assert result.code == 0, result.err
+    assert "splits grouped by patient: 4 of 40 patients have several samples" in result.err
+    splits = json.loads((tmp_path / "run" / "splits.json").read_text())
+    assert splits["grouped_by"] == "patient"
+    parts = [{patient(s) for s in splits[part]} for part in ("train", "val", "test")]
+    assert not (parts[0] & parts[1]) and not (parts[0] & parts[2]) and not (parts[1] & parts[2])
+
+    compared = cli("compare", *base, "--models", "coxph", "--folds", "3", "--out", tmp_path / "c")
+    assert compared.code == 0, compared.err
+    record = json.loads((tmp_path / "c" / "splits.json").read_text())
+    assert record["grouped_by"] == "patient"
+    for fold in record["repeats"][0]["folds"]:
+        train = {patient(s) for s in fold["train"] + fold["val"]}
+        assert not train & {patient(s) for s in fold["test"]}

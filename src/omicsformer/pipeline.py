@@ -35,6 +35,7 @@ from omicsformer import __version__
 from omicsformer.augment import AugmentContext, batch_pipeline, build_augmenters, expand_dataset
 from omicsformer.config import RunConfig
 from omicsformer.console import note
+from omicsformer.data import tcga
 from omicsformer.data.datasets import dataset_for
 from omicsformer.data.formats import check_scale
 from omicsformer.data.preprocess import Preprocessor, check_values
@@ -68,6 +69,7 @@ class PreparedData:
     y: np.ndarray
     target: TargetInfo
     task: Task
+    group_by: str | None = None  # the grouping column of the splits: --group-by, or "patient"
 
     @property
     def values(self) -> np.ndarray:
@@ -82,8 +84,9 @@ class PreparedData:
         return np.asarray(self.adata.obs_names)
 
     def groups(self, config: RunConfig) -> np.ndarray | None:
-        """(N,) the ``--group-by`` value of every sample, or None."""
-        column = config.data.group_by
+        """(N,) the group of every sample (``--group-by``, or the patient when
+        :func:`prepare_data` chose it), or None for ungrouped splits."""
+        column = self.group_by if self.group_by is not None else config.data.group_by
         return None if column is None else self.adata.obs[column].astype(str).to_numpy()
 
     def batches(self, config: RunConfig) -> np.ndarray | None:
@@ -216,6 +219,7 @@ def prepare_data(config: RunConfig) -> PreparedData:
         gdc_column=d.gdc_column,
         sample_types=d.sample_types,
     )
+    tcga.add_barcode_columns(adata)  # patient and tss of TCGA barcodes, for grouped splits
     check_scale(adata, config.preprocess.transform)
     task_name, columns = resolve_target(config, adata)
     task = TASKS.get(task_name)
@@ -236,10 +240,39 @@ def prepare_data(config: RunConfig) -> PreparedData:
                     f"{what} {column}: {int(missing.sum())} of {adata.n_obs} samples have no "
                     f"value (e.g. {', '.join(adata.obs_names[missing][:3])})"
                 )
+    group_by = d.group_by if d.group_by is not None else _patient_grouping(adata, d.batch_key)
     y, info = task.encode(adata.obs, columns)
     p = config.preprocess
     check_values(adata.X, list(adata.var_names), p.transform, p.impute)
-    return PreparedData(adata=adata, y=y, target=info, task=task)
+    return PreparedData(adata=adata, y=y, target=info, task=task, group_by=group_by)
+
+
+def _patient_grouping(adata: ad.AnnData, batch_key: str | None) -> str | None:
+    """``"patient"`` when no ``--group-by`` was given, the ``patient`` column holds TCGA patient
+    barcodes and some patient has several samples (tumour and normal, two vials): a patient's
+    samples on both sides of a split would leak. None otherwise. The choice is printed."""
+    if "patient" not in adata.obs.columns:
+        return None
+    patients = adata.obs["patient"]
+    if is_missing(patients).any() or not all(map(tcga.is_patient_barcode, patients.astype(str))):
+        return None
+    counts = patients.astype(str).value_counts()
+    several = counts[counts > 1]
+    if several.empty:
+        return None
+    if batch_key == "patient":
+        raise ConfigError(
+            f"--batch-key patient: {len(several)} patients have several samples, so splits are "
+            "grouped by patient, and then no test batch is seen in training (ComBat can only "
+            "correct batches it was fitted on); choose another --batch-key"
+        )
+    note(
+        f"splits grouped by patient: {len(several)} of {len(counts)} patients have several "
+        f"samples (e.g. {several.index[0]}: {several.iloc[0]}), and a patient's samples stay on "
+        "one side of every split (--group-by chooses another grouping, --sample-types 01 keeps "
+        "primary tumours only)"
+    )
+    return "patient"
 
 
 def make_split(config: RunConfig, data: PreparedData) -> Split:
@@ -570,7 +603,11 @@ def resume_run(out: str | Path, *, on_epoch_end: Callable[[int], None] | None = 
 
 def _splits_record(config: RunConfig, data: PreparedData, split: Split) -> dict:
     return splits_to_json(
-        split, data.sample_ids, seed=config.seed, stratified_on=data.target.columns
+        split,
+        data.sample_ids,
+        seed=config.seed,
+        stratified_on=data.target.columns,
+        grouped_by=data.group_by,
     )
 
 
