@@ -150,3 +150,25 @@ def test_train_and_compare_group_a_patients_samples_and_record_it(cli, tcga_coho
     for fold in record["repeats"][0]["folds"]:
         train = {patient(s) for s in fold["train"] + fold["val"]}
         assert not train & {patient(s) for s in fold["test"]}
+
+
+def test_batch_key_tss_is_found_again_at_predict(cli, tmp_path):
+    pytest.importorskip("combatlearn")
+    files, clinical = cohort(40, seed=2)
+    rename = {f"TCGA-AB-{p + 1:04d}": f"TCGA-{'ABCD'[p % 4]}{p % 4}-{p + 1:04d}" for p in range(40)}
+    files = [(rename[s[:12]] + s[12:], counts) for s, counts in files]
+    clinical["case_submitter_id"] = clinical["case_submitter_id"].map(rename)
+    write_gdc_folder(tmp_path / "gdc", files)
+    clinical.to_csv(tmp_path / "clinical.tsv", sep="\t", index=False)
+    args = ["--data", tmp_path / "gdc", "--labels", tmp_path / "clinical.tsv"]
+    result = cli(
+        "train", *args, "--task", "survival", "--batch-key", "tss", "--transform", "log2p1",
+        *COXPH, "--out", tmp_path / "run",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    assert "ComBat fitted on" in result.err
+    # the new data has no clinical table: each sample's centre comes from its barcode
+    out = tmp_path / "p.csv"
+    predicted = cli("predict", tmp_path / "run", "--data", tmp_path / "gdc", "--out", out)
+    assert predicted.code == 0, predicted.err
+    assert len(pd.read_csv(out)) == 40
