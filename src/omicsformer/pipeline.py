@@ -3,7 +3,7 @@
 A run folder holds everything needed to repeat or reuse a run::
 
     config.yaml             the RunConfig (re-run with `omicsformer train --config`)
-    splits.json             train / val / test sample IDs and the seed
+    splits.json             train / val / test sample IDs, the seed and grouped_by
     preprocess.safetensors  fitted preprocessing (training split only) and gene names
     model/                  model.json (name, options, target, genes) + weights
     predictions.csv         sample_id, split, true, predicted, per-class probabilities

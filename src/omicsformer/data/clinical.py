@@ -5,13 +5,15 @@ Styles recognised from the header (``--labels FILE``), by ID column and survival
 
 - **GDC clinical** (the portal cart's ``clinical.tsv``, ``omicsformer fetch tcga``): ID
   ``case_submitter_id`` (``cases.submitter_id`` in the 2024 portal's), survival from
-  ``vital_status``, ``days_to_death``, ``days_to_last_follow_up`` (also with ``demographic.`` /
-  ``diagnoses.`` prefixes).
+  ``vital_status``, ``days_to_death`` and the follow-up times ``days_to_follow_up`` (the current
+  ``follow_ups.days_to_follow_up``, one row per visit) and ``days_to_last_follow_up`` (older
+  exports), also with ``demographic.`` / ``diagnoses.`` / ``follow_ups.`` prefixes.
 - **TCGA-CDR** (Liu et al. 2018, saved as CSV/TSV): ID ``bcr_patient_barcode``, ``OS`` (0/1)
   and ``OS.time`` (days).
 - **cBioPortal** ``data_clinical_patient.txt`` (its ``#`` header lines skipped): ID
   ``PATIENT_ID``, ``OS_STATUS`` (``1:DECEASED`` / ``0:LIVING``), ``OS_MONTHS`` (x 30.4375 days).
-- **UCSC Xena** survival (``*.survival.tsv``: ``sample``, ``OS``, ``OS.time``, ``_PATIENT``) and
+- **UCSC Xena** survival (``*.survival.tsv``: ``sample``, ``OS``, ``OS.time``, ``_PATIENT``),
+  the TCGA hub's ``clinicalMatrix`` (``sampleID``, ``_OS`` in days, ``_OS_IND`` 0/1) and
   phenotype tables (``sample`` with the GDC columns, e.g. ``vital_status.demographic``).
 
 Missing values: empty, ``'--`` (GDC), ``NA``, ``#N/A``, ``[Not Available]`` and other bracketed
@@ -19,17 +21,22 @@ TCGA codes, ``Not Reported``, ``Unknown``.
 
 Rules, stated in what is printed:
 
-- *Several rows per ID* (the GDC's one row per case x treatment): merged into one, the first
-  non-missing value of each column; for survival, ``dead`` if any row says so, the largest
-  ``days_to_death`` and ``days_to_last_follow_up``.
-- *Overall survival*: dead -> event 1 at ``days_to_death``; alive -> event 0 at
-  ``days_to_last_follow_up``. A patient whose vital status is unknown, who is dead without
+- *Several rows per ID* (the GDC's one row per case x treatment or follow-up): merged into one,
+  the first non-missing value of each column; for GDC survival, ``dead`` if any row says so, the
+  largest ``days_to_death`` and the largest follow-up time over all rows and follow-up columns;
+  for ``OS`` / ``OS.time`` styles, time and event of the first row that has both (never one
+  row's event with another's time).
+- *Overall survival*: dead -> event 1 at ``days_to_death``; alive -> event 0 at the largest
+  follow-up time. A patient whose vital status is unknown, who is dead without
   ``days_to_death``, alive without follow-up, or has a negative time, gets none (counted, by
   reason).
 - *Join*: a patient-level table (patient barcodes) gives each expression sample its patient's
   row (``TCGA-06-2559-01A`` -> ``TCGA-06-2559``, or the GDC sheet's ``Case ID``); a sample-level
-  table matches sample IDs, with or without the vial letter. How many samples and patients were
-  joined, and how many on either side were not, is printed. When the target is ``os_time`` /
+  table matches sample IDs, with or without the vial letter. Table rows that become one sample
+  once the vial letter is dropped (``-01A``, ``-01B``) are counted and the first kept; if they
+  differ on a column the run uses (``wanted``), that is an error. How many samples and patients
+  were joined, and how many on either side were not, is printed. TCGA samples get ``patient``
+  and ``tss`` (tissue source site) columns, for grouped splits. When the target is ``os_time`` /
   ``os_event``, samples without overall survival are dropped (counted by reason).
 """
 
@@ -383,12 +390,14 @@ def join_clinical(
     clinical
         From :func:`read_clinical`.
     wanted
-        The target columns; when ``os_time`` or ``os_event`` is among them, samples without
-        overall survival are dropped (counted).
+        The columns the run uses (target, batch, group); when ``os_time`` or ``os_event`` is
+        among them, samples without overall survival are dropped (counted). Vial duplicates
+        of the table that differ on one of them are a :class:`DataError`.
 
     Returns
     -------
-    A copy of ``adata`` with the table's columns in ``obs``.
+    A copy of ``adata`` with the table's columns in ``obs``, and ``patient`` / ``tss`` when the
+    samples are TCGA barcodes (:func:`omicsformer.data.tcga.add_barcode_columns`).
     """
     path, style = clinical.path, clinical.style
     level = clinical.level
