@@ -1,9 +1,13 @@
 """``fetch tcga`` against a local HTTP server (127.0.0.1) that replays GDC API responses.
 
-The responses in ``gdc_api/`` follow the GDC API's format (``files.json``, ``cases.json`` from
-the files and cases endpoints, file bodies served by ``/data/<file_id>``); the server pages
-them by the request's ``from`` / ``size``, answers ``Range`` requests with 206, and can be told
-to corrupt a file or cut a connection short. No test reaches the network.
+The responses in ``gdc_api/`` follow the GDC API's format (``files.json``, ``cases.json``,
+``projects.json`` from the files, cases and projects endpoints: ``{"data": {"hits": [...],
+"pagination": {...}}, "warnings": {}}``, case hits with ``diagnoses`` and ``follow_ups`` lists and
+a ``demographic`` object; file bodies served by ``/data/<file_id>``). Like the GDC, the server
+answers only the requested ``fields`` (and ``id``), keeps the hits that match the ``in`` filters
+on fields the hits carry, and pages them by ``from`` / ``size``. It answers ``Range`` requests
+with 206, and can be told to corrupt a file, cut a connection short or drop a field of a file
+hit. No test reaches the network.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ class Replay(BaseHTTPRequestHandler):
     cut: ClassVar[
         dict[str, int]
     ] = {}  # file ID -> bytes sent before the connection is closed (once)
+    drop: ClassVar[dict[int, str]] = {}  # index of a files hit -> a field the GDC left out
     downloads: ClassVar[Counter] = Counter()
     ranges: ClassVar[list[str]] = []
     bodies: ClassVar[list[dict]] = []
@@ -52,14 +57,29 @@ class Replay(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).bodies.append({"path": self.path, **body})
         endpoint = self.path.strip("/")
-        if endpoint not in ("files", "cases"):
+        if endpoint not in ("files", "cases", "projects"):
             self._json({"message": "not found"}, 404)
             return
         recorded = json.loads((RECORDED / f"{endpoint}.json").read_text())
         hits = recorded["data"]["hits"]
+        if endpoint == "files":
+            for index, key in type(self).drop.items():
+                hits[index].pop(key, None)
+        hits = [h for h in hits if _matches(h, body.get("filters"))]
+        if body.get("fields"):
+            paths = [f.split(".") for f in ["id", *body["fields"].split(",")]]
+            hits = [_only(h, paths) for h in hits]
         start, size = int(body.get("from", 0)), int(body.get("size", 10))
         page = hits[start : start + size]
-        pagination = {"count": len(page), "total": len(hits), "size": size, "from": start}
+        pagination = {
+            "count": len(page),
+            "total": len(hits),
+            "size": size,
+            "from": start,
+            "sort": "",
+            "page": start // size + 1,
+            "pages": -(-len(hits) // size),
+        }
         self._json({"data": {"hits": page, "pagination": pagination}, "warnings": {}})
 
     def do_GET(self) -> None:
@@ -94,9 +114,50 @@ class Replay(BaseHTTPRequestHandler):
         self.wfile.write(data[start:])
 
 
+def _values(hit: object, path: list[str]) -> list:
+    """Every value at ``path`` (``cases.samples.sample_type``) below ``hit``, through lists."""
+    if isinstance(hit, list):
+        return [v for item in hit for v in _values(item, path)]
+    if not path:
+        return [hit]
+    if not isinstance(hit, dict) or path[0] not in hit:
+        return []
+    return _values(hit[path[0]], path[1:])
+
+
+def _matches(hit: dict, filters: dict | None) -> bool:
+    """The ``and`` of ``in`` filters, each on a field the recorded hit carries (``access`` and
+    ``analysis.workflow_type`` are not recorded: every recorded file is open STAR counts)."""
+    if not filters:
+        return True
+    clauses = filters["content"] if filters["op"] == "and" else [filters]
+    for clause in clauses:
+        assert clause["op"] == "in", clause
+        field, wanted = clause["content"]["field"], clause["content"]["value"]
+        if field.split(".")[0] in hit and not set(_values(hit, field.split("."))) & set(wanted):
+            return False
+    return True
+
+
+def _only(hit: object, paths: list[list[str]]) -> object:
+    """``hit`` cut down to the requested fields, as the GDC answers a ``fields`` parameter."""
+    if isinstance(hit, list):
+        return [_only(item, paths) for item in hit]
+    if not isinstance(hit, dict):
+        return hit
+    kept = {}
+    for key in dict.fromkeys(p[0] for p in paths):
+        if key not in hit:
+            continue
+        below = [p[1:] for p in paths if p[0] == key and len(p) > 1]
+        whole = any(p == [key] for p in paths)
+        kept[key] = hit[key] if whole else _only(hit[key], below)
+    return kept
+
+
 @pytest.fixture
 def server():
-    Replay.corrupt, Replay.cut, Replay.downloads = set(), {}, Counter()
+    Replay.corrupt, Replay.cut, Replay.drop, Replay.downloads = set(), {}, {}, Counter()
     Replay.ranges, Replay.bodies = [], []
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Replay)
     thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
@@ -220,11 +281,12 @@ def test_cli_fetch_and_its_errors(cli, server, tmp_path, monkeypatch):
         "--no-clinical",
     )
     assert result.code == 0, result.err
-    assert "4 files in" in result.err and "every MD5 verified" in result.err
+    assert "3 files in" in result.err and "every MD5 verified" in result.err  # no normal
     content = [c["content"] for c in Replay.bodies[0]["filters"]["content"]]
     assert {"field": "cases.samples.sample_type", "value": ["Primary Tumor"]} in content
+    # every sample type: the same folder is completed with the normal sample
     again = cli("fetch", "tcga", "--project", "TCGA-XX", "--api", server, "--out", out)
-    assert again.code == 0 and "0 downloaded, 4 already there" in again.err
+    assert again.code == 0 and "1 downloaded, 3 already there" in again.err
 
     mine = tmp_path / "mine"
     mine.mkdir()
