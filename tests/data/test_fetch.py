@@ -12,6 +12,7 @@ hit. No test reaches the network.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections import Counter
@@ -314,3 +315,19 @@ def test_no_files_names_the_project(server, tmp_path, monkeypatch):
     monkeypatch.setattr(GDCClient, "search", lambda self, endpoint, filters, fields: [])
     with pytest.raises(FetchError, match="no open Gene Expression Quantification .* 'TCGA-ZZ'"):
         fetch_tcga("TCGA-ZZ", tmp_path / "out", client=client(server), terminal=False)
+
+
+def test_the_sheet_fetch_writes_is_one_the_readers_take():
+    """fetch's names differ from gdc.py's and clinical.py's on purpose; these tie them."""
+    from omicsformer.data import clinical, gdc
+    from omicsformer.data.fetch import MISSING_TEXT, SAMPLE_SHEET_HEADER
+
+    assert set(gdc.SHEET_COLUMNS) <= set(SAMPLE_SHEET_HEADER)  # found and read as a sheet
+    assert MISSING_TEXT in clinical.MISSING  # read back as missing
+
+
+def test_md5_of_reads_in_blocks(tmp_path, monkeypatch):
+    monkeypatch.setattr("omicsformer.data.fetch.CHUNK", 7)
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"0123456789" * 5)
+    assert md5_of(path) == hashlib.md5(b"0123456789" * 5).hexdigest()

@@ -88,7 +88,10 @@ CLINICAL_COLUMNS = (
     "ajcc_pathologic_stage",
     "tumor_grade",
 )
-SHEET_COLUMNS = (
+# The full header of the sample sheet fetch writes: the portal's sample-sheet columns plus
+# Tumor Descriptor and Specimen Type. Not gdc.SHEET_COLUMNS, which is the least a sheet must
+# hold to be found and read (File ID, File Name, Sample ID); this header holds all of those.
+SAMPLE_SHEET_HEADER = (
     "File ID",
     "File Name",
     "Data Category",
@@ -100,7 +103,9 @@ SHEET_COLUMNS = (
     "Tumor Descriptor",
     "Specimen Type",
 )
-MISSING = "'--"  # the GDC's spelling of a missing value in its TSV files
+# The one spelling fetch writes for a missing value, the GDC's in its TSV files. Not
+# clinical.MISSING, the set of spellings a reader takes for missing (this one among them).
+MISSING_TEXT = "'--"
 
 
 # ------------------------------------------------------------------------------------- client
@@ -251,6 +256,18 @@ def _error_detail(exc: urllib.error.HTTPError) -> str:
 
 
 def md5_of(path: Path) -> str:
+    """The MD5 of a file's bytes as 32 lower-case hex digits, the form of the GDC's ``md5sum``.
+
+    Parameters
+    ----------
+    path
+        The file; read in blocks of :data:`CHUNK` bytes, so memory stays small at any size.
+
+    Returns
+    -------
+    str
+        The hex digest.
+    """
     digest = hashlib.md5()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(CHUNK), b""):
@@ -309,13 +326,13 @@ def _sheet_row(hit: dict[str, Any]) -> list[str]:
 
     def join(values: list[Any]) -> str:
         text = ", ".join(dict.fromkeys(str(v) for v in values if v not in (None, "")))
-        return text or MISSING
+        return text or MISSING_TEXT
 
     return [
         hit["file_id"],
         hit["file_name"],
-        hit.get("data_category") or MISSING,
-        hit.get("data_type") or MISSING,
+        hit.get("data_category") or MISSING_TEXT,
+        hit.get("data_type") or MISSING_TEXT,
         join([(c.get("project") or {}).get("project_id") for c in cases]),
         join([c.get("submitter_id") for c in cases]),
         join([s.get("submitter_id") for s in samples]),
@@ -327,7 +344,7 @@ def _sheet_row(hit: dict[str, Any]) -> list[str]:
 
 def _tsv(columns: tuple[str, ...], rows: list[list[str]]) -> str:
     def cell(value: Any) -> str:
-        text = MISSING if value is None or value == "" else str(value)
+        text = MISSING_TEXT if value is None or value == "" else str(value)
         return " ".join(text.replace("\t", " ").split())
 
     lines = ["\t".join(columns), *("\t".join(cell(v) for v in row) for row in rows)]
@@ -557,6 +574,6 @@ def _fetch(
         summary.cases = len(cases)
         summary.written.append("clinical.tsv")
     # last: a folder with a sample sheet is read by --data as a finished download
-    write_text(out / "gdc_sample_sheet.tsv", _tsv(SHEET_COLUMNS, rows))
+    write_text(out / "gdc_sample_sheet.tsv", _tsv(SAMPLE_SHEET_HEADER, rows))
     summary.written[:0] = ["gdc_sample_sheet.tsv", "gdc_manifest.txt"]
     return summary
