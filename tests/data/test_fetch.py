@@ -23,7 +23,7 @@ from typing import ClassVar
 import pandas as pd
 import pytest
 
-from omicsformer.data.fetch import GDCClient, fetch_tcga, md5_of
+from omicsformer.data.fetch import GDCClient, clinical_rows, fetch_tcga, md5_of
 from omicsformer.data.readers import load_data
 from omicsformer.errors import FetchError
 
@@ -208,7 +208,21 @@ def test_fetch_writes_a_folder_that_data_reads(server, tmp_path, capsys):
     assert "TCGA-XX: 4 files" in err
     assert "[1/4]" in err and "downloaded, MD5 verified" in err
 
-    # clinical.tsv in the GDC's style, read back with overall survival
+    # clinical.tsv in the GDC's style: follow-up time from the diagnoses (older releases) and,
+    # beside it, the largest over the follow-up records (where TCGA keeps it now)
+    cases_request = next(b for b in Replay.bodies if b["path"] == "/cases")
+    asked = cases_request["fields"].split(",")
+    assert "follow_ups.days_to_follow_up" in asked and "diagnoses.days_to_last_follow_up" in asked
+    clinical = pd.read_csv(out / "clinical.tsv", sep="\t", dtype=str, keep_default_na=False)
+    assert list(clinical.columns[3:7]) == [
+        "vital_status",
+        "days_to_death",
+        "days_to_last_follow_up",
+        "days_to_follow_up",
+    ]
+    assert clinical["days_to_follow_up"].tolist() == ["398", "1577", "'--"]  # no records: '--
+    assert clinical["days_to_last_follow_up"].tolist() == ["'--", "1577", "'--"]
+    # read back with overall survival
     adata = load_data(
         str(out), labels=str(out / "clinical.tsv"), obs_columns=["os_time", "os_event"]
     )
@@ -331,3 +345,25 @@ def test_md5_of_reads_in_blocks(tmp_path, monkeypatch):
     path = tmp_path / "f.bin"
     path.write_bytes(b"0123456789" * 5)
     assert md5_of(path) == hashlib.md5(b"0123456789" * 5).hexdigest()
+
+
+def test_clinical_rows_take_the_largest_follow_up_of_a_case():
+    case = {
+        "id": "c1",
+        "case_id": "c1",
+        "submitter_id": "TCGA-AB-0009",
+        "demographic": {"vital_status": "Alive"},
+        "diagnoses": [{"days_to_last_follow_up": 120}, {"days_to_last_follow_up": None}],
+        "follow_ups": [
+            {"days_to_follow_up": 90},
+            {"days_to_follow_up": 731.5},
+            {"days_to_follow_up": None},
+            {"days_to_follow_up": "not reported"},
+            {},
+            {"days_to_follow_up": 400},
+        ],
+    }
+    (row,) = clinical_rows([case])
+    assert row[5:7] == ["120", "731.5"]  # days_to_last_follow_up, days_to_follow_up
+    (row,) = clinical_rows([{"case_id": "c2", "follow_ups": [{}], "diagnoses": []}])
+    assert row[5:7] == [None, None]

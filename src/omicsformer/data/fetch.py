@@ -7,7 +7,8 @@ The GDC API (https://docs.gdc.cancer.gov/API/Users_Guide/Getting_Started/):
   ``size`` and ``from``: the file list with each file's ``md5sum``, ``file_size`` and samples,
   page by page (``data.pagination``);
 - ``GET /data/<file_id>``: one file's bytes (``Range`` requests continue a partial download);
-- ``POST /cases``: the project's cases with their vital status and follow-up.
+- ``POST /cases``: the project's cases with their vital status and follow-up (the case's
+  ``diagnoses`` and ``follow_ups`` come as lists of objects, ``demographic`` as one).
 
 The folder it makes looks like a gdc-client download, plus what the portal's cart would give::
 
@@ -15,6 +16,9 @@ The folder it makes looks like a gdc-client download, plus what the portal's car
     DIR/gdc_sample_sheet.tsv       File ID, File Name, ..., Case ID, Sample ID, Sample Type
     DIR/gdc_manifest.txt           id, filename, md5, size, state (the gdc-client's manifest)
     DIR/clinical.tsv               one row per case, GDC clinical columns, '-- for missing
+                                   (follow-up time both as days_to_last_follow_up, the largest
+                                   over the diagnoses, and days_to_follow_up, the largest over
+                                   the follow-up records where later TCGA releases keep it)
     DIR/fetch.json                 what was asked, and whether it finished
 
 Safe to interrupt and run again: a file is downloaded to a hidden ``.NAME.part`` beside its
@@ -69,7 +73,8 @@ CASE_FIELDS = (
     "demographic.vital_status",
     "demographic.days_to_death",
     "demographic.gender",
-    "diagnoses.days_to_last_follow_up",
+    "diagnoses.days_to_last_follow_up",  # older releases kept follow-up time here
+    "follow_ups.days_to_follow_up",  # TCGA moved it to follow-up records, one per contact
     "diagnoses.age_at_diagnosis",
     "diagnoses.primary_diagnosis",
     "diagnoses.ajcc_pathologic_stage",
@@ -82,6 +87,7 @@ CLINICAL_COLUMNS = (
     "vital_status",
     "days_to_death",
     "days_to_last_follow_up",
+    "days_to_follow_up",
     "gender",
     "age_at_diagnosis",
     "primary_diagnosis",
@@ -352,21 +358,31 @@ def _tsv(columns: tuple[str, ...], rows: list[list[str]]) -> str:
 
 
 def clinical_rows(cases: list[dict[str, Any]]) -> list[list[Any]]:
-    """One row per case in the GDC's clinical.tsv columns; a case's diagnoses give the longest
-    ``days_to_last_follow_up`` and the first non-missing of the other diagnosis fields."""
+    """One row per case in the :data:`CLINICAL_COLUMNS` of the GDC's clinical.tsv.
+
+    Parameters
+    ----------
+    cases
+        Hits of the cases endpoint with :data:`CASE_FIELDS`: ``demographic`` an object,
+        ``diagnoses`` and ``follow_ups`` lists of objects (absent when a case has none).
+
+    Returns
+    -------
+    list of list
+        One row per case: ``days_to_last_follow_up`` the largest over the case's diagnoses,
+        ``days_to_follow_up`` the largest over its follow-up records (TCGA's later releases
+        keep the follow-up time there), each missing (None) when no record has a number; the
+        other diagnosis fields the first non-missing value over the diagnoses.
+    """
     rows = []
     for case in cases:
         demographic = case.get("demographic") or {}
         diagnoses = case.get("diagnoses") or []
+        follow_ups = case.get("follow_ups") or []
 
         def first(key: str, diagnoses: list[dict[str, Any]] = diagnoses) -> Any:
             return next((d[key] for d in diagnoses if d.get(key) not in (None, "")), None)
 
-        follow = [
-            d["days_to_last_follow_up"]
-            for d in diagnoses
-            if _is_number(d.get("days_to_last_follow_up"))
-        ]
         rows.append(
             [
                 case.get("case_id") or case.get("id"),
@@ -374,7 +390,8 @@ def clinical_rows(cases: list[dict[str, Any]]) -> list[list[Any]]:
                 (case.get("project") or {}).get("project_id"),
                 demographic.get("vital_status"),
                 demographic.get("days_to_death"),
-                _number_text(max(follow)) if follow else None,
+                _largest(diagnoses, "days_to_last_follow_up"),
+                _largest(follow_ups, "days_to_follow_up"),
                 demographic.get("gender"),
                 first("age_at_diagnosis"),
                 first("primary_diagnosis"),
@@ -383,6 +400,12 @@ def clinical_rows(cases: list[dict[str, Any]]) -> list[list[Any]]:
             ]
         )
     return rows
+
+
+def _largest(records: list[dict[str, Any]], key: str) -> str | None:
+    """The largest number under ``key`` over ``records`` as text, or None if none has one."""
+    numbers = [r[key] for r in records if isinstance(r, dict) and _is_number(r.get(key))]
+    return _number_text(max(numbers)) if numbers else None
 
 
 def _is_number(value: Any) -> bool:
