@@ -23,7 +23,13 @@ from typing import ClassVar
 import pandas as pd
 import pytest
 
-from omicsformer.data.fetch import GDCClient, clinical_rows, fetch_tcga, md5_of
+from omicsformer.data.fetch import (
+    GDCClient,
+    checked_file_hits,
+    clinical_rows,
+    fetch_tcga,
+    md5_of,
+)
 from omicsformer.data.readers import load_data
 from omicsformer.errors import FetchError
 
@@ -367,3 +373,37 @@ def test_clinical_rows_take_the_largest_follow_up_of_a_case():
     assert row[5:7] == ["120", "731.5"]  # days_to_last_follow_up, days_to_follow_up
     (row,) = clinical_rows([{"case_id": "c2", "follow_ups": [{}], "diagnoses": []}])
     assert row[5:7] == [None, None]
+
+
+@pytest.mark.parametrize("key", ["file_id", "file_name", "file_size", "md5sum"])
+def test_a_file_hit_without_a_needed_field_is_named(server, tmp_path, key):
+    Replay.drop = {2: key}  # the third file, on the first page of three
+    with pytest.raises(FetchError) as info:
+        fetch_tcga("TCGA-XX", tmp_path / "out", client=client(server), terminal=False)
+    message = str(info.value)
+    assert f"without {key}," in message and "\n" not in message
+    which = FILES[2]["file_name"] if key == "file_id" else FILES[2]["file_id"]
+    assert f"file {which} " in message
+    assert not Replay.downloads  # nothing fetched from a list that cannot be checked
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("file_name", "../../etc/passwd"),
+        ("file_id", ".."),
+        ("file_size", "12 kB"),
+        ("file_size", True),
+        ("md5sum", "abc"),
+    ],
+)
+def test_a_malformed_file_hit_is_refused(key, value):
+    hit = {**FILES[0], key: value}
+    with pytest.raises(FetchError, match=f"with {key} "):
+        checked_file_hits([hit])
+
+
+def test_file_hits_are_normalised_and_kept_once():
+    hits = [{**FILES[0], "file_size": "981", "md5sum": FILES[0]["md5sum"].upper()}, FILES[0]]
+    (hit,) = checked_file_hits(hits)
+    assert hit["file_size"] == 981 and hit["md5sum"] == FILES[0]["md5sum"]

@@ -35,6 +35,7 @@ import hashlib
 import http.client
 import json
 import os
+import re
 import time
 import urllib.error
 import urllib.request
@@ -279,6 +280,55 @@ def md5_of(path: Path) -> str:
         for block in iter(lambda: handle.read(CHUNK), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+FILE_REQUIRED = ("file_id", "file_name", "file_size", "md5sum")  # without these, nothing to check
+MD5 = re.compile(r"[0-9a-f]{32}")
+
+
+def checked_file_hits(hits: list[Any]) -> list[dict[str, Any]]:
+    """The hits of ``/files``, each checked for what a download needs, once per file ID.
+
+    Parameters
+    ----------
+    hits
+        Hits of the files endpoint with :data:`FILE_FIELDS`.
+
+    Returns
+    -------
+    list of dict
+        Copies of the hits with ``file_size`` an int and ``md5sum`` in lower case; a file
+        listed twice (pages that shifted while being read) is kept once.
+
+    Raises
+    ------
+    FetchError
+        A hit lacks ``file_id``, ``file_name``, ``file_size`` or ``md5sum`` (named), or one is
+        malformed: a size that is not a whole number of bytes, an MD5 that is not 32 hex
+        digits, an ID or name that is not a plain file name (it becomes a path in the folder).
+    """
+    checked: dict[str, dict[str, Any]] = {}
+    for n, hit in enumerate(hits, start=1):
+        if not isinstance(hit, dict):
+            raise FetchError(f"/files: the GDC API sent file {n} of {len(hits)} as {hit!r}")
+        which = hit.get("file_id") or hit.get("file_name") or f"{n} of {len(hits)}"
+        for key in FILE_REQUIRED:
+            if hit.get(key) in (None, ""):
+                raise FetchError(
+                    f"/files: the GDC API sent file {which} without {key}, which the download "
+                    "needs to place and check it; nothing was downloaded, try again later"
+                )
+        for key in ("file_id", "file_name"):
+            name = hit[key]
+            if not isinstance(name, str) or name in (".", "..") or any(c in name for c in "/\\\0"):
+                raise FetchError(f"/files: the GDC API sent file {which} with {key} {name!r}")
+        size, md5 = hit["file_size"], str(hit["md5sum"]).lower()
+        if isinstance(size, bool) or not isinstance(size, int | str) or not str(size).isdigit():
+            raise FetchError(f"/files: the GDC API sent file {which} with file_size {size!r}")
+        if not MD5.fullmatch(md5):
+            raise FetchError(f"/files: the GDC API sent file {which} with md5sum {md5!r}")
+        checked.setdefault(hit["file_id"], {**hit, "file_size": int(size), "md5sum": md5})
+    return list(checked.values())
 
 
 # ------------------------------------------------------------------------------------ filters
@@ -554,7 +604,7 @@ def _fetch(
     filters = file_filters(
         project, request["data_type"], request["workflow"], request["sample_types"]
     )
-    hits = client.search("files", filters, FILE_FIELDS)
+    hits = checked_file_hits(client.search("files", filters, FILE_FIELDS))
     if not hits:
         what = request["data_type"] + (f" ({request['workflow']})" if request["workflow"] else "")
         raise FetchError(
@@ -566,14 +616,14 @@ def _fetch(
         rows = rows[:max_files]
     files = {h["file_id"]: h for h in hits}
     summary = FetchSummary(out, files=len(rows))
-    total = sum(int(files[r[0]]["file_size"]) for r in rows)
+    total = sum(files[r[0]]["file_size"] for r in rows)
     note(f"{project}: {len(rows)} files, {total / 1e6:.1f} MB, into {out}")
     progress = _Progress(len(rows), total, terminal)
     try:
         for index, row in enumerate(rows, start=1):
             hit = files[row[0]]
             dest = out / hit["file_id"] / hit["file_name"]
-            size, md5 = int(hit["file_size"]), str(hit["md5sum"])
+            size, md5 = hit["file_size"], hit["md5sum"]
             if dest.is_file() and dest.stat().st_size == size and md5_of(dest) == md5:
                 summary.already_there += 1
                 progress.file(index, dest.name, size, "already there, MD5 verified")
