@@ -12,8 +12,10 @@ hit. No test reaches the network.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
 import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -407,3 +409,59 @@ def test_file_hits_are_normalised_and_kept_once():
     hits = [{**FILES[0], "file_size": "981", "md5sum": FILES[0]["md5sum"].upper()}, FILES[0]]
     (hit,) = checked_file_hits(hits)
     assert hit["file_size"] == 981 and hit["md5sum"] == FILES[0]["md5sum"]
+
+
+def test_a_full_disk_is_not_retried_as_a_network_error(server, tmp_path, monkeypatch):
+    """A write of the .part file that fails is local and final: one line naming the file."""
+    waits: list[float] = []
+    monkeypatch.setattr("omicsformer.data.fetch.time.sleep", waits.append)
+    real_open = Path.open
+
+    class FullDisk:
+        def __init__(self, handle):
+            self.handle = handle
+
+        def write(self, block):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        def close(self):
+            self.handle.close()
+
+    def open_part(self, mode="r", *args, **kwargs):
+        handle = real_open(self, mode, *args, **kwargs)
+        return FullDisk(handle) if self.name.endswith(".part") else handle
+
+    monkeypatch.setattr(Path, "open", open_part)
+    out = tmp_path / "brca"
+    slow = GDCClient(server, timeout=5, retries=2, backoff=1, page_size=3)
+    with pytest.raises(FetchError) as info:
+        fetch_tcga("TCGA-XX", out, client=slow, terminal=False)
+    message = str(info.value)
+    first = FILES[0]
+    part = out / first["file_id"] / f".{first['file_name']}.part"
+    assert message.startswith(f"{part}: No space left on device;") and "\n" not in message
+    assert "cannot reach" not in message and "run the same command again" in message
+    assert waits == [] and Replay.downloads == Counter({first["file_id"]: 1})  # no retry
+
+
+def test_only_network_errors_are_retried(monkeypatch):
+    monkeypatch.setattr("omicsformer.data.fetch.time.sleep", lambda seconds: None)
+    api = GDCClient("http://127.0.0.1:9", retries=2, backoff=1)
+    calls = []
+
+    def fails(error):
+        def attempt():
+            calls.append(error)
+            raise error
+
+        return attempt
+
+    for network in (ConnectionResetError(104, "reset"), TimeoutError("timed out")):
+        calls.clear()
+        with pytest.raises(FetchError, match="cannot reach .* after 3 attempts"):
+            api._retrying("/files", fails(network))
+        assert len(calls) == 3
+    calls.clear()
+    with pytest.raises(PermissionError):  # local: not retried, not called a network error
+        api._retrying("/files", fails(PermissionError(13, "Permission denied")))
+    assert len(calls) == 1

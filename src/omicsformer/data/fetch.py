@@ -36,10 +36,12 @@ import http.client
 import json
 import os
 import re
+import ssl
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,17 @@ from omicsformer.errors import FetchError
 from omicsformer.fileio import write_json, write_text
 
 API = "https://api.gdc.cancer.gov"
+# What a request or a download from the network fails with, retried with back-off: no answer
+# (URLError, which wraps DNS and refused connections), a broken answer (http.client), a
+# connection reset or closed early, a timeout, a TLS failure mid-stream. Not OSError as a
+# whole: a full disk or a refused write of the .part file is local and final.
+NETWORK_ERRORS = (
+    urllib.error.URLError,
+    http.client.HTTPException,
+    ConnectionError,
+    TimeoutError,  # socket.timeout is TimeoutError since Python 3.10
+    ssl.SSLError,
+)
 DATA_TYPE = "Gene Expression Quantification"
 WORKFLOW = "STAR - Counts"  # the augmented STAR gene counts (GENCODE v36) since GDC release 32
 MARKER = "fetch.json"
@@ -158,7 +171,7 @@ class GDCClient:
                     raise FetchError(
                         f"{what}: the GDC API answered {exc.code} {exc.reason}{detail}"
                     ) from None
-            except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+            except NETWORK_ERRORS as exc:  # not every OSError: a full disk is not retried
                 if n == self.retries:
                     reason = getattr(exc, "reason", exc)
                     raise FetchError(
@@ -220,13 +233,15 @@ class GDCClient:
         ``Range`` request if a partial file is there, checked against ``md5`` and ``size``, then
         renamed. A mismatch removes the partial file and raises :class:`FetchError`."""
         part = dest.parent / f".{dest.name}.part"
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        with local_file(dest.parent):
+            dest.parent.mkdir(parents=True, exist_ok=True)
 
         def attempt() -> None:
-            offset = part.stat().st_size if part.exists() else 0
-            if offset > size:
-                part.unlink()
-                offset = 0
+            with local_file(part):
+                offset = part.stat().st_size if part.exists() else 0
+                if offset > size:
+                    part.unlink()
+                    offset = 0
             if offset == size:
                 return
             headers = {"Range": f"bytes={offset}-"} if offset else {}
@@ -235,22 +250,44 @@ class GDCClient:
                 mode = "ab" if offset and response.status == 206 else "wb"
                 if mode == "wb" and offset:
                     on_bytes(-offset)  # the server sent the whole file again
-                with part.open(mode) as handle:
+                # reads from the network and writes to the disk apart: both fail with OSErrors,
+                # and only the network's are retried
+                with local_file(part):
+                    handle = part.open(mode)
+                try:
                     for block in iter(lambda: response.read(CHUNK), b""):
-                        handle.write(block)
+                        with local_file(part):
+                            handle.write(block)
                         on_bytes(len(block))
-            if part.stat().st_size < size:  # the connection closed early: continue
-                raise ConnectionError(f"{part.stat().st_size} of {size} bytes received")
+                finally:
+                    with local_file(part):
+                        handle.close()  # a full disk may show only when the buffer is flushed
+            with local_file(part):
+                got = part.stat().st_size
+            if got < size:  # the connection closed early: continue
+                raise ConnectionError(f"{got} of {size} bytes received")
 
         self._retrying(f"file {file_id}", attempt)
-        got_size, got_md5 = part.stat().st_size, md5_of(part)
-        if got_size != size or got_md5 != md5:
-            part.unlink(missing_ok=True)
-            raise FetchError(
-                f"file {file_id} ({dest.name}) is damaged: MD5 {got_md5}, {got_size} bytes; the "
-                f"GDC lists MD5 {md5}, {size} bytes; it was deleted, run the same command again"
-            )
-        os.replace(part, dest)
+        with local_file(part):
+            got_size, got_md5 = part.stat().st_size, md5_of(part)
+            if got_size != size or got_md5 != md5:
+                part.unlink(missing_ok=True)
+                raise FetchError(
+                    f"file {file_id} ({dest.name}) is damaged: MD5 {got_md5}, {got_size} bytes; "
+                    f"the GDC lists MD5 {md5}, {size} bytes; it was deleted"
+                )
+            os.replace(part, dest)
+
+
+@contextmanager
+def local_file(path: Path) -> Iterator[None]:
+    """Turn an OSError of the local file system (full disk, no permission) into one line that
+    names the file: the error's own file name, else ``path`` (a failed write carries none)."""
+    try:
+        yield
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise FetchError(f"{exc.filename or path}: {reason}") from None
 
 
 def _error_detail(exc: urllib.error.HTTPError) -> str:
@@ -573,9 +610,15 @@ def fetch_tcga(
         write_json(
             out / MARKER, {"made_by": "omicsformer fetch tcga", **request, "complete": False}
         )
-        summary = _fetch(
-            client, out, request, clinical=clinical, max_files=max_files, terminal=terminal
-        )
+        try:
+            with local_file(out):
+                summary = _fetch(
+                    client, out, request, clinical=clinical, max_files=max_files, terminal=terminal
+                )
+        except FetchError as exc:  # the folder stays, resumable: say so
+            raise FetchError(
+                f"{exc}; {out} is an unfinished fetch: run the same command again to continue it"
+            ) from None
         write_json(
             out / MARKER,
             {
