@@ -331,12 +331,46 @@ def test_cli_fetch_and_its_errors(cli, server, tmp_path, monkeypatch):
     )
     assert unreachable.code == 2
     assert unreachable.err.count("\n") == 1 and "cannot reach http://127.0.0.1:9" in unreachable.err
+    assert not (tmp_path / "x").exists()  # asked before the folder is made
 
 
-def test_no_files_names_the_project(server, tmp_path, monkeypatch):
+@pytest.mark.parametrize("project", ["TCGA-BRAC", "tcga-brca", "BRCA"])
+def test_an_unknown_project_is_one_line_and_leaves_no_folder(cli, server, tmp_path, project):
+    out = tmp_path / "brca"
+    result = cli("fetch", "tcga", "--project", project, "--api", server, "--out", out)
+    assert result.code == 2 and result.err.count("\n") == 1
+    assert (
+        f"no files for project {project!r} with data type Gene Expression Quantification and "
+        f"workflow STAR - Counts: the GDC has no project {project!r} (did you mean TCGA-BRCA?)"
+    ) in result.err
+    assert f"{server}/projects?size=1000&fields=project_id" in result.err  # where IDs are listed
+    assert not out.exists()
+    assert [b["path"] for b in Replay.bodies] == ["/files", "/projects"]
+
+
+def test_a_project_without_such_files_says_so(server, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()  # the user's folder: left as it was
+    with pytest.raises(FetchError) as info:
+        fetch_tcga(
+            "TCGA-XX",
+            empty,
+            data_type="Methylation Beta Value",
+            client=client(server),
+            terminal=False,
+        )
+    assert str(info.value) == (
+        "no files for project 'TCGA-XX' with data type Methylation Beta Value: the project has "
+        "none that are open access; check --data-type, --workflow and --sample-types"
+    )
+    assert list(empty.iterdir()) == []
+
+
+def test_no_files_and_no_project_list_still_names_the_project(server, tmp_path, monkeypatch):
     monkeypatch.setattr(GDCClient, "search", lambda self, endpoint, filters, fields: [])
-    with pytest.raises(FetchError, match="no open Gene Expression Quantification .* 'TCGA-ZZ'"):
+    with pytest.raises(FetchError, match="no files for project 'TCGA-ZZ' .* project ID right"):
         fetch_tcga("TCGA-ZZ", tmp_path / "out", client=client(server), terminal=False)
+    assert not (tmp_path / "out").exists()
 
 
 def test_the_sheet_fetch_writes_is_one_the_readers_take():
@@ -387,6 +421,7 @@ def test_a_file_hit_without_a_needed_field_is_named(server, tmp_path, key):
     which = FILES[2]["file_name"] if key == "file_id" else FILES[2]["file_id"]
     assert f"file {which} " in message
     assert not Replay.downloads  # nothing fetched from a list that cannot be checked
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize(
@@ -465,3 +500,12 @@ def test_only_network_errors_are_retried(monkeypatch):
     with pytest.raises(PermissionError):  # local: not retried, not called a network error
         api._retrying("/files", fails(PermissionError(13, "Permission denied")))
     assert len(calls) == 1
+
+
+def test_a_folder_holding_only_a_lock_is_fetched_into(server, tmp_path):
+    """A run stopped before fetch.json was written (a full disk) leaves only the lock."""
+    out = tmp_path / "brca"
+    out.mkdir()
+    (out / ".fetch.lock").touch()
+    summary = fetch_tcga("TCGA-XX", out, client=client(server), max_files=1, terminal=False)
+    assert summary.downloaded == 1

@@ -31,6 +31,7 @@ written last, so a folder that is still being fetched is not read as a finished 
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import http.client
 import json
@@ -65,6 +66,7 @@ NETWORK_ERRORS = (
 DATA_TYPE = "Gene Expression Quantification"
 WORKFLOW = "STAR - Counts"  # the augmented STAR gene counts (GENCODE v36) since GDC release 32
 MARKER = "fetch.json"
+LOCK = ".fetch.lock"
 CHUNK = 1 << 20
 FILE_FIELDS = (
     "file_id",
@@ -197,18 +199,22 @@ class GDCClient:
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise FetchError(f"/{endpoint}: the GDC API sent a response that is not JSON") from None
 
-    def search(self, endpoint: str, filters: dict[str, Any], fields: tuple[str, ...]) -> list:
-        """Every hit of ``endpoint`` (``files``, ``cases``) matching ``filters``, all pages."""
+    def search(
+        self, endpoint: str, filters: dict[str, Any] | None, fields: tuple[str, ...]
+    ) -> list:
+        """Every hit of ``endpoint`` (``files``, ``cases``, ``projects``) matching ``filters``
+        (None: all), all pages."""
         hits: list[dict[str, Any]] = []
         start = 0
         while True:
-            body = {
-                "filters": filters,
+            body: dict[str, Any] = {
                 "fields": ",".join(fields),
                 "format": "JSON",
                 "size": self.page_size,
                 "from": start,
             }
+            if filters is not None:
+                body["filters"] = filters
             page = self._post_json(endpoint, body)
             try:
                 data = page["data"]
@@ -406,7 +412,8 @@ class FetchSummary:
 def _check_folder(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise FetchError(f"{out}: exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
+    ours = (out / MARKER).is_file()
+    if out.is_dir() and not ours and any(p.name != LOCK for p in out.iterdir()):
         raise FetchError(
             f"{out}: the folder holds files that `omicsformer fetch` did not make; give a new "
             "or empty folder (fetch adds to a folder only to finish its own download)"
@@ -569,7 +576,8 @@ def fetch_tcga(
     project
         GDC project ID, e.g. ``TCGA-BRCA``.
     out
-        The folder to fill; created if needed; a folder of an earlier fetch is completed.
+        The folder to fill: created once the GDC has listed the files (a wrong project or an
+        unreachable API leaves nothing behind); a folder of an earlier fetch is completed.
     data_type, workflow
         GDC ``data_type`` and ``analysis.workflow_type`` (default: gene expression from
         ``STAR - Counts``, the files ``--data`` reads; another data type has no workflow
@@ -592,68 +600,119 @@ def fetch_tcga(
     client = client or GDCClient()
     if workflow is None and data_type == DATA_TYPE:
         workflow = WORKFLOW
+    request = {
+        "project": project,
+        "data_type": data_type,
+        "workflow": workflow,
+        "sample_types": sample_types or [],
+        "api": client.api,
+    }
     _check_folder(out)
-    out.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(out / ".fetch.lock", timeout=0)
+    # the file list before the folder: a wrong project or an unreachable API leaves nothing
+    hits = file_list(client, request)
+    with local_file(out):
+        out.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(out / LOCK, timeout=0)
     try:
         lock.acquire()
     except Timeout:
         raise FetchError(f"{out}: another `omicsformer fetch` is filling this folder") from None
     try:
-        request = {
-            "project": project,
-            "data_type": data_type,
-            "workflow": workflow,
-            "sample_types": sample_types or [],
-            "api": client.api,
-        }
-        write_json(
-            out / MARKER, {"made_by": "omicsformer fetch tcga", **request, "complete": False}
-        )
         try:
             with local_file(out):
+                write_json(
+                    out / MARKER,
+                    {"made_by": "omicsformer fetch tcga", **request, "complete": False},
+                )
                 summary = _fetch(
-                    client, out, request, clinical=clinical, max_files=max_files, terminal=terminal
+                    client,
+                    out,
+                    request,
+                    hits,
+                    clinical=clinical,
+                    max_files=max_files,
+                    terminal=terminal,
+                )
+                write_json(
+                    out / MARKER,
+                    {
+                        "made_by": "omicsformer fetch tcga",
+                        **request,
+                        "complete": True,
+                        "files": summary.files,
+                        "cases": summary.cases,
+                    },
                 )
         except FetchError as exc:  # the folder stays, resumable: say so
             raise FetchError(
                 f"{exc}; {out} is an unfinished fetch: run the same command again to continue it"
             ) from None
-        write_json(
-            out / MARKER,
-            {
-                "made_by": "omicsformer fetch tcga",
-                **request,
-                "complete": True,
-                "files": summary.files,
-                "cases": summary.cases,
-            },
-        )
         return summary
     finally:
         lock.release()
+
+
+def file_list(client: GDCClient, request: dict[str, Any]) -> list[dict[str, Any]]:
+    """The files of ``request`` (project, data type, workflow, sample types), checked.
+
+    Raises
+    ------
+    FetchError
+        The API cannot be reached, sends a hit that cannot be checked, or lists no file: then
+        the line says whether the project exists (with near project IDs if it does not).
+    """
+    filters = file_filters(
+        request["project"], request["data_type"], request["workflow"], request["sample_types"]
+    )
+    hits = checked_file_hits(client.search("files", filters, FILE_FIELDS))
+    if not hits:
+        raise FetchError(_no_files(client, request))
+    return hits
+
+
+def _no_files(client: GDCClient, request: dict[str, Any]) -> str:
+    """Why no file matched: an unknown project (the GDC answers an empty list, not an error),
+    or a project without open files of this data type. One request to ``/projects``."""
+    project = request["project"]
+    what = f"no files for project {project!r} with data type {request['data_type']}"
+    if request["workflow"]:
+        what += f" and workflow {request['workflow']}"
+    if request["sample_types"]:
+        what += f" and sample types {', '.join(request['sample_types'])}"
+    listing = f"{client.api}/projects?size=1000&fields=project_id"
+    try:
+        projects = client.search("projects", None, ("project_id",))
+        known = {
+            str(h["project_id"]) for h in projects if isinstance(h, dict) and "project_id" in h
+        }
+    except FetchError:  # the hint is not worth a failure of its own
+        known = set()
+    if not known:
+        return f"{what}: is the project ID right? The GDC lists its project IDs at {listing}"
+    if project not in known:
+        by_upper = {k.upper(): k for k in known}
+        near = [by_upper[k] for k in difflib.get_close_matches(project.upper(), by_upper, 3, 0.8)]
+        near += sorted(k for k in known if k.upper().endswith(f"-{project.upper()}"))  # BRCA
+        near = list(dict.fromkeys(near))
+        guess = f" (did you mean {' or '.join(near)}?)" if near else ""
+        return f"{what}: the GDC has no project {project!r}{guess}; its project IDs: {listing}"
+    return (
+        f"{what}: the project has none that are open access; check --data-type, --workflow "
+        "and --sample-types"
+    )
 
 
 def _fetch(
     client: GDCClient,
     out: Path,
     request: dict[str, Any],
+    hits: list[dict[str, Any]],
     *,
     clinical: bool,
     max_files: int | None,
     terminal: bool | None,
 ) -> FetchSummary:
     project = request["project"]
-    filters = file_filters(
-        project, request["data_type"], request["workflow"], request["sample_types"]
-    )
-    hits = checked_file_hits(client.search("files", filters, FILE_FIELDS))
-    if not hits:
-        what = request["data_type"] + (f" ({request['workflow']})" if request["workflow"] else "")
-        raise FetchError(
-            f"the GDC has no open {what} files for project {project!r} (is the project ID right? "
-            "e.g. TCGA-BRCA)"
-        )
     rows = sorted((_sheet_row(h) for h in hits), key=lambda r: (r[6], r[0]))
     if max_files is not None:
         rows = rows[:max_files]
