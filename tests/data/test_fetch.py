@@ -509,3 +509,39 @@ def test_a_folder_holding_only_a_lock_is_fetched_into(server, tmp_path):
     (out / ".fetch.lock").touch()
     summary = fetch_tcga("TCGA-XX", out, client=client(server), max_files=1, terminal=False)
     assert summary.downloaded == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "asked"),
+    [
+        ({"project": "TCGA-BRCA"}, "project 'TCGA-BRCA', Gene Expression Quantification"),
+        ({"data_type": "Methylation Beta Value"}, "project 'TCGA-XX', Methylation Beta Value,"),
+        ({"workflow": "HTSeq - Counts"}, "Gene Expression Quantification (HTSeq - Counts)"),
+        ({"sample_types": ["Primary Tumor"]}, "sample types Primary Tumor"),  # narrower
+    ],
+)
+def test_a_folder_is_not_refetched_with_another_request(server, tmp_path, change, asked):
+    out = tmp_path / "brca"
+    fetch_tcga("TCGA-XX", out, client=client(server), clinical=False, terminal=False)
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+    Replay.bodies.clear()
+    with pytest.raises(FetchError) as info:
+        fetch_tcga(change.pop("project", "TCGA-XX"), out, client=client(server), **change)
+    message = str(info.value)
+    assert message.startswith(
+        f"{out} holds a fetch of project 'TCGA-XX', Gene Expression Quantification "
+        "(STAR - Counts), every sample type, not of "
+    )
+    assert asked in message and "give a new --out" in message and "\n" not in message
+    assert Replay.bodies == []  # refused before asking the GDC
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before  # nothing touched
+    assert json.loads((out / "fetch.json").read_text())["complete"] is True
+
+
+def test_an_unreadable_fetch_record_is_refused(server, tmp_path):
+    out = tmp_path / "brca"
+    out.mkdir()
+    (out / "fetch.json").write_text("{not json")
+    with pytest.raises(FetchError, match="fetch.json: not a readable record"):
+        fetch_tcga("TCGA-XX", out, client=client(server), terminal=False)
+    assert (out / "fetch.json").read_text() == "{not json"

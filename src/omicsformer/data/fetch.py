@@ -420,6 +420,47 @@ def _check_folder(out: Path) -> None:
         )
 
 
+def _check_request(out: Path, request: dict[str, Any]) -> None:
+    """Refuse to add to a folder of an earlier fetch of other files.
+
+    The project, data type and workflow must be those of ``fetch.json``: otherwise the new files
+    would land beside the old ones while the sample sheet lists only the new. The sample types
+    may widen (first the tumours, then every sample: the rest is added), not narrow (files of
+    the dropped types would stay, in no sheet).
+    """
+    marker = out / MARKER
+    if not marker.is_file():
+        return
+    try:
+        done = json.loads(marker.read_text())
+        before = {
+            "project": done["project"],
+            "data_type": done["data_type"],
+            "workflow": done.get("workflow"),
+            "sample_types": list(done.get("sample_types") or []),
+        }
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        raise FetchError(
+            f"{marker}: not a readable record of an earlier fetch; give a new --out"
+        ) from None
+    same = all(before[k] == request[k] for k in ("project", "data_type", "workflow"))
+    old, new = set(before["sample_types"]), set(request["sample_types"])
+    widened = not new or (bool(old) and old <= new)  # empty: every sample type
+    if not (same and widened):
+        raise FetchError(
+            f"{out} holds a fetch of {_describe(before)}, not of {_describe(request)}: give a "
+            "new --out (one folder holds one fetch, so that its sample sheet lists every file)"
+        )
+
+
+def _describe(request: dict[str, Any]) -> str:
+    text = f"project {request['project']!r}, {request['data_type']}"
+    if request["workflow"]:
+        text += f" ({request['workflow']})"
+    types = request["sample_types"]
+    return text + (f", sample types {', '.join(types)}" if types else ", every sample type")
+
+
 def _sheet_row(hit: dict[str, Any]) -> list[str]:
     cases = hit.get("cases") or []
     samples = [s for c in cases for s in (c.get("samples") or [])]
@@ -577,7 +618,9 @@ def fetch_tcga(
         GDC project ID, e.g. ``TCGA-BRCA``.
     out
         The folder to fill: created once the GDC has listed the files (a wrong project or an
-        unreachable API leaves nothing behind); a folder of an earlier fetch is completed.
+        unreachable API leaves nothing behind). A folder of an earlier fetch is completed if
+        this is the same request (project, data type, workflow; sample types may widen), and
+        refused otherwise.
     data_type, workflow
         GDC ``data_type`` and ``analysis.workflow_type`` (default: gene expression from
         ``STAR - Counts``, the files ``--data`` reads; another data type has no workflow
@@ -608,6 +651,7 @@ def fetch_tcga(
         "api": client.api,
     }
     _check_folder(out)
+    _check_request(out, request)
     # the file list before the folder: a wrong project or an unreachable API leaves nothing
     hits = file_list(client, request)
     with local_file(out):
@@ -618,6 +662,7 @@ def fetch_tcga(
     except Timeout:
         raise FetchError(f"{out}: another `omicsformer fetch` is filling this folder") from None
     try:
+        _check_request(out, request)  # again: another fetch may have begun it meanwhile
         try:
             with local_file(out):
                 write_json(
