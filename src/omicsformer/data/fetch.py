@@ -5,7 +5,8 @@ The GDC API (https://docs.gdc.cancer.gov/API/Users_Guide/Getting_Started/):
 
 - ``POST /files`` with ``filters`` (project, data type, workflow, open access), ``fields``,
   ``size`` and ``from``: the file list with each file's ``md5sum``, ``file_size`` and samples,
-  page by page (``data.pagination``);
+  page by page (``{"data": {"hits": [...], "pagination": {...}}, "warnings": {}}``); an unknown
+  project is an empty list, not an error, so then ``POST /projects`` tells which it was;
 - ``GET /data/<file_id>``: one file's bytes (``Range`` requests continue a partial download);
 - ``POST /cases``: the project's cases with their vital status and follow-up (the case's
   ``diagnoses`` and ``follow_ups`` come as lists of objects, ``demographic`` as one).
@@ -21,12 +22,18 @@ The folder it makes looks like a gdc-client download, plus what the portal's car
                                    the follow-up records where later TCGA releases keep it)
     DIR/fetch.json                 what was asked, and whether it finished
 
-Safe to interrupt and run again: a file is downloaded to a hidden ``.NAME.part`` beside its
-place (continued where it stopped), checked against the MD5 and size the files endpoint gives,
-and only then renamed; a file already in place is checked and skipped. A checksum mismatch
-deletes the partial file and stops with one line. The sample sheet and clinical table are
-written last, so a folder that is still being fetched is not read as a finished download. One
-``fetch`` at a time per folder (a lock); a non-empty folder not made by ``fetch`` is refused.
+The file list is asked for (and each hit checked for ``file_id``, ``file_name``,
+``file_size``, ``md5sum``) before the folder is made, so a wrong project or an unreachable API
+leaves nothing behind. Safe to interrupt and run again: a file is downloaded to a hidden
+``.NAME.part`` beside its place (continued where it stopped), checked against the MD5 and size
+the files endpoint gives, and only then renamed; a file already in place is checked and
+skipped. Network errors are retried with back-off; a local one (a full disk) is not, and names
+the file. A checksum mismatch deletes the partial file and stops with one line; any failure
+once the folder exists says it is an unfinished fetch that the same command continues. The
+sample sheet and clinical table are written last, so a folder that is still being fetched is
+not read as a finished download. One ``fetch`` at a time per folder (a lock); a non-empty
+folder not made by ``fetch`` is refused, and so is a folder of an earlier fetch of another
+project, data type or workflow (``fetch.json`` records the request; sample types may widen).
 """
 
 from __future__ import annotations
