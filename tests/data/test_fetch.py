@@ -545,3 +545,11 @@ def test_an_unreadable_fetch_record_is_refused(server, tmp_path):
     with pytest.raises(FetchError, match="fetch.json: not a readable record"):
         fetch_tcga("TCGA-XX", out, client=client(server), terminal=False)
     assert (out / "fetch.json").read_text() == "{not json"
+
+
+def test_a_response_without_a_hit_list_is_one_line(server, tmp_path, monkeypatch):
+    odd = {"data": {"hits": {"file_id": "x"}, "pagination": {"total": 1}}, "warnings": {}}
+    monkeypatch.setattr(GDCClient, "_post_json", lambda self, endpoint, body: odd)
+    with pytest.raises(FetchError, match="^/files: unexpected response from the GDC API$"):
+        fetch_tcga("TCGA-XX", tmp_path / "out", client=client(server), terminal=False)
+    assert not (tmp_path / "out").exists()

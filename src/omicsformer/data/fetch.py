@@ -226,6 +226,8 @@ class GDCClient:
             try:
                 data = page["data"]
                 batch, total = data["hits"], int(data["pagination"]["total"])
+                if not isinstance(batch, list):
+                    raise TypeError(batch)
             except (KeyError, TypeError, ValueError):
                 raise FetchError(f"/{endpoint}: unexpected response from the GDC API") from None
             hits.extend(batch)
