@@ -8,9 +8,9 @@
 - a labels table in a known clinical style (GDC, TCGA-CDR, cBioPortal, Xena) is joined by
   patient or sample barcode with overall survival derived (:mod:`omicsformer.data.clinical`).
 
-Readers record how their values are scaled in ``adata.uns["value_scale"]`` (``linear`` for GDC
-counts and TPM, ``log2(x+1)`` ... for Xena); :func:`check_scale` refuses a log transform of
-values that are already logged, and suggests one for linear values.
+Readers record how their values are scaled in ``adata.uns[SCALE_KEY]`` (``"value_scale"``:
+``linear`` for GDC counts and TPM, ``log2(x+1)`` ... for Xena); :func:`check_scale` refuses a log
+transform of values that are already logged, and suggests one for linear values.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from pathlib import Path
 import anndata as ad
 
 from omicsformer.console import note
-from omicsformer.data.gdc import SCALE_KEY
 from omicsformer.errors import DataError
 
+SCALE_KEY = "value_scale"  # adata.uns: how a reader found the values scaled (``linear``, ...)
 LOG_TRANSFORMS = ("log1p", "log2p1")
 
 

@@ -28,7 +28,8 @@ What :func:`read_gdc_folder` does:
 - files named by the sheet but absent are an error that says how many and which; sheet rows of
   other data types (a mixed cart) are ignored, and counted.
 
-The values are linear (counts or TPM); a log transform (``--transform log2p1``) is usual.
+The values are linear (counts or TPM), recorded as ``uns["value_scale"]`` (see
+:mod:`omicsformer.data.formats`); a log transform (``--transform log2p1``) is usual.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ import pandas as pd
 
 from omicsformer.console import note
 from omicsformer.data import tcga
+from omicsformer.data.formats import SCALE_KEY
 from omicsformer.errors import DataError
 from omicsformer.fileio import first_line
 
@@ -57,7 +59,6 @@ VALUE_COLUMNS = (
 DEFAULT_COLUMN = "tpm_unstranded"
 SHEET_COLUMNS = ("File ID", "File Name", "Sample ID")
 SHEET_PATTERN = re.compile(r"^gdc_sample_sheet.*\.(tsv|txt|csv)$", re.IGNORECASE)
-SCALE_KEY = "value_scale"  # adata.uns: how the values are scaled (see omicsformer.data.scale)
 
 
 def find_sample_sheet(folder: str | Path) -> Path | None:

@@ -36,7 +36,7 @@ import pandas as pd
 
 from omicsformer.console import note
 from omicsformer.data import tcga
-from omicsformer.data.gdc import SCALE_KEY
+from omicsformer.data.formats import SCALE_KEY
 from omicsformer.errors import DataError
 from omicsformer.fileio import first_line
 
