@@ -45,7 +45,7 @@ from omicsformer.console import note
 from omicsformer.data import tcga
 from omicsformer.data.formats import SCALE_KEY
 from omicsformer.errors import DataError
-from omicsformer.fileio import first_line
+from omicsformer.fileio import first_line, read_header
 
 STAR_SUFFIX = ".rna_seq.augmented_star_gene_counts.tsv"
 VALUE_COLUMNS = (
@@ -83,9 +83,8 @@ def find_sample_sheet(folder: str | Path) -> Path | None:
 
 def _looks_like_sheet(path: Path, sep: str) -> bool:
     try:
-        with path.open(encoding="utf-8", errors="replace") as handle:
-            header = handle.readline().rstrip("\r\n").split(sep)
-    except OSError:
+        header = [c.strip() for c in read_header(path, sep).cells]
+    except DataError:
         return False
     return all(c in header for c in SHEET_COLUMNS)
 
@@ -171,14 +170,10 @@ def locate_files(folder: Path, rows: pd.DataFrame, sheet_path: Path) -> list[Pat
 
 def _star_header(path: Path) -> list[str]:
     """The column names: the first line that is not a ``#`` comment."""
-    try:
-        with path.open(encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                if not line.startswith("#"):
-                    return line.rstrip("\r\n").split("\t")
-    except OSError as exc:
-        raise DataError(f"{path}: cannot be read: {first_line(exc)}") from None
-    raise DataError(f"{path}: file has no data")
+    cells = read_header(path, "\t", comment="#").cells
+    if not cells:
+        raise DataError(f"{path}: file has no data")
+    return cells
 
 
 def read_star_counts(

@@ -51,13 +51,29 @@ def file_kind(path: Path) -> str:
     )
 
 
-def _check_file(path: Path) -> None:
+def check_file(path: Path) -> None:
+    """Refuse a path that is missing, a folder or an empty file (one :class:`DataError` line).
+
+    Parameters
+    ----------
+    path
+        The input file.
+
+    Raises
+    ------
+    DataError
+        The file is missing, a folder or empty.
+    """
     if not path.exists():
         raise DataError(f"{path}: file not found")
     if path.is_dir():
         raise DataError(f"{path}: is a folder, expected a file")
     if path.stat().st_size == 0:
         raise DataError(f"{path}: file is empty")
+
+
+# clinical.py imports the old private name; keep it until that module uses check_file
+_check_file = check_file
 
 
 def _read_frame(path: Path, kind: str) -> pd.DataFrame:
@@ -90,15 +106,51 @@ def _id_text(value: object) -> str:
     return str(value)
 
 
-def _check_unique(ids: pd.Index, what: str, path: Path) -> None:
+def check_unique(ids: pd.Index, what: str, path: Path) -> None:
+    """Refuse repeated IDs, naming the first five and how many there are.
+
+    Parameters
+    ----------
+    ids
+        The sample (or gene) IDs as read.
+    what
+        What they are, for the message (``sample``, ``gene``).
+    path
+        The file they come from, for the message.
+
+    Raises
+    ------
+    DataError
+        Some ID appears more than once.
+    """
     duplicated = ids[ids.duplicated()].unique()
     if len(duplicated):
         shown = ", ".join(map(str, duplicated[:5]))
         raise DataError(f"{path}: duplicate {what} IDs ({len(duplicated)} in all): {shown}")
 
 
-def _numeric_values(frame: pd.DataFrame, path: Path, row_kind: str, col_kind: str) -> np.ndarray:
-    """Return the frame as float32, or name the first cell that is not a number."""
+def numeric_values(frame: pd.DataFrame, path: Path, row_kind: str, col_kind: str) -> np.ndarray:
+    """The frame's values as float32, or an error naming the first cell that is not a number.
+
+    Parameters
+    ----------
+    frame
+        A table read from ``path`` (IDs as index and columns); text columns are converted in
+        place.
+    path
+        The file, for the message.
+    row_kind, col_kind
+        What rows and columns are (``sample``, ``gene``), for the message.
+
+    Returns
+    -------
+    The values, float32 (rows x columns).
+
+    Raises
+    ------
+    DataError
+        A cell (or a whole boolean column) is not a number.
+    """
     for column in frame.columns:
         series = frame[column]
         if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
@@ -142,7 +194,7 @@ def read_expression(
     AnnData with float32 ``X`` (samples x genes), string sample and gene IDs.
     """
     path = Path(path)
-    _check_file(path)
+    check_file(path)
     kind = file_kind(path)
     if layout not in LAYOUTS:
         raise DataError(f"unknown layout {layout!r}; choose from: {', '.join(LAYOUTS)}")
@@ -159,14 +211,14 @@ def read_expression(
             frame = frame.drop(columns=moved)
             if frame.shape[1] == 0:
                 raise DataError(f"{path}: no gene columns left after taking {', '.join(moved)}")
-        _check_unique(frame.index, "sample", path)
-        _check_unique(frame.columns, "gene", path)
-        values = _numeric_values(frame, path, "sample", "gene")
+        check_unique(frame.index, "sample", path)
+        check_unique(frame.columns, "gene", path)
+        values = numeric_values(frame, path, "sample", "gene")
         samples, genes = frame.index, frame.columns
     else:
-        _check_unique(frame.index, "gene", path)
-        _check_unique(pd.Index(frame.columns), "sample", path)
-        values = _numeric_values(frame, path, "gene", "sample").T
+        check_unique(frame.index, "gene", path)
+        check_unique(pd.Index(frame.columns), "sample", path)
+        values = numeric_values(frame, path, "gene", "sample").T
         samples, genes = pd.Index(frame.columns), frame.index
         obs = pd.DataFrame(index=samples)
     obs.index = pd.Index(samples, dtype=str, name=None)
@@ -195,8 +247,8 @@ def _read_h5ad(path: Path, layer: str | None) -> ad.AnnData:
     obs = adata.obs.copy()
     obs.index = obs.index.astype(str)
     var = pd.DataFrame(index=adata.var_names.astype(str))
-    _check_unique(obs.index, "sample", path)
-    _check_unique(var.index, "gene", path)
+    check_unique(obs.index, "sample", path)
+    check_unique(var.index, "gene", path)
     try:
         values = np.asarray(matrix, dtype=np.float32)
     except (TypeError, ValueError):
@@ -207,7 +259,7 @@ def _read_h5ad(path: Path, layer: str | None) -> ad.AnnData:
 def read_table(path: str | Path, *, sample_id: str | None = None) -> pd.DataFrame:
     """Read a clinical / labels table indexed by sample ID (first column, or ``sample_id``)."""
     path = Path(path)
-    _check_file(path)
+    check_file(path)
     kind = file_kind(path)
     if kind == "h5ad":
         raise DataError(f"{path}: a labels table must be .csv, .tsv or .parquet")
@@ -234,7 +286,7 @@ def read_table(path: str | Path, *, sample_id: str | None = None) -> pd.DataFram
     table.index = table.index.map(_id_text)
     table.index.name = None
     table.columns = [str(c) for c in table.columns]
-    _check_unique(table.index, "sample", path)
+    check_unique(table.index, "sample", path)
     return table
 
 

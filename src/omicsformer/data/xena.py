@@ -26,8 +26,8 @@ it would log them twice. The phenotype and survival tables that go with them (``
 
 from __future__ import annotations
 
-import gzip
 import re
+import zlib
 from pathlib import Path
 
 import anndata as ad
@@ -38,12 +38,10 @@ from omicsformer.console import note
 from omicsformer.data import tcga
 from omicsformer.data.formats import SCALE_KEY
 from omicsformer.errors import DataError
-from omicsformer.fileio import first_line
+from omicsformer.fileio import first_line, open_text, read_header
 
 FIRST_CELLS = {"sample", "ensembl_id", "xena_sample", "gene_id", "gene", "id"}
 OTHER_SAMPLE = re.compile(r"^(GTEX|TARGET|TCGA|TH\d\d|THR\d\d)-", re.IGNORECASE)
-GZIP_MAGIC = b"\x1f\x8b"
-HEADER_LIMIT = 8 << 20
 BINARY_SUFFIXES = {".parquet", ".pq", ".h5ad", ".h5", ".csv"}  # .csv: not tab-separated
 
 # file name -> value scale, first match wins
@@ -57,21 +55,12 @@ SCALES: tuple[tuple[re.Pattern[str], str], ...] = (
 LOG_MAX = 50.0  # no log2 expression value reaches 2^50; linear TPM and counts usually do
 
 
-def _open_text(path: Path):
-    with path.open("rb") as raw:
-        magic = raw.read(2)
-    if magic == GZIP_MAGIC:
-        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
-    return path.open(encoding="utf-8", errors="replace")
-
-
 def header(path: str | Path) -> list[str]:
-    """The first line's tab-separated cells ([] if unreadable); at most 8 MB are read (a Xena
-    header of 20,000 barcodes is ~0.4 MB)."""
+    """The first line's tab-separated cells ([] if unreadable); at most
+    :data:`~omicsformer.fileio.HEADER_LIMIT` bytes are read."""
     try:
-        with _open_text(Path(path)) as handle:
-            return handle.readline(HEADER_LIMIT).rstrip("\r\n").split("\t")
-    except (OSError, EOFError, UnicodeDecodeError):
+        return read_header(path, "\t").cells
+    except DataError:
         return []
 
 
@@ -113,25 +102,23 @@ def read_xena(path: str | Path) -> ad.AnnData:
     """
     path = Path(path)
     try:
-        with _open_text(path) as handle:
+        with open_text(path) as handle:
             frame = pd.read_csv(handle, sep="\t", index_col=0, low_memory=False)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: file has no data") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, ValueError) as exc:
         raise DataError(f"{path}: cannot be read as a Xena matrix: {first_line(exc)}") from None
-    except Exception as exc:  # zlib.error for a damaged .gz
-        if type(exc).__module__ == "zlib":
-            raise DataError(f"{path}: damaged compressed file: {first_line(exc)}") from None
-        raise
+    except zlib.error as exc:  # a damaged .gz (not an OSError)
+        raise DataError(f"{path}: damaged compressed file: {first_line(exc)}") from None
     if frame.shape[0] == 0 or frame.shape[1] == 0:
         raise DataError(f"{path}: Xena matrix has no genes or no samples")
     frame.index = frame.index.map(str)
     frame.columns = [str(c) for c in frame.columns]
-    from omicsformer.data.readers import _check_unique, _numeric_values
+    from omicsformer.data.readers import check_unique, numeric_values
 
-    _check_unique(frame.index, "gene", path)
-    _check_unique(pd.Index(frame.columns), "sample", path)
-    values = _numeric_values(frame, path, "gene", "sample").T  # (samples, genes)
+    check_unique(frame.index, "gene", path)
+    check_unique(pd.Index(frame.columns), "sample", path)
+    values = numeric_values(frame, path, "gene", "sample").T  # (samples, genes)
     adata = ad.AnnData(
         X=np.ascontiguousarray(values),
         obs=pd.DataFrame(index=pd.Index(frame.columns, dtype=str)),
