@@ -56,6 +56,7 @@ VALUE_COLUMNS = (
     "fpkm_unstranded",
     "fpkm_uq_unstranded",
 )
+ID_COLUMNS = ("gene_id", "gene_name", "gene_type")  # the others hold values
 DEFAULT_COLUMN = "tpm_unstranded"
 SHEET_COLUMNS = ("File ID", "File Name", "Sample ID")
 SHEET_PATTERN = re.compile(r"^gdc_sample_sheet.*\.(tsv|txt|csv)$", re.IGNORECASE)
@@ -188,10 +189,13 @@ def read_star_counts(
             f"{path}: not a GDC STAR gene-count file (no gene_id column; columns: "
             f"{', '.join(header[:8])})"
         )
-    if column not in header:
-        available = [c for c in header if c not in ("gene_id", "gene_name", "gene_type")]
-        raise DataError(f"unknown --gdc-column {column!r}; {path.name} has: {', '.join(available)}")
-    info_columns = [c for c in ("gene_name", "gene_type") if gene_info and c in header]
+    available = [c for c in header if c not in ID_COLUMNS]
+    if column not in available:
+        raise DataError(
+            f"unknown --gdc-column {column!r}; the value columns of {path.name} are: "
+            f"{', '.join(available) or '(none)'}"
+        )
+    info_columns = [c for c in ID_COLUMNS[1:] if gene_info and c in header]
     read = {"sep": "\t", "comment": "#", "usecols": ["gene_id", column, *info_columns]}
     try:
         try:
@@ -233,8 +237,9 @@ def read_gdc_folder(
     folder
         The download folder (files as ``<File ID>/<File Name>`` or flat) with its sample sheet.
     column
-        The value column (:data:`VALUE_COLUMNS`; default ``tpm_unstranded``). An unknown one is
-        an error listing those the files have.
+        The value column (:data:`VALUE_COLUMNS`; default ``tpm_unstranded``): any column of the
+        files' header but ``gene_id``, ``gene_name`` and ``gene_type``. Another one is an error
+        listing the value columns the files have.
     sheet
         The sample sheet (default: found in ``folder`` by :func:`find_sample_sheet`).
 
