@@ -50,6 +50,20 @@ def test_tcga_hub_file_without_extension(tmp_path):
     assert adata.uns["value_scale"] == "log2(x+1)"
 
 
+def test_repeated_symbols_of_the_tcga_hub_are_aggregated(tmp_path, capsys):
+    # HiSeqV2 names genes by symbol and repeats a few; duplicate barcodes stay an error
+    path = tmp_path / "HiSeqV2"
+    text = "sample\t" + "\t".join(SAMPLES[:2]) + "\nTP53\t1\t2\nSLC35E2\t4\t5\nSLC35E2\t6\t9\n"
+    path.write_text(text)
+    adata = load_data(str(path), duplicate_genes="max")
+    assert list(adata.var_names) == ["TP53", "SLC35E2"]
+    assert adata.X.tolist() == [[1.0, 6.0], [2.0, 9.0]]
+    assert "1 duplicates aggregated by max" in capsys.readouterr().err
+    path.write_text(text.replace(SAMPLES[1], SAMPLES[0]))
+    with pytest.raises(DataError, match="duplicate sample IDs"):
+        load_data(str(path))
+
+
 def test_toil_hub_scale_and_an_unknown_name_judged_by_values(tmp_path):
     toil = tmp_path / "tcga_RSEM_gene_tpm.gz"
     write_matrix(toil, first_cell="sample")

@@ -97,7 +97,8 @@ def read_xena(path: str | Path) -> ad.AnnData:
     Returns
     -------
     AnnData with float32 ``X``, sample barcodes as ``obs_names``, gene IDs (symbols or
-    versioned Ensembl IDs) as ``var_names``, ``uns["value_scale"]`` the scale (see the module
+    versioned Ensembl IDs, possibly repeated: :func:`~omicsformer.data.readers.load_data`
+    aggregates them) as ``var_names``, ``uns["value_scale"]`` the scale (see the module
     docstring).
     """
     path = Path(path)
@@ -113,17 +114,20 @@ def read_xena(path: str | Path) -> ad.AnnData:
     if frame.shape[0] == 0 or frame.shape[1] == 0:
         raise DataError(f"{path}: Xena matrix has no genes or no samples")
     frame.index = frame.index.map(str)
-    frame.columns = [str(c) for c in frame.columns]
-    from omicsformer.data.readers import check_unique, numeric_values
+    # pandas renames a repeated header cell (s1, s1.1): take the names from the raw header
+    cells = read_header(path, "\t").cells[1:]
+    frame.columns = cells if len(cells) == frame.shape[1] else [str(c) for c in frame.columns]
+    from omicsformer.data.readers import check_unique, numeric_values, repeated_genes_allowed
 
-    check_unique(frame.index, "gene", path)
+    # repeated genes (HiSeqV2 repeats a few symbols) are aggregated by the gene-ID step
     check_unique(pd.Index(frame.columns), "sample", path)
     values = numeric_values(frame, path, "gene", "sample").T  # (samples, genes)
-    adata = ad.AnnData(
-        X=np.ascontiguousarray(values),
-        obs=pd.DataFrame(index=pd.Index(frame.columns, dtype=str)),
-        var=pd.DataFrame(index=pd.Index(frame.index, dtype=str, name=None)),
-    )
+    with repeated_genes_allowed():
+        adata = ad.AnnData(
+            X=np.ascontiguousarray(values),
+            obs=pd.DataFrame(index=pd.Index(frame.columns, dtype=str)),
+            var=pd.DataFrame(index=pd.Index(frame.index, dtype=str, name=None)),
+        )
     scale = scale_of(path, values)
     adata.uns[SCALE_KEY] = scale
     adata.uns["source"] = f"UCSC Xena matrix {path.name}"
