@@ -153,6 +153,11 @@ def test_sample_types_filter(gdc_folder, capsys):
 def test_load_data_dispatches_a_folder(gdc_folder, tmp_path):
     adata = load_data(str(gdc_folder), gdc_column="unstranded")
     assert adata.shape == (4, 10)
+    # the default --gene-id keep strips versions and keeps the genes' names and types
+    assert adata.var_names[0] == "ENSG00000000003"
+    read = read_gdc_folder(gdc_folder, column="unstranded")
+    assert adata.var["gene_name"].tolist() == read.var["gene_name"].tolist()
+    assert adata.var["gene_type"].tolist() == read.var["gene_type"].tolist()
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="folder without a GDC sample sheet"):
         load_data(str(tmp_path / "empty"))
