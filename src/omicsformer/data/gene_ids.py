@@ -21,8 +21,9 @@ Entrez gene(s) and on to the target kind. Rules:
 - An ID with no target is dropped and counted (``unmapped``); nothing mapped at all is an error.
 - IDs already of the target kind keep their names (an Ensembl ID absent from NCBI's map stays);
   for symbols, an alias (previous symbol, synonym) of exactly one gene becomes its current symbol.
-- Several IDs with one target (and IDs equal after normalisation) are aggregated by
-  ``--duplicate-genes`` (:data:`DUPLICATE_RULES`), sample by sample, missing values skipped:
+- Several IDs with one target (and IDs equal after normalisation or repeated in the file, such
+  as the symbols Xena's HiSeqV2 repeats) are aggregated by ``--duplicate-genes``
+  (:data:`DUPLICATE_RULES`), sample by sample, missing values skipped:
   ``mean`` (default: it keeps the values on their scale, counts or logs alike), ``sum`` (the
   natural choice for raw counts), ``max`` or ``first`` (the first in file order).
 
