@@ -172,3 +172,22 @@ def test_batch_key_tss_is_found_again_at_predict(cli, tmp_path):
     predicted = cli("predict", tmp_path / "run", "--data", tmp_path / "gdc", "--out", out)
     assert predicted.code == 0, predicted.err
     assert len(pd.read_csv(out)) == 40
+
+
+def test_predict_refuses_data_on_another_scale_than_training(cli, tcga_cohort, tmp_path):
+    """A run trained on a GDC folder's linear TPM, given a Xena matrix of log2(x+1) values of
+    the same samples: one line, exit 2, nothing written (the scale is saved with the run)."""
+    gdc, clinical = tcga_cohort
+    run = tmp_path / "run"
+    done = cli("train", "--data", gdc, "--labels", clinical, "--task", "survival", *COXPH,
+               "--out", run)  # fmt: skip
+    assert done.code == 0, done.err
+    from omicsformer.data.readers import load_data
+
+    adata = load_data(str(gdc))
+    xena = pd.DataFrame(np.log2(np.asarray(adata.X) + 1).T, index=adata.var_names,
+                        columns=adata.obs_names)  # fmt: skip
+    xena.rename_axis("sample").to_csv(tmp_path / "xena.tsv", sep="\t")
+    out = tmp_path / "predictions.csv"
+    line = one_line_exit_2(cli("predict", run, "--data", tmp_path / "xena.tsv", "--out", out))
+    assert "scale" in line and not out.exists()

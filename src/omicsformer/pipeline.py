@@ -36,8 +36,9 @@ from omicsformer.augment import AugmentContext, batch_pipeline, build_augmenters
 from omicsformer.config import RunConfig
 from omicsformer.console import note
 from omicsformer.data import tcga
+from omicsformer.data.batch import batch_labels
 from omicsformer.data.datasets import dataset_for
-from omicsformer.data.formats import check_scale
+from omicsformer.data.formats import SCALE_KEY, check_scale
 from omicsformer.data.preprocess import Preprocessor, check_values
 from omicsformer.data.readers import describe_columns, load_data
 from omicsformer.data.splits import Split, kfold_splits, splits_to_json, train_val_test_split
@@ -92,7 +93,7 @@ class PreparedData:
     def batches(self, config: RunConfig) -> np.ndarray | None:
         """(N,) the ``--batch-key`` value of every sample, or None."""
         column = config.data.batch_key
-        return None if column is None else self.adata.obs[column].astype(str).to_numpy()
+        return None if column is None else batch_labels(self.adata.obs[column])
 
 
 @dataclass
@@ -345,6 +346,7 @@ def preprocess_split(
         keep=genes,
         batches=None if batches is None else batches[split["train"]],
         batch_key=config.data.batch_key,
+        value_scale=data.adata.uns.get(SCALE_KEY),
     )
     x_all = preprocessor.apply(data.values, data.genes, batches)
     return SplitArrays(preprocessor, x_all, data.y, split)
@@ -729,7 +731,12 @@ def load_run(folder: str | Path) -> LoadedRun:
 
 def predict_run(run: LoadedRun, adata: ad.AnnData) -> np.ndarray:
     """The model's output for every sample of ``adata`` (genes realigned by name)."""
-    check_scale(adata, run.preprocessor.transform, trained=True)
+    check_scale(
+        adata,
+        run.preprocessor.transform,
+        trained=True,
+        trained_scale=run.preprocessor.value_scale,
+    )
     x = run.preprocessor.apply_to(adata)
     return run.model.predict(x)
 

@@ -112,27 +112,16 @@ class ClinicalStyle:
 
 def _read_header(path: Path) -> tuple[list[str], int, str]:
     """The header cells, the number of ``#`` lines before it, and the separator."""
-    from omicsformer.data.readers import _check_file, file_kind
+    from omicsformer.data.readers import check_file, file_kind
+    from omicsformer.fileio import read_header
 
-    _check_file(path)
+    check_file(path)
     kind = file_kind(path)
     if kind not in ("csv", "tsv"):
         return [], 0, ""
     sep = "," if kind == "csv" else "\t"
-    import gzip
-
-    opener = gzip.open if path.suffix.lower() == ".gz" else open
-    skip = 0
-    try:
-        with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                if line.startswith("#"):
-                    skip += 1
-                    continue
-                return [c.strip().strip('"') for c in line.rstrip("\r\n").split(sep)], skip, sep
-    except (OSError, EOFError):
-        return [], 0, ""
-    return [], 0, ""
+    cells, skip = read_header(path, sep, comment="#")
+    return [c.strip().strip('"') for c in cells], skip, sep
 
 
 def detect_style(path: str | Path, *, sample_id: str | None = None) -> ClinicalStyle | None:

@@ -79,10 +79,6 @@ def check_file(path: Path) -> None:
         raise DataError(f"{path}: file is empty")
 
 
-# clinical.py imports the old private name; keep it until that module uses check_file
-_check_file = check_file
-
-
 @contextmanager
 def repeated_genes_allowed() -> Iterator[None]:
     """Silence AnnData's warning about repeated gene names: they are expected between reading a
