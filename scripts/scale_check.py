@@ -47,9 +47,29 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KB
 
 
-def _patient_file(task: tuple) -> list[str]:
-    """Write one patient's STAR file; its randomness comes from (seed, patient) only."""
+def _sheet_row(p: int, seed: int) -> list[str]:
+    """Patient ``p``'s sample-sheet row (it depends on (seed, p) only)."""
+    file_id = str(uuid.UUID(int=(seed << 96) | p))
+    case = f"TCGA-{p // 10000:02d}-{p % 10000:04d}"
+    return [
+        file_id,
+        file_id + STAR_SUFFIX,
+        "Transcriptome Profiling",
+        "Gene Expression Quantification",
+        "TCGA-SIM",
+        case,
+        f"{case}-01A",
+        "Primary Tumor",
+    ]
+
+
+def _patient_file(task: tuple) -> None:
+    """Write one patient's STAR file (skipped if it is there); its randomness comes from
+    (seed, patient) only."""
     out, p, seed, gene_mean, length_kb, raised = task
+    file_id, name = _sheet_row(p, seed)[:2]
+    if (out / file_id / name).exists():
+        return
     rng = np.random.default_rng([seed, p])
     mean = gene_mean * rng.lognormal(0.0, 0.3)  # (G,) times this patient's depth
     mean[raised] *= 2.0
@@ -76,21 +96,10 @@ def _patient_file(task: tuple) -> list[str]:
             ]
         )
     )
-    file_id = str(uuid.UUID(int=(seed << 96) | p))
-    name = file_id + STAR_SUFFIX
-    (out / file_id).mkdir()
-    (out / file_id / name).write_text(text)
-    case = f"TCGA-{p // 10000:02d}-{p % 10000:04d}"
-    return [
-        file_id,
-        name,
-        "Transcriptome Profiling",
-        "Gene Expression Quantification",
-        "TCGA-SIM",
-        case,
-        f"{case}-01A",
-        "Primary Tumor",
-    ]
+    (out / file_id).mkdir(exist_ok=True)
+    tmp = out / file_id / f".{name}.tmp"
+    tmp.write_text(text)
+    tmp.rename(out / file_id / name)  # a killed run leaves no half-written file
 
 
 _PREFIX: list[str] = []
@@ -105,33 +114,36 @@ def _prefix(genes: int) -> list[str]:
     return _PREFIX
 
 
-def generate(out: Path, patients: int, genes: int, classes: int, seed: int, workers: int) -> None:
+def generate(
+    out: Path, patients: int, genes: int, classes: int, seed: int, workers: int, resume: bool
+) -> None:
+    """Write the folder: the sample sheet and labels first (they depend on the seed only), then
+    one file per patient; ``resume`` keeps the files already there (same seed: same files)."""
     from multiprocessing import Pool
 
+    from omicsformer.data.fetch import SAMPLE_SHEET_HEADER
+
     rng = np.random.default_rng(seed)
-    out.mkdir(parents=True, exist_ok=False)
+    out.mkdir(parents=True, exist_ok=resume)
     gene_mean = np.exp(rng.normal(3.0, 2.0, size=genes))  # (G,) counts at depth 1
     length_kb = rng.uniform(0.5, 10.0, size=genes)  # (G,) for TPM / FPKM
     marked = rng.choice(genes, size=(classes, 200), replace=False)  # (C, 200) raised genes
     labels = rng.integers(0, classes, size=patients)
-    tasks = [(out, p, seed, gene_mean, length_kb, marked[labels[p]]) for p in range(patients)]
-    sheet = []
-    started = time.perf_counter()
-    with Pool(workers) as pool:
-        for row in pool.imap(_patient_file, tasks, chunksize=16):
-            sheet.append(row)
-            if len(sheet) % 500 == 0 or len(sheet) == patients:
-                print(
-                    f"{len(sheet)} of {patients} files ({time.perf_counter() - started:.0f} s)",
-                    flush=True,
-                )
-    from omicsformer.data.fetch import SAMPLE_SHEET_HEADER
-
+    sheet = [_sheet_row(p, seed) for p in range(patients)]
     columns = list(SAMPLE_SHEET_HEADER[:8])  # the classic sheet: no Tumor Descriptor, Specimen Type
     pd.DataFrame(sheet, columns=columns).to_csv(out / "gdc_sample_sheet.tsv", sep="\t", index=False)
     pd.DataFrame(
         {"sample": [row[6] for row in sheet], "subtype": [f"class_{c:02d}" for c in labels]}
     ).to_csv(out / "labels.csv", index=False)
+    tasks = [(out, p, seed, gene_mean, length_kb, marked[labels[p]]) for p in range(patients)]
+    started = time.perf_counter()
+    with Pool(workers) as pool:
+        for done, _ in enumerate(pool.imap(_patient_file, tasks, chunksize=16), start=1):
+            if done % 500 == 0 or done == patients:
+                print(
+                    f"{done} of {patients} files ({time.perf_counter() - started:.0f} s)",
+                    flush=True,
+                )
     size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) / 1e9
     print(
         f"wrote {patients} files x {genes} genes, {classes} classes: {size:.1f} GB in "
@@ -208,6 +220,7 @@ def main() -> None:
     g.add_argument("--classes", type=int, default=20)
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--workers", type=int, default=2)
+    g.add_argument("--resume", action="store_true", help="keep the files already written")
     r = sub.add_parser("read")
     r.add_argument("--data", type=Path, required=True)
     f = sub.add_parser("fit")
@@ -215,7 +228,9 @@ def main() -> None:
     f.add_argument("--out", type=Path, default=Path("runs/scale-bench"))
     args = parser.parse_args()
     if args.command == "generate":
-        generate(args.out, args.patients, args.genes, args.classes, args.seed, args.workers)
+        generate(
+            args.out, args.patients, args.genes, args.classes, args.seed, args.workers, args.resume
+        )
     elif args.command == "read":
         read(args.data)
     else:
