@@ -28,7 +28,7 @@ from omicsformer.config import (
     parse_overrides,
 )
 from omicsformer.console import note, out
-from omicsformer.errors import OmicsformerError
+from omicsformer.errors import ConfigError, OmicsformerError
 
 # --------------------------------------------------------------------------------- arguments
 
@@ -600,7 +600,6 @@ def _run_gene_id(given: str | None, run: Any) -> str | None:
     run trained with ``keep`` may name a kind (its genes are of that kind; the new data is
     mapped to it); a run that mapped its genes cannot take another kind."""
     from omicsformer.data.gene_ids import strip_version
-    from omicsformer.errors import ConfigError
 
     trained = run.config.data.gene_id
     if given is not None and trained != "keep" and given != trained:
@@ -625,6 +624,25 @@ def cmd_predict(args: argparse.Namespace) -> int:
     frame = predictions_for(run, adata)
     write_with(args.out, lambda tmp: frame.to_csv(tmp, index=False))
     note(f"{len(frame)} predictions written to {args.out}")
+    return 0
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    from omicsformer.api import from_run
+    from omicsformer.fileio import check_output_file, write_with
+    from omicsformer.pipeline import load_run
+
+    if not args.out.endswith(".h5ad"):
+        raise ConfigError(f"--out {args.out}: the embedding is written as AnnData (.h5ad)")
+    check_output_file(args.out, overwrite=args.force)  # before any data is read
+    run = load_run(args.run_dir)
+    if not hasattr(run.model, "embed"):
+        raise ConfigError(f"model {run.spec.name!r} gives no patient embedding (neural models do)")
+    adata = _load_data_for_run(args, run)
+    from_run(run).predict(adata)  # predictions into .obs, embedding into .obsm
+    write_with(args.out, lambda tmp: adata.write_h5ad(tmp))
+    width = adata.obsm["X_omicsformer"].shape[1]
+    note(f"{adata.n_obs} samples embedded ({width} dimensions) in {args.out}")
     return 0
 
 
@@ -1000,6 +1018,20 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--out", required=True, help="predictions CSV to write")
     predict.add_argument("--force", action="store_true", help="replace an existing --out file")
     predict.set_defaults(func=cmd_predict)
+
+    embed = command(
+        "embed", "patient embeddings and predictions of a trained neural run, as AnnData"
+    )
+    embed.add_argument("run_dir", help="a run folder of a neural model")
+    _add_data_args(embed, required=True, with_target=False, from_run=True)
+    embed.add_argument(
+        "--out",
+        required=True,
+        help="AnnData (.h5ad) to write: the data, predictions in .obs, the embedding in "
+        ".obsm['X_omicsformer']",
+    )
+    embed.add_argument("--force", action="store_true", help="replace an existing --out file")
+    embed.set_defaults(func=cmd_embed)
 
     evaluate = command("evaluate", "score a trained run on labelled data")
     evaluate.add_argument("run_dir", help="a run folder made by `omicsformer train`")

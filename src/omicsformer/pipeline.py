@@ -86,6 +86,12 @@ class PreparedData:
         column = config.data.group_by
         return None if column is None else self.adata.obs[column].astype(str).to_numpy()
 
+    def without_values(self) -> PreparedData:
+        """The same samples and targets without the expression matrix: what a run's record
+        (splits, predictions) needs, kept by a fitted estimator instead of the data."""
+        obs = pd.DataFrame(index=self.adata.obs_names)
+        return PreparedData(adata=ad.AnnData(obs=obs), y=self.y, target=self.target, task=self.task)
+
     def batches(self, config: RunConfig) -> np.ndarray | None:
         """(N,) the ``--batch-key`` value of every sample, or None."""
         column = config.data.batch_key
@@ -204,7 +210,7 @@ def prepare_data(config: RunConfig) -> PreparedData:
     if t.name == "survival" and not wanted:
         wanted = ["os_time", "os_event"]  # the default survival target of a clinical table
     wanted += [c for c in (d.batch_key, d.group_by) if c]
-    adata = load_data(
+    return prepare_cohort(config, load_data(
         d.source,
         labels=d.labels,
         layout=d.layout,
@@ -215,7 +221,13 @@ def prepare_data(config: RunConfig) -> PreparedData:
         duplicate_genes=d.duplicate_genes,
         gdc_column=d.gdc_column,
         sample_types=d.sample_types,
-    )
+    ))
+
+
+def prepare_cohort(config: RunConfig, adata: ad.AnnData) -> PreparedData:
+    """Pick the task of ``config`` for ``adata`` (already read), encode the target, and check
+    the values; samples with a missing target are dropped (count printed)."""
+    d = config.data
     check_scale(adata, config.preprocess.transform)
     task_name, columns = resolve_target(config, adata)
     task = TASKS.get(task_name)
@@ -626,7 +638,7 @@ def write_run(
             "model": config.model.name,
             "target": data.target.to_dict(),
             "n_samples": {part: len(idx) for part, idx in split.items()},
-            "n_genes_input": len(data.genes),
+            "n_genes_input": len(result.preprocessor.input_genes),
             "n_genes_model": result.preprocessor.n_genes,
             "n_parameters": result.model.n_parameters(),
             "fitted": {k: v for k, v in result.fitted.items() if k != "architecture"},
@@ -643,6 +655,8 @@ def _write_task_plots(folder: Path, data: PreparedData, split: Split, result: Fi
     from omicsformer.report.plots import kaplan_meier_by_risk, predicted_vs_observed
 
     test = split["test"]
+    if not len(test):  # an estimator's run: its test parts are the caller's
+        return
     if data.task.name == "survival":
         y = data.y[test]
         write_with(

@@ -118,6 +118,11 @@ class AttOmicsNet(nn.Module):
         logits = self.head(tokens.flatten(1))  # (B, C)
         return (logits, maps) if return_attention else logits
 
+    def patient_embedding(self, x: Tensor) -> Tensor:  # (B, G) -> (B, head_hidden[-1])
+        """The output FCN's last hidden layer: the patient as the output layer sees it."""
+        tokens, _ = self.encode(x)  # (B, K, E_last)
+        return self.head[:-1](tokens.flatten(1))
+
     def encode(self, x: Tensor, return_attention: bool = False) -> tuple[Tensor, list[Tensor]]:
         """Group tokens after the last block (B, K, E_last), and each block's attention."""
         tokens = self.project(x)  # (B, K, E_0)

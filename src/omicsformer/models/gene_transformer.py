@@ -108,8 +108,12 @@ class GeneTransformer(nn.Module):
         return torch.cat([*extra, h], dim=1) if extra else h  # (B, X + G, E)
 
     def forward(self, x: Tensor) -> Tensor:  # (B, G) -> (B, C)
+        return self.head(self.patient_embedding(x))
+
+    def patient_embedding(self, x: Tensor) -> Tensor:  # (B, G) -> (B, E)
+        """The pooled, normalised tokens: the patient as the output layer sees it."""
         h = run_blocks(self.blocks, self.embed(x), self.attention_mask, self.checkpointing)
-        return self.head(self.norm(self.pool(h)))
+        return self.norm(self.pool(h))
 
     def pool(self, h: Tensor) -> Tensor:
         """(B, T, E) -> (B, E): the CLS token, or the mean or a learned query's attention over

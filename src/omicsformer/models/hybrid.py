@@ -132,12 +132,16 @@ class Hybrid(nn.Module):
         return torch.einsum("bks,bkse->bke", scores.softmax(dim=-1), genes)
 
     def forward(self, x: Tensor) -> Tensor:  # (B, G) -> (B, C)
+        return self.head(self.patient_embedding(x))
+
+    def patient_embedding(self, x: Tensor) -> Tensor:  # (B, G) -> (B, K·E)
+        """The normalised group tokens side by side: the patient as the output layer sees it."""
         b = x.shape[0]
         genes, mask = self.gene_tokens(x)
         genes = run_blocks(self.gene_blocks, genes, mask, self.checkpointing)  # (B·K, S, E)
         groups = self.merge(self.project(x) + self.gene_readout(genes, b))  # (B, K, E)
         groups = run_blocks(self.group_blocks, groups, None, self.checkpointing)
-        return self.head(self.norm(groups.flatten(1)))
+        return self.norm(groups.flatten(1))
 
     def n_parameters(self) -> int:
         """Real trainable numbers (the grouped projection's padding is not counted)."""

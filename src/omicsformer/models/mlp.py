@@ -55,7 +55,11 @@ class MLP(nn.Module):
         self.head = nn.Linear(widths[-1], n_outputs)
 
     def forward(self, x: Tensor) -> Tensor:  # (B, G) -> (B, outputs)
-        return self.head(self.body(x))
+        return self.head(self.patient_embedding(x))
+
+    def patient_embedding(self, x: Tensor) -> Tensor:  # (B, G) -> (B, hidden[-1])
+        """The last hidden layer: the patient as the output layer sees it."""
+        return self.body(x)
 
 
 def architecture(options: MLPOptions, context: ModelContext, x_train: np.ndarray) -> dict[str, Any]:

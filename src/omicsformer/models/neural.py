@@ -161,6 +161,15 @@ class TorchModel:
     def predict(self, x: np.ndarray) -> np.ndarray:
         return self.task.output(self.logits(x), self.task_state)
 
+    def embed(self, x: np.ndarray) -> np.ndarray:
+        """(N, E) float32: each patient as the network's output layer sees it (the last hidden
+        layer; pooled tokens for the gene-level models)."""
+        if self.module is None:
+            raise RunError("the model has not been trained")
+        values = torch.from_numpy(np.ascontiguousarray(x))
+        out = engine.predict_logits(self.module, values, apply=self.module.patient_embedding)
+        return out.numpy()
+
     def save(self, folder: Path) -> None:
         state = {k: v.detach().cpu().contiguous() for k, v in self.module.state_dict().items()}
         write_with(folder / "weights.safetensors", lambda tmp: save_file(state, str(tmp)))
