@@ -125,9 +125,9 @@ def generate(out: Path, patients: int, genes: int, classes: int, seed: int, work
                     f"{len(sheet)} of {patients} files ({time.perf_counter() - started:.0f} s)",
                     flush=True,
                 )
-    from omicsformer.data.fetch import SHEET_COLUMNS
+    from omicsformer.data.fetch import SAMPLE_SHEET_HEADER
 
-    columns = list(SHEET_COLUMNS[:8])  # the classic sheet, without Tumor Descriptor / Specimen Type
+    columns = list(SAMPLE_SHEET_HEADER[:8])  # the classic sheet: no Tumor Descriptor, Specimen Type
     pd.DataFrame(sheet, columns=columns).to_csv(out / "gdc_sample_sheet.tsv", sep="\t", index=False)
     pd.DataFrame(
         {"sample": [row[6] for row in sheet], "subtype": [f"class_{c:02d}" for c in labels]}

@@ -126,3 +126,68 @@ def test_bad_tcga_inputs_are_one_line_and_write_nothing(cli, tcga_cohort, tmp_pa
     line = one_line_exit_2(cli(*base, "--data", xena, "--sample-types", "tumour"))
     assert "unknown sample type 'tumour'" in line
     assert not out.exists() and not list(tmp_path.glob(".run*partial"))
+
+
+def test_train_and_compare_group_a_patients_samples_and_record_it(cli, tcga_cohort, tmp_path):
+    gdc, clinical = tcga_cohort  # 40 patients, 4 with a tumour and a normal sample
+
+    def patient(sample: str) -> str:
+        return sample[:12]
+
+    base = ["--data", gdc, "--labels", clinical, "--task", "survival", *COXPH[2:]]
+    result = cli("train", *base, "--model", "coxph", "--out", tmp_path / "run")
+    assert result.code == 0, result.err
+    assert "splits grouped by patient: 4 of 40 patients have several samples" in result.err
+    splits = json.loads((tmp_path / "run" / "splits.json").read_text())
+    assert splits["grouped_by"] == "patient"
+    parts = [{patient(s) for s in splits[part]} for part in ("train", "val", "test")]
+    assert not (parts[0] & parts[1]) and not (parts[0] & parts[2]) and not (parts[1] & parts[2])
+
+    compared = cli("compare", *base, "--models", "coxph", "--folds", "3", "--out", tmp_path / "c")
+    assert compared.code == 0, compared.err
+    record = json.loads((tmp_path / "c" / "splits.json").read_text())
+    assert record["grouped_by"] == "patient"
+    for fold in record["repeats"][0]["folds"]:
+        train = {patient(s) for s in fold["train"] + fold["val"]}
+        assert not train & {patient(s) for s in fold["test"]}
+
+
+def test_batch_key_tss_is_found_again_at_predict(cli, tmp_path):
+    pytest.importorskip("combatlearn")
+    files, clinical = cohort(40, seed=2)
+    rename = {f"TCGA-AB-{p + 1:04d}": f"TCGA-{'ABCD'[p % 4]}{p % 4}-{p + 1:04d}" for p in range(40)}
+    files = [(rename[s[:12]] + s[12:], counts) for s, counts in files]
+    clinical["case_submitter_id"] = clinical["case_submitter_id"].map(rename)
+    write_gdc_folder(tmp_path / "gdc", files)
+    clinical.to_csv(tmp_path / "clinical.tsv", sep="\t", index=False)
+    args = ["--data", tmp_path / "gdc", "--labels", tmp_path / "clinical.tsv"]
+    result = cli(
+        "train", *args, "--task", "survival", "--batch-key", "tss", "--transform", "log2p1",
+        *COXPH, "--out", tmp_path / "run",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    assert "ComBat fitted on" in result.err
+    # the new data has no clinical table: each sample's centre comes from its barcode
+    out = tmp_path / "p.csv"
+    predicted = cli("predict", tmp_path / "run", "--data", tmp_path / "gdc", "--out", out)
+    assert predicted.code == 0, predicted.err
+    assert len(pd.read_csv(out)) == 40
+
+
+def test_predict_refuses_data_on_another_scale_than_training(cli, tcga_cohort, tmp_path):
+    """A run trained on a GDC folder's linear TPM, given a Xena matrix of log2(x+1) values of
+    the same samples: one line, exit 2, nothing written (the scale is saved with the run)."""
+    gdc, clinical = tcga_cohort
+    run = tmp_path / "run"
+    done = cli("train", "--data", gdc, "--labels", clinical, "--task", "survival", *COXPH,
+               "--out", run)  # fmt: skip
+    assert done.code == 0, done.err
+    from omicsformer.data.readers import load_data
+
+    adata = load_data(str(gdc))
+    xena = pd.DataFrame(np.log2(np.asarray(adata.X) + 1).T, index=adata.var_names,
+                        columns=adata.obs_names)  # fmt: skip
+    xena.rename_axis("sample").to_csv(tmp_path / "xena.tsv", sep="\t")
+    out = tmp_path / "predictions.csv"
+    line = one_line_exit_2(cli("predict", run, "--data", tmp_path / "xena.tsv", "--out", out))
+    assert "scale" in line and not out.exists()

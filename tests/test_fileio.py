@@ -1,16 +1,20 @@
+import gzip
 import json
 import os
 
 import pytest
 
-from omicsformer.errors import RunError
+from omicsformer.errors import DataError, RunError
 from omicsformer.fileio import (
     MANIFEST,
     OutputFolder,
+    TextHeader,
     check_output_file,
     check_output_path,
     is_output_folder,
+    open_text,
     read_file,
+    read_header,
     verify_output,
     write_text,
     write_with,
@@ -193,3 +197,38 @@ def test_output_paths_are_checked_before_anything_is_written(tmp_path):
     check_output_file(tmp_path / "f", overwrite=True)
     with pytest.raises(RunError, match="is a folder"):
         check_output_file(tmp_path, overwrite=True)
+
+
+@pytest.mark.parametrize("name", ["table.tsv.gz", "table.tsv", "HiSeqV2"])
+def test_header_reader_finds_gzip_by_its_bytes_whatever_the_name(tmp_path, name):
+    text = "# gene-model: GENCODE v36\n# second\ngene_id\tgene_name\tunstranded\nG1\tA\t1\n"
+    plain, packed = tmp_path / "plain", tmp_path / "packed"
+    plain.mkdir(), packed.mkdir()
+    (plain / name).write_text(text)
+    with gzip.open(packed / name, "wt") as handle:
+        handle.write(text)
+    for path in (plain / name, packed / name):
+        header = read_header(path, comment="#")
+        assert header == TextHeader(["gene_id", "gene_name", "unstranded"], 2)
+        assert read_header(path).cells == ["# gene-model: GENCODE v36"]
+        assert read_header(path, ",", comment="#").cells == ["gene_id\tgene_name\tunstranded"]
+        with open_text(path) as handle:
+            assert handle.read() == text
+
+
+def test_header_reader_on_empty_long_and_broken_files(tmp_path):
+    empty = tmp_path / "empty.tsv"
+    empty.write_text("")
+    assert read_header(empty) == TextHeader([], 0)
+    comments = tmp_path / "comments.tsv"
+    comments.write_text("#" * 100 + "\n#\n")
+    assert read_header(comments, comment="#", limit=16) == TextHeader([], 2)
+    wide = tmp_path / "wide.tsv"
+    wide.write_text("\t".join(f"s{i}" for i in range(100)) + "\n")
+    assert read_header(wide, limit=9).cells == ["s0", "s1", "s2", ""]  # cut at the limit
+    damaged = tmp_path / "damaged.tsv.gz"
+    damaged.write_bytes(gzip.compress(b"a\tb\n" * 1000)[:30])
+    for path in (damaged, tmp_path / "missing.tsv", tmp_path):
+        with pytest.raises(DataError, match="cannot be read") as info:
+            read_header(path)
+        assert "\n" not in str(info.value)

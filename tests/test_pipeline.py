@@ -1,4 +1,5 @@
-"""Training runs of neural models: bit-identical reload, resume after interruption."""
+"""Training runs of neural models: bit-identical reload, resume after interruption; splits
+of TCGA cohorts grouped by patient or tissue source site."""
 
 import json
 
@@ -7,7 +8,16 @@ import pandas as pd
 import pytest
 
 from omicsformer.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from omicsformer.pipeline import load_run, predictions_for, resume_run, train_run
+from omicsformer.errors import ConfigError
+from omicsformer.pipeline import (
+    load_run,
+    make_folds,
+    make_split,
+    predictions_for,
+    prepare_data,
+    resume_run,
+    train_run,
+)
 
 DATA = "synthetic:n_samples=90,n_genes=40,n_modules=2,module_size=5"
 
@@ -80,3 +90,68 @@ def test_predict_from_the_saved_run_is_bit_identical(tmp_path, model):
     for name in ("history.csv", "learning_curve.png", "model/weights.safetensors"):
         assert (folder / name).stat().st_size > 0
     assert not (folder / "checkpoint").exists()
+
+
+@pytest.fixture
+def barcoded(tmp_path):
+    """32 TCGA patients from 8 tissue source sites; the first 8 also have a normal sample. A
+    plain labels table (no clinical style): patient and tss come from the barcodes alone."""
+    rng = np.random.default_rng(0)
+    samples, labels = [], []
+    for p in range(32):
+        patient = f"TCGA-{'ABCDEFGH'[p % 8]}{p % 8}-{p:04d}"
+        for code in ("01A", "11A") if p < 8 else ("01A",):
+            samples.append(f"{patient}-{code}")
+            labels.append("ab"[p // 8 % 2])
+    frame = pd.DataFrame(rng.normal(size=(len(samples), 6)), index=samples)
+    frame.columns = [f"g{i}" for i in range(6)]
+    frame.index.name = "sample"
+    frame.to_csv(tmp_path / "expr.csv")
+    pd.DataFrame({"sample": samples, "label": labels}).to_csv(tmp_path / "labels.csv", index=False)
+    return tmp_path / "expr.csv", tmp_path / "labels.csv"
+
+
+def data_config(files, **options):
+    expr, labels = files
+    return RunConfig(
+        data=DataConfig(source=str(expr), labels=str(labels), target="label", **options)
+    )
+
+
+def sides(split, groups):
+    return [set(groups[split[part]]) for part in ("train", "val", "test") if len(split[part])]
+
+
+def test_a_patients_samples_are_split_together_without_group_by(barcoded, capsys):
+    cfg = data_config(barcoded)
+    data = prepare_data(cfg)
+    assert data.group_by == "patient"
+    assert (
+        "splits grouped by patient: 8 of 32 patients have several samples (e.g. TCGA-A0-0000: 2)"
+        in capsys.readouterr().err
+    )
+    patients = data.adata.obs["patient"].to_numpy()
+    assert np.array_equal(data.groups(cfg), patients)
+    for split in [make_split(cfg, data), *make_folds(cfg, data, 3)]:  # train and compare
+        parts = sides(split, patients)
+        assert all(not (a & b) for i, a in enumerate(parts) for b in parts[i + 1 :])
+
+
+def test_group_by_tss_holds_out_whole_centres(barcoded, capsys):
+    cfg = data_config(barcoded, group_by="tss")
+    data = prepare_data(cfg)
+    assert data.group_by == "tss" and "grouped by patient" not in capsys.readouterr().err
+    sites = data.adata.obs["tss"].to_numpy()
+    assert sorted(set(sites)) == [f"{c}{i}" for i, c in enumerate("ABCDEFGH")]
+    parts = sides(make_split(cfg, data), sites)
+    assert all(not (a & b) for i, a in enumerate(parts) for b in parts[i + 1 :])
+
+
+def test_batch_key_patient_is_refused_when_splits_group_by_patient(barcoded):
+    with pytest.raises(ConfigError, match="--batch-key patient: 8 patients have several samples"):
+        prepare_data(data_config(barcoded, batch_key="patient"))
+
+
+def test_one_sample_per_patient_is_not_grouped(barcoded):
+    cfg = data_config(barcoded, sample_types=["01"])
+    assert prepare_data(cfg).group_by is None

@@ -571,6 +571,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _load_data_for_run(args: argparse.Namespace, run: Any) -> Any:
+    from omicsformer.data import tcga
     from omicsformer.data.readers import load_data
 
     columns = list(run.target.columns)
@@ -579,7 +580,7 @@ def _load_data_for_run(args: argparse.Namespace, run: Any) -> Any:
     for flag in ("target", "time", "event"):
         if getattr(args, flag, None):
             columns.append(getattr(args, flag))
-    return load_data(
+    adata = load_data(
         args.data,
         labels=args.labels,
         layout=args.layout or "samples-by-genes",
@@ -593,6 +594,8 @@ def _load_data_for_run(args: argparse.Namespace, run: Any) -> Any:
         or (run.config.data.gdc_column if Path(args.data).is_dir() else None),
         sample_types=args.sample_types,
     )
+    tcga.add_barcode_columns(adata)  # a --batch-key tss run finds each sample's centre
+    return adata
 
 
 def _run_gene_id(given: str | None, run: Any) -> str | None:

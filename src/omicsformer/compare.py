@@ -217,6 +217,7 @@ def compare(
                 "model_seed": config.seed,
                 "split_seeds": split_seeds,
                 "stratified_on": data.target.columns,
+                "grouped_by": data.group_by,
                 "repeats": [
                     splits_to_json(fold_splits, data.sample_ids, repeat=r, seed=split_seeds[r])
                     for r, fold_splits in enumerate(repetitions)

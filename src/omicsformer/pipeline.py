@@ -3,7 +3,7 @@
 A run folder holds everything needed to repeat or reuse a run::
 
     config.yaml             the RunConfig (re-run with `omicsformer train --config`)
-    splits.json             train / val / test sample IDs and the seed
+    splits.json             train / val / test sample IDs, the seed and grouped_by
     preprocess.safetensors  fitted preprocessing (training split only) and gene names
     model/                  model.json (name, options, target, genes) + weights
     predictions.csv         sample_id, split, true, predicted, per-class probabilities
@@ -35,8 +35,10 @@ from omicsformer import __version__
 from omicsformer.augment import AugmentContext, batch_pipeline, build_augmenters, expand_dataset
 from omicsformer.config import RunConfig
 from omicsformer.console import note
+from omicsformer.data import tcga
+from omicsformer.data.batch import batch_labels
 from omicsformer.data.datasets import dataset_for
-from omicsformer.data.formats import check_scale
+from omicsformer.data.formats import SCALE_KEY, check_scale
 from omicsformer.data.preprocess import Preprocessor, check_values
 from omicsformer.data.readers import describe_columns, load_data
 from omicsformer.data.splits import Split, kfold_splits, splits_to_json, train_val_test_split
@@ -68,6 +70,7 @@ class PreparedData:
     y: np.ndarray
     target: TargetInfo
     task: Task
+    group_by: str | None = None  # the grouping column of the splits: --group-by, or "patient"
 
     @property
     def values(self) -> np.ndarray:
@@ -82,20 +85,21 @@ class PreparedData:
         return np.asarray(self.adata.obs_names)
 
     def groups(self, config: RunConfig) -> np.ndarray | None:
-        """(N,) the ``--group-by`` value of every sample, or None."""
-        column = config.data.group_by
+        """(N,) the group of every sample (``--group-by``, or the patient when
+        :func:`prepare_data` chose it), or None for ungrouped splits."""
+        column = self.group_by if self.group_by is not None else config.data.group_by
         return None if column is None else self.adata.obs[column].astype(str).to_numpy()
 
     def without_values(self) -> PreparedData:
         """The same samples and targets without the expression matrix: what a run's record
         (splits, predictions) needs, kept by a fitted estimator instead of the data."""
         obs = pd.DataFrame(index=self.adata.obs_names)
-        return PreparedData(adata=ad.AnnData(obs=obs), y=self.y, target=self.target, task=self.task)
+        return dataclasses.replace(self, adata=ad.AnnData(obs=obs))
 
     def batches(self, config: RunConfig) -> np.ndarray | None:
         """(N,) the ``--batch-key`` value of every sample, or None."""
         column = config.data.batch_key
-        return None if column is None else self.adata.obs[column].astype(str).to_numpy()
+        return None if column is None else batch_labels(self.adata.obs[column])
 
 
 @dataclass
@@ -210,7 +214,7 @@ def prepare_data(config: RunConfig) -> PreparedData:
     if t.name == "survival" and not wanted:
         wanted = ["os_time", "os_event"]  # the default survival target of a clinical table
     wanted += [c for c in (d.batch_key, d.group_by) if c]
-    return prepare_cohort(config, load_data(
+    adata = load_data(
         d.source,
         labels=d.labels,
         layout=d.layout,
@@ -221,7 +225,9 @@ def prepare_data(config: RunConfig) -> PreparedData:
         duplicate_genes=d.duplicate_genes,
         gdc_column=d.gdc_column,
         sample_types=d.sample_types,
-    ))
+    )
+    tcga.add_barcode_columns(adata)  # patient and tss of TCGA barcodes, for grouped splits
+    return prepare_cohort(config, adata)
 
 
 def prepare_cohort(config: RunConfig, adata: ad.AnnData) -> PreparedData:
@@ -248,10 +254,39 @@ def prepare_cohort(config: RunConfig, adata: ad.AnnData) -> PreparedData:
                     f"{what} {column}: {int(missing.sum())} of {adata.n_obs} samples have no "
                     f"value (e.g. {', '.join(adata.obs_names[missing][:3])})"
                 )
+    group_by = d.group_by if d.group_by is not None else _patient_grouping(adata, d.batch_key)
     y, info = task.encode(adata.obs, columns)
     p = config.preprocess
     check_values(adata.X, list(adata.var_names), p.transform, p.impute)
-    return PreparedData(adata=adata, y=y, target=info, task=task)
+    return PreparedData(adata=adata, y=y, target=info, task=task, group_by=group_by)
+
+
+def _patient_grouping(adata: ad.AnnData, batch_key: str | None) -> str | None:
+    """``"patient"`` when no ``--group-by`` was given, the ``patient`` column holds TCGA patient
+    barcodes and some patient has several samples (tumour and normal, two vials): a patient's
+    samples on both sides of a split would leak. None otherwise. The choice is printed."""
+    if "patient" not in adata.obs.columns:
+        return None
+    patients = adata.obs["patient"]
+    if is_missing(patients).any() or not all(map(tcga.is_patient_barcode, patients.astype(str))):
+        return None
+    counts = patients.astype(str).value_counts()
+    several = counts[counts > 1]
+    if several.empty:
+        return None
+    if batch_key == "patient":
+        raise ConfigError(
+            f"--batch-key patient: {len(several)} patients have several samples, so splits are "
+            "grouped by patient, and then no test batch is seen in training (ComBat can only "
+            "correct batches it was fitted on); choose another --batch-key"
+        )
+    note(
+        f"splits grouped by patient: {len(several)} of {len(counts)} patients have several "
+        f"samples (e.g. {several.index[0]}: {several.iloc[0]}), and a patient's samples stay on "
+        "one side of every split (--group-by chooses another grouping, --sample-types 01 keeps "
+        "primary tumours only)"
+    )
+    return "patient"
 
 
 def make_split(config: RunConfig, data: PreparedData) -> Split:
@@ -324,6 +359,7 @@ def preprocess_split(
         keep=genes,
         batches=None if batches is None else batches[split["train"]],
         batch_key=config.data.batch_key,
+        value_scale=data.adata.uns.get(SCALE_KEY),
     )
     x_all = preprocessor.apply(data.values, data.genes, batches)
     return SplitArrays(preprocessor, x_all, data.y, split)
@@ -582,7 +618,11 @@ def resume_run(out: str | Path, *, on_epoch_end: Callable[[int], None] | None = 
 
 def _splits_record(config: RunConfig, data: PreparedData, split: Split) -> dict:
     return splits_to_json(
-        split, data.sample_ids, seed=config.seed, stratified_on=data.target.columns
+        split,
+        data.sample_ids,
+        seed=config.seed,
+        stratified_on=data.target.columns,
+        grouped_by=data.group_by,
     )
 
 
@@ -706,7 +746,12 @@ def load_run(folder: str | Path) -> LoadedRun:
 
 def predict_run(run: LoadedRun, adata: ad.AnnData) -> np.ndarray:
     """The model's output for every sample of ``adata`` (genes realigned by name)."""
-    check_scale(adata, run.preprocessor.transform, trained=True)
+    check_scale(
+        adata,
+        run.preprocessor.transform,
+        trained=True,
+        trained_scale=run.preprocessor.value_scale,
+    )
     x = run.preprocessor.apply_to(adata)
     return run.model.predict(x)
 

@@ -5,9 +5,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from omicsformer.data.batch import BatchCorrection
+from omicsformer.data.batch import BatchCorrection, batch_labels
 from omicsformer.data.preprocess import Preprocessor
 from omicsformer.errors import DataError
+
+
+def test_batch_labels_are_the_same_text_whether_read_as_numbers_or_text():
+    # a column with a gap is read as floats (batch 1.0) at training, as integers at prediction
+    with_gap = pd.Series([1.0, 2.0, np.nan, 10.0])
+    assert batch_labels(with_gap).tolist() == ["1", "2", None, "10"]
+    assert batch_labels(pd.Series([1, 2, 10])).tolist() == ["1", "2", "10"]
+    text = np.array([" plate A", "1.0", "1.5", "01", "", None, True, np.int64(3)], dtype=object)
+    assert batch_labels(text).tolist() == ["plate A", "1", "1.5", "01", None, None, "True", "3"]
+
 
 combat_core = pytest.importorskip("combatlearn.core")
 
@@ -62,6 +72,23 @@ def test_unseen_batch_and_missing_batch_are_one_line_errors():
         fitted.apply(x[:3], np.array(["a", "z", "b"]))
     with pytest.raises(DataError, match="1 samples have no batch"):
         fitted.apply(x[:3], np.array(["a", None, "b"], dtype=object))
+
+
+def test_batches_read_as_floats_at_fitting_meet_integers_when_applied(tmp_path):
+    x, batch = shifted()
+    codes = {"a": 1, "b": 2, "c": 3}
+    as_float = np.array([float(codes[b]) for b in batch], dtype=object)
+    fitted = BatchCorrection.fit(x, as_float, "plate")
+    assert fitted.levels == ["1", "2", "3"]
+    as_int = np.array([codes[b] for b in batch])
+    as_text = np.array([f" {codes[b]} " for b in batch], dtype=object)
+    expected = BatchCorrection.fit(x, batch, "plate").apply(x, batch)
+    for given in (as_float, as_int, as_text):
+        np.testing.assert_allclose(fitted.apply(x, given), expected, rtol=1e-5)
+    # a run saved when batch 1 was written "1.0" still meets batch 1
+    old = BatchCorrection.from_saved("plate", ["1.0", "2.0", "3.0"], fitted.tensors())
+    assert old.levels == ["1", "2", "3"]
+    np.testing.assert_allclose(old.apply(x, as_int), expected, rtol=1e-5)
 
 
 @pytest.mark.parametrize(

@@ -210,3 +210,134 @@ def test_survival_columns_with_an_id_column_of_any_name(tmp_path):
     joined = join_clinical(expression(["s2", "s1"]), table)
     assert joined.obs["os_time"].tolist() == [90.0, 30.0]
     assert joined.obs["stage"].tolist() == ["II", "I"]
+
+
+def test_gdc_follow_ups_give_living_patients_their_longest_follow_up(tmp_path):
+    path = tmp_path / "clinical.tsv"
+    path.write_text(  # the 2024 portal's export: one row per case x follow-up visit
+        "cases.submitter_id\tdemographic.vital_status\tdemographic.days_to_death\t"
+        "diagnoses.days_to_last_follow_up\tfollow_ups.days_to_follow_up\n"
+        "TCGA-AB-0001\tAlive\t'--\t'--\t300\n"
+        "TCGA-AB-0001\tAlive\t'--\t'--\t1100\n"
+        "TCGA-AB-0001\tAlive\t'--\t'--\t'--\n"
+        "TCGA-AB-0002\tAlive\t'--\t800\t500\n"  # the older column is larger here
+        "TCGA-AB-0003\tDead\t200\t'--\t900\n"  # dead: days_to_death, not the follow-up
+        "TCGA-AB-0004\tAlive\t'--\t'--\t'--\n"
+    )
+    table = clinical(path)
+    assert table.style.survival == "gdc"
+    frame = table.table
+    assert frame["os_time"].tolist()[:3] == [1100.0, 800.0, 200.0]
+    assert frame["os_event"].tolist()[:3] == [0.0, 0.0, 1.0]
+    assert table.no_survival == {"alive without days_to_last_follow_up or days_to_follow_up": 1}
+
+
+def test_days_to_follow_up_alone_is_a_gdc_survival_table(tmp_path):
+    path = tmp_path / "clinical.tsv"
+    path.write_text(
+        "case_submitter_id\tvital_status\tdays_to_follow_up\n"
+        "TCGA-AB-0001\tAlive\t40\n"
+        "TCGA-AB-0001\tAlive\t400\n"
+        "TCGA-AB-0002\tDead\t10\n"
+    )
+    table = clinical(path)
+    assert table.style.columns == {
+        "vital_status": "vital_status",
+        "days_to_follow_up": "days_to_follow_up",
+    }
+    assert table.table.loc["TCGA-AB-0001", ["os_time", "os_event"]].tolist() == [400.0, 0.0]
+    assert table.no_survival == {"dead without days_to_death": 1}
+
+
+def test_os_time_and_event_come_from_one_row(tmp_path):
+    cdr = tmp_path / "cdr.tsv"
+    cdr.write_text(
+        "bcr_patient_barcode\tOS\tOS.time\n"
+        "TCGA-AB-0001\t1\t[Not Available]\n"  # an event without a time
+        "TCGA-AB-0001\t0\t900\n"  # the first complete row
+        "TCGA-AB-0001\t1\t50\n"
+        "TCGA-AB-0002\t#N/A\t70\n"  # no complete row: the first row, counted
+    )
+    table = clinical(cdr)
+    assert table.table.loc["TCGA-AB-0001", ["os_time", "os_event"]].tolist() == [900.0, 0.0]
+    assert table.no_survival == {"OS missing": 1}
+
+    portal = tmp_path / "data_clinical_patient.txt"
+    portal.write_text(
+        "PATIENT_ID\tOS_STATUS\tOS_MONTHS\nTCGA-AB-0001\t1:DECEASED\t\nTCGA-AB-0001\t0:LIVING\t10\n"
+    )
+    frame = clinical(portal).table
+    assert frame.loc["TCGA-AB-0001", "os_event"] == 0.0
+    assert frame.loc["TCGA-AB-0001", "os_time"] == pytest.approx(304.375)
+
+
+def test_xena_clinical_matrix_os_columns(tmp_path, capsys):
+    path = tmp_path / "BRCA_clinicalMatrix.tsv"  # the hub's file, saved with an extension
+    path.write_text(
+        "sampleID\t_OS\t_OS_IND\t_OS_UNIT\t_PATIENT\tvital_status\n"
+        "TCGA-AB-0001-01\t400\t1\tdays\tTCGA-AB-0001\tDECEASED\n"
+        "TCGA-AB-0002-01\t900\t0\tdays\tTCGA-AB-0002\tLIVING\n"
+        "TCGA-AB-0003-01\t\t\tdays\tTCGA-AB-0003\t\n"
+    )
+    table = clinical(path)
+    assert (table.style.name, table.style.survival, table.level) == (
+        "UCSC Xena clinicalMatrix",
+        "os",
+        "sample",
+    )
+    assert table.no_survival == {"_OS_IND missing": 1}
+    joined = join_clinical(expression(["TCGA-AB-0002-01A", "TCGA-AB-0001-01A"]), table)
+    assert joined.obs["os_time"].tolist() == [900.0, 400.0]
+    assert joined.obs["os_event"].tolist() == [0.0, 1.0]
+    assert "UCSC Xena clinicalMatrix table, 3 samples" in capsys.readouterr().err
+
+
+def test_join_writes_patient_and_tissue_source_site(tmp_path):
+    path = tmp_path / "clinical.tsv"
+    path.write_text(GDC_TSV)
+    joined = join_clinical(
+        expression(["TCGA-AB-0001-01A", "TCGA-AB-0001-11A", "TCGA-CD-0002-01A"]), clinical(path)
+    )
+    assert joined.obs["patient"].tolist() == ["TCGA-AB-0001", "TCGA-AB-0001", "TCGA-CD-0002"]
+    assert joined.obs["tss"].tolist() == ["AB", "AB", "CD"]
+    other = tmp_path / "other.csv"
+    other.write_text("id,OS,OS.time\ns1,1,30\ns2,0,90\n")  # IDs that are not barcodes
+    plain = join_clinical(expression(["s1", "s2"]), clinical(other))
+    assert "patient" not in plain.obs and "tss" not in plain.obs
+
+
+VIALS = (
+    "sample\tOS\tOS.time\tportion\n"
+    "TCGA-AB-0001-01A\t1\t400\t01\n"
+    "TCGA-AB-0001-01B\t1\t{time}\t02\n"  # a second vial of the same sample
+    "TCGA-AB-0002-01A\t0\t900\t01\n"
+)
+
+
+def test_vial_duplicates_are_counted(tmp_path, capsys):
+    path = tmp_path / "survival.tsv"
+    path.write_text(VIALS.format(time=400))
+    adata = expression(["TCGA-AB-0001-01", "TCGA-AB-0002-01"])  # the Xena hub's: no vial
+    joined = join_clinical(adata, clinical(path), wanted=["os_time", "os_event"])
+    assert joined.obs["os_time"].tolist() == [400.0, 900.0]
+    assert joined.obs["portion"].tolist() == [1.0, 1.0]  # the first row's
+    err = capsys.readouterr().err
+    assert (
+        "1 rows of the table repeat a sample by sample barcode (without the vial letter) "
+        "(e.g. TCGA-AB-0001-01A, TCGA-AB-0001-01B); the first row of each is used (their "
+        "values differ in 1 columns, e.g. portion)" in err
+    )
+
+
+def test_vial_duplicates_that_disagree_on_the_target_are_an_error(tmp_path):
+    path = tmp_path / "survival.tsv"
+    path.write_text(VIALS.format(time=500))
+    adata = expression(["TCGA-AB-0001-01", "TCGA-AB-0002-01"])
+    with pytest.raises(DataError) as info:
+        join_clinical(adata, clinical(path), wanted=["os_time", "os_event"])
+    assert (
+        "rows TCGA-AB-0001-01A, TCGA-AB-0001-01B are one sample by sample barcode (without the "
+        "vial letter) but differ in 'os_time' (400.0 vs 500.0)" in str(info.value)
+    )
+    # not a column the run uses: counted, the first row kept
+    assert join_clinical(adata, clinical(path)).obs["os_time"].tolist() == [400.0, 900.0]

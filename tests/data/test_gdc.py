@@ -85,13 +85,17 @@ def test_default_column_is_tpm(gdc_folder):
     assert "tpm_unstranded" in adata.uns["source"]
 
 
-def test_unknown_column_lists_the_available_ones(gdc_folder):
+@pytest.mark.parametrize("column", ["tpm", "gene_name", "gene_id", "gene_type"])
+def test_unknown_column_lists_the_available_ones(gdc_folder, column):
+    # the gene columns are not value columns: gene_name once ended in "non-numeric value
+    # 'TSPAN6'", gene_id in a column read twice
     with pytest.raises(DataError) as info:
-        read_gdc_folder(gdc_folder, column="tpm")
+        read_gdc_folder(gdc_folder, column=column)
     message = str(info.value)
-    assert "unknown --gdc-column 'tpm'" in message
+    assert f"unknown --gdc-column {column!r}; the value columns of " in message
     for name in ("unstranded", "stranded_first", "tpm_unstranded", "fpkm_uq_unstranded"):
         assert name in message
+    assert "gene_" not in message.split("are: ")[1]
     assert "\n" not in message
 
 
@@ -149,6 +153,11 @@ def test_sample_types_filter(gdc_folder, capsys):
 def test_load_data_dispatches_a_folder(gdc_folder, tmp_path):
     adata = load_data(str(gdc_folder), gdc_column="unstranded")
     assert adata.shape == (4, 10)
+    # the default --gene-id keep strips versions and keeps the genes' names and types
+    assert adata.var_names[0] == "ENSG00000000003"
+    read = read_gdc_folder(gdc_folder, column="unstranded")
+    assert adata.var["gene_name"].tolist() == read.var["gene_name"].tolist()
+    assert adata.var["gene_type"].tolist() == read.var["gene_type"].tolist()
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="folder without a GDC sample sheet"):
         load_data(str(tmp_path / "empty"))

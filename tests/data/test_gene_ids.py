@@ -134,6 +134,28 @@ def test_apply_gene_ids_keeps_obs_and_says_what_it_did(capsys):
     assert apply_gene_ids(plain) is plain and capsys.readouterr().err == ""
 
 
+def test_gene_annotations_are_carried_over_when_no_genes_are_merged(capsys):
+    var = pd.DataFrame(
+        {"gene_name": ["TP53", "CD99", "CD99", "BRCA1"], "gene_type": ["pc", "pc", "pc", "pc"]},
+        index=[f"{TP53}.17", f"{CD99}.20", f"{CD99}.20_PAR_Y", f"{BRCA1}.3"],
+    )
+    adata = ad.AnnData(X=np.arange(8, dtype=np.float32).reshape(2, 4), var=var)
+    kept = apply_gene_ids(adata)  # versions stripped, a _PAR_Y row dropped: one to one
+    assert list(kept.var_names) == [TP53, CD99, BRCA1]
+    assert kept.var["gene_name"].tolist() == ["TP53", "CD99", "BRCA1"]
+    assert list(kept.var.columns) == ["gene_name", "gene_type"]
+    mapped = apply_gene_ids(adata, "entrez")
+    assert mapped.var["gene_name"].tolist() == ["TP53", "CD99", "BRCA1"]
+    assert "not kept" not in capsys.readouterr().err
+    adata.var_names = [f"{TP53}.17", f"{TP53}.18", f"{CD99}.20", f"{BRCA1}.3"]
+    merged = apply_gene_ids(adata)
+    assert list(merged.var_names) == [TP53, CD99, BRCA1] and merged.var.columns.empty
+    err = " ".join(capsys.readouterr().err.split())
+    assert (
+        "1 duplicates aggregated by mean; gene annotations (gene_name, gene_type) not kept" in err
+    )
+
+
 def test_load_data_maps_genes_before_anything_else(tmp_path):
     path = tmp_path / "expr.csv"
     frame = pd.DataFrame(

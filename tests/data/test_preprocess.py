@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 from omicsformer.data.preprocess import Preprocessor, check_values
@@ -89,9 +90,51 @@ def test_negative_values_with_a_log_transform(matrix):
 
 
 def test_save_and_load_round_trip(tmp_path, matrix):
-    pre = Preprocessor.fit(matrix[:20], GENES, transform="log1p", top_genes=4, impute="median")
+    pre = Preprocessor.fit(
+        matrix[:20], GENES, transform="log1p", top_genes=4, impute="median", value_scale="linear"
+    )
     path = tmp_path / "pre.safetensors"
     pre.save(path)
     loaded = Preprocessor.load(path)
     assert loaded.genes == pre.genes and loaded.input_genes == GENES
+    assert loaded.value_scale == "linear"
     np.testing.assert_array_equal(loaded.apply(matrix, GENES), pre.apply(matrix, GENES))
+
+
+def test_a_file_saved_before_the_scale_was_recorded_still_loads(tmp_path, matrix):
+    from safetensors import safe_open
+    from safetensors.numpy import load_file, save_file
+
+    path = tmp_path / "pre.safetensors"
+    Preprocessor.fit(matrix, GENES, value_scale="log2(x+1)").save(path)
+    with safe_open(str(path), framework="numpy") as handle:
+        meta = handle.metadata()
+    assert meta.pop("value_scale") == "log2(x+1)"
+    save_file(load_file(str(path)), str(path), metadata=meta)  # as an older version wrote it
+    loaded = Preprocessor.load(path)
+    assert loaded.value_scale is None
+    assert loaded.apply_to(_adata(matrix, "linear")).shape == (30, 6)  # unknown: not refused
+
+
+def _adata(values, scale):
+    import anndata as ad
+
+    adata = ad.AnnData(values.copy(), var=pd.DataFrame(index=GENES))
+    adata.uns.update(value_scale=scale, source=f"data on {scale}")
+    return adata
+
+
+def test_new_data_on_another_scale_than_the_training_data_is_refused(matrix):
+    # trained on logged Xena values with --transform none; new data as linear GDC TPM
+    pre = Preprocessor.fit(np.log2(matrix + 1), GENES, value_scale="log2(x+1)")
+    with pytest.raises(DataError) as info:
+        pre.apply_to(_adata(matrix, "linear"))
+    message = str(info.value)
+    assert message == (
+        "data on linear holds values on a linear scale, but the run was trained on values on a "
+        "log2(x+1) scale; give the data on the scale the run was trained on"
+    )
+    with pytest.raises(DataError, match="on a log2\\(x\\+0.001\\) scale, but the run was"):
+        pre.apply_to(_adata(matrix, "log2(x+0.001)"))
+    for scale in ("log2(x+1)", "log scale (largest value 17.2)", None):
+        assert pre.apply_to(_adata(np.log2(matrix + 1), scale)).shape == (30, 6)

@@ -81,7 +81,7 @@ def test_target_column_inside_the_matrix_moves_to_obs(tmp_path, tiny):
     ("content", "message"),
     [
         ("id,g1,g2\ns1,1,2\ns1,3,4\n", "duplicate sample IDs .*s1"),
-        ("id,g1,g1\ns1,1,2\ns2,3,4\n", "duplicate gene IDs .*g1"),
+        ("id,g1,g1\ns1,1,2\ns2,3,x\n", "non-numeric value 'x' at sample 's2', gene 'g1'"),
         ("id,g1,g2\ns1,1,abc\ns2,3,4\n", "non-numeric value 'abc' at sample 's1', gene 'g2'"),
         ("id,g1,g2\n", "no data rows"),
     ],
@@ -91,6 +91,39 @@ def test_bad_matrices_raise_one_clear_error(tmp_path, content, message):
     path.write_text(content)
     with pytest.raises(DataError, match=message):
         read_expression(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "layout", "content"),
+    [
+        ("expr.csv", "samples-by-genes", "id,TP53,BRCA1,TP53\ns1,1,5,3\ns2,2,6,\n"),
+        ("expr.tsv", "genes-by-samples", "gene\ts1\ts2\nTP53\t1\t2\nBRCA1\t5\t6\nTP53\t3\t\n"),
+        ("expr.h5ad", "samples-by-genes", None),
+    ],
+)
+@pytest.mark.parametrize(
+    ("rule", "tp53"), [("mean", [2.0, 2.0]), ("sum", [4.0, 2.0]), ("first", [1.0, 2.0])]
+)
+def test_repeated_genes_are_aggregated_by_the_rule_and_counted(
+    tmp_path, capsys, recwarn, name, layout, content, rule, tp53
+):
+    # symbol-named matrices repeat a few symbols; duplicate samples stay an error
+    path = tmp_path / name
+    if content is None:
+        x = np.array([[1, 5, 3], [2, 6, np.nan]], dtype=np.float32)
+        var = pd.DataFrame(index=["TP53", "BRCA1", "TP53"])
+        with pytest.warns(UserWarning, match="Variable names are not unique"):
+            ad.AnnData(X=x, obs=pd.DataFrame(index=["s1", "s2"]), var=var).write_h5ad(path)
+    else:
+        path.write_text(content)
+    adata = load_data(str(path), layout=layout, duplicate_genes=rule)
+    assert list(adata.var_names) == ["TP53", "BRCA1"]
+    np.testing.assert_array_equal(adata.X[:, 0], tp53)  # the missing value skipped
+    np.testing.assert_array_equal(adata.X[:, 1], [5.0, 6.0])
+    assert f"1 duplicates aggregated by {rule}" in capsys.readouterr().err
+    assert not [w for w in recwarn if "not unique" in str(w.message)]  # expected, not warned
+    with pytest.raises(DataError, match="duplicate gene IDs \\(1 in all\\): TP53; they are"):
+        load_data(str(path), layout=layout, gene_id=None)  # read as written: nothing aggregates
 
 
 def test_missing_empty_and_unsupported_files(tmp_path):

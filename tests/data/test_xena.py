@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from omicsformer.data.formats import check_scale
+from omicsformer.data.formats import check_scale, scales_differ
 from omicsformer.data.readers import load_data
 from omicsformer.data.xena import is_xena_matrix, read_xena
 from omicsformer.errors import DataError
@@ -48,6 +48,20 @@ def test_tcga_hub_file_without_extension(tmp_path):
     adata = load_data(str(path))  # no --layout needed: the header says genes x samples
     assert adata.shape == (4, 3)
     assert adata.uns["value_scale"] == "log2(x+1)"
+
+
+def test_repeated_symbols_of_the_tcga_hub_are_aggregated(tmp_path, capsys):
+    # HiSeqV2 names genes by symbol and repeats a few; duplicate barcodes stay an error
+    path = tmp_path / "HiSeqV2"
+    text = "sample\t" + "\t".join(SAMPLES[:2]) + "\nTP53\t1\t2\nSLC35E2\t4\t5\nSLC35E2\t6\t9\n"
+    path.write_text(text)
+    adata = load_data(str(path), duplicate_genes="max")
+    assert list(adata.var_names) == ["TP53", "SLC35E2"]
+    assert adata.X.tolist() == [[1.0, 6.0], [2.0, 9.0]]
+    assert "1 duplicates aggregated by max" in capsys.readouterr().err
+    path.write_text(text.replace(SAMPLES[1], SAMPLES[0]))
+    with pytest.raises(DataError, match="duplicate sample IDs"):
+        load_data(str(path))
 
 
 def test_toil_hub_scale_and_an_unknown_name_judged_by_values(tmp_path):
@@ -95,6 +109,40 @@ def test_linear_gdc_values_get_a_hint(capsys):
     assert "--transform log2p1 is the usual choice" in capsys.readouterr().err
     check_scale(adata, "log2p1")  # no error, no hint
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(
+    ("trained", "given", "differ"),
+    [
+        ("log2(x+1)", "linear", True),
+        ("linear", "log scale (largest value 17.2)", True),
+        ("log2(x+1)", "log2(x+0.001)", True),
+        ("log2(x+1)", "log2(x+1), centred per gene", True),
+        ("log2(x+1)", "log2(x+1)", False),
+        ("log2(x+1)", "log scale (largest value 17.2)", False),
+        ("log scale (largest value 9)", "log scale (largest value 17.2)", False),
+        (None, "linear", False),
+        ("linear", None, False),
+    ],
+)
+def test_scales_that_are_known_to_differ(trained, given, differ):
+    assert scales_differ(trained, given) is differ
+
+
+def test_a_run_refuses_data_on_another_scale_than_it_was_trained_on(tmp_path):
+    path = tmp_path / "TCGA-XX.star_tpm.tsv.gz"
+    write_matrix(path)
+    xena = load_data(str(path))
+    check_scale(xena, "none", trained=True, trained_scale="log2(x+1)")  # fine
+    check_scale(xena, "none", trained=True)  # a run saved before the scale was recorded
+    with pytest.raises(DataError) as info:
+        check_scale(xena, "none", trained=True, trained_scale="linear")
+    message = str(info.value)
+    assert message.startswith(
+        "UCSC Xena matrix TCGA-XX.star_tpm.tsv.gz holds values on a log2(x+1) scale, but the "
+        "run was trained on values on a linear scale"
+    )
+    assert "\n" not in message
 
 
 def test_xena_matrix_with_survival_table_and_sample_types(tmp_path, capsys):

@@ -17,11 +17,17 @@ Notation: N samples, G genes (those corrected), B batches.
 Genes that are constant within some training batch have no within-batch variance to estimate a
 scale from; they are left as they are (and counted). A new patient must belong to a batch seen in
 training: ComBat has no estimate for any other.
+
+Batch names are compared as text written by one function, :func:`batch_labels`, at fitting and at
+applying: pandas reads a batch column as numbers or as text depending on the file (a column of
+whole numbers with a gap becomes floats), and batch ``1`` must stay batch ``1``, never ``1.0``.
 """
 
 from __future__ import annotations
 
+import re
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +37,41 @@ from omicsformer.console import note
 from omicsformer.errors import DataError, MissingDependencyError
 
 MIN_PER_BATCH = 2  # ComBat estimates a variance per batch
+WHOLE_NUMBER = re.compile(r"^([+-]?\d+)\.0*$")  # "1.0", as str() writes a whole float
+
+
+def batch_label(value: object) -> str | None:
+    """One batch name as text: whole numbers without a fraction (``1.0``, ``"1.0"`` -> ``"1"``),
+    text stripped; None for a missing value (NaN, None, empty text)."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    text = str(value).strip()
+    whole = WHOLE_NUMBER.match(text)
+    if whole:
+        return str(int(whole.group(1)))
+    return text or None
+
+
+def batch_labels(values: Iterable[object] | np.ndarray | pd.Series) -> np.ndarray:
+    """Batch names as the same text whatever type pandas read them as.
+
+    Parameters
+    ----------
+    values
+        One batch name per sample (N,): numbers, text or both, as read from a column.
+
+    Returns
+    -------
+    (N,) object array of str, None where a value is missing. Whole numbers lose their fraction
+    (``1``, ``1.0`` and ``"1.0"`` are all ``"1"``), so a column read as floats at training (it
+    had a gap) and as integers at prediction names the same batches; text is stripped.
+    """
+    items = values.tolist() if isinstance(values, pd.Series | np.ndarray) else list(values)
+    return np.array([batch_label(v) for v in items], dtype=object)
 
 
 @dataclass
@@ -135,6 +176,14 @@ class BatchCorrection:
 
     # ----------------------------------------------------------------------------- save / load
     def tensors(self) -> dict[str, np.ndarray]:
+        """The fitted arrays by their names in ``preprocess.safetensors`` (``combat_*``); the key
+        and the levels are saved as metadata by the preprocessor.
+
+        Returns
+        -------
+        ``combat_genes`` (G,) int64, ``combat_grand_mean`` and ``combat_pooled_var`` (G,),
+        ``combat_gamma`` and ``combat_delta`` (B, G).
+        """
         return {
             "combat_genes": self.genes,
             "combat_grand_mean": self.grand_mean,
@@ -147,9 +196,26 @@ class BatchCorrection:
     def from_saved(
         cls, key: str, levels: list[str], tensors: dict[str, np.ndarray]
     ) -> BatchCorrection:
+        """Rebuild a correction from what :meth:`tensors` and the preprocessor saved.
+
+        Parameters
+        ----------
+        key
+            The batch column (``--batch-key``).
+        levels
+            The batch names in the order of the rows of ``gamma`` and ``delta``; written by
+            :func:`batch_labels` again, so that a run saved when batch ``1`` was written ``1.0``
+            still meets its batches.
+        tensors
+            The arrays of :meth:`tensors` (other entries are ignored).
+
+        Returns
+        -------
+        The fitted correction.
+        """
         return cls(
             key=key,
-            levels=levels,
+            levels=[str(v) for v in batch_labels(levels)],
             genes=tensors["combat_genes"],
             grand_mean=tensors["combat_grand_mean"],
             pooled_var=tensors["combat_pooled_var"],
@@ -159,13 +225,13 @@ class BatchCorrection:
 
 
 def _batch_names(batch: np.ndarray, key: str) -> np.ndarray:
-    series = pd.Series(np.asarray(batch, dtype=object))
-    if series.isna().any():
+    names = batch_labels(np.asarray(batch, dtype=object))
+    missing = sum(1 for name in names if name is None)
+    if missing:
         raise DataError(
-            f"--batch-key {key}: {int(series.isna().sum())} samples have no batch; every sample "
-            "needs one"
+            f"--batch-key {key}: {missing} samples have no batch; every sample needs one"
         )
-    return series.map(str).to_numpy(dtype=object)
+    return names
 
 
 def _combatlearn():

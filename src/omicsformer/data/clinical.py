@@ -5,13 +5,15 @@ Styles recognised from the header (``--labels FILE``), by ID column and survival
 
 - **GDC clinical** (the portal cart's ``clinical.tsv``, ``omicsformer fetch tcga``): ID
   ``case_submitter_id`` (``cases.submitter_id`` in the 2024 portal's), survival from
-  ``vital_status``, ``days_to_death``, ``days_to_last_follow_up`` (also with ``demographic.`` /
-  ``diagnoses.`` prefixes).
+  ``vital_status``, ``days_to_death`` and the follow-up times ``days_to_follow_up`` (the current
+  ``follow_ups.days_to_follow_up``, one row per visit) and ``days_to_last_follow_up`` (older
+  exports), also with ``demographic.`` / ``diagnoses.`` / ``follow_ups.`` prefixes.
 - **TCGA-CDR** (Liu et al. 2018, saved as CSV/TSV): ID ``bcr_patient_barcode``, ``OS`` (0/1)
   and ``OS.time`` (days).
 - **cBioPortal** ``data_clinical_patient.txt`` (its ``#`` header lines skipped): ID
   ``PATIENT_ID``, ``OS_STATUS`` (``1:DECEASED`` / ``0:LIVING``), ``OS_MONTHS`` (x 30.4375 days).
-- **UCSC Xena** survival (``*.survival.tsv``: ``sample``, ``OS``, ``OS.time``, ``_PATIENT``) and
+- **UCSC Xena** survival (``*.survival.tsv``: ``sample``, ``OS``, ``OS.time``, ``_PATIENT``),
+  the TCGA hub's ``clinicalMatrix`` (``sampleID``, ``_OS`` in days, ``_OS_IND`` 0/1) and
   phenotype tables (``sample`` with the GDC columns, e.g. ``vital_status.demographic``).
 
 Missing values: empty, ``'--`` (GDC), ``NA``, ``#N/A``, ``[Not Available]`` and other bracketed
@@ -19,17 +21,22 @@ TCGA codes, ``Not Reported``, ``Unknown``.
 
 Rules, stated in what is printed:
 
-- *Several rows per ID* (the GDC's one row per case x treatment): merged into one, the first
-  non-missing value of each column; for survival, ``dead`` if any row says so, the largest
-  ``days_to_death`` and ``days_to_last_follow_up``.
-- *Overall survival*: dead -> event 1 at ``days_to_death``; alive -> event 0 at
-  ``days_to_last_follow_up``. A patient whose vital status is unknown, who is dead without
+- *Several rows per ID* (the GDC's one row per case x treatment or follow-up): merged into one,
+  the first non-missing value of each column; for GDC survival, ``dead`` if any row says so, the
+  largest ``days_to_death`` and the largest follow-up time over all rows and follow-up columns;
+  for ``OS`` / ``OS.time`` styles, time and event of the first row that has both (never one
+  row's event with another's time).
+- *Overall survival*: dead -> event 1 at ``days_to_death``; alive -> event 0 at the largest
+  follow-up time. A patient whose vital status is unknown, who is dead without
   ``days_to_death``, alive without follow-up, or has a negative time, gets none (counted, by
   reason).
 - *Join*: a patient-level table (patient barcodes) gives each expression sample its patient's
   row (``TCGA-06-2559-01A`` -> ``TCGA-06-2559``, or the GDC sheet's ``Case ID``); a sample-level
-  table matches sample IDs, with or without the vial letter. How many samples and patients were
-  joined, and how many on either side were not, is printed. When the target is ``os_time`` /
+  table matches sample IDs, with or without the vial letter. Table rows that become one sample
+  once the vial letter is dropped (``-01A``, ``-01B``) are counted and the first kept; if they
+  differ on a column the run uses (``wanted``), that is an error. How many samples and patients
+  were joined, and how many on either side were not, is printed. TCGA samples get ``patient``
+  and ``tss`` (tissue source site) columns, for grouped splits. When the target is ``os_time`` /
   ``os_event``, samples without overall survival are dropped (counted by reason).
 """
 
@@ -49,6 +56,9 @@ from omicsformer.errors import DataError
 from omicsformer.fileio import first_line
 
 OS_TIME, OS_EVENT = "os_time", "os_event"
+# GDC follow-up times: the older per-case column and the newer one per follow-up visit
+# (``follow_ups.days_to_follow_up``, one row per visit); a patient's largest is the censoring time
+FOLLOW_UPS = ("days_to_last_follow_up", "days_to_follow_up")
 DAYS_PER_MONTH = 30.4375  # 365.25 / 12, cBioPortal's month
 
 SAMPLE_IDS = ("sample", "xena_sample", "submitter_id.samples", "SAMPLE_ID", "sampleID")
@@ -102,27 +112,16 @@ class ClinicalStyle:
 
 def _read_header(path: Path) -> tuple[list[str], int, str]:
     """The header cells, the number of ``#`` lines before it, and the separator."""
-    from omicsformer.data.readers import _check_file, file_kind
+    from omicsformer.data.readers import check_file, file_kind
+    from omicsformer.fileio import read_header
 
-    _check_file(path)
+    check_file(path)
     kind = file_kind(path)
     if kind not in ("csv", "tsv"):
         return [], 0, ""
     sep = "," if kind == "csv" else "\t"
-    import gzip
-
-    opener = gzip.open if path.suffix.lower() == ".gz" else open
-    skip = 0
-    try:
-        with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                if line.startswith("#"):
-                    skip += 1
-                    continue
-                return [c.strip().strip('"') for c in line.rstrip("\r\n").split(sep)], skip, sep
-    except (OSError, EOFError):
-        return [], 0, ""
-    return [], 0, ""
+    cells, skip = read_header(path, sep, comment="#")
+    return [c.strip().strip('"') for c in cells], skip, sep
 
 
 def detect_style(path: str | Path, *, sample_id: str | None = None) -> ClinicalStyle | None:
@@ -139,15 +138,15 @@ def detect_style(path: str | Path, *, sample_id: str | None = None) -> ClinicalS
     survival, roles = None, {}
     if "OS" in cells and "OS.time" in cells:
         survival, roles = "os", {"event": "OS", "time": "OS.time"}
+    elif "_OS_IND" in cells and "_OS" in cells:  # the Xena TCGA hub's clinicalMatrix
+        survival, roles = "os", {"event": "_OS_IND", "time": "_OS"}
     elif "OS_STATUS" in cells and "OS_MONTHS" in cells:
         survival, roles = "months", {"event": "OS_STATUS", "time": "OS_MONTHS"}
-    elif "vital_status" in bases and (
-        "days_to_death" in bases or "days_to_last_follow_up" in bases
-    ):
+    elif "vital_status" in bases and any(c in bases for c in ("days_to_death", *FOLLOW_UPS)):
         survival = "gdc"
         roles = {
             role: bases[role]
-            for role in ("vital_status", "days_to_death", "days_to_last_follow_up")
+            for role in ("vital_status", "days_to_death", *FOLLOW_UPS)
             if role in bases
         }
     if sample_id is not None:
@@ -164,14 +163,15 @@ def detect_style(path: str | Path, *, sample_id: str | None = None) -> ClinicalS
         # no ID column of a known name: the first column, as for any labels table
         id_column = id_column or patient or cells[0]
     level = "patient" if id_column in PATIENT_IDS else "sample"
+    xena = "UCSC Xena clinicalMatrix" if roles.get("time") == "_OS" else "UCSC Xena survival"
     name = {
         "gdc": "GDC clinical" if level == "patient" else "UCSC Xena phenotype",
-        "os": "TCGA-CDR" if id_column == "bcr_patient_barcode" else "UCSC Xena survival",
+        "os": "TCGA-CDR" if id_column == "bcr_patient_barcode" else xena,
         "months": "cBioPortal clinical",
         None: "clinical",
     }[survival]
     if survival == "os" and id_column not in ("bcr_patient_barcode", *SAMPLE_IDS):
-        name = "clinical (OS, OS.time)"
+        name = f"clinical ({roles['event']}, {roles['time']})"
     return ClinicalStyle(name, id_column, level, survival, roles, skip, sep)
 
 
@@ -279,6 +279,12 @@ def _survival(
     groups = ids.to_numpy()
     if style.survival == "gdc":
         vital = raw[roles["vital_status"]].str.lower()
+        follow_ups = [role for role in FOLLOW_UPS if role in roles]
+        follow = (  # the largest of a row's follow-up columns, then of the patient's rows
+            pd.concat([_numbers(raw[roles[role]]) for role in follow_ups], axis=1).max(axis=1)
+            if follow_ups
+            else np.nan
+        )
         per_id = pd.DataFrame(
             {
                 "dead": vital.eq("dead").fillna(False),
@@ -286,9 +292,7 @@ def _survival(
                 "death": _numbers(raw[roles["days_to_death"]])
                 if "days_to_death" in roles
                 else np.nan,
-                "follow": _numbers(raw[roles["days_to_last_follow_up"]])
-                if "days_to_last_follow_up" in roles
-                else np.nan,
+                "follow": follow,
             },
             index=raw.index,
         ).groupby(groups, sort=False)
@@ -300,7 +304,8 @@ def _survival(
         reason = pd.Series(pd.NA, index=merged.index, dtype="string")
         reason[~dead & ~alive] = "vital status unknown"
         reason[dead & merged["death"].isna()] = "dead without days_to_death"
-        reason[alive & merged["follow"].isna()] = "alive without days_to_last_follow_up"
+        without = " or ".join(follow_ups) if follow_ups else "a follow-up time"
+        reason[alive & merged["follow"].isna()] = f"alive without {without}"
     else:
         status = raw[roles["event"]].str.upper().str.strip()
         if style.survival == "months":
@@ -309,10 +314,15 @@ def _survival(
         else:
             event_raw = _numbers(status).where(lambda v: v.isin([0, 1]))
             time_raw = _numbers(raw[roles["time"]])
+        # one row per ID, time and event from the same row: the first row that has both
+        # (a per-column first non-missing could pair one row's event with another's time)
+        rows = pd.DataFrame({"id": groups, "event": event_raw, "time": time_raw})
+        complete = (rows["event"].notna() & rows["time"].notna()).to_numpy()
         merged = (
-            pd.DataFrame({"event": event_raw, "time": time_raw}, index=raw.index)
-            .groupby(groups, sort=False)
-            .first()
+            rows.iloc[np.argsort(~complete, kind="stable")]
+            .drop_duplicates("id")
+            .set_index("id")
+            .reindex(pd.unique(groups))
         )
         event, time = merged["event"].astype(float), merged["time"].astype(float)
         reason = pd.Series(pd.NA, index=merged.index, dtype="string")
@@ -369,12 +379,14 @@ def join_clinical(
     clinical
         From :func:`read_clinical`.
     wanted
-        The target columns; when ``os_time`` or ``os_event`` is among them, samples without
-        overall survival are dropped (counted).
+        The columns the run uses (target, batch, group); when ``os_time`` or ``os_event`` is
+        among them, samples without overall survival are dropped (counted). Vial duplicates
+        of the table that differ on one of them are a :class:`DataError`.
 
     Returns
     -------
-    A copy of ``adata`` with the table's columns in ``obs``.
+    A copy of ``adata`` with the table's columns in ``obs``, and ``patient`` / ``tss`` when the
+    samples are TCGA barcodes (:func:`omicsformer.data.tcga.add_barcode_columns`).
     """
     path, style = clinical.path, clinical.style
     level = clinical.level
@@ -383,7 +395,10 @@ def join_clinical(
     merged = (
         f" ({clinical.n_rows} rows; the rows of one {level} merged: first non-missing value per "
         "column"
-        + (", dead if any row says so, the longest times" if style.survival == "gdc" else "")
+        + {
+            "gdc": ", dead if any row says so, the longest times",
+            None: "",
+        }.get(style.survival, ", survival time and event from the first row that has both")
         + ")"
         if clinical.n_rows > len(table)
         else ""
@@ -401,8 +416,8 @@ def join_clinical(
     keys, table_keys, how = _keys(adata, clinical)
     table = table.copy()
     table.index = table_keys
-    if table.index.duplicated().any():  # 01A and 01B of one sample, once the vial is dropped
-        table = table[~table.index.duplicated()]
+    checked = [c for c in dict.fromkeys(wanted or []) if c in table.columns]
+    table = _one_row_per_key(table, clinical.table.index, how, checked, path)
     matched = keys.isin(table.index).to_numpy()
     n_matched, n_total = int(matched.sum()), adata.n_obs
     if n_matched == 0:
@@ -437,6 +452,7 @@ def join_clinical(
     clashes = [c for c in rows.columns if c in adata.obs.columns]
     out = adata.copy()
     out.obs = adata.obs.drop(columns=clashes).join(rows, how="left")
+    tcga.add_barcode_columns(out)  # patient and tss, for grouped splits
     if wanted and {OS_TIME, OS_EVENT} & set(wanted):
         if style.survival is None:
             raise DataError(
@@ -445,6 +461,38 @@ def join_clinical(
             )
         out = _drop_without_survival(out, matched)
     return out
+
+
+def _one_row_per_key(
+    table: pd.DataFrame, ids: pd.Index, how: str, checked: list[str], path: Path
+) -> pd.DataFrame:
+    """``table`` (indexed by join key; ``ids`` its own IDs) with one row per key: rows that
+    share a key (01A and 01B of one sample once the vial letter is dropped) are counted and the
+    first kept; an error if they differ on a ``checked`` column (one the run uses)."""
+    shared = table.index.duplicated(keep=False)
+    if not shared.any():
+        return table
+    ids = pd.Index(ids.astype(str))
+    varies = table[shared].groupby(level=0, sort=False).nunique(dropna=False) > 1
+    for column in checked:
+        if varies[column].any():
+            key = varies.index[varies[column].to_numpy()][0]
+            at = table.index == key
+            shown = " vs ".join(map(str, table.loc[at, column].iloc[:3]))
+            raise DataError(
+                f"{path}: rows {', '.join(ids[at][:3])} are one sample by {how} but differ in "
+                f"{column!r} ({shown}); keep one row per sample in the table"
+            )
+    first = table.index[shared][0]
+    differ = [c for c in varies.columns if varies[c].any()]
+    text = (
+        f"{int(table.index.duplicated().sum())} rows of the table repeat a sample by {how} "
+        f"(e.g. {', '.join(ids[table.index == first][:3])}); the first row of each is used"
+    )
+    if differ:
+        text += f" (their values differ in {len(differ)} columns, e.g. {', '.join(differ[:3])})"
+    note(text)
+    return table[~table.index.duplicated()]
 
 
 def _drop_without_survival(adata: ad.AnnData, matched: np.ndarray) -> ad.AnnData:

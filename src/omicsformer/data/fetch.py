@@ -5,9 +5,11 @@ The GDC API (https://docs.gdc.cancer.gov/API/Users_Guide/Getting_Started/):
 
 - ``POST /files`` with ``filters`` (project, data type, workflow, open access), ``fields``,
   ``size`` and ``from``: the file list with each file's ``md5sum``, ``file_size`` and samples,
-  page by page (``data.pagination``);
+  page by page (``{"data": {"hits": [...], "pagination": {...}}, "warnings": {}}``); an unknown
+  project is an empty list, not an error, so then ``POST /projects`` tells which it was;
 - ``GET /data/<file_id>``: one file's bytes (``Range`` requests continue a partial download);
-- ``POST /cases``: the project's cases with their vital status and follow-up.
+- ``POST /cases``: the project's cases with their vital status and follow-up (the case's
+  ``diagnoses`` and ``follow_ups`` come as lists of objects, ``demographic`` as one).
 
 The folder it makes looks like a gdc-client download, plus what the portal's cart would give::
 
@@ -15,26 +17,39 @@ The folder it makes looks like a gdc-client download, plus what the portal's car
     DIR/gdc_sample_sheet.tsv       File ID, File Name, ..., Case ID, Sample ID, Sample Type
     DIR/gdc_manifest.txt           id, filename, md5, size, state (the gdc-client's manifest)
     DIR/clinical.tsv               one row per case, GDC clinical columns, '-- for missing
+                                   (follow-up time both as days_to_last_follow_up, the largest
+                                   over the diagnoses, and days_to_follow_up, the largest over
+                                   the follow-up records where later TCGA releases keep it)
     DIR/fetch.json                 what was asked, and whether it finished
 
-Safe to interrupt and run again: a file is downloaded to a hidden ``.NAME.part`` beside its
-place (continued where it stopped), checked against the MD5 and size the files endpoint gives,
-and only then renamed; a file already in place is checked and skipped. A checksum mismatch
-deletes the partial file and stops with one line. The sample sheet and clinical table are
-written last, so a folder that is still being fetched is not read as a finished download. One
-``fetch`` at a time per folder (a lock); a non-empty folder not made by ``fetch`` is refused.
+The file list is asked for (and each hit checked for ``file_id``, ``file_name``,
+``file_size``, ``md5sum``) before the folder is made, so a wrong project or an unreachable API
+leaves nothing behind. Safe to interrupt and run again: a file is downloaded to a hidden
+``.NAME.part`` beside its place (continued where it stopped), checked against the MD5 and size
+the files endpoint gives, and only then renamed; a file already in place is checked and
+skipped. Network errors are retried with back-off; a local one (a full disk) is not, and names
+the file. A checksum mismatch deletes the partial file and stops with one line; any failure
+once the folder exists says it is an unfinished fetch that the same command continues. The
+sample sheet and clinical table are written last, so a folder that is still being fetched is
+not read as a finished download. One ``fetch`` at a time per folder (a lock); a non-empty
+folder not made by ``fetch`` is refused, and so is a folder of an earlier fetch of another
+project, data type or workflow (``fetch.json`` records the request; sample types may widen).
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import http.client
 import json
 import os
+import re
+import ssl
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,9 +59,21 @@ from omicsformer.errors import FetchError
 from omicsformer.fileio import write_json, write_text
 
 API = "https://api.gdc.cancer.gov"
+# What a request or a download from the network fails with, retried with back-off: no answer
+# (URLError, which wraps DNS and refused connections), a broken answer (http.client), a
+# connection reset or closed early, a timeout, a TLS failure mid-stream. Not OSError as a
+# whole: a full disk or a refused write of the .part file is local and final.
+NETWORK_ERRORS = (
+    urllib.error.URLError,
+    http.client.HTTPException,
+    ConnectionError,
+    TimeoutError,  # socket.timeout is TimeoutError since Python 3.10
+    ssl.SSLError,
+)
 DATA_TYPE = "Gene Expression Quantification"
 WORKFLOW = "STAR - Counts"  # the augmented STAR gene counts (GENCODE v36) since GDC release 32
 MARKER = "fetch.json"
+LOCK = ".fetch.lock"
 CHUNK = 1 << 20
 FILE_FIELDS = (
     "file_id",
@@ -69,7 +96,8 @@ CASE_FIELDS = (
     "demographic.vital_status",
     "demographic.days_to_death",
     "demographic.gender",
-    "diagnoses.days_to_last_follow_up",
+    "diagnoses.days_to_last_follow_up",  # older releases kept follow-up time here
+    "follow_ups.days_to_follow_up",  # TCGA moved it to follow-up records, one per contact
     "diagnoses.age_at_diagnosis",
     "diagnoses.primary_diagnosis",
     "diagnoses.ajcc_pathologic_stage",
@@ -82,13 +110,17 @@ CLINICAL_COLUMNS = (
     "vital_status",
     "days_to_death",
     "days_to_last_follow_up",
+    "days_to_follow_up",
     "gender",
     "age_at_diagnosis",
     "primary_diagnosis",
     "ajcc_pathologic_stage",
     "tumor_grade",
 )
-SHEET_COLUMNS = (
+# The full header of the sample sheet fetch writes: the portal's sample-sheet columns plus
+# Tumor Descriptor and Specimen Type. Not gdc.SHEET_COLUMNS, which is the least a sheet must
+# hold to be found and read (File ID, File Name, Sample ID); this header holds all of those.
+SAMPLE_SHEET_HEADER = (
     "File ID",
     "File Name",
     "Data Category",
@@ -100,7 +132,9 @@ SHEET_COLUMNS = (
     "Tumor Descriptor",
     "Specimen Type",
 )
-MISSING = "'--"  # the GDC's spelling of a missing value in its TSV files
+# The one spelling fetch writes for a missing value, the GDC's in its TSV files. Not
+# clinical.MISSING, the set of spellings a reader takes for missing (this one among them).
+MISSING_TEXT = "'--"
 
 
 # ------------------------------------------------------------------------------------- client
@@ -146,7 +180,7 @@ class GDCClient:
                     raise FetchError(
                         f"{what}: the GDC API answered {exc.code} {exc.reason}{detail}"
                     ) from None
-            except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+            except NETWORK_ERRORS as exc:  # not every OSError: a full disk is not retried
                 if n == self.retries:
                     reason = getattr(exc, "reason", exc)
                     raise FetchError(
@@ -172,22 +206,28 @@ class GDCClient:
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise FetchError(f"/{endpoint}: the GDC API sent a response that is not JSON") from None
 
-    def search(self, endpoint: str, filters: dict[str, Any], fields: tuple[str, ...]) -> list:
-        """Every hit of ``endpoint`` (``files``, ``cases``) matching ``filters``, all pages."""
+    def search(
+        self, endpoint: str, filters: dict[str, Any] | None, fields: tuple[str, ...]
+    ) -> list:
+        """Every hit of ``endpoint`` (``files``, ``cases``, ``projects``) matching ``filters``
+        (None: all), all pages."""
         hits: list[dict[str, Any]] = []
         start = 0
         while True:
-            body = {
-                "filters": filters,
+            body: dict[str, Any] = {
                 "fields": ",".join(fields),
                 "format": "JSON",
                 "size": self.page_size,
                 "from": start,
             }
+            if filters is not None:
+                body["filters"] = filters
             page = self._post_json(endpoint, body)
             try:
                 data = page["data"]
                 batch, total = data["hits"], int(data["pagination"]["total"])
+                if not isinstance(batch, list):
+                    raise TypeError(batch)
             except (KeyError, TypeError, ValueError):
                 raise FetchError(f"/{endpoint}: unexpected response from the GDC API") from None
             hits.extend(batch)
@@ -208,13 +248,15 @@ class GDCClient:
         ``Range`` request if a partial file is there, checked against ``md5`` and ``size``, then
         renamed. A mismatch removes the partial file and raises :class:`FetchError`."""
         part = dest.parent / f".{dest.name}.part"
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        with local_file(dest.parent):
+            dest.parent.mkdir(parents=True, exist_ok=True)
 
         def attempt() -> None:
-            offset = part.stat().st_size if part.exists() else 0
-            if offset > size:
-                part.unlink()
-                offset = 0
+            with local_file(part):
+                offset = part.stat().st_size if part.exists() else 0
+                if offset > size:
+                    part.unlink()
+                    offset = 0
             if offset == size:
                 return
             headers = {"Range": f"bytes={offset}-"} if offset else {}
@@ -223,22 +265,44 @@ class GDCClient:
                 mode = "ab" if offset and response.status == 206 else "wb"
                 if mode == "wb" and offset:
                     on_bytes(-offset)  # the server sent the whole file again
-                with part.open(mode) as handle:
+                # reads from the network and writes to the disk apart: both fail with OSErrors,
+                # and only the network's are retried
+                with local_file(part):
+                    handle = part.open(mode)
+                try:
                     for block in iter(lambda: response.read(CHUNK), b""):
-                        handle.write(block)
+                        with local_file(part):
+                            handle.write(block)
                         on_bytes(len(block))
-            if part.stat().st_size < size:  # the connection closed early: continue
-                raise ConnectionError(f"{part.stat().st_size} of {size} bytes received")
+                finally:
+                    with local_file(part):
+                        handle.close()  # a full disk may show only when the buffer is flushed
+            with local_file(part):
+                got = part.stat().st_size
+            if got < size:  # the connection closed early: continue
+                raise ConnectionError(f"{got} of {size} bytes received")
 
         self._retrying(f"file {file_id}", attempt)
-        got_size, got_md5 = part.stat().st_size, md5_of(part)
-        if got_size != size or got_md5 != md5:
-            part.unlink(missing_ok=True)
-            raise FetchError(
-                f"file {file_id} ({dest.name}) is damaged: MD5 {got_md5}, {got_size} bytes; the "
-                f"GDC lists MD5 {md5}, {size} bytes; it was deleted, run the same command again"
-            )
-        os.replace(part, dest)
+        with local_file(part):
+            got_size, got_md5 = part.stat().st_size, md5_of(part)
+            if got_size != size or got_md5 != md5:
+                part.unlink(missing_ok=True)
+                raise FetchError(
+                    f"file {file_id} ({dest.name}) is damaged: MD5 {got_md5}, {got_size} bytes; "
+                    f"the GDC lists MD5 {md5}, {size} bytes; it was deleted"
+                )
+            os.replace(part, dest)
+
+
+@contextmanager
+def local_file(path: Path) -> Iterator[None]:
+    """Turn an OSError of the local file system (full disk, no permission) into one line that
+    names the file: the error's own file name, else ``path`` (a failed write carries none)."""
+    try:
+        yield
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise FetchError(f"{exc.filename or path}: {reason}") from None
 
 
 def _error_detail(exc: urllib.error.HTTPError) -> str:
@@ -251,11 +315,72 @@ def _error_detail(exc: urllib.error.HTTPError) -> str:
 
 
 def md5_of(path: Path) -> str:
+    """The MD5 of a file's bytes as 32 lower-case hex digits, the form of the GDC's ``md5sum``.
+
+    Parameters
+    ----------
+    path
+        The file; read in blocks of :data:`CHUNK` bytes, so memory stays small at any size.
+
+    Returns
+    -------
+    str
+        The hex digest.
+    """
     digest = hashlib.md5()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(CHUNK), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+FILE_REQUIRED = ("file_id", "file_name", "file_size", "md5sum")  # without these, nothing to check
+MD5 = re.compile(r"[0-9a-f]{32}")
+
+
+def checked_file_hits(hits: list[Any]) -> list[dict[str, Any]]:
+    """The hits of ``/files``, each checked for what a download needs, once per file ID.
+
+    Parameters
+    ----------
+    hits
+        Hits of the files endpoint with :data:`FILE_FIELDS`.
+
+    Returns
+    -------
+    list of dict
+        Copies of the hits with ``file_size`` an int and ``md5sum`` in lower case; a file
+        listed twice (pages that shifted while being read) is kept once.
+
+    Raises
+    ------
+    FetchError
+        A hit lacks ``file_id``, ``file_name``, ``file_size`` or ``md5sum`` (named), or one is
+        malformed: a size that is not a whole number of bytes, an MD5 that is not 32 hex
+        digits, an ID or name that is not a plain file name (it becomes a path in the folder).
+    """
+    checked: dict[str, dict[str, Any]] = {}
+    for n, hit in enumerate(hits, start=1):
+        if not isinstance(hit, dict):
+            raise FetchError(f"/files: the GDC API sent file {n} of {len(hits)} as {hit!r}")
+        which = hit.get("file_id") or hit.get("file_name") or f"{n} of {len(hits)}"
+        for key in FILE_REQUIRED:
+            if hit.get(key) in (None, ""):
+                raise FetchError(
+                    f"/files: the GDC API sent file {which} without {key}, which the download "
+                    "needs to place and check it; nothing was downloaded, try again later"
+                )
+        for key in ("file_id", "file_name"):
+            name = hit[key]
+            if not isinstance(name, str) or name in (".", "..") or any(c in name for c in "/\\\0"):
+                raise FetchError(f"/files: the GDC API sent file {which} with {key} {name!r}")
+        size, md5 = hit["file_size"], str(hit["md5sum"]).lower()
+        if isinstance(size, bool) or not isinstance(size, int | str) or not str(size).isdigit():
+            raise FetchError(f"/files: the GDC API sent file {which} with file_size {size!r}")
+        if not MD5.fullmatch(md5):
+            raise FetchError(f"/files: the GDC API sent file {which} with md5sum {md5!r}")
+        checked.setdefault(hit["file_id"], {**hit, "file_size": int(size), "md5sum": md5})
+    return list(checked.values())
 
 
 # ------------------------------------------------------------------------------------ filters
@@ -296,11 +421,53 @@ class FetchSummary:
 def _check_folder(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise FetchError(f"{out}: exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
+    ours = (out / MARKER).is_file()
+    if out.is_dir() and not ours and any(p.name != LOCK for p in out.iterdir()):
         raise FetchError(
             f"{out}: the folder holds files that `omicsformer fetch` did not make; give a new "
             "or empty folder (fetch adds to a folder only to finish its own download)"
         )
+
+
+def _check_request(out: Path, request: dict[str, Any]) -> None:
+    """Refuse to add to a folder of an earlier fetch of other files.
+
+    The project, data type and workflow must be those of ``fetch.json``: otherwise the new files
+    would land beside the old ones while the sample sheet lists only the new. The sample types
+    may widen (first the tumours, then every sample: the rest is added), not narrow (files of
+    the dropped types would stay, in no sheet).
+    """
+    marker = out / MARKER
+    if not marker.is_file():
+        return
+    try:
+        done = json.loads(marker.read_text())
+        before = {
+            "project": done["project"],
+            "data_type": done["data_type"],
+            "workflow": done.get("workflow"),
+            "sample_types": list(done.get("sample_types") or []),
+        }
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        raise FetchError(
+            f"{marker}: not a readable record of an earlier fetch; give a new --out"
+        ) from None
+    same = all(before[k] == request[k] for k in ("project", "data_type", "workflow"))
+    old, new = set(before["sample_types"]), set(request["sample_types"])
+    widened = not new or (bool(old) and old <= new)  # empty: every sample type
+    if not (same and widened):
+        raise FetchError(
+            f"{out} holds a fetch of {_describe(before)}, not of {_describe(request)}: give a "
+            "new --out (one folder holds one fetch, so that its sample sheet lists every file)"
+        )
+
+
+def _describe(request: dict[str, Any]) -> str:
+    text = f"project {request['project']!r}, {request['data_type']}"
+    if request["workflow"]:
+        text += f" ({request['workflow']})"
+    types = request["sample_types"]
+    return text + (f", sample types {', '.join(types)}" if types else ", every sample type")
 
 
 def _sheet_row(hit: dict[str, Any]) -> list[str]:
@@ -309,13 +476,13 @@ def _sheet_row(hit: dict[str, Any]) -> list[str]:
 
     def join(values: list[Any]) -> str:
         text = ", ".join(dict.fromkeys(str(v) for v in values if v not in (None, "")))
-        return text or MISSING
+        return text or MISSING_TEXT
 
     return [
         hit["file_id"],
         hit["file_name"],
-        hit.get("data_category") or MISSING,
-        hit.get("data_type") or MISSING,
+        hit.get("data_category") or MISSING_TEXT,
+        hit.get("data_type") or MISSING_TEXT,
         join([(c.get("project") or {}).get("project_id") for c in cases]),
         join([c.get("submitter_id") for c in cases]),
         join([s.get("submitter_id") for s in samples]),
@@ -327,7 +494,7 @@ def _sheet_row(hit: dict[str, Any]) -> list[str]:
 
 def _tsv(columns: tuple[str, ...], rows: list[list[str]]) -> str:
     def cell(value: Any) -> str:
-        text = MISSING if value is None or value == "" else str(value)
+        text = MISSING_TEXT if value is None or value == "" else str(value)
         return " ".join(text.replace("\t", " ").split())
 
     lines = ["\t".join(columns), *("\t".join(cell(v) for v in row) for row in rows)]
@@ -335,21 +502,31 @@ def _tsv(columns: tuple[str, ...], rows: list[list[str]]) -> str:
 
 
 def clinical_rows(cases: list[dict[str, Any]]) -> list[list[Any]]:
-    """One row per case in the GDC's clinical.tsv columns; a case's diagnoses give the longest
-    ``days_to_last_follow_up`` and the first non-missing of the other diagnosis fields."""
+    """One row per case in the :data:`CLINICAL_COLUMNS` of the GDC's clinical.tsv.
+
+    Parameters
+    ----------
+    cases
+        Hits of the cases endpoint with :data:`CASE_FIELDS`: ``demographic`` an object,
+        ``diagnoses`` and ``follow_ups`` lists of objects (absent when a case has none).
+
+    Returns
+    -------
+    list of list
+        One row per case: ``days_to_last_follow_up`` the largest over the case's diagnoses,
+        ``days_to_follow_up`` the largest over its follow-up records (TCGA's later releases
+        keep the follow-up time there), each missing (None) when no record has a number; the
+        other diagnosis fields the first non-missing value over the diagnoses.
+    """
     rows = []
     for case in cases:
         demographic = case.get("demographic") or {}
         diagnoses = case.get("diagnoses") or []
+        follow_ups = case.get("follow_ups") or []
 
         def first(key: str, diagnoses: list[dict[str, Any]] = diagnoses) -> Any:
             return next((d[key] for d in diagnoses if d.get(key) not in (None, "")), None)
 
-        follow = [
-            d["days_to_last_follow_up"]
-            for d in diagnoses
-            if _is_number(d.get("days_to_last_follow_up"))
-        ]
         rows.append(
             [
                 case.get("case_id") or case.get("id"),
@@ -357,7 +534,8 @@ def clinical_rows(cases: list[dict[str, Any]]) -> list[list[Any]]:
                 (case.get("project") or {}).get("project_id"),
                 demographic.get("vital_status"),
                 demographic.get("days_to_death"),
-                _number_text(max(follow)) if follow else None,
+                _largest(diagnoses, "days_to_last_follow_up"),
+                _largest(follow_ups, "days_to_follow_up"),
                 demographic.get("gender"),
                 first("age_at_diagnosis"),
                 first("primary_diagnosis"),
@@ -366,6 +544,12 @@ def clinical_rows(cases: list[dict[str, Any]]) -> list[list[Any]]:
             ]
         )
     return rows
+
+
+def _largest(records: list[dict[str, Any]], key: str) -> str | None:
+    """The largest number under ``key`` over ``records`` as text, or None if none has one."""
+    numbers = [r[key] for r in records if isinstance(r, dict) and _is_number(r.get(key))]
+    return _number_text(max(numbers)) if numbers else None
 
 
 def _is_number(value: Any) -> bool:
@@ -442,7 +626,10 @@ def fetch_tcga(
     project
         GDC project ID, e.g. ``TCGA-BRCA``.
     out
-        The folder to fill; created if needed; a folder of an earlier fetch is completed.
+        The folder to fill: created once the GDC has listed the files (a wrong project or an
+        unreachable API leaves nothing behind). A folder of an earlier fetch is completed if
+        this is the same request (project, data type, workflow; sample types may widen), and
+        refused otherwise.
     data_type, workflow
         GDC ``data_type`` and ``analysis.workflow_type`` (default: gene expression from
         ``STAR - Counts``, the files ``--data`` reads; another data type has no workflow
@@ -465,75 +652,134 @@ def fetch_tcga(
     client = client or GDCClient()
     if workflow is None and data_type == DATA_TYPE:
         workflow = WORKFLOW
+    request = {
+        "project": project,
+        "data_type": data_type,
+        "workflow": workflow,
+        "sample_types": sample_types or [],
+        "api": client.api,
+    }
     _check_folder(out)
-    out.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(out / ".fetch.lock", timeout=0)
+    _check_request(out, request)
+    # the file list before the folder: a wrong project or an unreachable API leaves nothing
+    hits = file_list(client, request)
+    with local_file(out):
+        out.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(out / LOCK, timeout=0)
     try:
         lock.acquire()
     except Timeout:
         raise FetchError(f"{out}: another `omicsformer fetch` is filling this folder") from None
     try:
-        request = {
-            "project": project,
-            "data_type": data_type,
-            "workflow": workflow,
-            "sample_types": sample_types or [],
-            "api": client.api,
-        }
-        write_json(
-            out / MARKER, {"made_by": "omicsformer fetch tcga", **request, "complete": False}
-        )
-        summary = _fetch(
-            client, out, request, clinical=clinical, max_files=max_files, terminal=terminal
-        )
-        write_json(
-            out / MARKER,
-            {
-                "made_by": "omicsformer fetch tcga",
-                **request,
-                "complete": True,
-                "files": summary.files,
-                "cases": summary.cases,
-            },
-        )
+        _check_request(out, request)  # again: another fetch may have begun it meanwhile
+        try:
+            with local_file(out):
+                write_json(
+                    out / MARKER,
+                    {"made_by": "omicsformer fetch tcga", **request, "complete": False},
+                )
+                summary = _fetch(
+                    client,
+                    out,
+                    request,
+                    hits,
+                    clinical=clinical,
+                    max_files=max_files,
+                    terminal=terminal,
+                )
+                write_json(
+                    out / MARKER,
+                    {
+                        "made_by": "omicsformer fetch tcga",
+                        **request,
+                        "complete": True,
+                        "files": summary.files,
+                        "cases": summary.cases,
+                    },
+                )
+        except FetchError as exc:  # the folder stays, resumable: say so
+            raise FetchError(
+                f"{exc}; {out} is an unfinished fetch: run the same command again to continue it"
+            ) from None
         return summary
     finally:
         lock.release()
+
+
+def file_list(client: GDCClient, request: dict[str, Any]) -> list[dict[str, Any]]:
+    """The files of ``request`` (project, data type, workflow, sample types), checked.
+
+    Raises
+    ------
+    FetchError
+        The API cannot be reached, sends a hit that cannot be checked, or lists no file: then
+        the line says whether the project exists (with near project IDs if it does not).
+    """
+    filters = file_filters(
+        request["project"], request["data_type"], request["workflow"], request["sample_types"]
+    )
+    hits = checked_file_hits(client.search("files", filters, FILE_FIELDS))
+    if not hits:
+        raise FetchError(_no_files(client, request))
+    return hits
+
+
+def _no_files(client: GDCClient, request: dict[str, Any]) -> str:
+    """Why no file matched: an unknown project (the GDC answers an empty list, not an error),
+    or a project without open files of this data type. One request to ``/projects``."""
+    project = request["project"]
+    what = f"no files for project {project!r} with data type {request['data_type']}"
+    if request["workflow"]:
+        what += f" and workflow {request['workflow']}"
+    if request["sample_types"]:
+        what += f" and sample types {', '.join(request['sample_types'])}"
+    listing = f"{client.api}/projects?size=1000&fields=project_id"
+    try:
+        projects = client.search("projects", None, ("project_id",))
+        known = {
+            str(h["project_id"]) for h in projects if isinstance(h, dict) and "project_id" in h
+        }
+    except FetchError:  # the hint is not worth a failure of its own
+        known = set()
+    if not known:
+        return f"{what}: is the project ID right? The GDC lists its project IDs at {listing}"
+    if project not in known:
+        by_upper = {k.upper(): k for k in known}
+        near = [by_upper[k] for k in difflib.get_close_matches(project.upper(), by_upper, 3, 0.8)]
+        near += sorted(k for k in known if k.upper().endswith(f"-{project.upper()}"))  # BRCA
+        near = list(dict.fromkeys(near))
+        guess = f" (did you mean {' or '.join(near)}?)" if near else ""
+        return f"{what}: the GDC has no project {project!r}{guess}; its project IDs: {listing}"
+    return (
+        f"{what}: the project has none that are open access; check --data-type, --workflow "
+        "and --sample-types"
+    )
 
 
 def _fetch(
     client: GDCClient,
     out: Path,
     request: dict[str, Any],
+    hits: list[dict[str, Any]],
     *,
     clinical: bool,
     max_files: int | None,
     terminal: bool | None,
 ) -> FetchSummary:
     project = request["project"]
-    filters = file_filters(
-        project, request["data_type"], request["workflow"], request["sample_types"]
-    )
-    hits = client.search("files", filters, FILE_FIELDS)
-    if not hits:
-        what = request["data_type"] + (f" ({request['workflow']})" if request["workflow"] else "")
-        raise FetchError(
-            f"the GDC has no open {what} files for project {project!r} (is the project ID right? "
-            "e.g. TCGA-BRCA)"
-        )
     rows = sorted((_sheet_row(h) for h in hits), key=lambda r: (r[6], r[0]))
     if max_files is not None:
         rows = rows[:max_files]
     files = {h["file_id"]: h for h in hits}
     summary = FetchSummary(out, files=len(rows))
-    total = sum(int(files[r[0]]["file_size"]) for r in rows)
+    total = sum(files[r[0]]["file_size"] for r in rows)
     note(f"{project}: {len(rows)} files, {total / 1e6:.1f} MB, into {out}")
     progress = _Progress(len(rows), total, terminal)
     try:
         for index, row in enumerate(rows, start=1):
             hit = files[row[0]]
             dest = out / hit["file_id"] / hit["file_name"]
-            size, md5 = int(hit["file_size"]), str(hit["md5sum"])
+            size, md5 = hit["file_size"], hit["md5sum"]
             if dest.is_file() and dest.stat().st_size == size and md5_of(dest) == md5:
                 summary.already_there += 1
                 progress.file(index, dest.name, size, "already there, MD5 verified")
@@ -557,6 +803,6 @@ def _fetch(
         summary.cases = len(cases)
         summary.written.append("clinical.tsv")
     # last: a folder with a sample sheet is read by --data as a finished download
-    write_text(out / "gdc_sample_sheet.tsv", _tsv(SHEET_COLUMNS, rows))
+    write_text(out / "gdc_sample_sheet.tsv", _tsv(SAMPLE_SHEET_HEADER, rows))
     summary.written[:0] = ["gdc_sample_sheet.tsv", "gdc_manifest.txt"]
     return summary

@@ -8,9 +8,11 @@
 - a labels table in a known clinical style (GDC, TCGA-CDR, cBioPortal, Xena) is joined by
   patient or sample barcode with overall survival derived (:mod:`omicsformer.data.clinical`).
 
-Readers record how their values are scaled in ``adata.uns["value_scale"]`` (``linear`` for GDC
-counts and TPM, ``log2(x+1)`` ... for Xena); :func:`check_scale` refuses a log transform of
-values that are already logged, and suggests one for linear values.
+Readers record how their values are scaled in ``adata.uns[SCALE_KEY]`` (``"value_scale"``:
+``linear`` for GDC counts and TPM, ``log2(x+1)`` ... for Xena); :func:`check_scale` refuses a log
+transform of values that are already logged, and suggests one for linear values. A run saves the
+scale of its training data with its preprocessing; :func:`check_trained_scale` refuses new data
+on a known other scale (a model trained on logged Xena values meeting linear GDC TPM).
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ from pathlib import Path
 import anndata as ad
 
 from omicsformer.console import note
-from omicsformer.data.gdc import SCALE_KEY
 from omicsformer.errors import DataError
 
+SCALE_KEY = "value_scale"  # adata.uns: how a reader found the values scaled (``linear``, ...)
 LOG_TRANSFORMS = ("log1p", "log2p1")
 
 
@@ -63,13 +65,85 @@ def join_labels_any(
     return clinical.join_clinical(adata, table, wanted=list(wanted))
 
 
-def check_scale(adata: ad.AnnData, transform: str, *, trained: bool = False) -> None:
+def value_scale(adata: ad.AnnData) -> str | None:
+    """The value scale a reader recorded in ``adata.uns`` (None: not known, e.g. a plain table)."""
+    scale = adata.uns.get(SCALE_KEY)
+    return str(scale) if scale else None
+
+
+def _is_named(scale: str) -> bool:
+    """A scale known from the dataset (``log2(x+1)``), not judged by the values."""
+    return scale == "linear" or not scale.startswith("log scale")
+
+
+def scales_differ(trained: str | None, given: str | None) -> bool:
+    """True when two value scales are known to differ: linear against logged, or two named log
+    scales (``log2(x+1)`` against ``log2(x+0.001)``). A scale judged by the values
+    (``log scale (largest value ...)``) only tells logged from linear; None tells nothing."""
+    if not trained or not given or trained == given:
+        return False
+    if (trained == "linear") != (given == "linear"):
+        return True
+    return _is_named(trained) and _is_named(given)
+
+
+def check_trained_scale(adata: ad.AnnData, trained_scale: str | None) -> None:
+    """Refuse new data whose values are known to be on another scale than the training data's.
+
+    Parameters
+    ----------
+    adata
+        The new data, its scale in ``uns`` as its reader recorded it.
+    trained_scale
+        The training data's scale, saved with the run's preprocessing (None: not known, as for
+        runs saved before the scale was recorded).
+
+    Raises
+    ------
+    DataError
+        :func:`scales_differ` says the two scales differ.
+    """
+    scale = value_scale(adata)
+    if scales_differ(trained_scale, scale):
+        source = adata.uns.get("source", "the data")
+        raise DataError(
+            f"{source} holds values on a {scale} scale, but the run was trained on values on a "
+            f"{trained_scale} scale; give the data on the scale the run was trained on"
+        )
+
+
+def check_scale(
+    adata: ad.AnnData,
+    transform: str,
+    *,
+    trained: bool = False,
+    trained_scale: str | None = None,
+) -> None:
     """Refuse a log transform of values that are already logged (Xena); note that linear values
     (GDC counts, TPM) are usually logged first.
 
-    ``trained``: the transform is a saved run's, applied to new data (the message says so).
+    Parameters
+    ----------
+    adata
+        The data, its scale in ``uns`` as its reader recorded it.
+    transform
+        The ``--transform`` that will be applied.
+    trained
+        The transform is a saved run's, applied to new data (the message says so).
+    trained_scale
+        With ``trained``: the training data's scale, saved with the run's preprocessing
+        (``Preprocessor.value_scale``); a known other scale is refused
+        (:func:`check_trained_scale`).
+
+    Raises
+    ------
+    DataError
+        The values would be logged twice, or (``trained``) are on another scale than the
+        training data's.
     """
-    scale = adata.uns.get(SCALE_KEY)
+    if trained:
+        check_trained_scale(adata, trained_scale)
+    scale = value_scale(adata)
     if not scale:
         return
     source = adata.uns.get("source", "the data")

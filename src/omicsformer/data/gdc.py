@@ -28,7 +28,8 @@ What :func:`read_gdc_folder` does:
 - files named by the sheet but absent are an error that says how many and which; sheet rows of
   other data types (a mixed cart) are ignored, and counted.
 
-The values are linear (counts or TPM); a log transform (``--transform log2p1``) is usual.
+The values are linear (counts or TPM), recorded as ``uns["value_scale"]`` (see
+:mod:`omicsformer.data.formats`); a log transform (``--transform log2p1``) is usual.
 """
 
 from __future__ import annotations
@@ -42,8 +43,9 @@ import pandas as pd
 
 from omicsformer.console import note
 from omicsformer.data import tcga
+from omicsformer.data.formats import SCALE_KEY
 from omicsformer.errors import DataError
-from omicsformer.fileio import first_line
+from omicsformer.fileio import first_line, read_header
 
 STAR_SUFFIX = ".rna_seq.augmented_star_gene_counts.tsv"
 VALUE_COLUMNS = (
@@ -54,10 +56,10 @@ VALUE_COLUMNS = (
     "fpkm_unstranded",
     "fpkm_uq_unstranded",
 )
+ID_COLUMNS = ("gene_id", "gene_name", "gene_type")  # the others hold values
 DEFAULT_COLUMN = "tpm_unstranded"
 SHEET_COLUMNS = ("File ID", "File Name", "Sample ID")
 SHEET_PATTERN = re.compile(r"^gdc_sample_sheet.*\.(tsv|txt|csv)$", re.IGNORECASE)
-SCALE_KEY = "value_scale"  # adata.uns: how the values are scaled (see omicsformer.data.scale)
 
 
 def find_sample_sheet(folder: str | Path) -> Path | None:
@@ -82,9 +84,8 @@ def find_sample_sheet(folder: str | Path) -> Path | None:
 
 def _looks_like_sheet(path: Path, sep: str) -> bool:
     try:
-        with path.open(encoding="utf-8", errors="replace") as handle:
-            header = handle.readline().rstrip("\r\n").split(sep)
-    except OSError:
+        header = [c.strip() for c in read_header(path, sep).cells]
+    except DataError:
         return False
     return all(c in header for c in SHEET_COLUMNS)
 
@@ -170,14 +171,10 @@ def locate_files(folder: Path, rows: pd.DataFrame, sheet_path: Path) -> list[Pat
 
 def _star_header(path: Path) -> list[str]:
     """The column names: the first line that is not a ``#`` comment."""
-    try:
-        with path.open(encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                if not line.startswith("#"):
-                    return line.rstrip("\r\n").split("\t")
-    except OSError as exc:
-        raise DataError(f"{path}: cannot be read: {first_line(exc)}") from None
-    raise DataError(f"{path}: file has no data")
+    cells = read_header(path, "\t", comment="#").cells
+    if not cells:
+        raise DataError(f"{path}: file has no data")
+    return cells
 
 
 def read_star_counts(
@@ -192,10 +189,13 @@ def read_star_counts(
             f"{path}: not a GDC STAR gene-count file (no gene_id column; columns: "
             f"{', '.join(header[:8])})"
         )
-    if column not in header:
-        available = [c for c in header if c not in ("gene_id", "gene_name", "gene_type")]
-        raise DataError(f"unknown --gdc-column {column!r}; {path.name} has: {', '.join(available)}")
-    info_columns = [c for c in ("gene_name", "gene_type") if gene_info and c in header]
+    available = [c for c in header if c not in ID_COLUMNS]
+    if column not in available:
+        raise DataError(
+            f"unknown --gdc-column {column!r}; the value columns of {path.name} are: "
+            f"{', '.join(available) or '(none)'}"
+        )
+    info_columns = [c for c in ID_COLUMNS[1:] if gene_info and c in header]
     read = {"sep": "\t", "comment": "#", "usecols": ["gene_id", column, *info_columns]}
     try:
         try:
@@ -237,8 +237,9 @@ def read_gdc_folder(
     folder
         The download folder (files as ``<File ID>/<File Name>`` or flat) with its sample sheet.
     column
-        The value column (:data:`VALUE_COLUMNS`; default ``tpm_unstranded``). An unknown one is
-        an error listing those the files have.
+        The value column (:data:`VALUE_COLUMNS`; default ``tpm_unstranded``): any column of the
+        files' header but ``gene_id``, ``gene_name`` and ``gene_type``. Another one is an error
+        listing the value columns the files have.
     sheet
         The sample sheet (default: found in ``folder`` by :func:`find_sample_sheet`).
 

@@ -21,8 +21,9 @@ Entrez gene(s) and on to the target kind. Rules:
 - An ID with no target is dropped and counted (``unmapped``); nothing mapped at all is an error.
 - IDs already of the target kind keep their names (an Ensembl ID absent from NCBI's map stays);
   for symbols, an alias (previous symbol, synonym) of exactly one gene becomes its current symbol.
-- Several IDs with one target (and IDs equal after normalisation) are aggregated by
-  ``--duplicate-genes`` (:data:`DUPLICATE_RULES`), sample by sample, missing values skipped:
+- Several IDs with one target (and IDs equal after normalisation or repeated in the file, such
+  as the symbols Xena's HiSeqV2 repeats) are aggregated by ``--duplicate-genes``
+  (:data:`DUPLICATE_RULES`), sample by sample, missing values skipped:
   ``mean`` (default: it keeps the values on their scale, counts or logs alike), ``sum`` (the
   natural choice for raw counts), ``max`` or ``first`` (the first in file order).
 
@@ -174,6 +175,8 @@ class GeneMapping:
     n_par_y: int = 0
     n_aliases: int = 0  # symbols renamed from an alias to the current symbol
     unmapped: list[str] = field(default_factory=list)
+    # (T,) input position of each output gene when each comes from exactly one input gene
+    sources: np.ndarray | None = None
 
     def describe(self, duplicates: str) -> str:
         """One line: ``mapped X of Y genes to symbol; Z unmapped (e.g. ...), W duplicates
@@ -215,7 +218,8 @@ def map_genes(
     Returns
     -------
     :class:`GeneMapping` with the (N, T) values and T gene names, in the order of each name's
-    first gene in the input.
+    first gene in the input; ``sources`` gives each one's input position when no genes were
+    merged.
 
     Raises
     ------
@@ -229,6 +233,7 @@ def map_genes(
     if not normalised.keep.all():
         x = x[:, normalised.keep]  # (N, G') without the dropped _PAR_Y rows
     names = normalised.ids
+    positions = np.flatnonzero(normalised.keep)  # (G',) input position of each kept gene
     kind, n_aliases, unmapped = None, 0, []
     if to != "keep":
         kind = detect_id_kind(names)
@@ -248,8 +253,10 @@ def map_genes(
                 f"{', '.join(ids[:EXAMPLES])}) maps to a human {to} ID"
             )
         x = x[:, mapped]
+        positions = positions[mapped]
         names = [t for t in targets if t is not None]
     out, genes = aggregate_duplicates(x, names, duplicates)
+    one_to_one = len(genes) == len(names)  # nothing merged: genes keep their input order
     return GeneMapping(
         values=out,
         genes=genes,
@@ -262,6 +269,7 @@ def map_genes(
         n_par_y=normalised.n_par_y,
         n_aliases=n_aliases,
         unmapped=unmapped,
+        sources=positions if one_to_one else None,
     )
 
 
@@ -340,16 +348,38 @@ def _check_choices(to: str, duplicates: str) -> None:
 
 
 def apply_gene_ids(adata: ad.AnnData, to: str = "keep", duplicates: str = "mean") -> ad.AnnData:
-    """:func:`map_genes` on an AnnData's ``X`` and ``var_names`` (``obs`` kept, ``var`` rebuilt).
+    """:func:`map_genes` on an AnnData's ``X`` and ``var_names``.
 
-    Prints one note line when anything changed (always when mapping to another kind). Returns
-    ``adata`` itself when nothing did.
+    Parameters
+    ----------
+    adata
+        Samples x genes, gene IDs as read in ``var_names`` (they may repeat).
+    to
+        ``keep`` (normalise only), ``symbol``, ``ensembl`` or ``entrez``.
+    duplicates
+        How genes with one name are combined (:data:`DUPLICATE_RULES`).
+
+    Returns
+    -------
+    ``adata`` itself when nothing changed; otherwise a new AnnData with ``obs`` and ``uns``
+    kept and ``var`` indexed by the new gene names. The ``var`` columns (a GDC folder's
+    ``gene_name``, ``gene_type``) are carried over when every output gene comes from one input
+    gene; when genes were merged they are left out, and the note says so. One note line is
+    printed when anything changed (always when mapping to another kind).
     """
     mapping = map_genes(np.asarray(adata.X), list(adata.var_names), to, duplicates)
     changed = mapping.genes != list(adata.var_names) or mapping.n_merged or mapping.n_par_y
+    message = mapping.describe(duplicates)
+    columns = list(adata.var.columns)
+    if mapping.sources is not None:
+        var = adata.var.iloc[mapping.sources].copy()
+    else:
+        var = pd.DataFrame(index=np.arange(len(mapping.genes)))
+        if columns:
+            message += f"; gene annotations ({', '.join(columns)}) not kept: genes were merged"
+    var.index = pd.Index(mapping.genes, dtype=str, name=None)
     if to != "keep" or changed:
-        note(mapping.describe(duplicates))
+        note(message)
     if not changed:
         return adata
-    var = pd.DataFrame(index=pd.Index(mapping.genes, dtype=str, name=None))
     return ad.AnnData(X=mapping.values, obs=adata.obs.copy(), var=var, uns=dict(adata.uns))

@@ -74,6 +74,13 @@ class Grouping:
         return [len(m) for m in self.members]
 
     def to_dict(self) -> dict:
+        """The grouping as plain JSON types, for the model's saved architecture record.
+
+        Returns
+        -------
+        ``{"strategy": str, "names": [str], "members": [[int]]}``: members as lists of gene
+        positions, one list per group.
+        """
         return {
             "strategy": self.strategy,
             "names": self.names,
@@ -82,6 +89,17 @@ class Grouping:
 
     @classmethod
     def from_dict(cls, data: dict) -> Grouping:
+        """Rebuild a grouping from :meth:`to_dict`'s record.
+
+        Parameters
+        ----------
+        data
+            ``strategy``, ``names`` and ``members`` (lists of gene positions).
+
+        Returns
+        -------
+        The grouping, members as int64 arrays.
+        """
         members = [np.asarray(m, dtype=np.int64) for m in data["members"]]
         return cls(strategy=data["strategy"], names=list(data["names"]), members=members)
 

@@ -14,7 +14,9 @@ Steps, in order (each optional except the gene alignment):
 
 The fitted :class:`Preprocessor` is saved with the model (``preprocess.safetensors``: arrays as
 tensors, settings and gene names as JSON metadata), so that new data is processed exactly as the
-training data was.
+training data was. It records the training data's value scale as its reader found it
+(``linear``, ``log2(x+1)``, ...: :mod:`omicsformer.data.formats`), and :meth:`Preprocessor.apply_to`
+refuses new data on a known other scale.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from safetensors.numpy import load_file, save_file
 
 from omicsformer.console import note
 from omicsformer.data.batch import BatchCorrection
+from omicsformer.data.formats import check_trained_scale
 from omicsformer.errors import DataError, RunError
 from omicsformer.fileio import write_with
 
@@ -50,6 +53,10 @@ class Preprocessor:
         Per selected gene (float32); ``medians`` is empty unless imputing.
     batch
         Fitted ComBat correction (``--batch-key``), or None.
+    value_scale
+        The training data's value scale (``adata.uns["value_scale"]``: ``linear``,
+        ``log2(x+1)``, ...), or None when not known (a plain table; a run saved before it was
+        recorded).
     """
 
     transform: str
@@ -62,6 +69,7 @@ class Preprocessor:
     mean: np.ndarray  # (G_out,)
     scale: np.ndarray  # (G_out,)
     batch: BatchCorrection | None = None
+    value_scale: str | None = None
 
     @property
     def n_genes(self) -> int:
@@ -81,10 +89,13 @@ class Preprocessor:
         keep: list[str] | None = None,
         batches: np.ndarray | None = None,
         batch_key: str | None = None,
+        value_scale: str | None = None,
     ) -> Preprocessor:
         """Fit on the training rows ``values`` (samples x genes) only; ``keep`` names the genes
         to use instead of a variance ranking (a pretrained network's genes); ``batches`` (one
-        batch name per training row, from the column ``batch_key``) adds ComBat."""
+        batch name per training row, from the column ``batch_key``) adds ComBat;
+        ``value_scale`` is the training data's scale (:func:`omicsformer.data.formats.value_scale`),
+        saved so that new data on another scale is refused."""
         if transform not in TRANSFORMS:
             raise DataError(
                 f"unknown transform {transform!r}; choose from: {', '.join(TRANSFORMS)}"
@@ -135,6 +146,7 @@ class Preprocessor:
             mean=mean.astype(np.float32),
             scale=scale,
             batch=batch,
+            value_scale=value_scale,
         )
 
     def align(self, values: np.ndarray, genes: list[str]) -> np.ndarray:
@@ -173,7 +185,10 @@ class Preprocessor:
         return ((x - self.mean) / self.scale).astype(np.float32)
 
     def apply_to(self, adata: ad.AnnData) -> np.ndarray:
-        """:meth:`apply` to an AnnData, its batch names read from ``obs`` when needed."""
+        """:meth:`apply` to an AnnData, its batch names read from ``obs`` when needed; data whose
+        value scale is known to differ from the training data's is refused
+        (:func:`omicsformer.data.formats.check_trained_scale`)."""
+        check_trained_scale(adata, self.value_scale)
         batches = None
         if self.batch is not None and self.batch.key in adata.obs.columns:
             batches = adata.obs[self.batch.key].to_numpy()
@@ -181,6 +196,8 @@ class Preprocessor:
 
     # ----------------------------------------------------------------------------- save / load
     def save(self, path: str | Path) -> None:
+        """Write the fitted state to ``path`` atomically (safetensors: arrays as tensors,
+        settings, gene names, ComBat levels and the value scale as metadata)."""
         tensors = {
             "selected": self.selected,
             "medians": self.medians,
@@ -197,10 +214,14 @@ class Preprocessor:
             tensors.update(self.batch.tensors())
             meta["batch_key"] = self.batch.key
             meta["batch_levels"] = json.dumps(self.batch.levels)
+        if self.value_scale is not None:
+            meta["value_scale"] = self.value_scale
         write_with(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
 
     @classmethod
     def load(cls, path: str | Path) -> Preprocessor:
+        """Read a state written by :meth:`save`; files written before ComBat or the value scale
+        were recorded load with ``batch`` / ``value_scale`` None."""
         from safetensors import safe_open
 
         path = Path(path)
@@ -227,6 +248,7 @@ class Preprocessor:
             mean=tensors["mean"],
             scale=tensors["scale"],
             batch=batch,
+            value_scale=meta.get("value_scale"),  # absent from files saved before it was recorded
         )
 
 

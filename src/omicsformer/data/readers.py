@@ -10,12 +10,19 @@ Supported files: CSV and TSV (``.csv``, ``.tsv``, ``.txt``, each optionally ``.g
 Whatever the file, the result is an :class:`anndata.AnnData` with samples as ``obs`` (their
 clinical columns in ``obs``), genes as ``var`` and float32 expression in ``X``. Every problem with
 the input raises a :class:`~omicsformer.errors.DataError` whose message names the file.
+
+Repeated sample IDs are an error. Repeated gene IDs are not (a symbol-named matrix such as the
+Xena TCGA hub's ``HiSeqV2`` repeats a few symbols): :func:`load_data` hands them to the gene-ID
+step, which aggregates them by ``--duplicate-genes`` and says how many
+(:mod:`omicsformer.data.gene_ids`).
 """
 
 from __future__ import annotations
 
+import warnings
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import anndata as ad
@@ -51,13 +58,34 @@ def file_kind(path: Path) -> str:
     )
 
 
-def _check_file(path: Path) -> None:
+def check_file(path: Path) -> None:
+    """Refuse a path that is missing, a folder or an empty file (one :class:`DataError` line).
+
+    Parameters
+    ----------
+    path
+        The input file.
+
+    Raises
+    ------
+    DataError
+        The file is missing, a folder or empty.
+    """
     if not path.exists():
         raise DataError(f"{path}: file not found")
     if path.is_dir():
         raise DataError(f"{path}: is a folder, expected a file")
     if path.stat().st_size == 0:
         raise DataError(f"{path}: file is empty")
+
+
+@contextmanager
+def repeated_genes_allowed() -> Iterator[None]:
+    """Silence AnnData's warning about repeated gene names: they are expected between reading a
+    matrix and the gene-ID step that aggregates them (:func:`load_data`)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Variable names are not unique", UserWarning)
+        yield
 
 
 def _read_frame(path: Path, kind: str) -> pd.DataFrame:
@@ -90,17 +118,53 @@ def _id_text(value: object) -> str:
     return str(value)
 
 
-def _check_unique(ids: pd.Index, what: str, path: Path) -> None:
+def check_unique(ids: pd.Index, what: str, path: Path) -> None:
+    """Refuse repeated IDs, naming the first five and how many there are.
+
+    Parameters
+    ----------
+    ids
+        The sample (or gene) IDs as read.
+    what
+        What they are, for the message (``sample``, ``gene``).
+    path
+        The file they come from, for the message.
+
+    Raises
+    ------
+    DataError
+        Some ID appears more than once.
+    """
     duplicated = ids[ids.duplicated()].unique()
     if len(duplicated):
         shown = ", ".join(map(str, duplicated[:5]))
         raise DataError(f"{path}: duplicate {what} IDs ({len(duplicated)} in all): {shown}")
 
 
-def _numeric_values(frame: pd.DataFrame, path: Path, row_kind: str, col_kind: str) -> np.ndarray:
-    """Return the frame as float32, or name the first cell that is not a number."""
-    for column in frame.columns:
-        series = frame[column]
+def numeric_values(frame: pd.DataFrame, path: Path, row_kind: str, col_kind: str) -> np.ndarray:
+    """The frame's values as float32, or an error naming the first cell that is not a number.
+
+    Parameters
+    ----------
+    frame
+        A table read from ``path`` (IDs as index and columns); text columns are converted in
+        place.
+    path
+        The file, for the message.
+    row_kind, col_kind
+        What rows and columns are (``sample``, ``gene``), for the message.
+
+    Returns
+    -------
+    The values, float32 (rows x columns).
+
+    Raises
+    ------
+    DataError
+        A cell (or a whole boolean column) is not a number.
+    """
+    for position, column in enumerate(frame.columns):  # by position: gene names may repeat
+        series = frame.iloc[:, position]
         if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
             continue
         converted = pd.to_numeric(series, errors="coerce")
@@ -112,7 +176,7 @@ def _numeric_values(frame: pd.DataFrame, path: Path, row_kind: str, col_kind: st
                 f"{path}: non-numeric value {value!r} at {row_kind} {row!r}, {col_kind} {column!r}"
                 " (is --layout right? are clinical columns mixed into the matrix?)"
             )
-        frame[column] = converted
+        frame.isetitem(position, converted)
     return frame.to_numpy(dtype=np.float32)
 
 
@@ -139,10 +203,11 @@ def read_expression(
 
     Returns
     -------
-    AnnData with float32 ``X`` (samples x genes), string sample and gene IDs.
+    AnnData with float32 ``X`` (samples x genes), string sample and gene IDs; gene IDs may
+    repeat (:func:`load_data` aggregates them), sample IDs may not.
     """
     path = Path(path)
-    _check_file(path)
+    check_file(path)
     kind = file_kind(path)
     if layout not in LAYOUTS:
         raise DataError(f"unknown layout {layout!r}; choose from: {', '.join(LAYOUTS)}")
@@ -159,19 +224,18 @@ def read_expression(
             frame = frame.drop(columns=moved)
             if frame.shape[1] == 0:
                 raise DataError(f"{path}: no gene columns left after taking {', '.join(moved)}")
-        _check_unique(frame.index, "sample", path)
-        _check_unique(frame.columns, "gene", path)
-        values = _numeric_values(frame, path, "sample", "gene")
+        check_unique(frame.index, "sample", path)
+        values = numeric_values(frame, path, "sample", "gene")
         samples, genes = frame.index, frame.columns
     else:
-        _check_unique(frame.index, "gene", path)
-        _check_unique(pd.Index(frame.columns), "sample", path)
-        values = _numeric_values(frame, path, "gene", "sample").T
+        check_unique(pd.Index(frame.columns), "sample", path)
+        values = numeric_values(frame, path, "gene", "sample").T
         samples, genes = pd.Index(frame.columns), frame.index
         obs = pd.DataFrame(index=samples)
     obs.index = pd.Index(samples, dtype=str, name=None)
     var = pd.DataFrame(index=pd.Index(genes, dtype=str, name=None))
-    return ad.AnnData(X=np.ascontiguousarray(values), obs=obs, var=var)
+    with repeated_genes_allowed():
+        return ad.AnnData(X=np.ascontiguousarray(values), obs=obs, var=var)
 
 
 def _read_h5ad(path: Path, layer: str | None) -> ad.AnnData:
@@ -195,19 +259,19 @@ def _read_h5ad(path: Path, layer: str | None) -> ad.AnnData:
     obs = adata.obs.copy()
     obs.index = obs.index.astype(str)
     var = pd.DataFrame(index=adata.var_names.astype(str))
-    _check_unique(obs.index, "sample", path)
-    _check_unique(var.index, "gene", path)
+    check_unique(obs.index, "sample", path)
     try:
         values = np.asarray(matrix, dtype=np.float32)
     except (TypeError, ValueError):
         raise DataError(f"{path}: expression values are not numeric") from None
-    return ad.AnnData(X=values, obs=obs, var=var)
+    with repeated_genes_allowed():
+        return ad.AnnData(X=values, obs=obs, var=var)
 
 
 def read_table(path: str | Path, *, sample_id: str | None = None) -> pd.DataFrame:
     """Read a clinical / labels table indexed by sample ID (first column, or ``sample_id``)."""
     path = Path(path)
-    _check_file(path)
+    check_file(path)
     kind = file_kind(path)
     if kind == "h5ad":
         raise DataError(f"{path}: a labels table must be .csv, .tsv or .parquet")
@@ -234,7 +298,7 @@ def read_table(path: str | Path, *, sample_id: str | None = None) -> pd.DataFram
     table.index = table.index.map(_id_text)
     table.index.name = None
     table.columns = [str(c) for c in table.columns]
-    _check_unique(table.index, "sample", path)
+    check_unique(table.index, "sample", path)
     return table
 
 
@@ -285,7 +349,8 @@ def load_data(
     ``source`` is looked up first as a file; otherwise as a built-in dataset name, optionally
     with parameters (``synthetic:n_samples=300,n_genes=2000``). The genes are then normalised
     and mapped to ``gene_id`` (``keep``: normalise Ensembl versions only; None: exactly as
-    read), duplicates combined by ``duplicate_genes`` (see :mod:`omicsformer.data.gene_ids`).
+    read), repeated genes combined by ``duplicate_genes`` (see :mod:`omicsformer.data.gene_ids`;
+    with ``gene_id`` None they are an error).
     TCGA-style inputs (a GDC download folder, a UCSC Xena matrix, clinical tables joined by
     barcode) go through :mod:`omicsformer.data.formats`; ``gdc_column`` is a GDC folder's value
     column, ``sample_types`` the barcode sample-type codes to keep (``01``, ``11``, ...).
@@ -299,23 +364,31 @@ def load_data(
     obs_columns = list(obs_columns)
     path = Path(source)
     name = source.split(":", 1)[0]
-    if not path.exists() and name in DATASETS:
-        adata = load_builtin(source)
-    elif path.exists() or path.suffix or "/" in source:
-        special = formats.read_special(path, gdc_column=gdc_column) if path.exists() else None
-        if special is None:
-            adata = read_expression(path, layout=layout, layer=layer, obs_columns=obs_columns)
+    with repeated_genes_allowed():  # until apply_gene_ids aggregates them
+        if not path.exists() and name in DATASETS:
+            adata = load_builtin(source)
+        elif path.exists() or path.suffix or "/" in source:
+            special = formats.read_special(path, gdc_column=gdc_column) if path.exists() else None
+            if special is None:
+                adata = read_expression(path, layout=layout, layer=layer, obs_columns=obs_columns)
+            else:
+                adata = special
         else:
-            adata = special
-    else:
-        raise DataError(
-            f"{source!r} is neither a file nor a built-in dataset; built-in datasets: "
-            f"{', '.join(DATASETS.names())}"
-        )
-    if sample_types:
-        adata = tcga.filter_sample_types(adata, sample_types)
-    if gene_id is not None:
-        adata = apply_gene_ids(adata, gene_id, duplicate_genes)
+            raise DataError(
+                f"{source!r} is neither a file nor a built-in dataset; built-in datasets: "
+                f"{', '.join(DATASETS.names())}"
+            )
+        if gene_id is None and not adata.var_names.is_unique:
+            repeated = adata.var_names[adata.var_names.duplicated()].unique()
+            raise DataError(
+                f"{source}: duplicate gene IDs ({len(repeated)} in all): "
+                f"{', '.join(map(str, repeated[:5]))}; they are aggregated by --duplicate-genes "
+                "only when gene IDs are normalised (--gene-id)"
+            )
+        if sample_types:
+            adata = tcga.filter_sample_types(adata, sample_types)
+        if gene_id is not None:
+            adata = apply_gene_ids(adata, gene_id, duplicate_genes)
     if labels is not None:
         clinical = formats.join_labels_any(adata, labels, sample_id=sample_id, wanted=obs_columns)
         if clinical is None:

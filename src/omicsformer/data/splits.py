@@ -5,9 +5,11 @@
   every part, which matters for small medical cohorts with rare classes.
 - :func:`kfold_splits`: stratified k-fold; in each fold a validation part (for early stopping)
   is carved from the training part, never from the test fold.
-- Both take ``groups`` (``--group-by``): samples sharing a group (a patient's several samples,
-  a centre, a batch) then stay on one side of every split, with scikit-learn's
-  ``StratifiedGroupKFold`` keeping the class proportions as close as whole groups allow.
+- Both take ``groups`` (``--group-by``, or the TCGA patient that
+  :func:`omicsformer.pipeline.prepare_data` picks when a patient has several samples): samples
+  sharing a group (a patient's several samples, a centre, a batch) then stay on one side of
+  every split, with scikit-learn's ``StratifiedGroupKFold`` keeping the class proportions as
+  close as whole groups allow.
 
 Splits are index arrays into the sample order; :func:`splits_to_json` stores them by sample ID.
 """

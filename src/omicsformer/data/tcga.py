@@ -7,6 +7,7 @@ A barcode such as ``TCGA-06-2559-01A-01R-1849-01`` reads project ``TCGA``, tissu
 - the *patient* is the first three fields (``TCGA-06-2559``), the key of clinical tables;
 - the *sample* is the first four fields with the vial (``TCGA-06-2559-01A``, GDC) or without
   (``TCGA-06-2559-01``, the UCSC Xena TCGA hub); both compare equal on their first 15 characters;
+- the *tissue source site* (``tss``) is the second field (``06``), the centre that collected it;
 - the *sample-type code* is the first two characters of the fourth field: 01 primary tumour,
   02 recurrent tumour, 06 metastatic, 10 blood-derived normal, 11 solid tissue normal, ...
   (the GDC's code table, :data:`SAMPLE_TYPES`).
@@ -79,6 +80,37 @@ def sample_of(barcode: str) -> str:
 def is_patient_barcode(text: object) -> bool:
     """True for a barcode of exactly three fields (a patient, not a sample)."""
     return is_barcode(text) and len(str(text).strip().split("-")) == 3
+
+
+def tss_of(barcode: str) -> str | None:
+    """The tissue source site of a TCGA barcode (``TCGA-06-2559-01A`` -> ``06``): the centre
+    that collected the sample; None for anything else (TARGET's second field is a project)."""
+    text = barcode.strip()
+    if not is_barcode(text) or not text.startswith("TCGA-"):
+        return None
+    return text.split("-")[1]
+
+
+def add_barcode_columns(adata: ad.AnnData) -> None:
+    """Write ``obs["patient"]`` (``TCGA-06-2559``) and ``obs["tss"]`` (``06``) from the sample
+    barcodes, in place, when every sample ID is a TCGA / TARGET barcode (``tss``: TCGA only).
+
+    A ``patient`` column already there (the GDC sample sheet's Case ID, a user's) is kept and
+    only its missing values are filled; a ``tss`` column already there is kept. They let splits
+    keep a patient's samples together and ``--group-by tss`` hold out whole centres.
+    """
+    names = [str(s) for s in adata.obs_names]
+    if not names or not all(map(is_barcode, names)):
+        return
+    patients = pd.Series([patient_of(s) for s in names], index=adata.obs_names, dtype=object)
+    if "patient" in adata.obs.columns:
+        given = adata.obs["patient"].astype(object)
+        adata.obs["patient"] = given.where(given.notna(), patients)
+    else:
+        adata.obs["patient"] = patients
+    sites = [tss_of(s) for s in names]
+    if "tss" not in adata.obs.columns and all(site is not None for site in sites):
+        adata.obs["tss"] = pd.Series(sites, index=adata.obs_names, dtype=object)
 
 
 def sample_type_code(barcode: str) -> str | None:

@@ -26,8 +26,8 @@ it would log them twice. The phenotype and survival tables that go with them (``
 
 from __future__ import annotations
 
-import gzip
 import re
+import zlib
 from pathlib import Path
 
 import anndata as ad
@@ -36,14 +36,12 @@ import pandas as pd
 
 from omicsformer.console import note
 from omicsformer.data import tcga
-from omicsformer.data.gdc import SCALE_KEY
+from omicsformer.data.formats import SCALE_KEY
 from omicsformer.errors import DataError
-from omicsformer.fileio import first_line
+from omicsformer.fileio import first_line, open_text, read_header
 
 FIRST_CELLS = {"sample", "ensembl_id", "xena_sample", "gene_id", "gene", "id"}
 OTHER_SAMPLE = re.compile(r"^(GTEX|TARGET|TCGA|TH\d\d|THR\d\d)-", re.IGNORECASE)
-GZIP_MAGIC = b"\x1f\x8b"
-HEADER_LIMIT = 8 << 20
 BINARY_SUFFIXES = {".parquet", ".pq", ".h5ad", ".h5", ".csv"}  # .csv: not tab-separated
 
 # file name -> value scale, first match wins
@@ -57,21 +55,12 @@ SCALES: tuple[tuple[re.Pattern[str], str], ...] = (
 LOG_MAX = 50.0  # no log2 expression value reaches 2^50; linear TPM and counts usually do
 
 
-def _open_text(path: Path):
-    with path.open("rb") as raw:
-        magic = raw.read(2)
-    if magic == GZIP_MAGIC:
-        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
-    return path.open(encoding="utf-8", errors="replace")
-
-
 def header(path: str | Path) -> list[str]:
-    """The first line's tab-separated cells ([] if unreadable); at most 8 MB are read (a Xena
-    header of 20,000 barcodes is ~0.4 MB)."""
+    """The first line's tab-separated cells ([] if unreadable); at most
+    :data:`~omicsformer.fileio.HEADER_LIMIT` bytes are read."""
     try:
-        with _open_text(Path(path)) as handle:
-            return handle.readline(HEADER_LIMIT).rstrip("\r\n").split("\t")
-    except (OSError, EOFError, UnicodeDecodeError):
+        return read_header(path, "\t").cells
+    except DataError:
         return []
 
 
@@ -108,35 +97,37 @@ def read_xena(path: str | Path) -> ad.AnnData:
     Returns
     -------
     AnnData with float32 ``X``, sample barcodes as ``obs_names``, gene IDs (symbols or
-    versioned Ensembl IDs) as ``var_names``, ``uns["value_scale"]`` the scale (see the module
+    versioned Ensembl IDs, possibly repeated: :func:`~omicsformer.data.readers.load_data`
+    aggregates them) as ``var_names``, ``uns["value_scale"]`` the scale (see the module
     docstring).
     """
     path = Path(path)
     try:
-        with _open_text(path) as handle:
+        with open_text(path) as handle:
             frame = pd.read_csv(handle, sep="\t", index_col=0, low_memory=False)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: file has no data") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, ValueError) as exc:
         raise DataError(f"{path}: cannot be read as a Xena matrix: {first_line(exc)}") from None
-    except Exception as exc:  # zlib.error for a damaged .gz
-        if type(exc).__module__ == "zlib":
-            raise DataError(f"{path}: damaged compressed file: {first_line(exc)}") from None
-        raise
+    except zlib.error as exc:  # a damaged .gz (not an OSError)
+        raise DataError(f"{path}: damaged compressed file: {first_line(exc)}") from None
     if frame.shape[0] == 0 or frame.shape[1] == 0:
         raise DataError(f"{path}: Xena matrix has no genes or no samples")
     frame.index = frame.index.map(str)
-    frame.columns = [str(c) for c in frame.columns]
-    from omicsformer.data.readers import _check_unique, _numeric_values
+    # pandas renames a repeated header cell (s1, s1.1): take the names from the raw header
+    cells = read_header(path, "\t").cells[1:]
+    frame.columns = cells if len(cells) == frame.shape[1] else [str(c) for c in frame.columns]
+    from omicsformer.data.readers import check_unique, numeric_values, repeated_genes_allowed
 
-    _check_unique(frame.index, "gene", path)
-    _check_unique(pd.Index(frame.columns), "sample", path)
-    values = _numeric_values(frame, path, "gene", "sample").T  # (samples, genes)
-    adata = ad.AnnData(
-        X=np.ascontiguousarray(values),
-        obs=pd.DataFrame(index=pd.Index(frame.columns, dtype=str)),
-        var=pd.DataFrame(index=pd.Index(frame.index, dtype=str, name=None)),
-    )
+    # repeated genes (HiSeqV2 repeats a few symbols) are aggregated by the gene-ID step
+    check_unique(pd.Index(frame.columns), "sample", path)
+    values = numeric_values(frame, path, "gene", "sample").T  # (samples, genes)
+    with repeated_genes_allowed():
+        adata = ad.AnnData(
+            X=np.ascontiguousarray(values),
+            obs=pd.DataFrame(index=pd.Index(frame.columns, dtype=str)),
+            var=pd.DataFrame(index=pd.Index(frame.index, dtype=str, name=None)),
+        )
     scale = scale_of(path, values)
     adata.uns[SCALE_KEY] = scale
     adata.uns["source"] = f"UCSC Xena matrix {path.name}"
