@@ -118,6 +118,7 @@ class OmicsEstimator(BaseEstimator):
     """
 
     _task: ClassVar[str] = ""
+    _target_names: ClassVar[tuple[str, ...]] = ("target",)  # what target= names
 
     def __init__(
         self,
@@ -178,10 +179,7 @@ class OmicsEstimator(BaseEstimator):
                 node = node.setdefault(part, {})
             node[leaf] = value
         if target is not None:
-            if self._task == "survival":
-                tree["task"].update(time=target[0], event=target[1])
-            else:
-                tree.setdefault("data", {})["target"] = target[0]
+            self._set_target(tree, target)
         tree.setdefault("data", {})["source"] = "in-memory data (Python API)"
         return from_dict(RunConfig, tree, "estimator parameters").validate()
 
@@ -191,6 +189,10 @@ class OmicsEstimator(BaseEstimator):
         tags.target_tags.required = True
         tags.non_deterministic = self.model not in ("logreg", "ridge", "coxph")
         return tags
+
+    def _set_target(self, tree: dict[str, Any], columns: list[str]) -> None:
+        """Put the target column(s) into a run-configuration mapping."""
+        tree.setdefault("data", {})["target"] = columns[0]
 
     # ------------------------------------------------------------------------------ fit
     @value_errors
@@ -213,9 +215,8 @@ class OmicsEstimator(BaseEstimator):
         self._set_fitted(config, result.preprocessor, result.model, result.task_state)
         self.metrics_ = result.metrics
         self.history_ = pd.DataFrame(getattr(result.model, "history", []) or [])
-        self._record = (data.without_values(), split, result)
-        if self._task == "classification":
-            self.classes_ = self._class_values(adata.obs[columns[0]])
+        self._fit_record = (data.without_values(), split, result)
+        self._fitted_target(adata.obs[columns])
         if isinstance(X, pd.DataFrame | ad.AnnData):
             self.feature_names_in_ = np.asarray(adata.var_names, dtype=object)
         elif hasattr(self, "feature_names_in_"):
@@ -240,10 +241,10 @@ class OmicsEstimator(BaseEstimator):
             if not isinstance(X, ad.AnnData):
                 raise ConfigError("target= names .obs columns: X must be an AnnData")
             columns = [target] if isinstance(target, str) else list(target)
-            need = 2 if self._task == "survival" else 1
-            if len(columns) != need:
+            if len(columns) != len(self._target_names):
                 raise ConfigError(
-                    f"target= must name {'(time, event) columns' if need == 2 else 'one column'}"
+                    f"target= must name the column(s) {', '.join(self._target_names)}, "
+                    f"got {len(columns)}"
                 )
             missing = [c for c in columns if c not in adata.obs.columns]
             if missing:
@@ -292,12 +293,12 @@ class OmicsEstimator(BaseEstimator):
         self.task_state_ = task_state
         self.n_features_in_ = len(preprocessor.input_genes)
 
-    def _class_values(self, target: pd.Series) -> np.ndarray:
-        """``classes_``: the labels as given (``y`` or the obs column; so that ``predict``
-        returns the same kind of value), sorted."""
-        from omicsformer.data.targets import is_missing
+    def _fitted_target(self, target: pd.DataFrame) -> None:
+        """Attributes learnt from the targets themselves (``classes_``)."""
 
-        return np.unique(target[~is_missing(target)].to_numpy())
+    def _saved_extra(self) -> dict[str, Any]:
+        """What ``save`` keeps beside the parameters to give the same estimator back."""
+        return {}
 
     # ------------------------------------------------------------------------------ use
     def _check_fitted(self) -> None:
@@ -363,9 +364,9 @@ class OmicsEstimator(BaseEstimator):
         from omicsformer.pipeline import run_folder, write_run
 
         self._check_fitted()
-        if not hasattr(self, "_record"):
+        if not hasattr(self, "_fit_record"):
             raise RunError(f"this estimator was loaded from {self.folder_}; it is saved there")
-        labels, split, result = self._record
+        labels, split, result = self._fit_record
         output = run_folder(path, overwrite=overwrite)
         output.check()
         with output:
@@ -373,8 +374,7 @@ class OmicsEstimator(BaseEstimator):
             write_run(folder, self.config_, labels, split, result)
             params = {k: v for k, v in self.get_params(deep=False).items()}
             record: dict[str, Any] = {"estimator": type(self).__name__, "params": params}
-            if self._task == "classification":
-                record["classes"] = [_plain(c) for c in self.classes_]
+            record.update(self._saved_extra())
             write_json(folder / "estimator.json", record)
             return output.publish()
 
@@ -389,6 +389,17 @@ class OmicsClassifier(ClassifierMixin, OmicsEstimator):
     """
 
     _task = "classification"
+
+    def _fitted_target(self, target: pd.DataFrame) -> None:
+        """``classes_``: the labels as given (``y`` or the obs column), sorted, so that
+        ``predict`` returns the same kind of value."""
+        from omicsformer.data.targets import is_missing
+
+        labels = target.iloc[:, 0]
+        self.classes_ = np.unique(labels[~is_missing(labels)].to_numpy())
+
+    def _saved_extra(self) -> dict[str, Any]:
+        return {"classes": [_plain(c) for c in self.classes_]}
 
     def _target_frame(self, y: Any, n: int) -> pd.DataFrame:
         from sklearn.utils.multiclass import check_classification_targets
@@ -474,6 +485,10 @@ class OmicsSurvival(OmicsEstimator):
     """
 
     _task = "survival"
+    _target_names = ("time", "event")
+
+    def _set_target(self, tree: dict[str, Any], columns: list[str]) -> None:
+        tree["task"].update(time=columns[0], event=columns[1])
 
     def __init__(
         self,

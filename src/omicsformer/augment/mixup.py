@@ -13,8 +13,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from omicsformer.augment.base import Augmenter, one_hot
+from omicsformer.augment.base import Augmenter
 from omicsformer.errors import ConfigError
+from omicsformer.tasks import TASKS
 
 
 class Mixup(Augmenter):
@@ -31,7 +32,7 @@ class Mixup(Augmenter):
     def _partners(self, y: Tensor, generator: torch.Generator) -> Tensor:
         b = y.shape[0]
         order = torch.randperm(b, generator=generator)
-        if not (self.within_class and self.context.task == "classification"):
+        if not (self.within_class and self.context.n_classes):  # no classes to stay within
             return order
         labels = (y.argmax(1) if y.dim() == 2 else y).cpu()
         partner = torch.arange(b)
@@ -47,14 +48,11 @@ class Mixup(Augmenter):
         partner = self._partners(y, generator).to(x.device)
         lam_x = lam.to(x.device, x.dtype)
         x_mixed = lam_x * x + (1 - lam_x) * x[partner]
-        if self.context.task == "regression":
-            lam_y = lam.squeeze(1).to(y.device, y.dtype)
-            return x_mixed, lam_y * y + (1 - lam_y) * y[partner]
-        if self.within_class:
-            return x_mixed, y
-        probabilities = one_hot(y, self.context.n_classes)
-        lam_y = lam.to(probabilities.device)
-        return x_mixed, lam_y * probabilities + (1 - lam_y) * probabilities[partner]
+        if self.within_class and self.context.n_classes:
+            return x_mixed, y  # the partner has the same class
+        return x_mixed, TASKS.get(self.context.task).mix_targets(
+            y, partner, lam, self.context.n_classes
+        )
 
 
 def _beta(alpha: float, n: int, generator: torch.Generator) -> Tensor:

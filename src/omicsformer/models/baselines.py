@@ -38,7 +38,6 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.class_weight import compute_sample_weight
 
 from omicsformer.config import bounded
 from omicsformer.console import note
@@ -46,6 +45,7 @@ from omicsformer.errors import ConfigError, MissingDependencyError, RunError
 from omicsformer.fileio import read_file, write_with
 from omicsformer.models import MODELS
 from omicsformer.models.base import FitData, ModelContext, ModelSpec, Runtime
+from omicsformer.tasks import TASKS, Task
 from omicsformer.tuning.space import Choice, Float, Int
 
 ClassWeight = Literal["balanced", "none"]
@@ -61,20 +61,13 @@ TRUSTED_TYPES = {
 }
 
 
-def survival_target(y: np.ndarray) -> np.ndarray:
-    """(N, 2) time, event -> scikit-survival's structured array."""
-    from sksurv.util import Surv
-
-    return Surv.from_arrays(event=y[:, 1] > 0, time=y[:, 0])
-
-
-def inner_cv(task: str, y: np.ndarray, folds: int, seed: int) -> KFold | StratifiedKFold | None:
-    """Inner folds on the training split: stratified by class (classification) or event
-    (survival), plain for regression; fewer folds if a stratum is small; None if impossible."""
-    if task == "regression":
+def inner_cv(task: Task, y: np.ndarray, folds: int, seed: int) -> KFold | StratifiedKFold | None:
+    """Inner folds on the training split: stratified on the task's inner strata (class, event),
+    plain where it has none (regression); fewer folds if a stratum is small; None if impossible."""
+    strata = task.inner_strata(y)
+    if strata is None:
         n = min(folds, len(y) // 2)
         return KFold(n_splits=n, shuffle=True, random_state=seed) if n >= 2 else None
-    strata = y if task == "classification" else (y[:, 1] > 0).astype(int)
     smallest = int(np.bincount(strata).min()) if len(strata) else 0
     n = min(folds, smallest)
     if n < 2:
@@ -120,28 +113,29 @@ class SklearnModel:
         self.risk = risk
 
     @property
-    def task(self) -> str:
-        return self.context.target.task
+    def task(self) -> Task:
+        return TASKS.get(self.context.target.task)
 
     def _target(self, y: np.ndarray) -> np.ndarray:
-        return survival_target(y) if self.task == "survival" else y
+        return self.task.sklearn_target(y)
 
-    def _scoring(self) -> str | None:
-        # survival estimators score by Harrell's C themselves
-        return {"classification": "balanced_accuracy", "regression": "r2"}.get(self.task)
+    def _scoring(self) -> Any:
+        return self.task.sklearn_scoring
 
     def fit(self, data: FitData, runtime: Runtime | None = None) -> dict[str, Any]:
         x, y = data.x_train, data.y_train
         fit_params = {}
-        if self.sample_weighted and self.task == "classification":
-            fit_params["sample_weight"] = compute_sample_weight("balanced", y)
+        weights = self.task.balanced_weights(y) if self.sample_weighted else None
+        if weights is not None:
+            fit_params["sample_weight"] = weights
         cv = inner_cv(self.task, y, self.inner_folds, self.context.seed)
         target = self._target(y)
         if cv is None or all(len(v) == 1 for v in self.grid.values()):
             params = {k: v[0] for k, v in self.grid.items()}
             self.estimator = clone(self.estimator).set_params(**params).fit(x, target, **fit_params)
             return {"chosen": _plain(params), "inner_folds": 0}
-        splits = list(cv.split(x, y if self.task != "survival" else (y[:, 1] > 0)))
+        strata = self.task.inner_strata(y)
+        splits = list(cv.split(x, y if strata is None else strata))
         search = GridSearchCV(
             self.estimator, self.grid, cv=splits, scoring=self._scoring(), refit=True, n_jobs=1
         )
@@ -154,14 +148,8 @@ class SklearnModel:
         }
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        if self.task == "classification":
-            proba = self.estimator.predict_proba(x)
-            n_classes = len(self.context.target.classes)
-            if proba.shape[1] != n_classes:  # a class missing from training data: refuse
-                raise RunError(f"model predicts {proba.shape[1]} classes, expected {n_classes}")
-            return proba.astype(np.float64)
-        prediction = np.asarray(self.estimator.predict(x), dtype=np.float64)
-        if self.task == "survival" and self.risk == "log":
+        prediction = self.task.sklearn_output(self.estimator, x, self.context.target)
+        if self.risk == "log":  # a positive risk score (random survival forest)
             prediction = np.log(np.maximum(prediction, 1e-12))
         return prediction
 
@@ -290,7 +278,7 @@ class CoxnetModel(SklearnModel):
         path = clone(self.estimator).set_params(
             n_alphas=self.options.n_alphas * 3, alpha_min_ratio=self.options.alpha_min_ratio
         )
-        path.fit(data.x_train, survival_target(data.y_train))
+        path.fit(data.x_train, self.task.sklearn_target(data.y_train))
         alphas = np.unique(path.alphas_)[:: max(1, len(path.alphas_) // self.options.n_alphas)]
         self.grid = {"alphas": [[float(a)] for a in alphas]}
         return super().fit(data, runtime)
@@ -343,11 +331,12 @@ def _forest_args(options: Any, context: ModelContext) -> dict[str, Any]:
 
 def build_rf(options: RandomForestOptions, context: ModelContext) -> SklearnModel:
     common = _forest_args(options, context)
-    if context.target.task == "regression":
-        estimator: BaseEstimator = RandomForestRegressor(**common)
-    else:
-        weight = None if options.class_weight == "none" else "balanced"
-        estimator = RandomForestClassifier(class_weight=weight, **common)
+    weight = None if options.class_weight == "none" else "balanced"
+    forests = {
+        "regression": lambda: RandomForestRegressor(**common),
+        "classification": lambda: RandomForestClassifier(class_weight=weight, **common),
+    }
+    estimator: BaseEstimator = forests[context.target.task]()
     grid = {"min_samples_leaf": list(options.min_samples_leaf)}
     return SklearnModel(estimator, grid, context, options.inner_folds)
 
@@ -412,16 +401,22 @@ def _cox_scorer(estimator: Any, x: np.ndarray, label: np.ndarray) -> float:
 
 
 class XGBoostModel(SklearnModel):
-    """XGBoost saved in its own JSON format (no pickle); survival via signed-time labels."""
+    """XGBoost saved in its own JSON format (no pickle). Survival is XGBoost's own Cox
+    objective (signed-time labels, margin output), not scikit-survival's convention, so the
+    task's scikit-learn side is replaced for it (``cox``, decided once from the target)."""
+
+    @property
+    def cox(self) -> bool:
+        return self.context.target.task == "survival"
 
     def _target(self, y: np.ndarray) -> np.ndarray:
-        return _cox_label(y) if self.task == "survival" else y
+        return _cox_label(y) if self.cox else super()._target(y)
 
     def _scoring(self) -> Any:
-        return _cox_scorer if self.task == "survival" else super()._scoring()
+        return _cox_scorer if self.cox else super()._scoring()
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        if self.task == "survival":
+        if self.cox:
             return np.asarray(self.estimator.predict(x, output_margin=True), dtype=np.float64)
         return super().predict(x)
 
@@ -444,13 +439,13 @@ def build_xgboost(options: XGBoostOptions, context: ModelContext) -> XGBoostMode
         random_state=context.seed,
         tree_method="hist",
     )
+    objective = {"survival": "survival:cox", "regression": "reg:squarederror"}
     task = context.target.task
-    if task == "classification":
-        estimator = xgb.XGBClassifier(**common)
-    elif task == "survival":
-        estimator = xgb.XGBRegressor(objective="survival:cox", **common)
-    else:
-        estimator = xgb.XGBRegressor(objective="reg:squarederror", **common)
+    estimator = (
+        xgb.XGBRegressor(objective=objective[task], **common)
+        if task in objective
+        else xgb.XGBClassifier(**common)
+    )
     return XGBoostModel(
         estimator,
         {"max_depth": list(options.max_depth)},
@@ -464,8 +459,8 @@ def load_xgboost(
     folder: Path, options: XGBoostOptions, context: ModelContext, fitted: dict[str, Any]
 ) -> XGBoostModel:
     xgb = _xgboost()
-    task = context.target.task
-    estimator = xgb.XGBClassifier() if task == "classification" else xgb.XGBRegressor()
+    regression = context.target.task in ("survival", "regression")  # XGBoost's own kinds
+    estimator = xgb.XGBRegressor() if regression else xgb.XGBClassifier()
     read_file(folder / "xgboost.json", lambda path: estimator.load_model(str(path)))
     return XGBoostModel(estimator, {}, context, 0)
 

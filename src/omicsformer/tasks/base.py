@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -85,6 +86,36 @@ class Task(Protocol):
         self, y: np.ndarray | None, output: np.ndarray, info: TargetInfo, state: dict[str, Any]
     ) -> dict[str, Any]:
         """Columns for predictions.csv (besides sample_id and split)."""
+        ...
+
+    # scikit-learn baselines
+    sklearn_scoring: str | None  # score of the inner search; None: the estimator's own
+
+    def sklearn_target(self, y: np.ndarray) -> np.ndarray:
+        """``y`` as scikit-learn (or scikit-survival) estimators take it."""
+        ...
+
+    def inner_strata(self, y: np.ndarray) -> np.ndarray | None:
+        """(N,) integer labels inner folds are stratified on; None: plain folds."""
+        ...
+
+    def balanced_weights(self, y: np.ndarray) -> np.ndarray | None:
+        """(N,) sample weights that balance the classes; None where the task has none."""
+        ...
+
+    def sklearn_output(self, estimator: Any, x: np.ndarray, info: TargetInfo) -> np.ndarray:
+        """The task output of a fitted estimator for ``x``."""
+        ...
+
+    # augmentation
+    def mix_targets(self, y: Tensor, partner: Tensor, lam: Tensor, n_classes: int) -> Tensor:
+        """Targets of mixed samples ``lam * x + (1 - lam) * x[partner]`` (mixup); ``lam``
+        (B, 1). Raises ConfigError where mixing targets has no meaning."""
+        ...
+
+    # the run folder
+    def plots(self, y: np.ndarray, output: np.ndarray, folder: Path) -> dict[str, Any]:
+        """The task's figures of the test patients: file name -> writer(tmp_path)."""
         ...
 
     # neural networks
