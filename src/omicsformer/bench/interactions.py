@@ -71,17 +71,15 @@ def model_scores(
     run: Any, x: np.ndarray, pairs: np.ndarray, genes: list[str], methods: tuple[str, ...]
 ) -> dict[str, np.ndarray]:
     """Cohort-level pair scores of a trained run for each method it supports."""
-    from omicsformer.models.attomics import AttOmicsNet
-
     module = run.model.module
     xt = torch.from_numpy(np.ascontiguousarray(x))
     target = grad.targets_for(module, xt)
     scores: dict[str, np.ndarray] = {}
-    if "attention" in methods:
-        if isinstance(module, AttOmicsNet):
+    if "attention" in methods and att.has_attention(module):
+        layers = att.attention_layers(module, xt, genes)
+        if all(layer.level == "group" for layer in layers):  # AttOmics: between gene groups
             scores["attention"] = _group_pair_attention(module, xt, pairs)
-        elif hasattr(module, "blocks") or hasattr(module, "gene_blocks"):
-            layers = att.attention_layers(module, xt, genes)
+        else:
             named = [(genes[a], genes[b]) for a, b in pairs]
             scores["attention"] = att.pair_scores(layers, named).mean(axis=0)
     if "hessian" in methods:

@@ -35,6 +35,7 @@ from omicsformer.models import MODELS
 from omicsformer.models.base import ModelContext
 from omicsformer.models.mlp import fcn_layers
 from omicsformer.models.neural import neural_spec
+from omicsformer.nn.attention.layers import AttentionLayer
 from omicsformer.nn.grouped import GroupedLinear, GroupedProjection
 from omicsformer.nn.mha import MultiHeadAttention
 from omicsformer.tuning.space import Choice, Float, Int
@@ -133,6 +134,15 @@ class AttOmicsNet(nn.Module):
             tokens, weights = block(tokens, need_weights=return_attention)
             maps.append(weights)
         return tokens, maps
+
+    def attention_layers(self, x: Tensor, genes: list[str]) -> list[AttentionLayer]:
+        """Each block's attention between the group tokens (K x K, small), for interpretation."""
+        maps = self(x, return_attention=True)[1]  # list of (B, H, K, K)
+        groups: list[str | None] = list(self.group_names)
+        return [
+            AttentionLayer(f"block{i}", "group", groups, lambda rows, m=m: m[:, :, rows])
+            for i, m in enumerate(maps)
+        ]
 
     # ------------------------------------------------------------ pretraining / fine-tuning
     head_prefixes = ("head",)  # the output FCN: new for every task, never transferred

@@ -36,6 +36,7 @@ from omicsformer.errors import ConfigError
 from omicsformer.models import MODELS
 from omicsformer.models.base import ModelContext
 from omicsformer.models.neural import check_attention, check_heads, neural_spec
+from omicsformer.nn.attention.layers import AttentionLayer, mha_rows
 from omicsformer.nn.attention.masks import GeneSetMask
 from omicsformer.nn.blocks import TransformerBlock, run_blocks
 from omicsformer.nn.embeddings import GeneTokens, quantile_edges
@@ -139,6 +140,18 @@ class GeneTransformer(nn.Module):
         h = run_blocks(self.blocks, self.embed(x, hide), self.attention_mask, self.checkpointing)
         genes = h[:, h.shape[1] - x.shape[1] :]  # (B, G, E): extra tokens come first
         return head(self.norm(genes)).squeeze(-1)
+
+    def attention_layers(self, x: Tensor, genes: list[str]) -> list[AttentionLayer]:
+        """Each block's attention over all tokens (CLS and global tokens unnamed), honouring the
+        gene-set mask, for interpretation."""
+        names: list[str | None] = [None] * self.n_extra + list(genes)
+        blocks = zip(self.blocks, self.block_inputs(x), strict=True)
+        return [
+            AttentionLayer(
+                f"layer{i}", "gene", names, mha_rows(b.attention, b.norm1(h), self.attention_mask)
+            )
+            for i, (b, h) in enumerate(blocks)
+        ]
 
     def block_inputs(self, x: Tensor) -> list[Tensor]:
         """The input of every block, for attention extraction: a list of (B, T, E)."""

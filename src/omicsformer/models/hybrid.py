@@ -39,6 +39,7 @@ from omicsformer.errors import ConfigError
 from omicsformer.models import MODELS
 from omicsformer.models.base import ModelContext
 from omicsformer.models.neural import check_attention, check_heads, neural_spec
+from omicsformer.nn.attention.layers import AttentionLayer, memberships, mha_rows
 from omicsformer.nn.attention.masks import GroupMask
 from omicsformer.nn.blocks import TransformerBlock, run_blocks
 from omicsformer.nn.embeddings import GeneTokens
@@ -142,6 +143,46 @@ class Hybrid(nn.Module):
         groups = self.merge(self.project(x) + self.gene_readout(genes, b))  # (B, K, E)
         groups = run_blocks(self.group_blocks, groups, None, self.checkpointing)
         return self.norm(groups.flatten(1))
+
+    def attention_layers(self, x: Tensor, genes: list[str]) -> list[AttentionLayer]:
+        """For interpretation: each gene-level layer as one block-diagonal (within-group) matrix
+        over all genes (a gene in several groups gets the average of its rows); group-level
+        layers attend over the group tokens. The within-group matrices are small (K x S x S)
+        and computed once."""
+        b = x.shape[0]
+        k, s = self.index.shape
+        n_genes = len(genes)
+        index = self.index.cpu()
+        group_of, pos_of, counts = memberships(index, self.valid.cpu(), n_genes)
+        h, mask = self.gene_tokens(x)  # (B·K, S, E)
+        layers = []
+        for i, block in enumerate(self.gene_blocks):
+            within = block.attention.attention_rows(block.norm1(h), torch.arange(s), mask)
+            within = within.view(b, k, -1, s, s).float().cpu()  # (B, K, H, S, S)
+
+            def rows_fn(rows: Tensor, within=within) -> Tensor:
+                rows = rows.cpu()
+                out = torch.zeros(b, within.shape[2], len(rows), n_genes + 1)  # last: padding
+                for m in range(group_of.shape[1]):
+                    has = counts[rows] > m
+                    if not has.any():
+                        continue
+                    r = torch.nonzero(has).squeeze(1)
+                    g, p = group_of[rows[r], m], pos_of[rows[r], m]
+                    values = within.permute(1, 3, 0, 2, 4)[g, p].permute(1, 2, 0, 3)  # (B,H,R',S)
+                    target = index[g].unsqueeze(0).unsqueeze(0).expand_as(values)  # key genes
+                    out[:, :, r] += torch.zeros_like(out[:, :, r]).scatter_add_(-1, target, values)
+                out = out[..., :n_genes]
+                return out / counts[rows].clamp(min=1).view(1, 1, -1, 1)
+
+            layers.append(AttentionLayer(f"gene_layer{i}", "gene", list(genes), rows_fn))
+            h = block(h, mask)
+        group_tokens = self.merge(self.project(x) + self.gene_readout(h, b))
+        for i, block in enumerate(self.group_blocks):
+            rows = mha_rows(block.attention, block.norm1(group_tokens))
+            layers.append(AttentionLayer(f"group_layer{i}", "group", list(self.group_names), rows))
+            group_tokens = block(group_tokens)
+        return layers
 
     def n_parameters(self) -> int:
         """Real trainable numbers (the grouped projection's padding is not counted)."""
