@@ -59,8 +59,6 @@ from omicsformer.tasks import TASKS, TargetInfo, Task
 from omicsformer.train.distributed import is_main_process
 from omicsformer.train.engine import CHECKPOINT
 
-PARTS = ("train", "val", "test")
-
 
 @dataclass
 class PreparedData:
