@@ -32,7 +32,7 @@ import pandas as pd
 import yaml
 
 from omicsformer import __version__
-from omicsformer.augment import AugmentContext, batch_pipeline, build_augmenters, expand_dataset
+from omicsformer.augment.training import augment_training, check_augmentation
 from omicsformer.config import RunConfig
 from omicsformer.console import note
 from omicsformer.data import tcga
@@ -300,7 +300,7 @@ def fit_model(
     task = data.task
     state = task.fit_state(arrays.y("train"), config.task)
     start = time.perf_counter()
-    x_train, y_train, runtime, augmenters = _augment(config, data, arrays, runtime)
+    x_train, y_train, runtime, augmenters = augment_training(config, data, arrays, runtime)
     fitted = model.fit(
         FitData(
             x_train=x_train,
@@ -331,50 +331,6 @@ def fit_model(
         task_state=state,
         augmenters=augmenters,
     )
-
-
-def augment_context(config: RunConfig, data: PreparedData, arrays: SplitArrays) -> AugmentContext:
-    bases = {"log1p": float(np.e), "log2p1": 2.0}
-    return AugmentContext(
-        task=data.task.name,
-        n_classes=len(data.target.classes),
-        seed=config.seed,
-        gene_scale=arrays.preprocessor.scale,
-        log_base=bases.get(config.preprocess.transform),
-    )
-
-
-def _augment(
-    config: RunConfig, data: PreparedData, arrays: SplitArrays, runtime: Runtime
-) -> tuple[np.ndarray, np.ndarray, Runtime, list[Any]]:
-    """Fit the augmenters on the training part only; add dataset-level synthetic patients to
-    the training arrays and hand batch-level ones to the training loop."""
-    x_train, y_train = arrays.x("train"), arrays.y("train")
-    augmenters = build_augmenters(config.augment.methods)
-    if not augmenters:
-        return x_train, y_train, runtime, []
-    context = augment_context(config, data, arrays)
-    # dataset augmenters learn from the real patients; batch augmenters see the training set
-    # the loop draws from, synthetic patients included (SMOTE's neighbours index into it)
-    for augmenter in (a for a in augmenters if a.kind == "dataset"):
-        augmenter.fit(x_train, y_train, context)
-    x_train, y_train = expand_dataset(augmenters, x_train, y_train)
-    for augmenter in (a for a in augmenters if a.kind == "batch"):
-        augmenter.fit(x_train, y_train, context)
-    runtime = dataclasses.replace(runtime, augment=batch_pipeline(augmenters))
-    return x_train, y_train, runtime, augmenters
-
-
-def check_augmentation(config: RunConfig, model_name: str) -> None:
-    """Batch augmentations need a model trained in batches (a neural one)."""
-    augmenters = build_augmenters(config.augment.methods)
-    spec = MODELS.get(model_name)
-    batch = [a.name for a in augmenters if a.kind == "batch"]
-    if batch and spec.family != "neural":
-        raise ConfigError(
-            f"{', '.join(batch)} augment(s) training batches of neural models; {model_name!r} "
-            "is not trained in batches (cvae works with every model)"
-        )
 
 
 def fit_split(
