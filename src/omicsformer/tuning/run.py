@@ -24,10 +24,9 @@ from omicsformer.pipeline import (
     make_split,
     prepare_data,
     resolve_init,
-    run_folder,
     runtime_for,
-    write_run,
 )
+from omicsformer.runs import run_folder, write_run
 from omicsformer.tuning.search import SearchResult, optuna_module, run_search
 
 
