@@ -361,7 +361,7 @@ class OmicsEstimator(BaseEstimator):
 
         ``overwrite`` replaces a run folder omicsformer made, never another folder."""
         from omicsformer.fileio import write_json
-        from omicsformer.pipeline import run_folder, write_run
+        from omicsformer.runs import run_folder, write_run
 
         self._check_fitted()
         if not hasattr(self, "_fit_record"):
@@ -634,13 +634,13 @@ ESTIMATORS: dict[str, type[OmicsEstimator]] = {
 
 def load(run_dir: str | Path) -> OmicsEstimator:
     """The fitted estimator of a run folder (written by ``omicsformer train`` or ``save``)."""
-    from omicsformer.pipeline import load_run
+    from omicsformer.runs import load_run
 
     return from_run(load_run(run_dir))
 
 
 def from_run(run: Any) -> OmicsEstimator:
-    """The fitted estimator of a loaded run (:func:`omicsformer.pipeline.load_run`)."""
+    """The fitted estimator of a loaded run (:func:`omicsformer.runs.load_run`)."""
     import inspect
     import json
 

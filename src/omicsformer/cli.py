@@ -619,7 +619,7 @@ def _run_gene_id(given: str | None, run: Any) -> str | None:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from omicsformer.fileio import check_output_file, write_with
-    from omicsformer.pipeline import load_run, predictions_for
+    from omicsformer.runs import load_run, predictions_for
 
     check_output_file(args.out, overwrite=args.force)  # before any data is read
     run = load_run(args.run_dir)
@@ -633,7 +633,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def cmd_embed(args: argparse.Namespace) -> int:
     from omicsformer.api import from_run
     from omicsformer.fileio import check_output_file, write_with
-    from omicsformer.pipeline import load_run
+    from omicsformer.runs import load_run
 
     if not args.out.endswith(".h5ad"):
         raise ConfigError(f"--out {args.out}: the embedding is written as AnnData (.h5ad)")
@@ -651,8 +651,8 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from omicsformer.fileio import check_output_file, write_json
-    from omicsformer.pipeline import evaluate_run, load_run, warn_if_seen
     from omicsformer.report.tables import print_metrics
+    from omicsformer.runs import evaluate_run, load_run, warn_if_seen
 
     if args.out:
         check_output_file(args.out, overwrite=args.force)
@@ -671,7 +671,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_interpret(args: argparse.Namespace) -> int:
     from omicsformer.interpret.run import DEFAULT_METHODS, interpret
-    from omicsformer.pipeline import load_run
+    from omicsformer.runs import load_run
 
     run = load_run(args.run_dir)
     adata = _load_data_for_run(args, run)

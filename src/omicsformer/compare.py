@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from omicsformer.augment.training import check_augmentation
 from omicsformer.bench.memory import PeakMemory
 from omicsformer.config import RunConfig
 from omicsformer.console import note, out
@@ -39,7 +40,6 @@ from omicsformer.models import MODELS, Runtime
 from omicsformer.models.base import require_task
 from omicsformer.pipeline import (
     PreparedData,
-    check_augmentation,
     fit_model,
     init_genes,
     make_folds,

@@ -33,13 +33,13 @@ import numpy as np
 import pandas as pd
 
 from omicsformer.augment.cvae import CVAEAugmenter
+from omicsformer.augment.training import check_augmentation
 from omicsformer.config import RunConfig
 from omicsformer.console import note
 from omicsformer.errors import ConfigError
 from omicsformer.fileio import OutputFolder, write_text, write_with
 from omicsformer.models import MODELS, Runtime
 from omicsformer.pipeline import (
-    check_augmentation,
     fit_model,
     make_folds,
     prepare_data,

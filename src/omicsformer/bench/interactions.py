@@ -36,7 +36,8 @@ from omicsformer.errors import ConfigError
 from omicsformer.fileio import OutputFolder, write_with
 from omicsformer.interpret import attention as att
 from omicsformer.interpret import gradients as grad
-from omicsformer.pipeline import load_run, train_run
+from omicsformer.pipeline import train_run
+from omicsformer.runs import load_run
 
 DEFAULT_DATA = {
     "n_samples": 2000,

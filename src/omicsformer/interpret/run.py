@@ -36,7 +36,7 @@ from omicsformer.fileio import OutputFolder, write_with
 from omicsformer.interpret import attention as att
 from omicsformer.interpret import gradients as grad
 from omicsformer.models.neural import TorchModel
-from omicsformer.pipeline import LoadedRun
+from omicsformer.runs import LoadedRun
 
 METHODS = (
     "attention",
