@@ -124,7 +124,7 @@ def _write_task_plots(folder: Path, data: PreparedData, split: Split, result: Fi
     test = split["test"]
     if not len(test):  # an estimator's run: its test parts are the caller's
         return
-    plots = data.task.plots(data.y[test], result.outputs["test"], folder)
+    plots = data.task.plots(data.y[test], result.outputs["test"])
     for name, writer in plots.items():
         write_with(folder / name, writer)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -114,7 +113,7 @@ class Task(Protocol):
         ...
 
     # the run folder
-    def plots(self, y: np.ndarray, output: np.ndarray, folder: Path) -> dict[str, Any]:
+    def plots(self, y: np.ndarray, output: np.ndarray) -> dict[str, Any]:
         """The task's figures of the test patients: file name -> writer(tmp_path)."""
         ...
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -117,7 +116,7 @@ class ClassificationTask:
         lam = lam.to(probabilities.device)
         return lam * probabilities + (1 - lam) * probabilities[partner]
 
-    def plots(self, y: np.ndarray, output: np.ndarray, folder: Path) -> dict[str, Any]:
+    def plots(self, y: np.ndarray, output: np.ndarray) -> dict[str, Any]:
         return {}
 
     # ------------------------------------------------------------------ neural-network side

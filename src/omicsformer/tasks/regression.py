@@ -8,7 +8,6 @@ in the task state) and report it on the original scale; the loss is MSE or Huber
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -100,7 +99,7 @@ class RegressionTask:
         lam = lam.squeeze(1).to(y.device, y.dtype)
         return lam * y + (1 - lam) * y[partner]
 
-    def plots(self, y: np.ndarray, output: np.ndarray, folder: Path) -> dict[str, Any]:
+    def plots(self, y: np.ndarray, output: np.ndarray) -> dict[str, Any]:
         from omicsformer.report.plots import predicted_vs_observed
 
         return {"predicted_vs_observed.png": lambda tmp: predicted_vs_observed(y, output, tmp)}

@@ -13,7 +13,6 @@ the risk and the survival probabilities at the horizons.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -195,7 +194,7 @@ class SurvivalTask:
             "mixing follow-up times and censoring of two patients has no valid meaning"
         )
 
-    def plots(self, y: np.ndarray, output: np.ndarray, folder: Path) -> dict[str, Any]:
+    def plots(self, y: np.ndarray, output: np.ndarray) -> dict[str, Any]:
         from omicsformer.report.plots import kaplan_meier_by_risk
 
         return {"km_test.png": lambda tmp: kaplan_meier_by_risk(y[:, 0], y[:, 1] > 0, output, tmp)}
