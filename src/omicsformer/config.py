@@ -3,6 +3,12 @@
 This is the one place where configuration becomes arguments. A :class:`RunConfig` is built from CLI
 options (or read from a run's ``config.yaml``), validated here, written to the run folder, and
 turned into plain typed arguments for the data, model and training code.
+
+Every option (of a RunConfig section, a model, ...) is declared once, as a dataclass field made
+by :func:`setting` or :func:`bounded`: default, help text, valid range, tuning search space and,
+for RunConfig sections, the command-line flag. :func:`settings` reads the declarations: the CLI
+generates its flags from them, ``omicsformer models NAME`` and ``docs/options.md`` print them,
+and every value (flag, ``-o``, YAML) is parsed and range-checked through them once.
 """
 
 from __future__ import annotations
