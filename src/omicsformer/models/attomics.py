@@ -48,15 +48,30 @@ PAPER_GROUP_SIZE = 56_902 / 20
 class AttOmicsOptions:
     """AttOmics settings; ``token_sizes`` empty = scaled from the paper (see module docstring)."""
 
-    grouping: str = "random"
-    n_groups: int = bounded(20, low=1, search=Int(5, 50, log=True))
-    n_blocks: int = bounded(4, low=1, search=Int(1, 4))
-    token_sizes: list[int] = bounded([], low=1)
-    heads: int = bounded(1, low=1, search=Choice((1, 2, 4)))
-    head_hidden: list[int] = bounded([128], low=1, search=Choice(([64], [128], [256], [128, 64])))
-    dropout: float = bounded(0.5, **PROBABILITY, search=Float(0.1, 0.7))
-    drop_ungrouped: bool = False
-    attention: str = "sdpa"
+    grouping: str = bounded(
+        "random",
+        help="gene groups: random, kmeans (size-balanced, fitted on the training split), go-bp "
+        "(shipped GO biological-process sets) or gmt:PATH",
+    )
+    n_groups: int = bounded(20, low=1, search=Int(5, 50, log=True), help="groups (random, kmeans)")
+    n_blocks: int = bounded(4, low=1, search=Int(1, 4), help="attention blocks")
+    token_sizes: list[int] = bounded(
+        [], low=1, help="token width of each block (default: the paper's, scaled)"
+    )
+    heads: int = bounded(1, low=1, search=Choice((1, 2, 4)), help="attention heads")
+    head_hidden: list[int] = bounded(
+        [128],
+        low=1,
+        search=Choice(([64], [128], [256], [128, 64])),
+        help="hidden widths of the FCN head",
+    )
+    dropout: float = bounded(
+        0.5, **PROBABILITY, search=Float(0.1, 0.7), help="dropout of the FCN head"
+    )
+    drop_ungrouped: bool = bounded(
+        False, help="gmt: drop genes in no set instead of keeping them as one group"
+    )
+    attention: str = bounded("sdpa", help="attention backend between group tokens")
 
 
 def scaled_token_sizes(mean_group_size: float, n_blocks: int, heads: int) -> list[int]:

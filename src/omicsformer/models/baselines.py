@@ -27,7 +27,7 @@ never unpickles, and skops files may hold only audited types.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -50,6 +50,12 @@ from omicsformer.tuning.space import Choice, Float, Int
 
 ClassWeight = Literal["balanced", "none"]
 MAX_FEATURES = Choice(("sqrt", "log2", "0.05", "0.2"))  # share of the genes tried per split
+# help texts of options several models share
+CLASS_WEIGHT_HELP = "classification: balanced weighs classes by inverse frequency; none: equally"
+INNER_FOLDS_HELP = "inner CV folds of the training split for the search (1: the first value)"
+MIN_LEAF_HELP = "minimum samples per leaf, tried by the inner CV"
+MAX_FEATURES_HELP = "genes tried per split: sqrt, log2 or a fraction in (0, 1]"
+N_JOBS_HELP = "parallel jobs; -1: every core"
 
 # skops trusts scikit-learn estimators and numpy types by default; beyond those, a saved model may
 # hold only these. Any other type in a file is refused on load rather than trusted blindly.
@@ -207,11 +213,15 @@ class LogRegOptions:
     """L2 logistic regression on standardized genes; C (inverse strength) picked by inner CV."""
 
     C: list[float] = bounded(
-        [0.001, 0.01, 0.1, 1.0], low=0, open_low=True, search=Float(1e-4, 10.0, log=True)
+        [0.001, 0.01, 0.1, 1.0],
+        low=0,
+        open_low=True,
+        search=Float(1e-4, 10.0, log=True),
+        help="inverse L2 strengths tried by the inner CV (smaller: stronger)",
     )
-    class_weight: ClassWeight = "balanced"
-    inner_folds: int = bounded(3, low=1)
-    max_iter: int = bounded(5000, low=1)
+    class_weight: ClassWeight = bounded("balanced", help=CLASS_WEIGHT_HELP)
+    inner_folds: int = bounded(3, low=1, help=INNER_FOLDS_HELP)
+    max_iter: int = bounded(5000, low=1, help="solver iterations at most")
 
 
 def build_logreg(options: LogRegOptions, context: ModelContext) -> SklearnModel:
@@ -237,9 +247,13 @@ class RidgeOptions:
     """Ridge regression on standardized genes; alpha (strength) picked by inner CV."""
 
     alpha: list[float] = bounded(
-        [0.1, 1.0, 10.0, 100.0, 1000.0], low=0, open_low=True, search=Float(1e-2, 1e4, log=True)
+        [0.1, 1.0, 10.0, 100.0, 1000.0],
+        low=0,
+        open_low=True,
+        search=Float(1e-2, 1e4, log=True),
+        help="L2 strengths tried by the inner CV (larger: stronger)",
     )
-    inner_folds: int = bounded(3, low=1)
+    inner_folds: int = bounded(3, low=1, help=INNER_FOLDS_HELP)
 
 
 def build_ridge(options: RidgeOptions, context: ModelContext) -> SklearnModel:
@@ -255,13 +269,26 @@ class CoxPHOptions:
     """Elastic-net penalised Cox model (scikit-survival's Coxnet); the penalty strength is picked
     by inner CV (Harrell's C) among ``n_alphas`` values of its regularisation path."""
 
-    l1_ratio: float = bounded(0.1, low=0, high=1, open_low=True, search=Float(0.01, 1.0, log=True))
-    n_alphas: int = bounded(10, low=1)
-    alpha_min_ratio: float = bounded(
-        0.05, low=0, high=1, open_low=True, open_high=True, search=Float(0.005, 0.5, log=True)
+    l1_ratio: float = bounded(
+        0.1,
+        low=0,
+        high=1,
+        open_low=True,
+        search=Float(0.01, 1.0, log=True),
+        help="share of the L1 (lasso) penalty in the elastic net; 1: lasso",
     )
-    inner_folds: int = bounded(3, low=1)
-    max_iter: int = bounded(100_000, low=1)
+    n_alphas: int = bounded(10, low=1, help="penalty strengths of the path tried by the inner CV")
+    alpha_min_ratio: float = bounded(
+        0.05,
+        low=0,
+        high=1,
+        open_low=True,
+        open_high=True,
+        search=Float(0.005, 0.5, log=True),
+        help="smallest penalty of the path, as a fraction of the largest",
+    )
+    inner_folds: int = bounded(3, low=1, help=INNER_FOLDS_HELP)
+    max_iter: int = bounded(100_000, low=1, help="coordinate-descent iterations at most")
 
 
 class CoxnetModel(SklearnModel):
@@ -290,12 +317,12 @@ class RandomForestOptions:
     """Random forest (classifier or regressor); the minimum leaf size (its regularisation) is
     picked by inner CV."""
 
-    n_estimators: int = bounded(500, low=1)
-    min_samples_leaf: list[int] = bounded([1, 3, 5], low=1, search=Int(1, 10))
-    max_features: str = field(default="sqrt", metadata={"search": MAX_FEATURES})
-    class_weight: ClassWeight = "balanced"
-    inner_folds: int = bounded(3, low=1)
-    n_jobs: int = bounded(-1, low=-1)  # -1: every core
+    n_estimators: int = bounded(500, low=1, help="trees")
+    min_samples_leaf: list[int] = bounded([1, 3, 5], low=1, search=Int(1, 10), help=MIN_LEAF_HELP)
+    max_features: str = bounded("sqrt", search=MAX_FEATURES, help=MAX_FEATURES_HELP)
+    class_weight: ClassWeight = bounded("balanced", help=CLASS_WEIGHT_HELP)
+    inner_folds: int = bounded(3, low=1, help=INNER_FOLDS_HELP)
+    n_jobs: int = bounded(-1, low=-1, help=N_JOBS_HELP)
 
 
 def _max_features(text: str) -> str | float:
@@ -345,11 +372,11 @@ def build_rf(options: RandomForestOptions, context: ModelContext) -> SklearnMode
 class RandomSurvivalForestOptions:
     """Random survival forest (scikit-survival); minimum leaf size picked by inner CV."""
 
-    n_estimators: int = bounded(300, low=1)
-    min_samples_leaf: list[int] = bounded([3, 10], low=1, search=Int(1, 20))
-    max_features: str = field(default="sqrt", metadata={"search": MAX_FEATURES})
-    inner_folds: int = bounded(3, low=1)
-    n_jobs: int = bounded(-1, low=-1)  # -1: every core
+    n_estimators: int = bounded(300, low=1, help="trees")
+    min_samples_leaf: list[int] = bounded([3, 10], low=1, search=Int(1, 20), help=MIN_LEAF_HELP)
+    max_features: str = bounded("sqrt", search=MAX_FEATURES, help=MAX_FEATURES_HELP)
+    inner_folds: int = bounded(3, low=1, help=INNER_FOLDS_HELP)
+    n_jobs: int = bounded(-1, low=-1, help=N_JOBS_HELP)
 
 
 def build_rsf(options: RandomSurvivalForestOptions, context: ModelContext) -> SklearnModel:
@@ -366,16 +393,36 @@ class XGBoostOptions:
     """Gradient-boosted trees (XGBoost); tree depth picked by inner CV. Classification uses
     balanced sample weights; survival the ``survival:cox`` objective."""
 
-    n_estimators: int = bounded(300, low=1)
-    learning_rate: float = bounded(0.05, low=0, open_low=True, search=Float(0.01, 0.3, log=True))
-    max_depth: list[int] = bounded([2, 4], low=1, search=Int(2, 8))
-    subsample: float = bounded(0.8, low=0, high=1, open_low=True, search=Float(0.5, 1.0))
-    colsample_bytree: float = bounded(
-        0.3, low=0, high=1, open_low=True, search=Float(0.05, 1.0, log=True)
+    n_estimators: int = bounded(300, low=1, help="boosting rounds (trees)")
+    learning_rate: float = bounded(
+        0.05,
+        low=0,
+        open_low=True,
+        search=Float(0.01, 0.3, log=True),
+        help="shrinkage of each tree's contribution",
     )
-    class_weight: ClassWeight = "balanced"
-    inner_folds: int = bounded(3, low=1)
-    n_jobs: int = bounded(-1, low=-1)  # -1: every core
+    max_depth: list[int] = bounded(
+        [2, 4], low=1, search=Int(2, 8), help="tree depths tried by the inner CV"
+    )
+    subsample: float = bounded(
+        0.8,
+        low=0,
+        high=1,
+        open_low=True,
+        search=Float(0.5, 1.0),
+        help="share of the training samples each tree sees",
+    )
+    colsample_bytree: float = bounded(
+        0.3,
+        low=0,
+        high=1,
+        open_low=True,
+        search=Float(0.05, 1.0, log=True),
+        help="share of the genes each tree sees",
+    )
+    class_weight: ClassWeight = bounded("balanced", help=CLASS_WEIGHT_HELP)
+    inner_folds: int = bounded(3, low=1, help=INNER_FOLDS_HELP)
+    n_jobs: int = bounded(-1, low=-1, help=N_JOBS_HELP)
 
 
 def _xgboost():

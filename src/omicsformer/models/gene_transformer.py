@@ -23,7 +23,7 @@ saved in model.json; the rows of the mask are made on demand (never T x T).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -48,18 +48,24 @@ from omicsformer.tuning.space import Choice, Float, Int
 class GeneTransformerOptions(AttentionSettings):
     """Width, depth and heads; value embedding; pooling; memory levers; attention backend."""
 
-    dim: int = bounded(64, low=1, search=Choice((32, 64, 128)))
-    heads: int = bounded(4, low=1, search=Choice((1, 2, 4)))
-    layers: int = bounded(2, low=1, search=Int(1, 3))
-    ffn_mult: int = bounded(2, low=1)
-    dropout: float = bounded(0.1, **PROBABILITY, search=Float(0.0, 0.3))
-    value_embedding: Literal["continuous", "binned", "gene"] = "gene"  # see nn/embeddings.py
-    n_bins: int = bounded(32, low=2)
-    pooling: Literal["mean", "cls", "attention"] = field(
-        default="mean", metadata={"search": Choice(("mean", "cls", "attention"))}
+    dim: int = bounded(64, low=1, search=Choice((32, 64, 128)), help="token width")
+    heads: int = bounded(4, low=1, search=Choice((1, 2, 4)), help="attention heads (divide dim)")
+    layers: int = bounded(2, low=1, search=Int(1, 3), help="transformer blocks")
+    ffn_mult: int = bounded(2, low=1, help="feed-forward width as a multiple of dim")
+    dropout: float = bounded(0.1, **PROBABILITY, search=Float(0.0, 0.3), help="dropout")
+    value_embedding: Literal["continuous", "binned", "gene"] = bounded(
+        "gene", help="how a value becomes a token (see omicsformer.nn.embeddings)"
     )
-    checkpointing: bool = False
-    ffn_chunk: int = bounded(0, low=0)
+    n_bins: int = bounded(32, low=2, help="binned: value bins (training quantiles)")
+    pooling: Literal["mean", "cls", "attention"] = bounded(
+        "mean",
+        search=Choice(("mean", "cls", "attention")),
+        help="patient from tokens: mean of genes, a CLS token, or a learned query's attention",
+    )
+    checkpointing: bool = bounded(
+        False, help="recompute each block in the backward pass (less memory, more time)"
+    )
+    ffn_chunk: int = bounded(0, low=0, help="feed-forward over N tokens at a time; 0: all")
 
 
 class GeneTransformer(nn.Module):

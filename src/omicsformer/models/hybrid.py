@@ -50,17 +50,31 @@ from omicsformer.tuning.space import Choice, Float, Int
 
 @dataclass
 class HybridOptions(AttentionSettings):
-    grouping: str = "random"
-    n_groups: int = bounded(20, low=1, search=Int(5, 50, log=True))
-    drop_ungrouped: bool = False
-    dim: int = bounded(32, low=1, search=Choice((16, 32, 64)))
-    heads: int = bounded(2, low=1, search=Choice((1, 2, 4)))
-    gene_layers: int = bounded(1, low=0, search=Int(1, 2))
-    group_layers: int = bounded(2, low=0, search=Int(1, 3))
-    ffn_mult: int = bounded(2, low=1)
-    dropout: float = bounded(0.1, **PROBABILITY, search=Float(0.0, 0.3))
-    value_embedding: Literal["continuous", "binned", "gene"] = "continuous"
-    checkpointing: bool = False
+    grouping: str = bounded(
+        "random",
+        help="gene groups: random, kmeans (size-balanced, fitted on the training split), go-bp "
+        "(shipped GO biological-process sets) or gmt:PATH",
+    )
+    n_groups: int = bounded(20, low=1, search=Int(5, 50, log=True), help="groups (random, kmeans)")
+    drop_ungrouped: bool = bounded(
+        False, help="gmt: drop genes in no set instead of keeping them as one group"
+    )
+    dim: int = bounded(32, low=1, search=Choice((16, 32, 64)), help="token width")
+    heads: int = bounded(2, low=1, search=Choice((1, 2, 4)), help="attention heads (divide dim)")
+    gene_layers: int = bounded(
+        1, low=0, search=Int(1, 2), help="blocks of attention between the genes of a group"
+    )
+    group_layers: int = bounded(
+        2, low=0, search=Int(1, 3), help="blocks of attention between the group tokens"
+    )
+    ffn_mult: int = bounded(2, low=1, help="feed-forward width as a multiple of dim")
+    dropout: float = bounded(0.1, **PROBABILITY, search=Float(0.0, 0.3), help="dropout")
+    value_embedding: Literal["continuous", "binned", "gene"] = bounded(
+        "continuous", help="how a value becomes a gene token (see omicsformer.nn.embeddings)"
+    )
+    checkpointing: bool = bounded(
+        False, help="recompute each block in the backward pass (less memory, more time)"
+    )
 
 
 class Hybrid(nn.Module):

@@ -26,10 +26,15 @@ class MLPOptions:
     """Hidden layer widths, dropout after each hidden layer, and the normalisation used."""
 
     hidden: list[int] = bounded(
-        [256, 64], low=1, search=Choice(([64], [256], [256, 64], [512, 128], [128, 32]))
+        [256, 64],
+        low=1,
+        search=Choice(([64], [256], [256, 64], [512, 128], [128, 32])),
+        help="hidden layer widths, comma-separated",
     )
-    dropout: float = bounded(0.3, **PROBABILITY, search=Float(0.0, 0.6))
-    norm: Norm = "batch"
+    dropout: float = bounded(
+        0.3, **PROBABILITY, search=Float(0.0, 0.6), help="dropout after each hidden layer"
+    )
+    norm: Norm = bounded("batch", help="normalisation of each hidden layer")
 
 
 def fcn_layers(widths: list[int], dropout: float, norm: Norm) -> list[nn.Module]:
