@@ -66,14 +66,12 @@ class AttentionSettings:
         """The GMT file of ``attention_mask`` (None for ``none``), checked before any data is
         read: the value's form, the file's existence, a backend that can honour a mask, and on
         CUDA (``device`` cuda, or auto with a GPU) the triton compiler FlexAttention needs."""
-        from omicsformer.data.grouping import SHIPPED_GENE_SETS, shipped_gene_sets
+        from omicsformer.data.grouping import SHIPPED_GENE_SETS, gene_set_file
 
         if self.attention_mask == "none":
             return None
-        shipped = self.attention_mask in SHIPPED_GENE_SETS
-        if not shipped and (
-            not self.attention_mask.startswith("gmt:") or not self.attention_mask[4:]
-        ):
+        path = gene_set_file(self.attention_mask, "attention_mask")
+        if path is None:
             raise ConfigError(
                 f"attention_mask must be none or gmt:PATH (or {', '.join(SHIPPED_GENE_SETS)}, "
                 f"shipped gene sets), got {self.attention_mask!r}"
@@ -91,7 +89,6 @@ class AttentionSettings:
             backend.check_options(self.backend_options(), masked=True)
         except ConfigError as exc:
             raise ConfigError(f"attention_mask={self.attention_mask}: {exc}") from None
-        path = shipped_gene_sets(self.attention_mask) if shipped else Path(self.attention_mask[4:])
         if not path.is_file():
             raise ConfigError(f"attention_mask: gene-set file {path} not found")
         if device is not None:
