@@ -242,8 +242,8 @@ def _add_train_args(
     )
     m.add_argument(
         "--attention",
-        help="attention backend of gene-level models: sdpa, eager, flash, linformer, nystrom, "
-        "performer, linear (default: sdpa)",
+        help="attention backend of attomics and the gene-level models (a wrong name lists the "
+        "valid ones; see README 'Gene-level attention: one switch')",
     )
     m.add_argument(
         "--grouping",
@@ -288,11 +288,14 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     if args.attention is not None:
         config.model.options["attention"] = args.attention
     if args.synthetic_ratio is not None:
+        from omicsformer.augment import split_specs
+
+        ratio = f"ratio={args.synthetic_ratio}"
         config.augment.methods = [
-            f"{m}:ratio={args.synthetic_ratio}"
+            f"{m}{',' if ':' in m else ':'}{ratio}"
             if m.split(":")[0] == "cvae" and "ratio=" not in m
             else m
-            for m in config.augment.methods
+            for m in split_specs(",".join(config.augment.methods))
         ]
     if args.drop_ungrouped:
         config.model.options["drop_ungrouped"] = True
@@ -559,10 +562,12 @@ def cmd_interpret(args: argparse.Namespace) -> int:
 
 def cmd_bench_attention(args: argparse.Namespace) -> int:
     from omicsformer.bench.attention import bench_attention
+    from omicsformer.nn.attention import BACKENDS
 
+    backends = [b.strip() for b in (args.backends or "").split(",") if b.strip()]
     frame = bench_attention(
         args.genes,
-        [b.strip() for b in args.backends.split(",") if b.strip()],
+        backends or [n for n, c in BACKENDS.items() if "cpu" in c.info.devices],
         args.out,
         batch=args.batch,
         dim=args.dim,
@@ -943,8 +948,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     attention.add_argument(
         "--backends",
-        default="eager,sdpa,linformer,nystrom,performer,linear",
-        help="comma-separated attention backends",
+        help="comma-separated attention backends (default: every backend that runs on a CPU)",
     )
     attention.add_argument("--batch", type=COUNT, default=1, help="patients per step")
     attention.add_argument("--dim", type=COUNT, default=128, help="model width (heads x head dim)")
@@ -1055,9 +1059,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--models", help="comma-separated models (default: logreg,rf,mlp,attomics)")
     demo.add_argument("--folds", type=FOLDS, default=5, help="cross-validation folds")
-    demo.add_argument(
-        "--attention", help="attention backend of gene-transformer / hybrid (default: sdpa)"
-    )
+    demo.add_argument("--attention", help="attention backend of gene-transformer / hybrid")
     add_config_arguments(demo, PreprocessConfig, ["top_genes"])
     demo.set_defaults(func=cmd_demo)
     return parser

@@ -665,3 +665,42 @@ def yaml_value(text: str) -> Any:
         return yaml.safe_load(text)
     except yaml.YAMLError:
         return text
+
+
+def parse_spec(
+    text: str, *, positional: str | None = None, what: str = "option"
+) -> tuple[str, dict[str, str]]:
+    """Read the one option language, ``name:key=value,key=value``, into ``(name, {key: text})``.
+
+    Datasets (``synthetic:n_genes=2000``), augmentations (``noise:sigma=0.2``) and gene sets
+    (``gmt:path=PATH``) are written this way; ``-o key=value`` is one of its items, without a
+    name. Values stay text: the caller's options dataclass types and checks them
+    (:func:`from_dict`), once. With ``positional``, ``name:VALUE`` is short for
+    ``name:positional=VALUE`` and the whole rest is that one value, so a path may hold ``,``,
+    ``=`` or ``:`` (``gmt:PATH``). ``what`` names the kind of spec in error messages.
+    """
+    name, _, rest = text.strip().partition(":")
+    name = name.strip()
+    if not name or "=" in name:
+        raise ConfigError(f"{what} {text!r}: expected NAME or NAME:KEY=VALUE,KEY=VALUE")
+    if positional is not None:
+        value = rest.strip().removeprefix(f"{positional}=")
+        return name, ({positional: value} if value else {})
+    params: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in rest.split(","))):
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(
+                f"{what} {name!r}: parameter {item!r} must be KEY=VALUE (in {text!r})"
+            )
+        if key in params:
+            raise ConfigError(f"{what} {name!r}: parameter {key!r} is given twice (in {text!r})")
+        params[key] = value.strip()
+    return name, params
+
+
+def format_spec(name: str, params: dict[str, Any]) -> str:
+    """The text :func:`parse_spec` reads back as ``(name, params)``: ``name:key=value,...``."""
+    items = ",".join(f"{key}={value}" for key, value in params.items())
+    return f"{name}:{items}" if items else name

@@ -9,13 +9,21 @@ Survival: disabled, since mixing two patients' follow-up times and censoring has
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from torch import Tensor
 
 from omicsformer.augment.base import Augmenter
-from omicsformer.errors import ConfigError
+from omicsformer.config import bounded
 from omicsformer.tasks import TASKS
+
+
+@dataclass(frozen=True)
+class MixupOptions:
+    alpha: float = bounded(0.4, low=0, open_low=True)  # λ ~ Beta(alpha, alpha)
+    within_class: bool = False  # partners of the same class only (labels unchanged)
 
 
 class Mixup(Augmenter):
@@ -23,11 +31,10 @@ class Mixup(Augmenter):
     kind = "batch"
     tasks = ("classification", "regression")
     why_not = "mixing follow-up times and censoring of two patients has no valid meaning"
+    Options = MixupOptions
 
-    def __init__(self, alpha: float = 0.4, within_class: bool = False) -> None:
-        if alpha <= 0:
-            raise ConfigError("mixup: alpha must be positive")
-        self.alpha, self.within_class = alpha, within_class
+    def __init__(self, options: MixupOptions) -> None:
+        self.alpha, self.within_class = options.alpha, options.within_class
 
     def _partners(self, y: Tensor, generator: torch.Generator) -> Tensor:
         b = y.shape[0]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from omicsformer.augment import AugmentContext, batch_pipeline, build_augmenters, expand_dataset
+from omicsformer.augment import AugmentContext, batch_pipeline, expand_dataset, parse_specs
 from omicsformer.config import RunConfig
 from omicsformer.errors import ConfigError
 from omicsformer.models import MODELS, Runtime
@@ -35,7 +35,7 @@ def augment_training(
     """Fit the augmenters on the training part only; add dataset-level synthetic patients to
     the training arrays and hand batch-level ones to the training loop."""
     x_train, y_train = arrays.x("train"), arrays.y("train")
-    augmenters = build_augmenters(config.augment.methods)
+    augmenters = [spec.build() for spec in parse_specs(config.augment.methods)]
     if not augmenters:
         return x_train, y_train, runtime, []
     context = augment_context(config, data, arrays)
@@ -52,9 +52,8 @@ def augment_training(
 
 def check_augmentation(config: RunConfig, model_name: str) -> None:
     """Batch augmentations need a model trained in batches (a neural one)."""
-    augmenters = build_augmenters(config.augment.methods)
     spec = MODELS.get(model_name)
-    batch = [a.name for a in augmenters if a.kind == "batch"]
+    batch = [s.name for s in parse_specs(config.augment.methods) if s.kind == "batch"]
     if batch and spec.family != "neural":
         raise ConfigError(
             f"{', '.join(batch)} augment(s) training batches of neural models; {model_name!r} "

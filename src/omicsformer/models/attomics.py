@@ -16,6 +16,11 @@ their own projection weights), post-norm residual blocks with LayerNorm. The pap
 mRNA model has 20 groups, 4 blocks, 1 head and token sizes 2164 -> 1459 -> 754 -> 50 for groups of
 ~2,845 genes (56,902 / 20); by default the token sizes keep those ratios to the mean group size of
 the data at hand. Attention maps between groups are returned on request.
+
+``attention`` picks the kernel between the K group tokens (any registered backend, with its
+default options; backends built for a fixed number of tokens get K). It is checked when the model
+is built, before any data is read: an unknown name lists the valid ones, and a backend that
+cannot run on the chosen device or precision is refused.
 """
 
 from __future__ import annotations
@@ -28,13 +33,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from omicsformer.config import PROBABILITY, bounded
+from omicsformer.config import PROBABILITY, TrainConfig, bounded
 from omicsformer.data.grouping import Grouping, make_grouping
 from omicsformer.errors import ConfigError
 from omicsformer.models import MODELS
 from omicsformer.models.base import ModelContext
 from omicsformer.models.mlp import fcn_layers
-from omicsformer.models.neural import neural_spec
+from omicsformer.models.neural import check_attention, neural_spec
+from omicsformer.nn.attention import DEFAULT_BACKEND, BackendName
 from omicsformer.nn.attention.layers import AttentionLayer
 from omicsformer.nn.grouped import GroupedLinear, GroupedProjection
 from omicsformer.nn.mha import MultiHeadAttention
@@ -71,7 +77,7 @@ class AttOmicsOptions:
     drop_ungrouped: bool = bounded(
         False, help="gmt: drop genes in no set instead of keeping them as one group"
     )
-    attention: str = bounded("sdpa", help="attention backend between group tokens")
+    attention: BackendName = bounded(DEFAULT_BACKEND, help="attention backend between group tokens")
 
 
 def scaled_token_sizes(mean_group_size: float, n_blocks: int, heads: int) -> list[int]:
@@ -90,9 +96,9 @@ def scaled_token_sizes(mean_group_size: float, n_blocks: int, heads: int) -> lis
 class AttOmicsBlock(nn.Module):
     """Norm(x + MHA(x)) across group tokens (post-norm, no feed-forward, as in the paper)."""
 
-    def __init__(self, dim: int, heads: int, attention: str) -> None:
+    def __init__(self, dim: int, heads: int, attention: str, n_tokens: int) -> None:
         super().__init__()
-        self.attention = MultiHeadAttention(dim, heads, backend=attention)
+        self.attention = MultiHeadAttention(dim, heads, backend=attention, n_tokens=n_tokens)
         self.norm = nn.LayerNorm(dim)
 
     def forward(self, x: Tensor, need_weights: bool = False) -> tuple[Tensor, Tensor | None]:
@@ -110,7 +116,7 @@ class AttOmicsNet(nn.Module):
         head_hidden: list[int],
         dropout: float,
         n_outputs: int,
-        attention: str = "sdpa",
+        attention: str = DEFAULT_BACKEND,
     ) -> None:
         super().__init__()
         k = len(grouping.members)
@@ -121,7 +127,7 @@ class AttOmicsNet(nn.Module):
         self.reproject = nn.ModuleList(
             GroupedLinear(k, e_in, e_out) for e_in, e_out in pairwise(token_sizes)
         )
-        self.blocks = nn.ModuleList(AttOmicsBlock(e, heads, attention) for e in token_sizes)
+        self.blocks = nn.ModuleList(AttOmicsBlock(e, heads, attention, k) for e in token_sizes)
         widths = [k * token_sizes[-1], *head_hidden]
         self.head = nn.Sequential(
             *fcn_layers(widths, dropout, "batch"), nn.Linear(widths[-1], n_outputs)
@@ -238,6 +244,11 @@ def network(options: AttOmicsOptions, context: ModelContext, arch: dict[str, Any
     )
 
 
+def check(options: AttOmicsOptions, train: TrainConfig) -> None:
+    """Before any data is read: the attention backend runs on this device and precision."""
+    check_attention(options.attention, train)
+
+
 @torch.no_grad()
 def attention_maps(net: AttOmicsNet, x: Tensor) -> list[Tensor]:
     """Group-group attention of every block for ``x``: a list of (B, H, K, K) tensors."""
@@ -254,6 +265,7 @@ MODELS.add(
         AttOmicsOptions,
         architecture,
         network,
+        check=check,
         default_lr=1e-4,  # the paper's; also the best on validation parts (docs/tuning.md)
     ),
 )
