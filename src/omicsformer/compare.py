@@ -47,7 +47,7 @@ from omicsformer.pipeline import (
     preprocess_split,
     resolve_init,
 )
-from omicsformer.train.distributed import is_main_process
+from omicsformer.ranks import is_main_process
 
 COST_COLUMNS = ("fit_seconds", "predict_seconds", "peak_memory_mb", "n_parameters")
 MAX_SEED = 2**32 - 1  # scikit-learn's k-fold takes 32-bit seeds
