@@ -28,12 +28,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from omicsformer.bench.memory import PeakMemory
 from omicsformer.config import RunConfig
 from omicsformer.console import note, out
 from omicsformer.data.splits import Split, splits_to_json
 from omicsformer.errors import ConfigError
 from omicsformer.fileio import OutputFolder, write_json, write_text, write_with, write_yaml
+from omicsformer.memory import PeakMemory
 from omicsformer.metrics.comparison import corrected_resampled_ttest
 from omicsformer.models import MODELS, Runtime
 from omicsformer.models.base import require_task
