@@ -37,6 +37,7 @@ from omicsformer.memory import PeakMemory
 from omicsformer.metrics.comparison import corrected_resampled_ttest
 from omicsformer.models import MODELS, Runtime
 from omicsformer.models.base import require_task
+from omicsformer.models.options import split_options
 from omicsformer.pipeline import (
     PreparedData,
     check_augmentation,
@@ -51,33 +52,6 @@ from omicsformer.ranks import is_main_process
 
 COST_COLUMNS = ("fit_seconds", "predict_seconds", "peak_memory_mb", "n_parameters")
 MAX_SEED = 2**32 - 1  # scikit-learn's k-fold takes 32-bit seeds
-
-
-def split_options(models: list[str], options: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Options per model: ``model.key=value`` goes to that model, a bare ``key=value`` to every
-    model that has an option ``key`` (e.g. ``attention=performer`` to all gene-level models)."""
-    import dataclasses
-
-    per_model: dict[str, dict[str, Any]] = {m: {} for m in models}
-    for key, value in options.items():
-        name, dot, option = key.partition(".")
-        if dot:
-            if name not in per_model:
-                raise ConfigError(
-                    f"option {key!r}: {name!r} is not one of --models ({', '.join(models)})"
-                )
-            per_model[name][option] = value
-            continue
-        takers = [
-            m for m in models if key in {f.name for f in dataclasses.fields(MODELS.get(m).options)}
-        ]
-        if not takers:
-            raise ConfigError(
-                f"option {key!r}: none of {', '.join(models)} has it (use MODEL.{key})"
-            )
-        for m in takers:
-            per_model[m][key] = value
-    return per_model
 
 
 def compare(
