@@ -13,9 +13,9 @@ the model and scores it on the task's main metric:
   its own validation part for early stopping; the score is the mean over the K held-out inner
   folds, reported after each fold for pruning.
 
-Preprocessing is fitted on each inner training part only (the folds of :mod:`omicsformer.crossval`,
-preprocessed once for all trials). Trials live in an Optuna storage (a
-SQLite file by default); TPE is seeded with the run's seed.
+Preprocessing is fitted on each inner training part only (the folds of
+:mod:`omicsformer.crossval`, preprocessed once for all trials). Trials live in an Optuna storage
+(a SQLite file by default); TPE is seeded with the run's seed.
 """
 
 from __future__ import annotations
