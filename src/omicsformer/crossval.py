@@ -66,7 +66,7 @@ class Fold:
     repeat: int = 0
     n_repeats: int = 1
     genes: list[str] | None = None  # fixed model genes instead of --top-genes
-    _arrays: SplitArrays | None = field(default=None, repr=False)
+    _arrays: SplitArrays | None = field(default=None, init=False, repr=False)
 
     @property
     def name(self) -> str:
