@@ -35,10 +35,10 @@ from omicsformer.errors import ConfigError, DataError
 from omicsformer.fileio import write_json, write_yaml
 from omicsformer.models import MODELS, FitData, Model, ModelContext, ModelSpec, Runtime, build_model
 from omicsformer.models.base import require_task
+from omicsformer.ranks import is_main_process
 from omicsformer.runs import check_same_split, run_folder, splits_record, write_run
 from omicsformer.tasks import TASKS, TargetInfo, Task
 from omicsformer.tasks.resolve import numeric_class_hint, resolve_target
-from omicsformer.train.distributed import is_main_process
 from omicsformer.train.engine import CHECKPOINT
 
 

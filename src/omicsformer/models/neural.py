@@ -138,7 +138,7 @@ class TorchModel:
     def _start_from(self, init: Any, same_genes: bool, finetune: str) -> dict[str, Any]:
         """Copy a pretrained network's weights; freeze all but the head for ``finetune=head``."""
         from omicsformer.console import note
-        from omicsformer.pretrain.run import freeze_all_but_head, transfer
+        from omicsformer.models.transfer import freeze_all_but_head, transfer
 
         if not same_genes and not getattr(self.module, "gene_tables", ()):
             raise ConfigError(

@@ -110,9 +110,7 @@ class ClassificationTask:
     # ------------------------------------------------------------------ augmentation, plots
     def mix_targets(self, y: Tensor, partner: Tensor, lam: Tensor, n_classes: int) -> Tensor:
         """Class probabilities mixed like the samples (they still sum to one)."""
-        from omicsformer.augment.base import one_hot
-
-        probabilities = one_hot(y, n_classes)
+        probabilities = F.one_hot(y.long(), n_classes).float()
         lam = lam.to(probabilities.device)
         return lam * probabilities + (1 - lam) * probabilities[partner]
 
