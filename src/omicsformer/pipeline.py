@@ -38,7 +38,7 @@ from omicsformer.models.base import require_task
 from omicsformer.ranks import is_main_process
 from omicsformer.runs import check_same_split, run_folder, splits_record, write_run
 from omicsformer.tasks import TASKS, TargetInfo, Task
-from omicsformer.tasks.resolve import numeric_class_hint, resolve_target
+from omicsformer.tasks.resolve import numeric_class_hint, resolve_target, target_columns
 from omicsformer.train.engine import CHECKPOINT
 
 
@@ -105,11 +105,8 @@ class FitResult:
 
 def prepare_data(config: RunConfig) -> PreparedData:
     """Load the data of ``config``, pick the task and encode the target, and check the values."""
-    d, t = config.data, config.task
-    wanted = [c for c in (d.target, t.time, t.event) if c]
-    if t.name == "survival" and not wanted:
-        wanted = ["os_time", "os_event"]  # the default survival target of a clinical table
-    wanted += [c for c in (d.batch_key, d.group_by) if c]
+    d = config.data
+    wanted = target_columns(config) + [c for c in (d.batch_key, d.group_by) if c]
     adata = load_data(
         d.source,
         labels=d.labels,

@@ -43,12 +43,25 @@ def infer_task(series: pd.Series) -> str:
     return "classification"
 
 
+OVERALL_SURVIVAL = ["os_time", "os_event"]  # derived from a clinical table (data.clinical)
+
+
+def target_columns(config: RunConfig) -> list[str]:
+    """The target columns the reader must keep: those given (--target, --time, --event), or
+    overall survival for a survival task given none."""
+    d, t = config.data, config.task
+    given = [c for c in (d.target, t.time, t.event) if c]
+    if t.name == "survival" and not given:
+        return list(OVERALL_SURVIVAL)
+    return given
+
+
 def resolve_target(config: RunConfig, adata: ad.AnnData) -> tuple[str, list[str]]:
     """The task and its target column(s): from --task / --target / --time --event, or the
     built-in dataset's default targets. The choice is printed."""
     t, d = config.task, config.data
     if t.name == "survival" and t.time is None and not d.target:
-        derived = ["os_time", "os_event"]  # overall survival from a clinical table
+        derived = list(OVERALL_SURVIVAL)
         if all(c in adata.obs.columns for c in derived):
             note("task: survival (overall survival: time 'os_time', event 'os_event')")
             return "survival", derived
