@@ -253,8 +253,11 @@ class OmicsEstimator(BaseEstimator):
         else:
             obs = self._target_frame(y, adata.n_obs)
             columns = list(obs.columns)
-        data = ad.AnnData(
-            X=adata.X, obs=obs.set_axis(adata.obs_names), var=pd.DataFrame(index=adata.var_names)
+        data = ad.AnnData(  # the target columns only, and the value scale a reader recorded
+            X=adata.X,
+            obs=obs.set_axis(adata.obs_names),
+            var=pd.DataFrame(index=adata.var_names),
+            uns=adata.uns,
         )
         return data, columns
 
