@@ -8,10 +8,8 @@ import yaml
 from omicsformer.compare import (
     paired_differences,
     reference_model,
-    split_options,
     summary_markdown,
 )
-from omicsformer.errors import ConfigError
 
 
 def test_compare_writes_one_row_per_model_and_fold(cli, tmp_path):
@@ -54,19 +52,6 @@ def test_compare_writes_one_row_per_model_and_fold(cli, tmp_path):
     assert "± " in summary and "**" in summary and "attomics" in summary
     assert "balanced_accuracy" in result.out  # the table is printed
     assert {"config.yaml", "splits.json"} <= {p.name for p in out.iterdir()}
-
-
-def test_options_go_to_the_named_model_or_to_every_model_that_has_them():
-    assert split_options(["logreg", "mlp"], {"logreg.C": 1, "mlp.dropout": 0.2}) == {
-        "logreg": {"C": 1},
-        "mlp": {"dropout": 0.2},
-    }
-    both = split_options(["mlp", "attomics", "logreg"], {"dropout": 0.1})
-    assert both == {"mlp": {"dropout": 0.1}, "attomics": {"dropout": 0.1}, "logreg": {}}
-    with pytest.raises(ConfigError, match="none of logreg, rf has it"):
-        split_options(["logreg", "rf"], {"dropout": 0.1})
-    with pytest.raises(ConfigError, match="'svm' is not one of --models"):
-        split_options(["logreg"], {"svm.C": 1})
 
 
 def test_summary_marks_the_best_mean():

@@ -22,8 +22,11 @@ def test_unknown_keys_and_bad_values_are_clear(tmp_path):
         RunConfig.from_dict({"preprocess": {"transform": "log10"}})
     with pytest.raises(ConfigError, match="expected an integer"):
         RunConfig.from_dict({"seed": 1.5})
-    with pytest.raises(ConfigError, match="split fractions"):
+    # the declared range, naming the key (it was a hand-written "split fractions" check)
+    with pytest.raises(ConfigError, match=r"config.split.test_fraction: must be in \(0, 0.99\]"):
         RunConfig.from_dict({"split": {"test_fraction": 0}})
+    with pytest.raises(ConfigError, match="leave at least 10% for training"):
+        RunConfig.from_dict({"split": {"test_fraction": 0.5, "val_fraction": 0.45}})
     bad = tmp_path / "bad.yaml"
     bad.write_text("data: [1, 2\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
@@ -68,7 +71,7 @@ def test_bounded_options_are_checked_when_read():
 def test_a_config_file_is_range_checked_like_the_flags(tmp_path):
     path = tmp_path / "config.yaml"
     path.write_text("seed: -1\n")
-    with pytest.raises(ConfigError, match="seed must be in"):
+    with pytest.raises(ConfigError, match=r"seed: must be in \[0, 4294967295\], got -1"):
         RunConfig.from_yaml(path)
     path.write_text("train:\n  warmup_epochs: -1\n")
     with pytest.raises(ConfigError, match="warmup"):

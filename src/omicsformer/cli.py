@@ -7,28 +7,30 @@ Exit codes: 0 success, 2 user error (bad input, unknown name, ...; one line on s
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, get_args
+from typing import Any, NoReturn
 
 from omicsformer.config import (
+    AugmentConfig,
     DataConfig,
-    DuplicateGenes,
-    GeneId,
     ModelConfig,
     PreprocessConfig,
+    Range,
     RunConfig,
     SplitConfig,
     TaskConfig,
     TrainConfig,
-    from_dict,
+    TuneConfig,
     parse_overrides,
+    settings,
 )
 from omicsformer.console import note, out
-from omicsformer.errors import OmicsformerError
+from omicsformer.errors import ConfigError, OmicsformerError
 
 # --------------------------------------------------------------------------------- arguments
 
@@ -68,21 +70,11 @@ def number(
             raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
         too_low = low is not None and (value <= low if open_low else value < low)
         if too_low or (high is not None and value > high):
-            raise argparse.ArgumentTypeError(
-                f"must be {_range_text(low, high, open_low)}, got {text}"
-            )
+            raise argparse.ArgumentTypeError(f"must be {Range(low, high, open_low)}, got {text}")
         return value
 
     parse.__name__ = kind.__name__  # argparse names the type in its messages
     return parse
-
-
-def _range_text(low: float | None, high: float | None, open_low: bool) -> str:
-    if high is None:
-        return f"{'greater than' if open_low else 'at least'} {low}"
-    if low is None:
-        return f"at most {high}"
-    return f"in {'(' if open_low else '['}{low}, {high}]"
 
 
 def number_list(kind: type, low: float, high: float | None = None, *, open_low: bool = False):
@@ -103,7 +95,106 @@ NON_NEGATIVE = number(int, 0)
 SEED = number(int, 0, 2**32 - 1)  # numpy and scikit-learn take 32-bit seeds
 FOLDS = number(int, 2)
 POSITIVE = number(float, 0, open_low=True)
-FRACTION = number(float, 0, 0.99)
+
+
+# ------------------------------------------------------------------- run-configuration flags
+# A RunConfig flag is declared once, on its config field (config.setting: default, help, range,
+# flag name). add_config_arguments makes the argparse flag from it (the value stays text; a
+# Literal type gives argparse choices, for --help); read_flags turns the given flags into typed,
+# range-checked values, once, when the RunConfig is built, before any data is read.
+
+
+def add_config_arguments(
+    parser: Any,
+    section: type,
+    fields: Sequence[str] | None = None,
+    *,
+    required: Sequence[str] = (),
+    shown: dict[str, str] | None = None,
+    help: dict[str, str] | None = None,
+) -> None:
+    """Add the flags of ``section``'s declared settings to ``parser`` (or an argument group):
+    ``fields`` (these, in this order; default: every field that has a flag), ``required``
+    among them. The help text, range, shown default and choices come from the declaration;
+    ``shown`` replaces a shown default (e.g. "the run's") and ``help`` a help text where a
+    command means something narrower."""
+    for s in settings(section, fields):
+        if s.flag is None and fields is None:
+            continue
+        if s.flag is None:
+            raise ValueError(f"{section.__name__}.{s.name} is declared without a flag")
+        text = _flag_help(s, (shown or {}).get(s.name), (help or {}).get(s.name))
+        if s.hint is bool:  # --no-NAME for a default of true, --NAME for false
+            action = parser.add_argument(
+                s.flag, action="store_const", const=not s.default, help=text
+            )
+        else:
+            action = parser.add_argument(
+                s.flag, choices=s.choices, metavar=s.metavar, required=s.name in required, help=text
+            )
+        action.setting = (section, s.name)  # for the docs' options table
+
+
+def _flag_help(s: Any, shown: str | None, text: str | None) -> str:
+    text = text or s.describe()
+    notes = [str(s.range)] if s.range else []
+    default = shown or s.default_text()
+    if "(default: " in text:  # a default the help describes itself
+        text = text.replace("(default: ", f"({''.join(n + '; ' for n in notes)}default: ", 1)
+    else:
+        if default and s.hint is not bool:
+            notes.append(f"default: {default}")
+        text += f" ({'; '.join(notes)})" if notes else ""
+    return text.replace("%", "%%")  # argparse formats help with %
+
+
+def read_flags(
+    args: argparse.Namespace, section: type, fields: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """The flags of ``section`` given on the command line (``fields``: only these), each parsed
+    to its declared type and range-checked; an error names the flag."""
+    values = {}
+    for s in settings(section, fields):
+        raw = getattr(args, s.dest, None) if s.dest else None
+        if raw is not None:
+            values[s.name] = s.read(raw, s.flag)
+    return values
+
+
+def _with_flags(obj: Any, args: argparse.Namespace, fields: Sequence[str] | None = None) -> Any:
+    """A copy of config section ``obj`` with the flags given for it."""
+    return dataclasses.replace(obj, **read_flags(args, type(obj), fields))
+
+
+# the flags each command takes, by RunConfig section
+DATA_FLAGS = ["source", "labels", "layout", "sample_id", "layer"]
+GENE_ID_FLAGS = ["gene_id", "duplicate_genes"]
+TCGA_FLAGS = ["gdc_column", "sample_types"]
+TARGET_FLAGS = ["time", "event"]  # of TaskConfig; DataConfig.target beside them
+TRAIN_FLAGS = {  # train, tune, compare, bench augmentation; the sections config_from_args reads
+    "data": [*DATA_FLAGS, *GENE_ID_FLAGS, *TCGA_FLAGS, "target", "batch_key", "group_by"],
+    "task": ["name", *TARGET_FLAGS, "ties", "regression_loss", "horizons"],
+    "preprocess": ["transform", "impute", "top_genes", "zscore"],
+    "split": ["val_fraction", "test_fraction"],
+    "model": ["name", "init", "finetune"],
+    "train": None,  # every training flag
+    "augment": None,
+}
+PRETRAIN_FLAGS = {
+    "data": ["layout", "layer", *GENE_ID_FLAGS],
+    "preprocess": ["transform", "top_genes"],
+    "train": ["max_epochs", "batch_size", "lr", "patience", "min_epochs", "device"],
+}
+SECTIONS = {
+    "data": DataConfig,
+    "task": TaskConfig,
+    "preprocess": PreprocessConfig,
+    "split": SplitConfig,
+    "model": ModelConfig,
+    "train": TrainConfig,
+    "augment": AugmentConfig,
+    "tune": TuneConfig,
+}
 
 
 def _add_data_args(
@@ -115,60 +206,14 @@ def _add_data_args(
 ) -> None:
     """The data flags; ``from_run``: a saved run's data settings are the defaults."""
     g = parser.add_argument_group("data")
-    g.add_argument(
-        "--data",
-        required=required,
-        help="a built-in dataset name or a .csv/.tsv/.parquet/.h5ad file",
-    )
-    g.add_argument(
-        "--labels", help="clinical / labels table (.csv/.tsv/.parquet) joined on sample ID"
-    )
-    g.add_argument(
-        "--layout",
-        choices=["samples-by-genes", "genes-by-samples"],
-        help="orientation of a table matrix (default: samples-by-genes)",
-    )
-    g.add_argument(
-        "--sample-id", help="sample-ID column of the labels table (default: first column)"
-    )
-    g.add_argument("--layer", help="for .h5ad: use this layer instead of X (default: X)")
-    _add_gene_id_args(g, from_run=from_run)
-    _add_tcga_args(g)
+    required_data = ["source"] if required else []
+    add_config_arguments(g, DataConfig, DATA_FLAGS, required=required_data)
+    from_run_shown = dict.fromkeys(GENE_ID_FLAGS, "the run's") if from_run else None
+    add_config_arguments(g, DataConfig, GENE_ID_FLAGS, shown=from_run_shown)
+    add_config_arguments(g, DataConfig, TCGA_FLAGS)
     if with_target:
-        g.add_argument("--target", help="obs / labels column to predict")
-        g.add_argument("--time", help="survival: column with the follow-up time")
-        g.add_argument("--event", help="survival: column with the event indicator (0/1)")
-
-
-def _add_gene_id_args(group: Any, *, from_run: bool = False) -> None:
-    default = "the run's" if from_run else None
-    group.add_argument(
-        "--gene-id",
-        choices=get_args(GeneId),
-        help="name genes by human symbol, Ensembl or Entrez ID, mapped with the shipped "
-        "org.Hs.eg.db table; keep: as read (Ensembl versions and _PAR_Y copies removed) "
-        f"(default: {default or 'keep'})",
-    )
-    group.add_argument(
-        "--duplicate-genes",
-        choices=get_args(DuplicateGenes),
-        help="how genes that end up with one name are combined, per sample: mean keeps any "
-        "scale, sum suits raw counts (default: " + (default or "mean") + ")",
-    )
-
-
-def _add_tcga_args(group: Any) -> None:
-    """TCGA-style inputs: a GDC download folder's value column, sample types by barcode."""
-    group.add_argument(
-        "--gdc-column",
-        help="GDC folder: value column of the STAR files: unstranded (counts), tpm_unstranded, "
-        "fpkm_unstranded, fpkm_uq_unstranded, ... (default: tpm_unstranded)",
-    )
-    group.add_argument(
-        "--sample-types",
-        help="keep these TCGA sample types, comma-separated codes or names (01 primary tumour, "
-        "11 solid tissue normal, ...; default: all)",
-    )
+        add_config_arguments(g, DataConfig, ["target"])
+        add_config_arguments(g, TaskConfig, TARGET_FLAGS)
 
 
 def _add_train_args(
@@ -177,144 +222,50 @@ def _add_train_args(
     """The flags of a training set-up; ``folds``: cross-validation instead of one split."""
     _add_data_args(parser, required=False)
     p = parser.add_argument_group("preprocessing (fitted on the training split only)")
-    p.add_argument("--transform", choices=["none", "log1p", "log2p1"], help="default: none")
-    p.add_argument(
-        "--impute",
-        choices=["none", "median"],
-        help="median: fill NaN/inf with training medians (default: none, NaN is an error)",
-    )
-    p.add_argument(
-        "--top-genes",
-        type=COUNT,
-        help="keep the K most variable training genes (default: every gene)",
-    )
-    p.add_argument("--no-zscore", action="store_true", default=None, help="do not z-score genes")
-    p.add_argument(
-        "--batch-key",
-        metavar="COL",
-        help="correct batch effects with ComBat by this obs / labels column, fitted on the "
-        "training samples only (needs omicsformer[batch]; default: no correction)",
-    )
+    add_config_arguments(p, PreprocessConfig, TRAIN_FLAGS["preprocess"])
+    add_config_arguments(p, DataConfig, ["batch_key"])
     k = parser.add_argument_group("task")
-    k.add_argument(
-        "--task",
-        choices=["auto", "classification", "survival", "regression"],
-        help="default: auto (survival with --time/--event, regression for a continuous target)",
-    )
-    k.add_argument(
-        "--ties", choices=["breslow", "efron"], help="Cox likelihood ties (default: breslow)"
-    )
-    k.add_argument("--regression-loss", choices=["mse", "huber"], help="default: mse")
-    k.add_argument(
-        "--horizons",
-        help="survival: comma-separated times for probabilities and AUC (default: quartiles "
-        "of the training event times)",
-    )
+    add_config_arguments(k, TaskConfig, ["name", "ties", "regression_loss", "horizons"])
     s = parser.add_argument_group("split")
-    s.add_argument(
-        "--group-by",
-        metavar="COL",
-        help="grouped splits: samples sharing a value of this column (patient, centre, batch) "
-        "never sit on both sides of a split (default: samples split one by one)",
-    )
-    where = "each training fold" if folds else "the samples"
-    s.add_argument(
-        "--val-fraction",
-        type=FRACTION,
-        help=f"validation part of {where} for early stopping, in [0, 0.99] (default: 0.15)",
-    )
-    if not folds:
-        s.add_argument(
-            "--test-fraction",
-            type=number(float, 0, 0.99, open_low=True),
-            help="test part, in (0, 0.99] (default: 0.15)",
-        )
+    add_config_arguments(s, DataConfig, ["group_by"])
+    add_config_arguments(s, SplitConfig, ["val_fraction"] if folds else None)
     m = parser.add_argument_group("model")
     if with_model:
-        m.add_argument(
-            "--model", help="registered model name, see `omicsformer models` (default: logreg)"
-        )
+        add_config_arguments(m, ModelConfig, ["name"])
     m.add_argument(
         "-o",
         "--option",
         action="append",
         metavar="KEY=VALUE",
-        help="model option, repeatable (e.g. -o C=0.01,0.1); with several models, MODEL.KEY=VALUE "
-        "for one of them",
+        help="model option, repeatable (e.g. -o C=0.01,0.1; see `omicsformer models NAME`); "
+        "with several models, MODEL.KEY=VALUE for one of them",
     )
     m.add_argument(
         "--attention",
-        help="attention backend of gene-level models: sdpa, eager, flash, linformer, nystrom, "
-        "performer, linear (default: sdpa)",
+        help="attention backend of attomics and the gene-level models (a wrong name lists the "
+        "valid ones; see README 'Gene-level attention: one switch')",
     )
     m.add_argument(
         "--grouping",
         help="gene grouping (attomics, hybrid): random, kmeans, go-bp (the shipped GO "
         "biological-process sets, human symbols) or gmt:PATH (default: random)",
     )
-    m.add_argument(
-        "--init",
-        metavar="PRETRAINED",
-        help="start from a folder made by `omicsformer pretrain` (its model and options); "
-        "compare takes one per model, comma-separated, and adds NAME (pretrained)",
-    )
-    m.add_argument(
-        "--finetune",
-        choices=["all", "head"],
-        help="with --init: train the whole network or the output head only (default: all)",
-    )
+    add_config_arguments(m, ModelConfig, ["init", "finetune"])
     m.add_argument(
         "--drop-ungrouped",
         action="store_true",
         default=None,
         help="attomics with gmt: drop genes in no set instead of keeping them as one group",
     )
-    t = parser.add_argument_group("training (neural models)")
-    t.add_argument("--max-epochs", type=COUNT, help="default: 100")
-    t.add_argument(
-        "--batch-size", type=COUNT, help="global batch size (default: 8; 64 for survival)"
-    )
-    t.add_argument("--lr", type=POSITIVE, help="AdamW learning rate (default: the model's own)")
-    t.add_argument(
-        "--weight-decay", type=number(float, 0), help="AdamW weight decay (default: 0.01)"
-    )
-    t.add_argument(
-        "--schedule",
-        choices=["constant", "cosine"],
-        help="learning-rate schedule (default: constant)",
-    )
-    t.add_argument("--warmup-epochs", type=NON_NEGATIVE, help="linear warm-up epochs (default: 0)")
-    t.add_argument(
-        "--grad-clip", type=number(float, 0), help="gradient-norm clipping, 0 = off (default: 1)"
-    )
-    t.add_argument("--patience", type=COUNT, help="early-stopping patience in epochs (default: 8)")
-    t.add_argument(
-        "--min-epochs", type=NON_NEGATIVE, help="never stop early before this epoch (default: 10)"
-    )
-    t.add_argument(
-        "--monitor",
-        help="validation quantity that picks the kept epoch and stops training: auto (the task's "
-        "metric: balanced_accuracy, c_index, r2), loss, or a task metric (default: auto)",
-    )
-    t.add_argument("--device", choices=["cpu", "cuda", "auto"], help="default: auto")
-    t.add_argument("--devices", type=COUNT, help="processes / GPUs per node (default: 1)")
-    t.add_argument("--num-nodes", type=COUNT, help="nodes (default: 1)")
-    t.add_argument(
-        "--strategy", choices=["auto", "ddp", "fsdp"], help="multi-device strategy (default: auto)"
-    )
-    t.add_argument("--precision", choices=["32", "bf16-mixed", "16-mixed"], help="default: 32")
+    add_config_arguments(parser.add_argument_group("training (neural models)"), TrainConfig)
     a = parser.add_argument_group("augmentation (training data only)")
-    a.add_argument(
-        "--augment",
-        help="comma-separated NAME[:key=value...]: noise, mask, scale, mixup, smote, cvae "
-        "(e.g. noise:sigma=0.2,mixup:alpha=0.4; default: none)",
-    )
+    add_config_arguments(a, AugmentConfig)
     a.add_argument(
         "--synthetic-ratio",
         type=POSITIVE,
         help="cvae: synthetic patients per real training patient (default: 1)",
     )
-    parser.add_argument("--seed", type=SEED, help="random seed (default: 0)")
+    add_config_arguments(parser, RunConfig, ["seed"])
     parser.add_argument(
         "--config", help="start from this config.yaml (flags given here override it)"
     )
@@ -322,102 +273,37 @@ def _add_train_args(
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """Overlay the flags actually given on a config file (or on the defaults)."""
+    # every flag is parsed and range-checked first, before a config file or any data is read
+    given = {name: read_flags(args, SECTIONS[name], f) for name, f in TRAIN_FLAGS.items()}
+    seed = read_flags(args, RunConfig, ["seed"]).get("seed")
     config = RunConfig.from_yaml(args.config) if args.config else RunConfig()
-    sections: dict[str, dict[str, Any]] = {
-        "data": {
-            "source": args.data,
-            "labels": args.labels,
-            "layout": args.layout,
-            "sample_id": args.sample_id,
-            "layer": args.layer,
-            "target": args.target,
-            "gene_id": args.gene_id,
-            "duplicate_genes": args.duplicate_genes,
-            "gdc_column": args.gdc_column,
-            "sample_types": args.sample_types,
-            "batch_key": args.batch_key,
-            "group_by": args.group_by,
-        },
-        "preprocess": {
-            "transform": args.transform,
-            "impute": args.impute,
-            "top_genes": args.top_genes,
-            "zscore": False if args.no_zscore else None,
-        },
-        "task": {
-            "name": args.task,
-            "time": args.time,
-            "event": args.event,
-            "ties": args.ties,
-            "regression_loss": args.regression_loss,
-            "horizons": args.horizons,
-        },
-        "split": {
-            "val_fraction": args.val_fraction,
-            "test_fraction": getattr(args, "test_fraction", None),  # not with --folds
-        },
-        "train": {
-            name: getattr(args, name)
-            for name in (
-                "max_epochs",
-                "batch_size",
-                "lr",
-                "weight_decay",
-                "schedule",
-                "warmup_epochs",
-                "grad_clip",
-                "patience",
-                "min_epochs",
-                "monitor",
-                "device",
-                "devices",
-                "num_nodes",
-                "strategy",
-                "precision",
-            )
-        },
-    }
-    classes = {
-        "data": DataConfig,
-        "task": TaskConfig,
-        "preprocess": PreprocessConfig,
-        "split": SplitConfig,
-        "train": TrainConfig,
-    }
-    for section, values in sections.items():
-        merged = {
-            **getattr(config, section).__dict__,
-            **{k: v for k, v in values.items() if v is not None},
-        }
-        setattr(config, section, from_dict(classes[section], merged, section))
-    model = getattr(args, "model", None)  # compare takes --models instead
+    model = given["model"].pop("name", None)  # compare takes --models instead
     if model is not None and model != config.model.name:
         config.model = ModelConfig(name=model, options={})
+    for name, values in given.items():
+        setattr(config, name, dataclasses.replace(getattr(config, name), **values))
     config.model.options.update(parse_overrides(args.option))
     if args.grouping is not None:
         config.model.options["grouping"] = args.grouping
-    if args.init is not None:
-        config.model.init = args.init
-    if args.finetune is not None:
-        config.model.finetune = args.finetune
     if args.attention is not None:
         config.model.options["attention"] = args.attention
-    if args.augment is not None:
-        config.augment.methods = [m for m in args.augment.split(",") if m.strip()]
     if args.synthetic_ratio is not None:
+        from omicsformer.augment import split_specs
+
+        ratio = f"ratio={args.synthetic_ratio}"
         config.augment.methods = [
-            f"{m}:ratio={args.synthetic_ratio}"
+            f"{m}{',' if ':' in m else ':'}{ratio}"
             if m.split(":")[0] == "cvae" and "ratio=" not in m
             else m
-            for m in config.augment.methods
+            for m in split_specs(",".join(config.augment.methods))
         ]
     if args.drop_ungrouped:
         config.model.options["drop_ungrouped"] = True
-    if args.seed is not None:
-        config.seed = args.seed
+    if seed is not None:
+        config.seed = seed
     # what the user fixed stays out of a hyper-parameter search
-    given = [f"train.{k}" for k, v in sections["train"].items() if v is not None]
-    config.tune.pinned = sorted(set(config.tune.pinned) | set(given))
+    pinned = {f"train.{k}" for k in given["train"]}
+    config.tune.pinned = sorted(set(config.tune.pinned) | pinned)
     if not config.data.source:
         raise OmicsformerError("--data is required (or --config with a data.source)")
     return config.validate()
@@ -467,27 +353,25 @@ def cmd_tune(args: argparse.Namespace) -> int:
 def cmd_pretrain(args: argparse.Namespace) -> int:
     from omicsformer.pretrain.run import pretrain_cohorts
 
-    train = TrainConfig(
-        **{
-            name: getattr(args, name)
-            for name in ("max_epochs", "batch_size", "lr", "patience", "min_epochs", "device")
-            if getattr(args, name) is not None
-        }
-    ).validate()
+    c = RunConfig()
+    data = _with_flags(c.data, args, PRETRAIN_FLAGS["data"])
+    preprocess = _with_flags(c.preprocess, args, PRETRAIN_FLAGS["preprocess"])
+    train = _with_flags(c.train, args, PRETRAIN_FLAGS["train"])
+    seed = _with_flags(c, args, ["seed"]).seed
     folder, pretrained = pretrain_cohorts(
         args.data,
         args.model,
         parse_overrides(args.option),
         args.out,
         train,
-        layout=args.layout or "samples-by-genes",
-        layer=args.layer,
-        gene_id=args.gene_id or "keep",
-        duplicate_genes=args.duplicate_genes or "mean",
-        transform=args.transform or "none",
-        top_genes=args.top_genes,
+        layout=data.layout,
+        layer=data.layer,
+        gene_id=data.gene_id,
+        duplicate_genes=data.duplicate_genes,
+        transform=preprocess.transform,
+        top_genes=preprocess.top_genes,
         fraction=args.mask_fraction,
-        seed=args.seed,
+        seed=seed,
         overwrite=args.force,
     )
     info = pretrained.info
@@ -502,14 +386,9 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
 
 def _tune_settings(config: Any, args: argparse.Namespace) -> None:
     """The search flags of ``tune`` and ``compare --tune``."""
-    for name in ("timeout", "inner_folds", "pruner", "storage", "study_name"):
-        value = getattr(args, name, None)
-        if value is not None:
-            setattr(config.tune, name, value)
-    trials = getattr(args, "trials", None) or getattr(args, "tune", None)
-    if trials:
-        config.tune.trials = trials
-    config.tune.validate()
+    config.tune = _with_flags(config.tune, args)
+    if getattr(args, "tune", None):  # compare --tune TRIALS
+        config.tune.trials = args.tune
 
 
 def _add_tune_args(parser: argparse.ArgumentParser, *, in_compare: bool) -> None:
@@ -523,25 +402,9 @@ def _add_tune_args(parser: argparse.ArgumentParser, *, in_compare: bool) -> None
             "report tuned beside default figures",
         )
     else:
-        g.add_argument("--trials", type=COUNT, help="trials to run (default: 20)")
-    g.add_argument("--timeout", type=POSITIVE, help="stop a search after this many seconds")
-    g.add_argument(
-        "--inner-folds",
-        type=COUNT,
-        help="1: score trials on the validation part; K >= 2: on K inner folds of the training "
-        "patients (default: 1)",
-    )
-    g.add_argument(
-        "--pruner",
-        choices=["median", "halving", "none"],
-        help="stop unpromising trials on the per-epoch validation metric (default: median)",
-    )
-    g.add_argument(
-        "--storage",
-        help="Optuna database URL shared by several processes or machines, e.g. "
-        "postgresql://host/db (default: a SQLite file in the output folder)",
-    )
-    g.add_argument("--study-name", help="study to create or join in --storage")
+        add_config_arguments(g, TuneConfig, ["trials"])
+    add_config_arguments(g, TuneConfig, ["timeout", "inner_folds", "pruner", "storage"])
+    add_config_arguments(g, TuneConfig, ["study_name"])
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -603,7 +466,6 @@ def _run_gene_id(given: str | None, run: Any) -> str | None:
     run trained with ``keep`` may name a kind (its genes are of that kind; the new data is
     mapped to it); a run that mapped its genes cannot take another kind."""
     from omicsformer.data.gene_ids import strip_version
-    from omicsformer.errors import ConfigError
 
     trained = run.config.data.gene_id
     if given is not None and trained != "keep" and given != trained:
@@ -620,7 +482,7 @@ def _run_gene_id(given: str | None, run: Any) -> str | None:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from omicsformer.fileio import check_output_file, write_with
-    from omicsformer.pipeline import load_run, predictions_for
+    from omicsformer.runs import load_run, predictions_for
 
     check_output_file(args.out, overwrite=args.force)  # before any data is read
     run = load_run(args.run_dir)
@@ -631,10 +493,29 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_embed(args: argparse.Namespace) -> int:
+    from omicsformer.api import from_run
+    from omicsformer.fileio import check_output_file, write_with
+    from omicsformer.runs import load_run
+
+    if not args.out.endswith(".h5ad"):
+        raise ConfigError(f"--out {args.out}: the embedding is written as AnnData (.h5ad)")
+    check_output_file(args.out, overwrite=args.force)  # before any data is read
+    run = load_run(args.run_dir)
+    if not hasattr(run.model, "embed"):
+        raise ConfigError(f"model {run.spec.name!r} gives no patient embedding (neural models do)")
+    adata = _load_data_for_run(args, run)
+    from_run(run).predict(adata)  # predictions into .obs, embedding into .obsm
+    write_with(args.out, lambda tmp: adata.write_h5ad(tmp))
+    width = adata.obsm["X_omicsformer"].shape[1]
+    note(f"{adata.n_obs} samples embedded ({width} dimensions) in {args.out}")
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from omicsformer.fileio import check_output_file, write_json
-    from omicsformer.pipeline import evaluate_run, load_run, warn_if_seen
     from omicsformer.report.tables import print_metrics
+    from omicsformer.runs import evaluate_run, load_run, warn_if_seen
 
     if args.out:
         check_output_file(args.out, overwrite=args.force)
@@ -653,7 +534,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_interpret(args: argparse.Namespace) -> int:
     from omicsformer.interpret.run import DEFAULT_METHODS, interpret
-    from omicsformer.pipeline import load_run
+    from omicsformer.runs import load_run
 
     run = load_run(args.run_dir)
     adata = _load_data_for_run(args, run)
@@ -681,10 +562,12 @@ def cmd_interpret(args: argparse.Namespace) -> int:
 
 def cmd_bench_attention(args: argparse.Namespace) -> int:
     from omicsformer.bench.attention import bench_attention
+    from omicsformer.nn.attention import BACKENDS
 
+    backends = [b.strip() for b in (args.backends or "").split(",") if b.strip()]
     frame = bench_attention(
         args.genes,
-        [b.strip() for b in args.backends.split(",") if b.strip()],
+        backends or [n for n, c in BACKENDS.items() if "cpu" in c.info.devices],
         args.out,
         batch=args.batch,
         dim=args.dim,
@@ -841,8 +724,20 @@ def cmd_models(args: argparse.Namespace) -> int:
     from rich.markup import escape
     from rich.table import Table
 
+    from omicsformer.config import settings_rows
     from omicsformer.models import MODELS
 
+    if args.name:  # one model's options, from its options dataclass
+        spec = MODELS.get(args.name)
+        out.print(escape(f"{spec.name}: {spec.description}"))
+        table = Table(title=f"options of {spec.name} (-o KEY=VALUE; lists comma-separated)")
+        rows = settings_rows(spec.options)
+        for column in rows[0] if rows else ("option",):
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(*map(escape, row.values()))
+        out.print(table)
+        return 0
     table = Table(title="models")
     for column in ("name", "family", "tasks", "description", "needs"):
         table.add_column(column, overflow="fold")
@@ -854,6 +749,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         row = (name, spec.family, ", ".join(spec.tasks), spec.description, needs)
         table.add_row(*map(escape, row))
     out.print(table)
+    out.print("the options of a model (-o KEY=VALUE): omicsformer models NAME")
     return 0
 
 
@@ -865,7 +761,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         models=args.models.split(",") if args.models else None,
         folds=args.folds,
         attention=args.attention,
-        top_genes=args.top_genes,
+        top_genes=read_flags(args, PreprocessConfig, ["top_genes"]).get("top_genes"),
     )
     note(f"results written to {args.out} (results.csv, summary.md)")
     return 0
@@ -909,13 +805,7 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="a cohort (file or built-in name); repeat for several, aligned by gene name",
     )
-    pre.add_argument(
-        "--layout",
-        choices=["samples-by-genes", "genes-by-samples"],
-        help="orientation of table matrices (default: samples-by-genes)",
-    )
-    pre.add_argument("--layer", help="for .h5ad: use this layer instead of X (default: X)")
-    _add_gene_id_args(pre)
+    add_config_arguments(pre, DataConfig, PRETRAIN_FLAGS["data"])
     pre.add_argument(
         "--model",
         required=True,
@@ -923,11 +813,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="the network to pretrain",
     )
     _add_model_options(pre)
-    pre.add_argument("--transform", choices=["none", "log1p", "log2p1"], help="default: none")
-    pre.add_argument(
-        "--top-genes",
-        type=COUNT,
-        help="keep the K genes most variable within their cohorts (default: every gene)",
+    add_config_arguments(
+        pre,
+        PreprocessConfig,
+        PRETRAIN_FLAGS["preprocess"],
+        help={"top_genes": "keep the K genes most variable within their cohorts"},
+        shown={"top_genes": "every gene"},
     )
     pre.add_argument(
         "--mask-fraction",
@@ -935,17 +826,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.15,
         help="share of each patient's measured genes hidden and reconstructed",
     )
-    pre.add_argument("--max-epochs", type=COUNT, help="default: 100")
-    pre.add_argument("--batch-size", type=COUNT, help="default: 32")
-    pre.add_argument("--lr", type=POSITIVE, help="AdamW learning rate (default: the model's own)")
-    pre.add_argument(
-        "--patience", type=COUNT, help="early-stopping patience in epochs (default: 8)"
+    add_config_arguments(
+        pre,
+        TrainConfig,
+        PRETRAIN_FLAGS["train"],
+        help={"batch_size": "batch size"},
+        shown={"batch_size": "32"},
     )
-    pre.add_argument(
-        "--min-epochs", type=NON_NEGATIVE, help="never stop early before this epoch (default: 10)"
-    )
-    pre.add_argument("--device", choices=["cpu", "cuda", "auto"], help="default: auto")
-    pre.add_argument("--seed", type=SEED, default=0, help="random seed")
+    add_config_arguments(pre, RunConfig, ["seed"])
     pre.add_argument("--out", required=True, help="folder to create")
     _add_force(pre)
     pre.set_defaults(func=cmd_pretrain)
@@ -1004,6 +892,20 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--force", action="store_true", help="replace an existing --out file")
     predict.set_defaults(func=cmd_predict)
 
+    embed = command(
+        "embed", "patient embeddings and predictions of a trained neural run, as AnnData"
+    )
+    embed.add_argument("run_dir", help="a run folder of a neural model")
+    _add_data_args(embed, required=True, with_target=False, from_run=True)
+    embed.add_argument(
+        "--out",
+        required=True,
+        help="AnnData (.h5ad) to write: the data, predictions in .obs, the embedding in "
+        ".obsm['X_omicsformer']",
+    )
+    embed.add_argument("--force", action="store_true", help="replace an existing --out file")
+    embed.set_defaults(func=cmd_embed)
+
     evaluate = command("evaluate", "score a trained run on labelled data")
     evaluate.add_argument("run_dir", help="a run folder made by `omicsformer train`")
     _add_data_args(evaluate, required=True, from_run=True)
@@ -1046,8 +948,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     attention.add_argument(
         "--backends",
-        default="eager,sdpa,linformer,nystrom,performer,linear",
-        help="comma-separated attention backends",
+        help="comma-separated attention backends (default: every backend that runs on a CPU)",
     )
     attention.add_argument("--batch", type=COUNT, default=1, help="patients per step")
     attention.add_argument("--dim", type=COUNT, default=128, help="model width (heads x head dim)")
@@ -1144,7 +1045,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_fetch_command(command)
     command("datasets", "list the built-in datasets").set_defaults(func=cmd_datasets)
-    command("models", "list the registered models").set_defaults(func=cmd_models)
+    models = command("models", "list the registered models, or one model's options")
+    models.add_argument(
+        "name", nargs="?", metavar="NAME", help="show this model's options (default: list models)"
+    )
+    models.set_defaults(func=cmd_models)
 
     demo = command("demo", "run the demonstration on the bundled leukemia cohort")
     demo.add_argument(
@@ -1154,14 +1059,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--models", help="comma-separated models (default: logreg,rf,mlp,attomics)")
     demo.add_argument("--folds", type=FOLDS, default=5, help="cross-validation folds")
-    demo.add_argument(
-        "--attention", help="attention backend of gene-transformer / hybrid (default: sdpa)"
-    )
-    demo.add_argument(
-        "--top-genes",
-        type=COUNT,
-        help="keep the K most variable training genes (default: every gene)",
-    )
+    demo.add_argument("--attention", help="attention backend of gene-transformer / hybrid")
+    add_config_arguments(demo, PreprocessConfig, ["top_genes"])
     demo.set_defaults(func=cmd_demo)
     return parser
 

@@ -28,56 +28,35 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from omicsformer.bench.memory import PeakMemory
+from omicsformer.augment.training import check_augmentation
 from omicsformer.config import RunConfig
 from omicsformer.console import note, out
+from omicsformer.crossval import (
+    Fold,
+    check_folds,
+    cross_validate,
+    cv_folds,
+    repeated_splits,
+    split_seeds,
+)
 from omicsformer.data.splits import Split, splits_to_json
 from omicsformer.errors import ConfigError
 from omicsformer.fileio import OutputFolder, write_json, write_text, write_with, write_yaml
+from omicsformer.memory import PeakMemory
 from omicsformer.metrics.comparison import corrected_resampled_ttest
 from omicsformer.models import MODELS, Runtime
 from omicsformer.models.base import require_task
+from omicsformer.models.options import split_options
 from omicsformer.pipeline import (
     PreparedData,
-    check_augmentation,
     fit_model,
     init_genes,
-    make_folds,
     prepare_data,
-    preprocess_split,
     resolve_init,
 )
-from omicsformer.train.distributed import is_main_process
+from omicsformer.ranks import is_main_process
 
 COST_COLUMNS = ("fit_seconds", "predict_seconds", "peak_memory_mb", "n_parameters")
-MAX_SEED = 2**32 - 1  # scikit-learn's k-fold takes 32-bit seeds
-
-
-def split_options(models: list[str], options: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Options per model: ``model.key=value`` goes to that model, a bare ``key=value`` to every
-    model that has an option ``key`` (e.g. ``attention=performer`` to all gene-level models)."""
-    import dataclasses
-
-    per_model: dict[str, dict[str, Any]] = {m: {} for m in models}
-    for key, value in options.items():
-        name, dot, option = key.partition(".")
-        if dot:
-            if name not in per_model:
-                raise ConfigError(
-                    f"option {key!r}: {name!r} is not one of --models ({', '.join(models)})"
-                )
-            per_model[name][option] = value
-            continue
-        takers = [
-            m for m in models if key in {f.name for f in dataclasses.fields(MODELS.get(m).options)}
-        ]
-        if not takers:
-            raise ConfigError(
-                f"option {key!r}: none of {', '.join(models)} has it (use MODEL.{key})"
-            )
-        for m in takers:
-            per_model[m][key] = value
-    return per_model
 
 
 def compare(
@@ -131,15 +110,7 @@ def compare(
     for name in models:
         MODELS.get(name).validate(options[name], config.train)
         check_augmentation(config, name)
-    if folds < 2:
-        raise ConfigError(f"--folds must be at least 2, got {folds}")
-    if repeats < 1:
-        raise ConfigError(f"--repeats must be at least 1, got {repeats}")
-    if config.seed + repeats - 1 > MAX_SEED:
-        raise ConfigError(
-            f"split seeds {config.seed}..{config.seed + repeats - 1} exceed {MAX_SEED}; "
-            "lower --seed or --repeats"
-        )
+    check_folds(config, folds, repeats)
     main = is_main_process()
     output = OutputFolder(out_dir, kind="compare", overwrite=overwrite)
     if main:
@@ -147,29 +118,17 @@ def compare(
     data = prepare_data(config)
     for name in models:
         require_task(MODELS.get(name), data.task.name)
-    split_seeds = [config.seed + r for r in range(repeats)]
-    repetitions = [make_folds(config, data, folds, seed=s) for s in split_seeds]
+    seeds = split_seeds(config, repeats)
+    repetitions = repeated_splits(config, data, folds, repeats)
     with output if main else contextlib.nullcontext():
         folder = output.create() if main else None
         storage = config.tune.storage
         if storage is None and folder is not None:
             storage = f"sqlite:///{(folder / 'studies.db').absolute()}"
         variants = Variants(tune=tune, storage=storage, init=init, pretrain=pretrain)
-        results = pd.concat(
-            [
-                _run_folds(
-                    config,
-                    data,
-                    fold_splits,
-                    models,
-                    options,
-                    progress,
-                    repeat=(r, repeats),
-                    variants=variants,
-                )
-                for r, fold_splits in enumerate(repetitions)
-            ],
-            ignore_index=True,
+        results = cross_validate(
+            cv_folds(config, data, repetitions),
+            lambda fold: _fold_rows(fold, models, options, progress, variants),
         )
         if not main:
             return None
@@ -215,11 +174,11 @@ def compare(
             folder / "splits.json",
             {
                 "model_seed": config.seed,
-                "split_seeds": split_seeds,
+                "split_seeds": seeds,
                 "stratified_on": data.target.columns,
                 "grouped_by": data.group_by,
                 "repeats": [
-                    splits_to_json(fold_splits, data.sample_ids, repeat=r, seed=split_seeds[r])
+                    splits_to_json(fold_splits, data.sample_ids, repeat=r, seed=seeds[r])
                     for r, fold_splits in enumerate(repetitions)
                 ],
             },
@@ -276,74 +235,60 @@ class Variants:
         return self._cohorts
 
 
-def _run_folds(
-    config: RunConfig,
-    data: PreparedData,
-    fold_splits: list[Split],
+def _fold_rows(
+    fold: Fold,
     models: list[str],
     options: dict[str, dict[str, Any]],
     progress: bool,
-    repeat: tuple[int, int] = (0, 1),
-    variants: Variants | None = None,
-) -> pd.DataFrame:
-    """Every model on every fold of one repetition (``repeat``: its index and the number of
-    repetitions): one row of sizes, test metrics and costs per model (and variant) x fold."""
+    variants: Variants,
+) -> list[dict[str, Any]]:
+    """Every model (and variant) on one fold: one row of sizes, test metrics and costs each."""
     from omicsformer.pretrain.run import PRETRAINABLE
 
-    variants = variants or Variants()
-    index, repeats = repeat
-    where = f"repeat {index + 1}/{repeats} " if repeats > 1 else ""
+    config, data, split, sizes = fold.config, fold.data, fold.split, fold.sizes
     task = data.task
     rows = []
 
     def record(row: dict[str, Any]) -> None:
         rows.append(row)
         note(
-            f"{where}fold {row['fold'] + 1}/{len(fold_splits)} {row['model']}: "
+            f"{fold.name} {row['model']}: "
             f"{task.main_metric} {row[task.main_metric]:.3f} ({row['fit_seconds']:.1f} s)"
         )
 
-    for fold, split in enumerate(fold_splits):
-        arrays = preprocess_split(config, data, split)
-        sizes = {
-            "repeat": index,
-            "fold": fold,
-            "n_train": len(split["train"]) + len(split.get("val", [])),  # all but the test fold
-            "n_test": len(split["test"]),
-        }
-
-        for name in models:
-            runtime = Runtime(train=config.train, progress=progress)
+    arrays = fold.arrays
+    for name in models:
+        runtime = Runtime(train=config.train, progress=progress)
+        with PeakMemory() as memory:
+            result = fit_model(config, data, arrays, runtime, name, options[name])
+        record(_row(name, name, "default", result, memory.peak_mb, sizes, task))
+        if variants.tune:
+            record(_tuned(config, data, split, arrays, name, options[name], variants, sizes))
+        start = None
+        if name in variants.init:
+            start = variants.init[name]
+        elif variants.pretrain is not None and name in PRETRAINABLE:
+            start = _pretrain_fold(config, data, split, arrays, name, options[name], variants)
+        if start is not None:
+            own = fold.preprocess(genes=init_genes(start, data))
+            runtime = Runtime(train=config.train, progress=progress, init=start)
             with PeakMemory() as memory:
-                result = fit_model(config, data, arrays, runtime, name, options[name])
-            record(_row(name, name, "default", result, memory.peak_mb, sizes, task))
-            if variants.tune:
-                record(_tuned(config, data, split, arrays, name, options[name], variants, sizes))
-            start = None
-            if name in variants.init:
-                start = variants.init[name]
-            elif variants.pretrain is not None and name in PRETRAINABLE:
-                start = _pretrain_fold(config, data, split, arrays, name, options[name], variants)
-            if start is not None:
-                own = preprocess_split(config, data, split, init_genes(start, data))
-                runtime = Runtime(train=config.train, progress=progress, init=start)
-                with PeakMemory() as memory:
-                    result = fit_model(config, data, own, runtime, name, options[name])
-                seconds = start.info.get("seconds", 0.0)
-                label = f"{name} (pretrained)"
-                record(
-                    _row(
-                        label,
-                        name,
-                        "pretrained",
-                        result,
-                        memory.peak_mb,
-                        sizes,
-                        task,
-                        pretrain_seconds=seconds,
-                    )
+                result = fit_model(config, data, own, runtime, name, options[name])
+            seconds = start.info.get("seconds", 0.0)
+            label = f"{name} (pretrained)"
+            record(
+                _row(
+                    label,
+                    name,
+                    "pretrained",
+                    result,
+                    memory.peak_mb,
+                    sizes,
+                    task,
+                    pretrain_seconds=seconds,
                 )
-    return pd.DataFrame(rows)
+            )
+    return rows
 
 
 def _row(

@@ -7,6 +7,8 @@ import sys
 from rich.console import Console
 from rich.markup import escape
 
+from omicsformer.ranks import is_main_process
+
 # Piped output (files, CI logs) gets wide tables instead of rich's 80-column default.
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -17,8 +19,6 @@ def note(message: str) -> None:
 
     Only the main process of a multi-process run prints.
     """
-    from omicsformer.train.distributed import is_main_process
-
     if not is_main_process():
         return
     err.print(f"[dim]omicsformer:[/dim] {escape(message)}", markup=True)

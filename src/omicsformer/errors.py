@@ -35,3 +35,13 @@ class MissingDependencyError(OmicsformerError):
 
 class FetchError(OmicsformerError):
     """A download failed: the server could not be reached, refused, or sent a damaged file."""
+
+
+class InvalidData(DataError, ValueError):
+    """A :class:`DataError` raised through the Python API: also a ``ValueError``, which is what
+    scikit-learn's model-selection tools expect of bad input."""
+
+
+class InvalidConfig(ConfigError, ValueError):
+    """A :class:`ConfigError` raised through the Python API: also a ``ValueError``, as
+    scikit-learn expects of an invalid parameter."""

@@ -1,65 +1,45 @@
-"""Runs: load data, split, preprocess, fit a model, and save everything in a run folder.
+"""One run: load data and resolve its task, split, preprocess on the training part, fit a model
+(with its augmentations), and write the run folder (:mod:`omicsformer.runs`).
 
-A run folder holds everything needed to repeat or reuse a run::
-
-    config.yaml             the RunConfig (re-run with `omicsformer train --config`)
-    splits.json             train / val / test sample IDs, the seed and grouped_by
-    preprocess.safetensors  fitted preprocessing (training split only) and gene names
-    model/                  model.json (name, options, target, genes) + weights
-    predictions.csv         sample_id, split, true, predicted, per-class probabilities
-    metrics.json            {"train": ..., "val": ..., "test": ...}
-    run.json                task, sizes, timings, software versions
-
-The folder is built in a hidden staging folder and renamed into place when complete.
+:func:`train_run` trains and saves one model on one split, :func:`resume_run` continues an
+interrupted one; the steps (:func:`prepare_data`, :func:`make_split` / :func:`make_folds`,
+:func:`preprocess_split`, :func:`fit_model`) are shared with ``compare``, ``tune``, the
+benchmarks and the Python API.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import platform
 import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import anndata as ad
 import numpy as np
 import pandas as pd
-import yaml
 
-from omicsformer import __version__
-from omicsformer.augment import AugmentContext, batch_pipeline, build_augmenters, expand_dataset
+from omicsformer.augment.training import augment_training, check_augmentation
 from omicsformer.config import RunConfig
 from omicsformer.console import note
 from omicsformer.data import tcga
 from omicsformer.data.batch import batch_labels
-from omicsformer.data.datasets import dataset_for
 from omicsformer.data.formats import SCALE_KEY, check_scale
 from omicsformer.data.preprocess import Preprocessor, check_values
-from omicsformer.data.readers import describe_columns, load_data
-from omicsformer.data.splits import Split, kfold_splits, splits_to_json, train_val_test_split
+from omicsformer.data.readers import load_data
+from omicsformer.data.splits import Split, kfold_splits, train_val_test_split
 from omicsformer.data.targets import drop_missing_targets, is_missing, require_columns
-from omicsformer.errors import ConfigError, DataError, RunError
-from omicsformer.fileio import (
-    OutputFolder,
-    read_file,
-    verify_output,
-    write_json,
-    write_with,
-    write_yaml,
-)
+from omicsformer.errors import ConfigError, DataError
+from omicsformer.fileio import write_json, write_yaml
 from omicsformer.models import MODELS, FitData, Model, ModelContext, ModelSpec, Runtime, build_model
-from omicsformer.models.base import load_model, require_task, save_model
-from omicsformer.report.plots import learning_curve
+from omicsformer.models.base import require_task
+from omicsformer.ranks import is_main_process
+from omicsformer.runs import check_same_split, run_folder, splits_record, write_run
 from omicsformer.tasks import TASKS, TargetInfo, Task
-from omicsformer.train.distributed import is_main_process
+from omicsformer.tasks.resolve import numeric_class_hint, resolve_target, target_columns
 from omicsformer.train.engine import CHECKPOINT
-
-PARTS = ("train", "val", "test")
 
 
 @dataclass
@@ -90,6 +70,12 @@ class PreparedData:
         column = self.group_by if self.group_by is not None else config.data.group_by
         return None if column is None else self.adata.obs[column].astype(str).to_numpy()
 
+    def without_values(self) -> PreparedData:
+        """The same samples and targets without the expression matrix: what a run's record
+        (splits, predictions) needs, kept by a fitted estimator instead of the data."""
+        obs = pd.DataFrame(index=self.adata.obs_names)
+        return dataclasses.replace(self, adata=ad.AnnData(obs=obs))
+
     def batches(self, config: RunConfig) -> np.ndarray | None:
         """(N,) the ``--batch-key`` value of every sample, or None."""
         column = config.data.batch_key
@@ -117,97 +103,10 @@ class FitResult:
         return TASKS.get(self.model.context.target.task)
 
 
-SMALLEST_CLASS = 3  # a class needs a sample in each of train, validation and test
-
-
-def infer_task(series: pd.Series) -> str:
-    """The task ``--task auto`` picks for a target column.
-
-    Text, booleans and numbers with few distinct values are classes; numbers with many
-    distinct values (more than 20, or more than 10 with fractions) are a quantity
-    (regression). Whole numbers with 11 to 20 distinct values are classes only if every one
-    is frequent enough to be split; otherwise they are read as a count (regression).
-    """
-    values = series.dropna()
-    numbers = pd.to_numeric(values, errors="coerce")
-    if len(values) == 0 or numbers.isna().any() or pd.api.types.is_bool_dtype(values):
-        return "classification"
-    distinct = numbers.nunique()
-    whole = bool(np.all(np.isclose(numbers, np.round(numbers))))
-    if distinct > 20 or (distinct > 10 and not whole):
-        return "regression"
-    if distinct > 10 and numbers.value_counts().min() < SMALLEST_CLASS:
-        return "regression"
-    return "classification"
-
-
-def resolve_target(config: RunConfig, adata: ad.AnnData) -> tuple[str, list[str]]:
-    """The task and its target column(s): from --task / --target / --time --event, or the
-    built-in dataset's default targets. The choice is printed."""
-    t, d = config.task, config.data
-    if t.name == "survival" and t.time is None and not d.target:
-        derived = ["os_time", "os_event"]  # overall survival from a clinical table
-        if all(c in adata.obs.columns for c in derived):
-            note("task: survival (overall survival: time 'os_time', event 'os_event')")
-            return "survival", derived
-    if t.time is not None:
-        if t.name not in ("auto", "survival"):
-            raise ConfigError(f"--time and --event define a survival target, not {t.name}")
-        require_columns(adata, [t.time, t.event])
-        note(f"task: survival (time {t.time!r}, event {t.event!r})")
-        return "survival", [t.time, t.event]
-    if d.target:
-        require_columns(adata, [d.target])
-        if t.name == "survival":
-            raise ConfigError("a survival task needs --time and --event, not --target")
-        if t.name != "auto":
-            return t.name, [d.target]
-        column = adata.obs[d.target]
-        name = infer_task(column)
-        distinct = column.dropna().nunique()
-        why = "numeric" if name == "regression" else f"{distinct} distinct values"
-        note(f"task: {name} (target {d.target!r}, {why}); use --task to change it")
-        return name, [d.target]
-    spec = dataset_for(d.source)
-    if spec is not None and spec.default_targets:
-        name = t.name if t.name != "auto" else next(iter(spec.default_targets))
-        if name not in spec.default_targets:
-            raise ConfigError(
-                f"dataset {spec.name!r} has no default {name} target; give --target (or --time "
-                f"and --event); columns: {describe_columns(adata)}"
-            )
-        default = spec.default_targets[name]
-        columns = [default] if isinstance(default, str) else list(default)
-        if t.name == "auto":
-            note(f"task: {name} ({spec.name}'s default target {', '.join(columns)})")
-        return name, columns
-    raise ConfigError(
-        "--target is required (--time and --event for survival); available columns: "
-        f"{describe_columns(adata)}"
-    )
-
-
-def _numeric_class_hint(data: PreparedData) -> str:
-    """A hint for a classification target that may be a quantity."""
-    if data.task.name != "classification":
-        return ""
-    column = data.target.columns[0]
-    numbers = pd.to_numeric(data.adata.obs[column], errors="coerce")
-    if numbers.notna().all():
-        return (
-            f"; if {column!r} is a quantity rather than classes, use --task regression "
-            "(see `omicsformer models` for the models that support it)"
-        )
-    return ""
-
-
 def prepare_data(config: RunConfig) -> PreparedData:
     """Load the data of ``config``, pick the task and encode the target, and check the values."""
-    d, t = config.data, config.task
-    wanted = [c for c in (d.target, t.time, t.event) if c]
-    if t.name == "survival" and not wanted:
-        wanted = ["os_time", "os_event"]  # the default survival target of a clinical table
-    wanted += [c for c in (d.batch_key, d.group_by) if c]
+    d = config.data
+    wanted = target_columns(config) + [c for c in (d.batch_key, d.group_by) if c]
     adata = load_data(
         d.source,
         labels=d.labels,
@@ -221,6 +120,13 @@ def prepare_data(config: RunConfig) -> PreparedData:
         sample_types=d.sample_types,
     )
     tcga.add_barcode_columns(adata)  # patient and tss of TCGA barcodes, for grouped splits
+    return prepare_cohort(config, adata)
+
+
+def prepare_cohort(config: RunConfig, adata: ad.AnnData) -> PreparedData:
+    """Pick the task of ``config`` for ``adata`` (already read), encode the target, and check
+    the values; samples with a missing target are dropped (count printed)."""
+    d = config.data
     check_scale(adata, config.preprocess.transform)
     task_name, columns = resolve_target(config, adata)
     task = TASKS.get(task_name)
@@ -289,7 +195,7 @@ def make_split(config: RunConfig, data: PreparedData) -> Split:
             groups=data.groups(config),
         )
     except DataError as exc:
-        raise DataError(f"{exc}{_numeric_class_hint(data)}") from None
+        raise DataError(f"{exc}{numeric_class_hint(data)}") from None
 
 
 def make_folds(
@@ -310,7 +216,7 @@ def make_folds(
             groups=data.groups(config),
         )
     except DataError as exc:
-        raise DataError(f"{exc}{_numeric_class_hint(data)}") from None
+        raise DataError(f"{exc}{numeric_class_hint(data)}") from None
 
 
 @dataclass
@@ -373,7 +279,7 @@ def fit_model(
     task = data.task
     state = task.fit_state(arrays.y("train"), config.task)
     start = time.perf_counter()
-    x_train, y_train, runtime, augmenters = _augment(config, data, arrays, runtime)
+    x_train, y_train, runtime, augmenters = augment_training(config, data, arrays, runtime)
     fitted = model.fit(
         FitData(
             x_train=x_train,
@@ -404,50 +310,6 @@ def fit_model(
         task_state=state,
         augmenters=augmenters,
     )
-
-
-def augment_context(config: RunConfig, data: PreparedData, arrays: SplitArrays) -> AugmentContext:
-    bases = {"log1p": float(np.e), "log2p1": 2.0}
-    return AugmentContext(
-        task=data.task.name,
-        n_classes=len(data.target.classes),
-        seed=config.seed,
-        gene_scale=arrays.preprocessor.scale,
-        log_base=bases.get(config.preprocess.transform),
-    )
-
-
-def _augment(
-    config: RunConfig, data: PreparedData, arrays: SplitArrays, runtime: Runtime
-) -> tuple[np.ndarray, np.ndarray, Runtime, list[Any]]:
-    """Fit the augmenters on the training part only; add dataset-level synthetic patients to
-    the training arrays and hand batch-level ones to the training loop."""
-    x_train, y_train = arrays.x("train"), arrays.y("train")
-    augmenters = build_augmenters(config.augment.methods)
-    if not augmenters:
-        return x_train, y_train, runtime, []
-    context = augment_context(config, data, arrays)
-    # dataset augmenters learn from the real patients; batch augmenters see the training set
-    # the loop draws from, synthetic patients included (SMOTE's neighbours index into it)
-    for augmenter in (a for a in augmenters if a.kind == "dataset"):
-        augmenter.fit(x_train, y_train, context)
-    x_train, y_train = expand_dataset(augmenters, x_train, y_train)
-    for augmenter in (a for a in augmenters if a.kind == "batch"):
-        augmenter.fit(x_train, y_train, context)
-    runtime = dataclasses.replace(runtime, augment=batch_pipeline(augmenters))
-    return x_train, y_train, runtime, augmenters
-
-
-def check_augmentation(config: RunConfig, model_name: str) -> None:
-    """Batch augmentations need a model trained in batches (a neural one)."""
-    augmenters = build_augmenters(config.augment.methods)
-    spec = MODELS.get(model_name)
-    batch = [a.name for a in augmenters if a.kind == "batch"]
-    if batch and spec.family != "neural":
-        raise ConfigError(
-            f"{', '.join(batch)} augment(s) training batches of neural models; {model_name!r} "
-            "is not trained in batches (cvae works with every model)"
-        )
 
 
 def fit_split(
@@ -497,35 +359,6 @@ def init_genes(pretrained: Any, data: PreparedData) -> list[str] | None:
     return list(pretrained.genes)
 
 
-def prediction_frame(
-    task: Task,
-    target: TargetInfo,
-    sample_ids: np.ndarray,
-    output: np.ndarray,
-    y: np.ndarray | None,
-    state: dict[str, Any],
-    split_name: str | np.ndarray | None = None,
-) -> pd.DataFrame:
-    """predictions.csv content: sample_id, (split), then the task's columns."""
-    columns: dict[str, Any] = {"sample_id": sample_ids}
-    if split_name is not None:
-        columns["split"] = split_name
-    columns.update(task.prediction_columns(y, output, target, state))
-    return pd.DataFrame(columns)
-
-
-def software_versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    versions = {"omicsformer": __version__, "python": platform.python_version()}
-    for package in ("torch", "numpy", "scikit-learn", "anndata", "pandas"):
-        try:
-            versions[package] = version(package)
-        except PackageNotFoundError:
-            versions[package] = "not installed"
-    return versions
-
-
 def train_run(
     config: RunConfig,
     out: str | Path,
@@ -562,10 +395,10 @@ def train_run(
         checkpoint = folder / "checkpoint"
         try:
             if resume:
-                _check_same_split(folder, split, data)
+                check_same_split(folder, split, data)
             else:
                 write_yaml(folder / "config.yaml", config.to_dict())
-                write_json(folder / "splits.json", _splits_record(config, data, split))
+                write_json(folder / "splits.json", splits_record(config, data, split))
             runtime = runtime_for(
                 config,
                 pretrained,
@@ -590,207 +423,9 @@ def runtime_for(config: RunConfig, pretrained: Any = None, **settings: Any) -> R
     return Runtime(train=config.train, init=pretrained, finetune=config.model.finetune, **settings)
 
 
-def run_folder(out: str | Path, *, overwrite: bool = False) -> OutputFolder:
-    """The output folder of a training run (resumable from its per-epoch checkpoint)."""
-    return OutputFolder(out, kind="run", overwrite=overwrite, checkpoint=f"checkpoint/{CHECKPOINT}")
-
-
 def resume_run(out: str | Path, *, on_epoch_end: Callable[[int], None] | None = None):
     """Continue an interrupted :func:`train_run` from its last completed epoch."""
     output = run_folder(out)
     output.check(resume=True)
     config = RunConfig.from_yaml(output.path / "config.yaml")
     return train_run(config, out, resume=True, on_epoch_end=on_epoch_end)
-
-
-def _splits_record(config: RunConfig, data: PreparedData, split: Split) -> dict:
-    return splits_to_json(
-        split,
-        data.sample_ids,
-        seed=config.seed,
-        stratified_on=data.target.columns,
-        grouped_by=data.group_by,
-    )
-
-
-def _check_same_split(folder: Path, split: Split, data: PreparedData) -> None:
-    saved = read_file(folder / "splits.json", lambda p: json.loads(p.read_text()))
-    now = splits_to_json(split, data.sample_ids)
-    if any(saved.get(part) != now[part] for part in now):
-        raise RunError("the data no longer gives the interrupted run's split; cannot resume")
-
-
-def write_run(
-    folder: Path, config: RunConfig, data: PreparedData, split: Split, result: FitResult
-) -> None:
-    write_yaml(folder / "config.yaml", config.to_dict())
-    write_json(folder / "splits.json", _splits_record(config, data, split))
-    history = getattr(result.model, "history", None)
-    if history:
-        frame = pd.DataFrame(history)
-        write_with(folder / "history.csv", lambda tmp: frame.to_csv(tmp, index=False))
-        write_with(
-            folder / "learning_curve.png",
-            lambda tmp: learning_curve(
-                frame,
-                tmp,
-                monitor=result.fitted.get("monitor", "loss"),
-                best_epoch=result.fitted.get("best_epoch"),
-            ),
-        )
-    result.preprocessor.save(folder / "preprocess.safetensors")
-    save_model(result.model, result.spec, result.options, folder / "model", result.fitted)
-    frames = [
-        prediction_frame(
-            data.task,
-            data.target,
-            data.sample_ids[idx],
-            result.outputs[part],
-            data.y[idx],
-            result.task_state,
-            part,
-        )
-        for part, idx in split.items()
-        if len(idx)
-    ]
-    predictions = pd.concat(frames, ignore_index=True)
-    write_with(folder / "predictions.csv", lambda tmp: predictions.to_csv(tmp, index=False))
-    write_json(folder / "task_state.json", result.task_state)
-    write_json(folder / "metrics.json", result.metrics)
-    _write_task_plots(folder, data, split, result)
-    write_json(
-        folder / "run.json",
-        {
-            "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            "model": config.model.name,
-            "target": data.target.to_dict(),
-            "n_samples": {part: len(idx) for part, idx in split.items()},
-            "n_genes_input": len(data.genes),
-            "n_genes_model": result.preprocessor.n_genes,
-            "n_parameters": result.model.n_parameters(),
-            "fitted": {k: v for k, v in result.fitted.items() if k != "architecture"},
-            "fit_seconds": round(result.fit_seconds, 3),
-            "predict_seconds": round(result.predict_seconds, 3),
-            "software": software_versions(),
-        },
-    )
-
-
-def _write_task_plots(folder: Path, data: PreparedData, split: Split, result: FitResult) -> None:
-    """Kaplan-Meier curves by predicted risk (survival) or predicted vs observed (regression),
-    for the test patients."""
-    from omicsformer.report.plots import kaplan_meier_by_risk, predicted_vs_observed
-
-    test = split["test"]
-    if data.task.name == "survival":
-        y = data.y[test]
-        write_with(
-            folder / "km_test.png",
-            lambda tmp: kaplan_meier_by_risk(y[:, 0], y[:, 1] > 0, result.outputs["test"], tmp),
-        )
-    elif data.task.name == "regression":
-        write_with(
-            folder / "predicted_vs_observed.png",
-            lambda tmp: predicted_vs_observed(data.y[test], result.outputs["test"], tmp),
-        )
-
-
-# --------------------------------------------------------------------------- using a saved run
-@dataclass
-class LoadedRun:
-    folder: Path
-    config: RunConfig
-    preprocessor: Preprocessor
-    model: Model
-    spec: ModelSpec
-    target: TargetInfo
-    task_state: dict[str, Any]
-
-    @property
-    def task(self) -> Task:
-        return TASKS.get(self.target.task)
-
-
-def load_run(folder: str | Path) -> LoadedRun:
-    """Load a finished run folder (config, preprocessing, model), after checking that its
-    files are exactly those omicsformer wrote."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        partial = run_folder(folder).path
-        hint = " (an unfinished run exists; resume it with --resume)" if partial.exists() else ""
-        raise RunError(f"{folder}: run folder not found{hint}")
-    verify_output(folder, "run", "a run folder made by `omicsformer train`")
-    config = read_file(
-        folder / "config.yaml", lambda p: RunConfig.from_dict(yaml.safe_load(p.read_text()))
-    )
-    preprocessor = read_file(folder / "preprocess.safetensors", Preprocessor.load)
-    model, spec, _ = load_model(folder / "model")
-    state = read_file(folder / "task_state.json", lambda p: json.loads(p.read_text()))
-    return LoadedRun(folder, config, preprocessor, model, spec, model.context.target, state)
-
-
-def predict_run(run: LoadedRun, adata: ad.AnnData) -> np.ndarray:
-    """The model's output for every sample of ``adata`` (genes realigned by name)."""
-    check_scale(
-        adata,
-        run.preprocessor.transform,
-        trained=True,
-        trained_scale=run.preprocessor.value_scale,
-    )
-    x = run.preprocessor.apply_to(adata)
-    return run.model.predict(x)
-
-
-def predictions_for(run: LoadedRun, adata: ad.AnnData) -> pd.DataFrame:
-    """predictions.csv rows for new data; the observed target is included when present."""
-    output = predict_run(run, adata)
-    frame = prediction_frame(
-        run.task, run.target, np.asarray(adata.obs_names), output, None, run.task_state
-    )
-    columns = [c for c in run.target.columns if c in adata.obs.columns]
-    if columns == run.target.columns:
-        observed = adata.obs[columns].reset_index(drop=True)
-        if len(columns) == 1:
-            observed.columns = ["true"]
-        for i, column in enumerate(observed.columns):
-            frame.insert(1 + i, column, observed[column].to_numpy())
-    return frame
-
-
-def warn_if_seen(run: LoadedRun, adata: ad.AnnData) -> int:
-    """Warn when samples of ``adata`` were used to fit the run (training or validation part):
-    their scores are optimistic. Returns how many were."""
-    record = read_file(run.folder / "splits.json", lambda p: json.loads(p.read_text()))
-    ids = set(map(str, adata.obs_names))
-    seen = {part: len(ids & set(record.get(part, []))) for part in ("train", "val")}
-    if sum(seen.values()):
-        note(
-            f"warning: {seen['train']} of these {len(ids)} samples were in the run's training "
-            f"part and {seen['val']} in its validation part; their scores are optimistic "
-            "(evaluate on patients the model has not seen)"
-        )
-    return sum(seen.values())
-
-
-def evaluate_run(
-    run: LoadedRun, adata: ad.AnnData, columns: list[str] | None = None
-) -> dict[str, Any]:
-    """Metrics of a saved model on labelled data (the run's target columns unless ``columns``).
-
-    For classification and regression, samples with a missing target are dropped.
-    """
-    target_info = run.target
-    if columns and columns != target_info.columns:
-        if len(columns) != len(target_info.columns):
-            raise ConfigError(
-                f"the run's {target_info.task} target has {len(target_info.columns)} column(s): "
-                f"{', '.join(target_info.columns)}"
-            )
-        target_info = TargetInfo(
-            task=target_info.task, columns=columns, classes=target_info.classes
-        )
-    require_columns(adata, target_info.columns)
-    if run.task.drops_missing:
-        adata = drop_missing_targets(adata, target_info.columns)
-    y = run.task.encode_like(adata.obs, target_info)
-    return run.task.metrics(y, predict_run(run, adata), run.task_state)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Generic, TypeVar
 
 from omicsformer.errors import ConfigError
@@ -29,14 +29,6 @@ class Registry(Generic[T]):
             raise ValueError(f"{self.kind} {name!r} is already registered")
         self._items[name] = item
         return item
-
-    def register(self, name: str) -> Callable[[T], T]:
-        """Decorator form of :meth:`add`."""
-
-        def decorator(item: T) -> T:
-            return self.add(name, item)
-
-        return decorator
 
     def get(self, name: str) -> T:
         """Return the object registered as ``name``."""

@@ -4,8 +4,18 @@ import numpy as np
 import pytest
 import torch
 
-from omicsformer.augment import AugmentContext, batch_pipeline, build_augmenters, parse_augment
+from omicsformer.augment import (
+    AUGMENTERS,
+    AugmentContext,
+    AugmentSpec,
+    batch_pipeline,
+    build_augmenters,
+    parse_specs,
+    split_specs,
+)
 from omicsformer.augment.base import Augmenter
+from omicsformer.augment.mixup import MixupOptions
+from omicsformer.augment.simple import NoiseOptions
 from omicsformer.config import RunConfig, TrainConfig
 from omicsformer.errors import ConfigError
 from omicsformer.models import MODELS, FitData, ModelContext, Runtime, build_model
@@ -139,11 +149,53 @@ def test_unsupported_tasks_are_refused(data, spec, task, message):
 
 
 def test_parsing_is_strict():
-    assert parse_augment("noise:sigma=0.5") == ("noise", {"sigma": 0.5})
-    with pytest.raises(ConfigError, match="has no parameter 'alpha'"):
-        parse_augment("noise:alpha=1")
+    assert parse_specs(["noise:sigma=0.5"]) == [AugmentSpec("noise", NoiseOptions(sigma=0.5))]
+    with pytest.raises(ConfigError, match="augmentation 'noise': alpha; valid keys: sigma"):
+        parse_specs(["noise:alpha=1"])
     with pytest.raises(ConfigError, match="unknown augmentation 'jitter'"):
-        parse_augment("jitter")
+        parse_specs(["jitter"])
+    with pytest.raises(ConfigError, match=r"'mask'.rate: must be in \[0, 1\), got 1.0"):
+        parse_specs(["mask:rate=1"])
+    with pytest.raises(ConfigError, match="'mixup'.alpha: must be greater than 0"):
+        parse_specs(["mixup:alpha=0"])
+    with pytest.raises(ConfigError, match="'sigma=1' follows no augmentation"):
+        parse_specs(["sigma=1", "noise"])
+
+
+def test_one_spelling_as_the_cli_splits_it_and_the_older_colon_form():
+    mixup = AugmentSpec("mixup", MixupOptions(alpha=0.2, within_class=True))
+    noise = AugmentSpec("noise", NoiseOptions(sigma=0.3))
+    # --augment noise:sigma=0.3,mixup:alpha=0.2,within_class=true, split on commas by the CLI
+    cli = "noise:sigma=0.3,mixup:alpha=0.2,within_class=true".split(",")
+    assert parse_specs(cli) == [noise, mixup]
+    assert parse_specs(["noise", "sigma=0.3", "none", ""]) == [noise]
+    assert parse_specs(["mixup:alpha=0.2:within_class=true"]) == [mixup]  # saved configs
+    assert parse_specs(["mixup:alpha=0.2,within_class=true"]) == [mixup]
+    # bench augmentation compares alternatives: one text per augmentation
+    assert split_specs("none,noise,mixup:alpha=0.2,within_class=true,cvae:epochs=5") == [
+        "none",
+        "noise",
+        "mixup:alpha=0.2,within_class=true",
+        "cvae:epochs=5",
+    ]
+
+
+def test_kinds_are_known_without_building(monkeypatch):
+    def refuse(self, options):
+        raise AssertionError("built")
+
+    for cls in {cls for _, cls in AUGMENTERS.items()}:
+        monkeypatch.setattr(cls, "__init__", refuse)
+    specs = parse_specs(["noise", "cvae:ratio=2", "smote:k=3"])
+    assert [s.kind for s in specs] == ["batch", "dataset", "batch"]
+    assert specs[1].options.ratio == 2.0
+
+
+def test_every_augmenter_declares_its_options_once():
+    for name, cls in AUGMENTERS.items():
+        built = AugmentSpec(name, cls.Options()).build()
+        assert isinstance(built, cls) and cls.kind in ("batch", "dataset")
+        assert build_augmenters([name])[0].describe() == built.describe()
 
 
 class Spy(Augmenter):

@@ -3,9 +3,9 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
 
-from omicsformer.data.datasets import DATASETS, load_builtin
-from omicsformer.data.datasets.synthetic import make_synthetic
-from omicsformer.errors import DataError
+from omicsformer.data.datasets import DATASETS, load_builtin, parse_source
+from omicsformer.data.datasets.synthetic import SyntheticOptions, make_synthetic
+from omicsformer.errors import ConfigError, DataError
 
 
 def test_all_leukemia_shape_and_label_counts():
@@ -47,7 +47,7 @@ def test_synthetic_is_seeded_and_sized():
 def test_synthetic_reaches_60k_genes_and_rejects_more():
     big = make_synthetic(n_samples=8, n_genes=60_000, seed=0)
     assert big.adata.shape == (8, 60_000)
-    with pytest.raises(DataError, match="n_genes must be between"):
+    with pytest.raises(ConfigError, match=r"n_genes: must be in \[1, 60000\], got 60001"):
         make_synthetic(n_genes=60_001)
 
 
@@ -66,3 +66,27 @@ def test_planted_pairs_drive_the_label_beyond_single_genes():
     assert single_acc < 0.62  # the genes alone carry (almost) nothing
     assert pair_acc > 0.8
     assert pair_acc - single_acc > 0.2
+
+
+def test_synthetic_options_are_typed_checked_once_and_written_back_as_the_same_text():
+    spec, options = parse_source("synthetic:n_samples=60,n_genes=20,noise=0.3,seed=4")
+    assert spec.name == "synthetic"
+    assert options == SyntheticOptions(n_samples=60, n_genes=20, noise=0.3, seed=4)
+    assert options.source == "synthetic:n_samples=60,n_genes=20,noise=0.3,seed=4"
+    assert parse_source(options.source)[1] == options
+    assert SyntheticOptions().source == "synthetic"
+    direct = SyntheticOptions.parse({"n_samples": 60, "n_genes": 20, "noise": 0.3, "seed": 4})
+    np.testing.assert_array_equal(direct.generate().adata.X, load_builtin(options.source).X)
+    with pytest.raises(DataError, match="has no parameter.*n_cells; valid: n_samples"):
+        SyntheticOptions.parse({"n_cells": 3})
+    with pytest.raises(ConfigError, match="module_correlation: must be in \\[0, 1\\)"):
+        SyntheticOptions.parse({"module_correlation": "1"})
+    with pytest.raises(ConfigError, match="n_genes: expected an integer, got 'many'"):
+        parse_source("synthetic:n_genes=many")
+    with pytest.raises(DataError, match="n_samples must be at least 20"):
+        make_synthetic(n_samples=10, n_classes=10)
+
+
+def test_datasets_without_parameters_refuse_them():
+    with pytest.raises(DataError, match="'all-leukemia' has no parameter.*; valid: \\(none\\)"):
+        parse_source("all-leukemia:n=3")

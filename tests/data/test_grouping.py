@@ -7,6 +7,7 @@ import pytest
 from omicsformer.data.datasets.synthetic import make_synthetic
 from omicsformer.data.grouping import (
     Grouping,
+    gene_set_file,
     gene_set_membership,
     gmt_grouping,
     kmeans_grouping,
@@ -16,6 +17,7 @@ from omicsformer.data.grouping import (
     shipped_gene_sets,
 )
 from omicsformer.errors import ConfigError, DataError
+from omicsformer.nn.settings import AttentionSettings
 
 
 def test_random_grouping_is_a_seeded_balanced_partition():
@@ -97,6 +99,20 @@ def test_gmt_missing_file_and_unknown_strategy(tmp_path):
         make_grouping("pathways", ["A"], np.zeros((2, 1)), 1, 0)
     with pytest.raises(ConfigError, match="n_groups must be between"):
         random_grouping(5, 6, 0)
+
+
+def test_gene_set_specs_share_the_option_language(tmp_path):
+    path = write_gmt(tmp_path, "S1\td\tA\tB\nS2\td\tC\n")
+    assert gene_set_file(f"gmt:{path}") == gene_set_file(f"gmt:path={path}") == path
+    assert gene_set_file("go-bp").name == "go_bp.gmt.gz"
+    assert gene_set_file("random") is None and gene_set_file("go-bp:path=x") is None
+    with pytest.raises(ConfigError, match="gmt needs a file, gmt:PATH"):
+        gene_set_file("gmt:")
+    genes, x = ["A", "B", "C"], np.zeros((2, 3))
+    short = make_grouping(f"gmt:{path}", genes, x, 1, 0)
+    assert make_grouping(f"gmt:path={path}", genes, x, 1, 0).names == short.names == ["S1", "S2"]
+    mask = AttentionSettings(attention_mask=f"gmt:path={path}")
+    assert mask.gene_set_file() == path
 
 
 def test_grouping_round_trips_through_json():

@@ -1,5 +1,7 @@
 """gene-transformer and hybrid: every backend trains, tiny batches are overfit, options checked."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -117,12 +119,40 @@ def test_hybrid_with_unequal_groups_masks_the_padding(tmp_path):
         bad.architecture(bad.options, bad.context, x)
 
 
-def test_backend_choice_is_checked_before_training():
-    spec = MODELS.get("gene-transformer")
+ATTENTION_MODELS = [
+    name
+    for name, spec in MODELS.items()
+    if "attention" in {f.name for f in dataclasses.fields(spec.options)}
+]
+
+
+def test_every_model_that_takes_attention_is_covered():
+    assert {"attomics", "gene-transformer", "hybrid"} <= set(ATTENTION_MODELS)
+
+
+@pytest.mark.parametrize("name", ATTENTION_MODELS)
+def test_backend_choice_is_checked_before_training(name):
+    """docs/architecture.md rule 8, for every model with an ``attention`` option."""
+    spec = MODELS.get(name)
     with pytest.raises(ConfigError, match="'flash' does not run on cpu"):
         spec.validate({"attention": "flash"}, TrainConfig(device="cpu", precision="bf16-mixed"))
-    with pytest.raises(ConfigError, match="unknown attention backend 'fast'"):
+    with pytest.raises(ConfigError, match="'flash' does not support torch.float32"):
+        spec.validate({"attention": "flash"}, TrainConfig(device="cuda", precision="32"))
+    valid = ", ".join(BACKENDS.names())
+    with pytest.raises(ConfigError, match=f"attention: 'fast' is not one of: {valid}"):
         spec.validate({"attention": "fast"}, TrainConfig(device="cpu"))
+    for backend in CPU_BACKENDS:
+        spec.validate({"attention": backend}, TrainConfig(device="cpu"))
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+def test_attomics_trains_with_every_cpu_backend(batch, backend):
+    """Backends built for a fixed number of tokens (linformer) get the group count."""
+    x, y = batch
+    options = {"n_groups": 4, "n_blocks": 2, "token_sizes": [8, 4], "attention": backend}
+    model = build_model(MODELS.get("attomics"), options, context())
+    model.fit(FitData(x, y), Runtime(train=TrainConfig(max_epochs=2, batch_size=5), progress=False))
+    assert model.predict(x).shape == (10, 2)
 
 
 @pytest.mark.parametrize(

@@ -9,15 +9,9 @@ import pytest
 import torch
 
 from omicsformer.config import TrainConfig
+from omicsformer.models.transfer import freeze_all_but_head, transfer
 from omicsformer.pretrain.masked import MaskedExpression, masked_mse
-from omicsformer.pretrain.run import (
-    align,
-    freeze_all_but_head,
-    load_pretrained,
-    pretrain_network,
-    standardize,
-    transfer,
-)
+from omicsformer.pretrain.run import align, load_pretrained, pretrain_network, standardize
 
 SMALL = {
     "gene-transformer": {"dim": 16, "layers": 1, "heads": 2},

@@ -9,7 +9,6 @@ import pytest
 
 from omicsformer.data.datasets import load_builtin
 from omicsformer.errors import DataError
-from omicsformer.pipeline import infer_task
 from omicsformer.tasks.survival import SurvivalTask, parse_events
 
 SYNTH = "synthetic:n_samples=90,n_genes=30,n_modules=1,module_size=5"
@@ -113,13 +112,6 @@ def test_synthetic_survival_and_response_follow_the_planted_pairs():
     assert np.corrcoef(risk, obs["response"])[0, 1] > 0.5
     singles = max(abs(np.corrcoef(x[:, col[p.a]], obs["response"])[0, 1]) for p in data.pairs)
     assert singles < 0.2
-
-
-def test_task_inference():
-    assert infer_task(pd.Series(np.linspace(0, 1, 50))) == "regression"
-    assert infer_task(pd.Series(["a", "b"] * 10)) == "classification"
-    assert infer_task(pd.Series([0, 1, 2] * 10)) == "classification"
-    assert infer_task(pd.Series([True, False] * 10)) == "classification"
 
 
 def test_event_parsing():

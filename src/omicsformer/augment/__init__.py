@@ -13,15 +13,22 @@ cvae       dataset   conditional VAE samples per class (ratio)   classification
 
 Every augmenter is fitted on the training split only; batch augmenters run inside the training
 loop of neural models on training batches only, seeded by (seed, epoch); dataset augmenters add
-synthetic patients to the training set (any model). Parameters follow the name, separated by
-colons: ``--augment noise:sigma=0.2,mixup:alpha=0.4:within_class=true``.
+synthetic patients to the training set (any model). Parameters follow the name in the one option
+language (:func:`omicsformer.config.parse_spec`): ``noise:sigma=0.2``, ``mixup:alpha=0.4,
+within_class=true``; in a comma-separated list a ``key=value`` item belongs to the augmentation
+before it (``--augment noise:sigma=0.2,mixup:alpha=0.4,within_class=true``). The older colon form
+(``mixup:alpha=0.4:within_class=true``, in saved configs) is read too.
+
+:func:`parse_specs` reads the list once into :class:`AugmentSpec` (name + the augmenter's typed
+options); a spec tells its ``kind`` without building anything, and :meth:`AugmentSpec.build`
+makes the (unfitted) augmenter.
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
-from typing import Any, get_type_hints
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -32,7 +39,7 @@ from omicsformer.augment.cvae import CVAEAugmenter
 from omicsformer.augment.mixup import Mixup
 from omicsformer.augment.simple import GaussianNoise, GeneMask, LibrarySizeScaling
 from omicsformer.augment.smote import Smote
-from omicsformer.config import coerce, yaml_value
+from omicsformer.config import from_dict, parse_spec
 from omicsformer.errors import ConfigError
 from omicsformer.registry import Registry
 
@@ -41,34 +48,67 @@ for _cls in (GaussianNoise, GeneMask, LibrarySizeScaling, Mixup, Smote, CVAEAugm
     AUGMENTERS.add(_cls.name, _cls)
 
 
-def parse_augment(spec: str) -> tuple[str, dict[str, Any]]:
-    """``name:key=value:key=value`` -> (name, typed parameters)."""
-    name, *items = [part.strip() for part in spec.split(":")]
-    cls = AUGMENTERS.get(name)
-    hints = get_type_hints(cls.__init__)
-    valid = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-    params: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ConfigError(f"augmentation parameter {item!r} must be KEY=VALUE (in {spec!r})")
-        if key not in valid:
-            raise ConfigError(
-                f"augmentation {name!r} has no parameter {key!r}; valid: {', '.join(valid)}"
-            )
-        params[key] = coerce(yaml_value(value), hints[key], f"{name}.{key}")
-    return name, params
+@dataclass(frozen=True)
+class AugmentSpec:
+    """One augmentation as configured: its registry name and typed options."""
+
+    name: str
+    options: Any
+
+    @property
+    def augmenter(self) -> type[Augmenter]:
+        return AUGMENTERS.get(self.name)
+
+    @property
+    def kind(self) -> str:
+        """``batch`` or ``dataset``, without building the augmenter."""
+        return self.augmenter.kind
+
+    def build(self) -> Augmenter:
+        """A new, unfitted augmenter."""
+        return self.augmenter(self.options)
 
 
-def build_augmenters(specs: list[str]) -> list[Augmenter]:
-    """Augmenters from their specs (``none`` and empty entries are skipped)."""
-    result = []
-    for spec in specs:
-        if spec.strip() in ("", "none"):
+def parse_specs(methods: list[str]) -> list[AugmentSpec]:
+    """Read ``--augment`` entries (``config.augment.methods``) once: names checked against the
+    registry, options typed and range-checked by each augmenter's ``Options``. ``none`` and
+    empty entries are skipped; a ``key=value`` entry continues the augmentation before it."""
+    return [_parse_one(text) for text in _grouped(methods)]
+
+
+def split_specs(text: str) -> list[str]:
+    """A comma-separated ``--augment`` value as one text per augmentation:
+    ``noise,mixup:alpha=0.2,within_class=true`` -> ``["noise", "mixup:alpha=0.2,within_class=
+    true"]`` (``none`` kept, for lists of alternatives)."""
+    return _grouped(text.split(","), keep_none=True)
+
+
+def _grouped(entries: list[str], keep_none: bool = False) -> list[str]:
+    texts: list[str] = []
+    for entry in (e.strip() for e in entries):
+        if not entry or (entry == "none" and not keep_none):
             continue
-        name, params = parse_augment(spec)
-        result.append(AUGMENTERS.get(name)(**params))
-    return result
+        if "=" in entry and ":" not in entry.split("=", 1)[0]:  # key=value of the one before
+            if not texts or texts[-1] == "none":
+                raise ConfigError(f"augmentation parameter {entry!r} follows no augmentation")
+            texts[-1] += ("," if ":" in texts[-1] else ":") + entry
+        else:
+            texts.append(entry)
+    return texts
+
+
+def _parse_one(text: str) -> AugmentSpec:
+    """One ``name:key=value,...`` augmentation (or the older ``name:key=value:key=value``)."""
+    name, sep, rest = text.partition(":")
+    name, params = parse_spec(name + sep + rest.replace(":", ","), what="augmentation")
+    cls = AUGMENTERS.get(name)
+    return AugmentSpec(name, from_dict(cls.Options, params, f"augmentation {name!r}"))
+
+
+def build_augmenters(methods: list[str]) -> list[Augmenter]:
+    """New, unfitted augmenters from ``--augment`` entries (with specs already parsed by
+    :func:`parse_specs`, build each: ``[spec.build() for spec in specs]``)."""
+    return [spec.build() for spec in parse_specs(methods)]
 
 
 def batch_pipeline(augmenters: list[Augmenter]) -> Callable[..., tuple[Tensor, Tensor]] | None:
@@ -100,9 +140,11 @@ def expand_dataset(
 __all__ = [
     "AUGMENTERS",
     "AugmentContext",
+    "AugmentSpec",
     "Augmenter",
     "batch_pipeline",
     "build_augmenters",
     "expand_dataset",
-    "parse_augment",
+    "parse_specs",
+    "split_specs",
 ]

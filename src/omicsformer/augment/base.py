@@ -37,10 +37,13 @@ class AugmentContext:
 
 
 class Augmenter:
-    """Base class. Subclasses set ``name``, ``kind`` ("batch" or "dataset"), ``tasks``."""
+    """Base class. Subclasses set ``name``, ``kind`` ("batch" or "dataset"), ``tasks``, and
+    ``Options``, the dataclass of their parameters (defaults and ranges, declared once), which
+    their constructor takes. ``kind`` is a class attribute, so it is known without building."""
 
     name: ClassVar[str]
     kind: ClassVar[str]
+    Options: ClassVar[type]
     tasks: ClassVar[tuple[str, ...]] = ("classification", "survival", "regression")
     why_not: ClassVar[str] = ""
 

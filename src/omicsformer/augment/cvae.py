@@ -21,13 +21,25 @@ discriminator tells real from synthetic patients (AUROC; 0.5 = indistinguishable
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from omicsformer.augment.base import AugmentContext, Augmenter
-from omicsformer.errors import ConfigError
+from omicsformer.config import bounded
+
+
+@dataclass(frozen=True)
+class CVAEOptions:
+    ratio: float = bounded(1.0, low=0, open_low=True)  # synthetic patients per real one
+    hidden: int = bounded(256, low=1)  # hidden width of encoder and decoder
+    latent: int = bounded(16, low=1)  # latent size Z
+    epochs: int = bounded(300, low=1)
+    lr: float = bounded(1e-3, low=0, open_low=True)
+    beta: float = bounded(1.0, low=0)  # weight of the KL term (after warm-up)
+    balance: bool = False  # equal numbers per class instead of the training proportions
 
 
 class ConditionalVAE(nn.Module):
@@ -60,21 +72,12 @@ class CVAEAugmenter(Augmenter):
     kind = "dataset"
     tasks = ("classification",)
     why_not = "the generator is conditioned on the class"
+    Options = CVAEOptions
 
-    def __init__(
-        self,
-        ratio: float = 1.0,
-        hidden: int = 256,
-        latent: int = 16,
-        epochs: int = 300,
-        lr: float = 1e-3,
-        beta: float = 1.0,
-        balance: bool = False,
-    ) -> None:
-        if ratio <= 0 or epochs < 1 or hidden < 1 or latent < 1:
-            raise ConfigError("cvae: ratio, epochs, hidden and latent must be positive")
-        self.ratio, self.hidden, self.latent = ratio, hidden, latent
-        self.epochs, self.lr, self.beta, self.balance = epochs, lr, beta, balance
+    def __init__(self, options: CVAEOptions) -> None:
+        o = options
+        self.ratio, self.hidden, self.latent = o.ratio, o.hidden, o.latent
+        self.epochs, self.lr, self.beta, self.balance = o.epochs, o.lr, o.beta, o.balance
 
     def fit(self, x: np.ndarray, y: np.ndarray, context: AugmentContext) -> CVAEAugmenter:
         super().fit(x, y, context)

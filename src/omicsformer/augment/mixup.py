@@ -9,12 +9,21 @@ Survival: disabled, since mixing two patients' follow-up times and censoring has
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from torch import Tensor
 
-from omicsformer.augment.base import Augmenter, one_hot
-from omicsformer.errors import ConfigError
+from omicsformer.augment.base import Augmenter
+from omicsformer.config import bounded
+from omicsformer.tasks import TASKS
+
+
+@dataclass(frozen=True)
+class MixupOptions:
+    alpha: float = bounded(0.4, low=0, open_low=True)  # λ ~ Beta(alpha, alpha)
+    within_class: bool = False  # partners of the same class only (labels unchanged)
 
 
 class Mixup(Augmenter):
@@ -22,16 +31,15 @@ class Mixup(Augmenter):
     kind = "batch"
     tasks = ("classification", "regression")
     why_not = "mixing follow-up times and censoring of two patients has no valid meaning"
+    Options = MixupOptions
 
-    def __init__(self, alpha: float = 0.4, within_class: bool = False) -> None:
-        if alpha <= 0:
-            raise ConfigError("mixup: alpha must be positive")
-        self.alpha, self.within_class = alpha, within_class
+    def __init__(self, options: MixupOptions) -> None:
+        self.alpha, self.within_class = options.alpha, options.within_class
 
     def _partners(self, y: Tensor, generator: torch.Generator) -> Tensor:
         b = y.shape[0]
         order = torch.randperm(b, generator=generator)
-        if not (self.within_class and self.context.task == "classification"):
+        if not (self.within_class and self.context.n_classes):  # no classes to stay within
             return order
         labels = (y.argmax(1) if y.dim() == 2 else y).cpu()
         partner = torch.arange(b)
@@ -47,14 +55,11 @@ class Mixup(Augmenter):
         partner = self._partners(y, generator).to(x.device)
         lam_x = lam.to(x.device, x.dtype)
         x_mixed = lam_x * x + (1 - lam_x) * x[partner]
-        if self.context.task == "regression":
-            lam_y = lam.squeeze(1).to(y.device, y.dtype)
-            return x_mixed, lam_y * y + (1 - lam_y) * y[partner]
-        if self.within_class:
-            return x_mixed, y
-        probabilities = one_hot(y, self.context.n_classes)
-        lam_y = lam.to(probabilities.device)
-        return x_mixed, lam_y * probabilities + (1 - lam_y) * probabilities[partner]
+        if self.within_class and self.context.n_classes:
+            return x_mixed, y  # the partner has the same class
+        return x_mixed, TASKS.get(self.context.task).mix_targets(
+            y, partner, lam, self.context.n_classes
+        )
 
 
 def _beta(alpha: float, n: int, generator: torch.Generator) -> Tensor:

@@ -11,22 +11,38 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from omicsformer.augment.base import AugmentContext, Augmenter
+from omicsformer.config import bounded
 from omicsformer.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class NoiseOptions:
+    sigma: float = bounded(0.1, low=0)  # SD of the noise, in z-score units
+
+
+@dataclass(frozen=True)
+class MaskOptions:
+    rate: float = bounded(0.1, low=0, high=1, open_high=True)  # chance a value is masked
+
+
+@dataclass(frozen=True)
+class ScaleOptions:
+    sigma: float = bounded(0.1, low=0)  # SD of the log size factor
 
 
 class GaussianNoise(Augmenter):
     name = "noise"
     kind = "batch"
+    Options = NoiseOptions
 
-    def __init__(self, sigma: float = 0.1) -> None:
-        if sigma < 0:
-            raise ConfigError("noise: sigma must be >= 0")
-        self.sigma = sigma
+    def __init__(self, options: NoiseOptions) -> None:
+        self.sigma = options.sigma
 
     def batch(
         self, x: Tensor, y: Tensor, generator: torch.Generator, rows: Tensor
@@ -38,11 +54,10 @@ class GaussianNoise(Augmenter):
 class GeneMask(Augmenter):
     name = "mask"
     kind = "batch"
+    Options = MaskOptions
 
-    def __init__(self, rate: float = 0.1) -> None:
-        if not 0 <= rate < 1:
-            raise ConfigError("mask: rate must be in [0, 1)")
-        self.rate = rate
+    def __init__(self, options: MaskOptions) -> None:
+        self.rate = options.rate
 
     def batch(
         self, x: Tensor, y: Tensor, generator: torch.Generator, rows: Tensor
@@ -54,11 +69,10 @@ class GeneMask(Augmenter):
 class LibrarySizeScaling(Augmenter):
     name = "scale"
     kind = "batch"
+    Options = ScaleOptions
 
-    def __init__(self, sigma: float = 0.1) -> None:
-        if sigma < 0:
-            raise ConfigError("scale: sigma must be >= 0")
-        self.sigma = sigma
+    def __init__(self, options: ScaleOptions) -> None:
+        self.sigma = options.sigma
 
     def fit(self, x, y, context: AugmentContext) -> LibrarySizeScaling:
         super().fit(x, y, context)

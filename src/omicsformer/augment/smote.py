@@ -9,13 +9,21 @@ single training sample has no neighbour and is left as is. Classification only.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from sklearn.neighbors import NearestNeighbors
 from torch import Tensor
 
 from omicsformer.augment.base import AugmentContext, Augmenter
-from omicsformer.errors import ConfigError
+from omicsformer.config import bounded
+
+
+@dataclass(frozen=True)
+class SmoteOptions:
+    k: int = bounded(5, low=1)  # same-class neighbours to interpolate towards
+    p: float = bounded(0.5, low=0, high=1)  # chance a sample is replaced in a batch
 
 
 class Smote(Augmenter):
@@ -23,11 +31,10 @@ class Smote(Augmenter):
     kind = "batch"
     tasks = ("classification",)
     why_not = "it interpolates between neighbours of the same class"
+    Options = SmoteOptions
 
-    def __init__(self, k: int = 5, p: float = 0.5) -> None:
-        if k < 1 or not 0 <= p <= 1:
-            raise ConfigError("smote: k must be >= 1 and p in [0, 1]")
-        self.k, self.p = k, p
+    def __init__(self, options: SmoteOptions) -> None:
+        self.k, self.p = options.k, options.p
 
     def fit(self, x: np.ndarray, y: np.ndarray, context: AugmentContext) -> Smote:
         super().fit(x, y, context)

@@ -33,18 +33,14 @@ import numpy as np
 import pandas as pd
 
 from omicsformer.augment.cvae import CVAEAugmenter
+from omicsformer.augment.training import check_augmentation
 from omicsformer.config import RunConfig
 from omicsformer.console import note
+from omicsformer.crossval import Fold, cross_validate, cv_folds, repeated_splits
 from omicsformer.errors import ConfigError
 from omicsformer.fileio import OutputFolder, write_text, write_with
 from omicsformer.models import MODELS, Runtime
-from omicsformer.pipeline import (
-    check_augmentation,
-    fit_model,
-    make_folds,
-    prepare_data,
-    preprocess_split,
-)
+from omicsformer.pipeline import fit_model, prepare_data
 
 
 def stratified_subsample(
@@ -132,63 +128,13 @@ def bench_augmentation(
     output.check()
     data = prepare_data(config)
     strata = data.task.strata(data.y, data.target)
-    splits = make_folds(config, data, folds)
+    splits = repeated_splits(config, data, folds)
     with output:
         folder = output.create()
-        rows: list[dict[str, Any]] = []
-        for fold, split in enumerate(splits):
-            for fraction in fractions:
-                train = stratified_subsample(
-                    split["train"],
-                    strata[split["train"]],
-                    fraction,
-                    config.seed + 100 * fold,
-                    min_per_class,
-                )
-                arrays = preprocess_split(config, data, {**split, "train": train})
-                for augment in augments:
-                    row: dict[str, Any] = {
-                        "fold": fold,
-                        "fraction": fraction,
-                        "n_train": len(train),
-                        "augment": augment,
-                    }
-                    run_config = dataclasses.replace(
-                        config,
-                        augment=dataclasses.replace(
-                            config.augment, methods=[] if augment == "none" else [augment]
-                        ),
-                    )
-                    try:
-                        result = fit_model(
-                            run_config,
-                            data,
-                            arrays,
-                            Runtime(train=config.train, progress=False),
-                            model_name=model,
-                        )
-                    except ConfigError as exc:  # e.g. mixup on survival: recorded, not fatal
-                        rows.append({**row, "status": "not available", "note": str(exc)})
-                        continue
-                    test = result.metrics["test"]
-                    row.update({m: test[m] for m in data.task.metric_names}, status="ok", note="")
-                    for augmenter in result.augmenters:
-                        if isinstance(augmenter, CVAEAugmenter):
-                            row.update(
-                                cvae_quality(
-                                    augmenter,
-                                    arrays.x("train"),
-                                    arrays.x("test"),
-                                    arrays.y("test"),
-                                    config.seed,
-                                )
-                            )
-                    rows.append(row)
-                    note(
-                        f"fold {fold + 1}/{folds} fraction {fraction:g} ({len(train)} patients) "
-                        f"{augment}: {data.task.main_metric} {test[data.task.main_metric]:.3f}"
-                    )
-        frame = pd.DataFrame(rows)
+        frame = cross_validate(
+            cv_folds(config, data, splits),
+            lambda fold: _fold_rows(fold, model, fractions, augments, strata, min_per_class),
+        )
         main = data.task.main_metric
         title = (
             f"{config.data.source}: {model}, {data.task.name}, {folds} folds, seed {config.seed}"
@@ -198,6 +144,73 @@ def bench_augmentation(
         write_with(folder / "learning_curves.png", lambda tmp: plot_curves(frame, main, title, tmp))
         output.publish()
     return frame
+
+
+def _fold_rows(
+    fold: Fold,
+    model: str,
+    fractions: list[float],
+    augments: list[str],
+    strata: np.ndarray,
+    min_per_class: int,
+) -> list[dict[str, Any]]:
+    """``model`` with each augmentation on each training fraction of one fold: one row each.
+    The fraction is a stratified subsample of the fold's training part, and preprocessing and
+    augmentation are fitted on it only; the validation part and the test fold stay the fold's."""
+    config, data = fold.config, fold.data
+    rows: list[dict[str, Any]] = []
+    for fraction in fractions:
+        train = stratified_subsample(
+            fold.split["train"],
+            strata[fold.split["train"]],
+            fraction,
+            config.seed + 100 * fold.index,
+            min_per_class,
+        )
+        arrays = fold.preprocess(train=train)  # on the subsample only
+        for augment in augments:
+            row: dict[str, Any] = {
+                "fold": fold.index,
+                "fraction": fraction,
+                "n_train": len(train),
+                "augment": augment,
+            }
+            run_config = dataclasses.replace(
+                config,
+                augment=dataclasses.replace(
+                    config.augment, methods=[] if augment == "none" else [augment]
+                ),
+            )
+            try:
+                result = fit_model(
+                    run_config,
+                    data,
+                    arrays,
+                    Runtime(train=config.train, progress=False),
+                    model_name=model,
+                )
+            except ConfigError as exc:  # e.g. mixup on survival: recorded, not fatal
+                rows.append({**row, "status": "not available", "note": str(exc)})
+                continue
+            test = result.metrics["test"]
+            row.update({m: test[m] for m in data.task.metric_names}, status="ok", note="")
+            for augmenter in result.augmenters:
+                if isinstance(augmenter, CVAEAugmenter):
+                    row.update(
+                        cvae_quality(
+                            augmenter,
+                            arrays.x("train"),
+                            arrays.x("test"),
+                            arrays.y("test"),
+                            config.seed,
+                        )
+                    )
+            rows.append(row)
+            note(
+                f"{fold.name} fraction {fraction:g} ({len(train)} patients) "
+                f"{augment}: {data.task.main_metric} {test[data.task.main_metric]:.3f}"
+            )
+    return rows
 
 
 def summary_markdown(frame: pd.DataFrame, metric: str, title: str) -> str:

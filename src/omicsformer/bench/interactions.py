@@ -19,6 +19,7 @@ scored by the AUROC of planted vs other pairs and precision@k (k = number of pla
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from pathlib import Path
@@ -31,12 +32,13 @@ from sklearn.metrics import roc_auc_score
 
 from omicsformer.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from omicsformer.console import note
-from omicsformer.data.datasets.synthetic import make_synthetic
+from omicsformer.data.datasets.synthetic import SyntheticOptions
 from omicsformer.errors import ConfigError
 from omicsformer.fileio import OutputFolder, write_with
 from omicsformer.interpret import attention as att
 from omicsformer.interpret import gradients as grad
-from omicsformer.pipeline import load_run, train_run
+from omicsformer.pipeline import train_run
+from omicsformer.runs import load_run
 
 DEFAULT_DATA = {
     "n_samples": 2000,
@@ -71,17 +73,15 @@ def model_scores(
     run: Any, x: np.ndarray, pairs: np.ndarray, genes: list[str], methods: tuple[str, ...]
 ) -> dict[str, np.ndarray]:
     """Cohort-level pair scores of a trained run for each method it supports."""
-    from omicsformer.models.attomics import AttOmicsNet
-
     module = run.model.module
     xt = torch.from_numpy(np.ascontiguousarray(x))
     target = grad.targets_for(module, xt)
     scores: dict[str, np.ndarray] = {}
-    if "attention" in methods:
-        if isinstance(module, AttOmicsNet):
+    if "attention" in methods and att.has_attention(module):
+        layers = att.attention_layers(module, xt, genes)
+        if all(layer.level == "group" for layer in layers):  # AttOmics: between gene groups
             scores["attention"] = _group_pair_attention(module, xt, pairs)
-        elif hasattr(module, "blocks") or hasattr(module, "gene_blocks"):
-            layers = att.attention_layers(module, xt, genes)
+        else:
             named = [(genes[a], genes[b]) for a, b in pairs]
             scores["attention"] = att.pair_scores(layers, named).mean(axis=0)
     if "hessian" in methods:
@@ -132,18 +132,17 @@ def bench_interactions(
     overwrite: bool = False,
 ) -> pd.DataFrame:
     """Train each model on planted data, score all (or ``max_pairs``) pairs, write the table."""
-    params = {**DEFAULT_DATA, **(data or {}), "seed": seed}
-    if params["n_classes"] != 2:
+    generator = SyntheticOptions.parse({**DEFAULT_DATA, **(data or {}), "seed": seed})
+    if generator.n_classes != 2:
         raise ConfigError("bench interactions uses a binary label (n_classes=2)")
     output = OutputFolder(out_dir, kind="bench-interactions", overwrite=overwrite)
     output.check()
-    synthetic = make_synthetic(**params)
+    synthetic = generator.generate()
     genes = list(synthetic.adata.var_names)
     position = {g: i for i, g in enumerate(genes)}
     planted_set = {tuple(sorted((position[p.a], position[p.b]))) for p in synthetic.pairs}
     pairs = _candidate_pairs(len(genes), planted_set, max_pairs, seed)
     planted = np.array([tuple(p) in planted_set for p in pairs.tolist()], dtype=int)
-    source = "synthetic:" + ",".join(f"{k}={v}" for k, v in params.items())
     with output:
         folder = output.create()
         rows: list[dict[str, Any]] = []
@@ -151,7 +150,7 @@ def bench_interactions(
         first = True
         for name in models:
             config = RunConfig(
-                data=DataConfig(source=source),
+                data=DataConfig(source=generator.source),
                 model=ModelConfig(name=name, options=dict((options or {}).get(name, {}))),
                 train=TrainConfig(max_epochs=max_epochs, patience=patience),
                 seed=seed,
@@ -201,7 +200,11 @@ def bench_interactions(
                     }
                 )
         table = pd.DataFrame(rows)
-        meta = {"data": params, "n_pairs_scored": len(pairs), "n_planted": int(planted.sum())}
+        meta = {
+            "data": dataclasses.asdict(generator),
+            "n_pairs_scored": len(pairs),
+            "n_planted": int(planted.sum()),
+        }
         write_with(folder / "interactions.csv", lambda tmp: table.to_csv(tmp, index=False))
         write_with(
             folder / "setup.json", lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2))

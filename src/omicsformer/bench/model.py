@@ -14,10 +14,10 @@ from typing import Any
 import pandas as pd
 
 from omicsformer.bench.attention import run_worker
-from omicsformer.compare import split_options
 from omicsformer.console import note
 from omicsformer.fileio import OutputFolder, write_with
 from omicsformer.models import MODELS
+from omicsformer.models.options import split_options
 
 
 def bench_model(

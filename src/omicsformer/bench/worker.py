@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from omicsformer.bench.memory import PeakMemory
+from omicsformer.memory import PeakMemory
 
 DTYPES = {"32": torch.float32, "bf16": torch.bfloat16, "16": torch.float16}
 

@@ -7,7 +7,9 @@ Three strategies, each returning a :class:`Grouping` (group names and the gene p
   training values): k-means++ centroids, then alternating capacity-constrained assignment (every
   group holds ``G // k`` or ``G // k + 1`` genes) and centroid updates. Fitted on the training
   split only.
-- ``gmt:PATH``: knowledge-based groups from a gene-set file in GMT format (one set per line:
+- ``gmt:PATH`` (short for ``gmt:path=PATH``, the one option language of
+  :func:`omicsformer.config.parse_spec`; the whole rest is the path): knowledge-based groups
+  from a gene-set file in GMT format (one set per line:
   name, description, genes, tab-separated; MSigDB's files as they are; ``.gz`` read too). Genes
   absent from the data are ignored; a gene in several sets goes to each; genes in no set form
   one extra group ``ungrouped`` unless ``drop_ungrouped``.
@@ -32,10 +34,12 @@ from typing import Any
 import numpy as np
 from sklearn.cluster import kmeans_plusplus
 
+from omicsformer.config import parse_spec
 from omicsformer.console import note
 from omicsformer.errors import ConfigError, DataError
 
 SHIPPED_GENE_SETS = {"go-bp": "go_bp.gmt.gz"}  # name -> file in omicsformer/data/annotations
+GMT = "gmt"  # gmt:PATH, a user's gene-set file
 
 
 def shipped_gene_sets(name: str) -> Path:
@@ -45,6 +49,19 @@ def shipped_gene_sets(name: str) -> Path:
             f"unknown gene sets {name!r}; shipped: {', '.join(SHIPPED_GENE_SETS)}, or gmt:PATH"
         )
     return Path(str(resources.files("omicsformer.data") / "annotations" / SHIPPED_GENE_SETS[name]))
+
+
+def gene_set_file(spec: str, what: str = "gene sets") -> Path | None:
+    """The GMT file a gene-set spec names: ``gmt:PATH`` (``gmt:path=PATH``) or a shipped name
+    (``go-bp``); None if ``spec`` names no gene sets (``random``, ``none``, ...)."""
+    name, params = parse_spec(spec, positional="path", what=what)
+    if name in SHIPPED_GENE_SETS and not params:
+        return shipped_gene_sets(name)
+    if name != GMT:
+        return None
+    if "path" not in params:
+        raise ConfigError(f"{what} {spec!r}: gmt needs a file, gmt:PATH")
+    return Path(params["path"])
 
 
 def _source_name(path: str | Path) -> str:
@@ -224,7 +241,7 @@ def gmt_grouping(path: str | Path, genes: list[str], drop_ungrouped: bool = Fals
         else:
             names.append("ungrouped")
             members.append(np.flatnonzero(~covered))
-    strategy = source if source in SHIPPED_GENE_SETS else f"gmt:{path}"
+    strategy = source if source in SHIPPED_GENE_SETS else f"{GMT}:{path}"
     return Grouping(strategy, names, members)
 
 
@@ -290,10 +307,9 @@ def make_grouping(
         return random_grouping(len(genes), n_groups, seed)
     if strategy == "kmeans":
         return kmeans_grouping(x_train, n_groups, seed)
-    if strategy in SHIPPED_GENE_SETS:
-        return gmt_grouping(shipped_gene_sets(strategy), genes, drop_ungrouped)
-    if strategy.startswith("gmt:"):
-        return gmt_grouping(strategy[4:], genes, drop_ungrouped)
+    path = gene_set_file(strategy, "grouping")
+    if path is not None:
+        return gmt_grouping(path, genes, drop_ungrouped)
     raise ConfigError(
         f"unknown grouping {strategy!r}; choose from: random, kmeans, "
         f"{', '.join(SHIPPED_GENE_SETS)}, gmt:PATH"

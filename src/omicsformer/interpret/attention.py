@@ -2,9 +2,10 @@
 
 Notation: B samples, H heads, T tokens of a layer (genes, or groups), R query rows of a chunk.
 
-Every attention model exposes its attention *layers* (:func:`attention_layers`): for a batch of
-samples, a layer knows the names of its tokens and can return the attention rows of any query
-tokens, ``rows(chunk) -> (B, H, R, T)``, through the backend's own ``weight_rows``. From these:
+Every attention network exposes its attention *layers* (its ``attention_layers`` method, see
+:mod:`omicsformer.nn.attention.layers`): for a batch of samples, a layer knows the names of its
+tokens and can return the attention rows of any query tokens, ``rows(chunk) -> (B, H, R, T)``,
+through the backend's own ``weight_rows``. From these:
 
 - :func:`top_edges` streams over query chunks and keeps, per sample, the ``per_row`` strongest
   keys of each query and then the ``top_k`` strongest query -> key edges (head-averaged; per
@@ -19,127 +20,27 @@ Scores are attention weights: rows sum to 1 before any aggregation (checked in t
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-RowFn = Callable[[Tensor], Tensor]  # query indices (R,) -> weights (B, H, R, T)
-
-
-@dataclass
-class AttentionLayer:
-    """One attention layer of a model, for a fixed batch of samples.
-
-    ``token_genes`` maps each token to the gene (or group) name it stands for; ``None`` marks
-    tokens that are not genes (CLS, padding). ``level`` is ``gene`` or ``group``.
-    """
-
-    name: str
-    level: str
-    token_names: list[str | None]
-    rows: RowFn
-
-    @property
-    def n_tokens(self) -> int:
-        return len(self.token_names)
+from omicsformer.nn.attention.layers import AttentionLayer
 
 
 @torch.no_grad()
 def attention_layers(module: nn.Module, x: Tensor, genes: list[str]) -> list[AttentionLayer]:
-    """The attention layers of a trained network for samples ``x`` (B, G) of ``genes``."""
-    from omicsformer.models.attomics import AttOmicsNet
-    from omicsformer.models.gene_transformer import GeneTransformer
-    from omicsformer.models.hybrid import Hybrid
-
+    """The attention layers of a trained network for samples ``x`` (B, G) of ``genes``: the
+    network's own ``attention_layers`` (see :mod:`omicsformer.nn.attention.layers`), in
+    evaluation mode."""
+    if not has_attention(module):
+        raise TypeError(f"{type(module).__name__} has no attention layers")
     module.eval()
-    if isinstance(module, GeneTransformer):
-        names: list[str | None] = [None] * module.n_extra + list(genes)  # CLS, global tokens
-        mask = module.attention_mask  # the gene-set mask, or None
-        layers = []
-        for i, (block, h) in enumerate(zip(module.blocks, module.block_inputs(x), strict=True)):
-            rows = _mha_rows(block.attention, block.norm1(h), mask)
-            layers.append(AttentionLayer(f"layer{i}", "gene", names, rows))
-        return layers
-    if isinstance(module, AttOmicsNet):
-        groups = list(module.group_names)
-        maps = module(x, return_attention=True)[1]  # list of (B, H, K, K)
-        return [
-            AttentionLayer(f"block{i}", "group", groups, lambda rows, m=m: m[:, :, rows])
-            for i, m in enumerate(maps)
-        ]
-    if isinstance(module, Hybrid):
-        return _hybrid_layers(module, x, list(genes))
-    raise TypeError(f"{type(module).__name__} has no attention layers")
+    return module.attention_layers(x, list(genes))
 
 
-def _mha_rows(attention: nn.Module, h: Tensor, mask=None) -> RowFn:
-    return lambda rows: attention.attention_rows(h, rows, mask)
-
-
-def _memberships(index: Tensor, valid: Tensor, n_genes: int) -> tuple[Tensor, Tensor, Tensor]:
-    """For each gene, the (group, position) of each of its memberships: (G, M) each, + counts."""
-    groups, positions = torch.nonzero(valid, as_tuple=True)
-    genes = index[groups, positions]
-    counts = torch.bincount(genes, minlength=n_genes)
-    m = int(counts.max()) if len(counts) else 1
-    group_of = torch.zeros(n_genes, m, dtype=torch.long)
-    pos_of = torch.zeros(n_genes, m, dtype=torch.long)
-    slot = torch.zeros(n_genes, dtype=torch.long)
-    for g, k, p in zip(genes.tolist(), groups.tolist(), positions.tolist(), strict=True):
-        group_of[g, slot[g]], pos_of[g, slot[g]] = k, p
-        slot[g] += 1
-    return group_of, pos_of, counts
-
-
-def _hybrid_layers(module: nn.Module, x: Tensor, genes: list[str]) -> list[AttentionLayer]:
-    """Hybrid: each gene-level layer is seen as one block-diagonal (within-group) matrix over all
-    genes (a gene in several groups gets the average of its rows); group-level layers attend
-    over the group tokens. The within-group matrices are small (K x S x S) and computed once."""
-    b = x.shape[0]
-    k, s = module.index.shape
-    n_genes = len(genes)
-    index, valid = module.index.cpu(), module.valid.cpu()
-    group_of, pos_of, counts = _memberships(index, valid, n_genes)
-    tokens, mask = module.gene_tokens(x)  # (B·K, S, E)
-    layers = []
-    h = tokens
-    for i, block in enumerate(module.gene_blocks):
-        within = block.attention.attention_rows(block.norm1(h), torch.arange(s), mask)
-        within = within.view(b, k, -1, s, s).float().cpu()  # (B, K, H, S, S)
-
-        def rows_fn(rows: Tensor, within=within) -> Tensor:
-            rows = rows.cpu()
-            out = torch.zeros(b, within.shape[2], len(rows), n_genes + 1)  # last column: padding
-            for m in range(group_of.shape[1]):
-                has = counts[rows] > m
-                if not has.any():
-                    continue
-                r = torch.nonzero(has).squeeze(1)
-                g, p = group_of[rows[r], m], pos_of[rows[r], m]
-                values = within.permute(1, 3, 0, 2, 4)[g, p].permute(1, 2, 0, 3)  # (B, H, R', S)
-                target = index[g].unsqueeze(0).unsqueeze(0).expand_as(values)  # gene of each key
-                out[:, :, r] += torch.zeros_like(out[:, :, r]).scatter_add_(-1, target, values)
-            out = out[..., :n_genes]
-            return out / counts[rows].clamp(min=1).view(1, 1, -1, 1)
-
-        layers.append(AttentionLayer(f"gene_layer{i}", "gene", list(genes), rows_fn))
-        h = block(h, mask)
-    group_tokens = module.merge(module.project(x) + module.gene_readout(h, b))
-    for i, block in enumerate(module.group_blocks):
-        normed = block.norm1(group_tokens)
-        layers.append(
-            AttentionLayer(
-                f"group_layer{i}",
-                "group",
-                list(module.group_names),
-                _mha_rows(block.attention, normed),
-            )
-        )
-        group_tokens = block(group_tokens)
-    return layers
+def has_attention(module: nn.Module) -> bool:
+    """Whether a network offers its attention layers to interpretation."""
+    return callable(getattr(module, "attention_layers", None))
 
 
 def _chunks(n: int, size: int) -> list[Tensor]:

@@ -36,7 +36,7 @@ from omicsformer.fileio import OutputFolder, write_with
 from omicsformer.interpret import attention as att
 from omicsformer.interpret import gradients as grad
 from omicsformer.models.neural import TorchModel
-from omicsformer.pipeline import LoadedRun
+from omicsformer.runs import LoadedRun
 
 METHODS = (
     "attention",
@@ -47,14 +47,6 @@ METHODS = (
     "occlusion",
 )
 DEFAULT_METHODS = ("attention", "rollout", "integrated_gradients", "gradient_x_input", "hessian")
-
-
-def has_attention(module: torch.nn.Module) -> bool:
-    from omicsformer.models.attomics import AttOmicsNet
-    from omicsformer.models.gene_transformer import GeneTransformer
-    from omicsformer.models.hybrid import Hybrid
-
-    return isinstance(module, GeneTransformer | AttOmicsNet | Hybrid)
 
 
 def select_samples(adata: ad.AnnData, samples: list[str] | None) -> ad.AnnData:
@@ -105,7 +97,7 @@ def interpret(
         edges: list[dict[str, Any]] = []
         importance: list[pd.DataFrame] = []
         predicted: list[str] = []
-        attention_model = has_attention(module)
+        attention_model = att.has_attention(module)
         for start in range(0, len(ids), batch):
             x = torch.from_numpy(np.ascontiguousarray(x_all[start : start + batch]))
             batch_ids = ids[start : start + batch]

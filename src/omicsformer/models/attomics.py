@@ -16,6 +16,11 @@ their own projection weights), post-norm residual blocks with LayerNorm. The pap
 mRNA model has 20 groups, 4 blocks, 1 head and token sizes 2164 -> 1459 -> 754 -> 50 for groups of
 ~2,845 genes (56,902 / 20); by default the token sizes keep those ratios to the mean group size of
 the data at hand. Attention maps between groups are returned on request.
+
+``attention`` picks the kernel between the K group tokens (any registered backend, with its
+default options; backends built for a fixed number of tokens get K). It is checked when the model
+is built, before any data is read: an unknown name lists the valid ones, and a backend that
+cannot run on the chosen device or precision is refused.
 """
 
 from __future__ import annotations
@@ -28,13 +33,15 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from omicsformer.config import PROBABILITY, bounded
+from omicsformer.config import PROBABILITY, TrainConfig, bounded
 from omicsformer.data.grouping import Grouping, make_grouping
 from omicsformer.errors import ConfigError
 from omicsformer.models import MODELS
 from omicsformer.models.base import ModelContext
 from omicsformer.models.mlp import fcn_layers
-from omicsformer.models.neural import neural_spec
+from omicsformer.models.neural import check_attention, neural_spec
+from omicsformer.nn.attention import DEFAULT_BACKEND, BackendName
+from omicsformer.nn.attention.layers import AttentionLayer
 from omicsformer.nn.grouped import GroupedLinear, GroupedProjection
 from omicsformer.nn.mha import MultiHeadAttention
 from omicsformer.tuning.space import Choice, Float, Int
@@ -47,15 +54,30 @@ PAPER_GROUP_SIZE = 56_902 / 20
 class AttOmicsOptions:
     """AttOmics settings; ``token_sizes`` empty = scaled from the paper (see module docstring)."""
 
-    grouping: str = "random"
-    n_groups: int = bounded(20, low=1, search=Int(5, 50, log=True))
-    n_blocks: int = bounded(4, low=1, search=Int(1, 4))
-    token_sizes: list[int] = bounded([], low=1)
-    heads: int = bounded(1, low=1, search=Choice((1, 2, 4)))
-    head_hidden: list[int] = bounded([128], low=1, search=Choice(([64], [128], [256], [128, 64])))
-    dropout: float = bounded(0.5, **PROBABILITY, search=Float(0.1, 0.7))
-    drop_ungrouped: bool = False
-    attention: str = "sdpa"
+    grouping: str = bounded(
+        "random",
+        help="gene groups: random, kmeans (size-balanced, fitted on the training split), go-bp "
+        "(shipped GO biological-process sets) or gmt:PATH",
+    )
+    n_groups: int = bounded(20, low=1, search=Int(5, 50, log=True), help="groups (random, kmeans)")
+    n_blocks: int = bounded(4, low=1, search=Int(1, 4), help="attention blocks")
+    token_sizes: list[int] = bounded(
+        [], low=1, help="token width of each block (default: the paper's, scaled)"
+    )
+    heads: int = bounded(1, low=1, search=Choice((1, 2, 4)), help="attention heads")
+    head_hidden: list[int] = bounded(
+        [128],
+        low=1,
+        search=Choice(([64], [128], [256], [128, 64])),
+        help="hidden widths of the FCN head",
+    )
+    dropout: float = bounded(
+        0.5, **PROBABILITY, search=Float(0.1, 0.7), help="dropout of the FCN head"
+    )
+    drop_ungrouped: bool = bounded(
+        False, help="gmt: drop genes in no set instead of keeping them as one group"
+    )
+    attention: BackendName = bounded(DEFAULT_BACKEND, help="attention backend between group tokens")
 
 
 def scaled_token_sizes(mean_group_size: float, n_blocks: int, heads: int) -> list[int]:
@@ -74,9 +96,9 @@ def scaled_token_sizes(mean_group_size: float, n_blocks: int, heads: int) -> lis
 class AttOmicsBlock(nn.Module):
     """Norm(x + MHA(x)) across group tokens (post-norm, no feed-forward, as in the paper)."""
 
-    def __init__(self, dim: int, heads: int, attention: str) -> None:
+    def __init__(self, dim: int, heads: int, attention: str, n_tokens: int) -> None:
         super().__init__()
-        self.attention = MultiHeadAttention(dim, heads, backend=attention)
+        self.attention = MultiHeadAttention(dim, heads, backend=attention, n_tokens=n_tokens)
         self.norm = nn.LayerNorm(dim)
 
     def forward(self, x: Tensor, need_weights: bool = False) -> tuple[Tensor, Tensor | None]:
@@ -94,7 +116,7 @@ class AttOmicsNet(nn.Module):
         head_hidden: list[int],
         dropout: float,
         n_outputs: int,
-        attention: str = "sdpa",
+        attention: str = DEFAULT_BACKEND,
     ) -> None:
         super().__init__()
         k = len(grouping.members)
@@ -105,7 +127,7 @@ class AttOmicsNet(nn.Module):
         self.reproject = nn.ModuleList(
             GroupedLinear(k, e_in, e_out) for e_in, e_out in pairwise(token_sizes)
         )
-        self.blocks = nn.ModuleList(AttOmicsBlock(e, heads, attention) for e in token_sizes)
+        self.blocks = nn.ModuleList(AttOmicsBlock(e, heads, attention, k) for e in token_sizes)
         widths = [k * token_sizes[-1], *head_hidden]
         self.head = nn.Sequential(
             *fcn_layers(widths, dropout, "batch"), nn.Linear(widths[-1], n_outputs)
@@ -118,6 +140,11 @@ class AttOmicsNet(nn.Module):
         logits = self.head(tokens.flatten(1))  # (B, C)
         return (logits, maps) if return_attention else logits
 
+    def patient_embedding(self, x: Tensor) -> Tensor:  # (B, G) -> (B, head_hidden[-1])
+        """The output FCN's last hidden layer: the patient as the output layer sees it."""
+        tokens, _ = self.encode(x)  # (B, K, E_last)
+        return self.head[:-1](tokens.flatten(1))
+
     def encode(self, x: Tensor, return_attention: bool = False) -> tuple[Tensor, list[Tensor]]:
         """Group tokens after the last block (B, K, E_last), and each block's attention."""
         tokens = self.project(x)  # (B, K, E_0)
@@ -128,6 +155,15 @@ class AttOmicsNet(nn.Module):
             tokens, weights = block(tokens, need_weights=return_attention)
             maps.append(weights)
         return tokens, maps
+
+    def attention_layers(self, x: Tensor, genes: list[str]) -> list[AttentionLayer]:
+        """Each block's attention between the group tokens (K x K, small), for interpretation."""
+        maps = self(x, return_attention=True)[1]  # list of (B, H, K, K)
+        groups: list[str | None] = list(self.group_names)
+        return [
+            AttentionLayer(f"block{i}", "group", groups, lambda rows, m=m: m[:, :, rows])
+            for i, m in enumerate(maps)
+        ]
 
     # ------------------------------------------------------------ pretraining / fine-tuning
     head_prefixes = ("head",)  # the output FCN: new for every task, never transferred
@@ -208,6 +244,11 @@ def network(options: AttOmicsOptions, context: ModelContext, arch: dict[str, Any
     )
 
 
+def check(options: AttOmicsOptions, train: TrainConfig) -> None:
+    """Before any data is read: the attention backend runs on this device and precision."""
+    check_attention(options.attention, train)
+
+
 @torch.no_grad()
 def attention_maps(net: AttOmicsNet, x: Tensor) -> list[Tensor]:
     """Group-group attention of every block for ``x``: a list of (B, H, K, K) tensors."""
@@ -224,6 +265,7 @@ MODELS.add(
         AttOmicsOptions,
         architecture,
         network,
+        check=check,
         default_lr=1e-4,  # the paper's; also the best on validation parts (docs/tuning.md)
     ),
 )

@@ -27,7 +27,7 @@ never unpickles, and skops files may hold only audited types.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -38,7 +38,6 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.class_weight import compute_sample_weight
 
 from omicsformer.config import bounded
 from omicsformer.console import note
@@ -46,10 +45,17 @@ from omicsformer.errors import ConfigError, MissingDependencyError, RunError
 from omicsformer.fileio import read_file, write_with
 from omicsformer.models import MODELS
 from omicsformer.models.base import FitData, ModelContext, ModelSpec, Runtime
+from omicsformer.tasks import TASKS, Task
 from omicsformer.tuning.space import Choice, Float, Int
 
 ClassWeight = Literal["balanced", "none"]
 MAX_FEATURES = Choice(("sqrt", "log2", "0.05", "0.2"))  # share of the genes tried per split
+# help texts of options several models share
+CLASS_WEIGHT_HELP = "classification: balanced weighs classes by inverse frequency; none: equally"
+INNER_FOLDS_HELP = "inner CV folds of the training split for the search (1: the first value)"
+MIN_LEAF_HELP = "minimum samples per leaf, tried by the inner CV"
+MAX_FEATURES_HELP = "genes tried per split: sqrt, log2 or a fraction in (0, 1]"
+N_JOBS_HELP = "parallel jobs; -1: every core"
 
 # skops trusts scikit-learn estimators and numpy types by default; beyond those, a saved model may
 # hold only these. Any other type in a file is refused on load rather than trusted blindly.
@@ -61,20 +67,13 @@ TRUSTED_TYPES = {
 }
 
 
-def survival_target(y: np.ndarray) -> np.ndarray:
-    """(N, 2) time, event -> scikit-survival's structured array."""
-    from sksurv.util import Surv
-
-    return Surv.from_arrays(event=y[:, 1] > 0, time=y[:, 0])
-
-
-def inner_cv(task: str, y: np.ndarray, folds: int, seed: int) -> KFold | StratifiedKFold | None:
-    """Inner folds on the training split: stratified by class (classification) or event
-    (survival), plain for regression; fewer folds if a stratum is small; None if impossible."""
-    if task == "regression":
+def inner_cv(task: Task, y: np.ndarray, folds: int, seed: int) -> KFold | StratifiedKFold | None:
+    """Inner folds on the training split: stratified on the task's inner strata (class, event),
+    plain where it has none (regression); fewer folds if a stratum is small; None if impossible."""
+    strata = task.inner_strata(y)
+    if strata is None:
         n = min(folds, len(y) // 2)
         return KFold(n_splits=n, shuffle=True, random_state=seed) if n >= 2 else None
-    strata = y if task == "classification" else (y[:, 1] > 0).astype(int)
     smallest = int(np.bincount(strata).min()) if len(strata) else 0
     n = min(folds, smallest)
     if n < 2:
@@ -120,28 +119,29 @@ class SklearnModel:
         self.risk = risk
 
     @property
-    def task(self) -> str:
-        return self.context.target.task
+    def task(self) -> Task:
+        return TASKS.get(self.context.target.task)
 
     def _target(self, y: np.ndarray) -> np.ndarray:
-        return survival_target(y) if self.task == "survival" else y
+        return self.task.sklearn_target(y)
 
-    def _scoring(self) -> str | None:
-        # survival estimators score by Harrell's C themselves
-        return {"classification": "balanced_accuracy", "regression": "r2"}.get(self.task)
+    def _scoring(self) -> Any:
+        return self.task.sklearn_scoring
 
     def fit(self, data: FitData, runtime: Runtime | None = None) -> dict[str, Any]:
         x, y = data.x_train, data.y_train
         fit_params = {}
-        if self.sample_weighted and self.task == "classification":
-            fit_params["sample_weight"] = compute_sample_weight("balanced", y)
+        weights = self.task.balanced_weights(y) if self.sample_weighted else None
+        if weights is not None:
+            fit_params["sample_weight"] = weights
         cv = inner_cv(self.task, y, self.inner_folds, self.context.seed)
         target = self._target(y)
         if cv is None or all(len(v) == 1 for v in self.grid.values()):
             params = {k: v[0] for k, v in self.grid.items()}
             self.estimator = clone(self.estimator).set_params(**params).fit(x, target, **fit_params)
             return {"chosen": _plain(params), "inner_folds": 0}
-        splits = list(cv.split(x, y if self.task != "survival" else (y[:, 1] > 0)))
+        strata = self.task.inner_strata(y)
+        splits = list(cv.split(x, y if strata is None else strata))
         search = GridSearchCV(
             self.estimator, self.grid, cv=splits, scoring=self._scoring(), refit=True, n_jobs=1
         )
@@ -154,14 +154,8 @@ class SklearnModel:
         }
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        if self.task == "classification":
-            proba = self.estimator.predict_proba(x)
-            n_classes = len(self.context.target.classes)
-            if proba.shape[1] != n_classes:  # a class missing from training data: refuse
-                raise RunError(f"model predicts {proba.shape[1]} classes, expected {n_classes}")
-            return proba.astype(np.float64)
-        prediction = np.asarray(self.estimator.predict(x), dtype=np.float64)
-        if self.task == "survival" and self.risk == "log":
+        prediction = self.task.sklearn_output(self.estimator, x, self.context.target)
+        if self.risk == "log":  # a positive risk score (random survival forest)
             prediction = np.log(np.maximum(prediction, 1e-12))
         return prediction
 
@@ -219,11 +213,15 @@ class LogRegOptions:
     """L2 logistic regression on standardized genes; C (inverse strength) picked by inner CV."""
 
     C: list[float] = bounded(
-        [0.001, 0.01, 0.1, 1.0], low=0, open_low=True, search=Float(1e-4, 10.0, log=True)
+        [0.001, 0.01, 0.1, 1.0],
+        low=0,
+        open_low=True,
+        search=Float(1e-4, 10.0, log=True),
+        help="inverse L2 strengths tried by the inner CV (smaller: stronger)",
     )
-    class_weight: ClassWeight = "balanced"
-    inner_folds: int = bounded(3, low=1)
-    max_iter: int = bounded(5000, low=1)
+    class_weight: ClassWeight = bounded("balanced", help=CLASS_WEIGHT_HELP)
+    inner_folds: int = bounded(3, low=1, help=INNER_FOLDS_HELP)
+    max_iter: int = bounded(5000, low=1, help="solver iterations at most")
 
 
 def build_logreg(options: LogRegOptions, context: ModelContext) -> SklearnModel:
@@ -249,9 +247,13 @@ class RidgeOptions:
     """Ridge regression on standardized genes; alpha (strength) picked by inner CV."""
 
     alpha: list[float] = bounded(
-        [0.1, 1.0, 10.0, 100.0, 1000.0], low=0, open_low=True, search=Float(1e-2, 1e4, log=True)
+        [0.1, 1.0, 10.0, 100.0, 1000.0],
+        low=0,
+        open_low=True,
+        search=Float(1e-2, 1e4, log=True),
+        help="L2 strengths tried by the inner CV (larger: stronger)",
     )
-    inner_folds: int = bounded(3, low=1)
+    inner_folds: int = bounded(3, low=1, help=INNER_FOLDS_HELP)
 
 
 def build_ridge(options: RidgeOptions, context: ModelContext) -> SklearnModel:
@@ -267,13 +269,26 @@ class CoxPHOptions:
     """Elastic-net penalised Cox model (scikit-survival's Coxnet); the penalty strength is picked
     by inner CV (Harrell's C) among ``n_alphas`` values of its regularisation path."""
 
-    l1_ratio: float = bounded(0.1, low=0, high=1, open_low=True, search=Float(0.01, 1.0, log=True))
-    n_alphas: int = bounded(10, low=1)
-    alpha_min_ratio: float = bounded(
-        0.05, low=0, high=1, open_low=True, open_high=True, search=Float(0.005, 0.5, log=True)
+    l1_ratio: float = bounded(
+        0.1,
+        low=0,
+        high=1,
+        open_low=True,
+        search=Float(0.01, 1.0, log=True),
+        help="share of the L1 (lasso) penalty in the elastic net; 1: lasso",
     )
-    inner_folds: int = bounded(3, low=1)
-    max_iter: int = bounded(100_000, low=1)
+    n_alphas: int = bounded(10, low=1, help="penalty strengths of the path tried by the inner CV")
+    alpha_min_ratio: float = bounded(
+        0.05,
+        low=0,
+        high=1,
+        open_low=True,
+        open_high=True,
+        search=Float(0.005, 0.5, log=True),
+        help="smallest penalty of the path, as a fraction of the largest",
+    )
+    inner_folds: int = bounded(3, low=1, help=INNER_FOLDS_HELP)
+    max_iter: int = bounded(100_000, low=1, help="coordinate-descent iterations at most")
 
 
 class CoxnetModel(SklearnModel):
@@ -290,7 +305,7 @@ class CoxnetModel(SklearnModel):
         path = clone(self.estimator).set_params(
             n_alphas=self.options.n_alphas * 3, alpha_min_ratio=self.options.alpha_min_ratio
         )
-        path.fit(data.x_train, survival_target(data.y_train))
+        path.fit(data.x_train, self.task.sklearn_target(data.y_train))
         alphas = np.unique(path.alphas_)[:: max(1, len(path.alphas_) // self.options.n_alphas)]
         self.grid = {"alphas": [[float(a)] for a in alphas]}
         return super().fit(data, runtime)
@@ -302,12 +317,12 @@ class RandomForestOptions:
     """Random forest (classifier or regressor); the minimum leaf size (its regularisation) is
     picked by inner CV."""
 
-    n_estimators: int = bounded(500, low=1)
-    min_samples_leaf: list[int] = bounded([1, 3, 5], low=1, search=Int(1, 10))
-    max_features: str = field(default="sqrt", metadata={"search": MAX_FEATURES})
-    class_weight: ClassWeight = "balanced"
-    inner_folds: int = bounded(3, low=1)
-    n_jobs: int = bounded(-1, low=-1)  # -1: every core
+    n_estimators: int = bounded(500, low=1, help="trees")
+    min_samples_leaf: list[int] = bounded([1, 3, 5], low=1, search=Int(1, 10), help=MIN_LEAF_HELP)
+    max_features: str = bounded("sqrt", search=MAX_FEATURES, help=MAX_FEATURES_HELP)
+    class_weight: ClassWeight = bounded("balanced", help=CLASS_WEIGHT_HELP)
+    inner_folds: int = bounded(3, low=1, help=INNER_FOLDS_HELP)
+    n_jobs: int = bounded(-1, low=-1, help=N_JOBS_HELP)
 
 
 def _max_features(text: str) -> str | float:
@@ -343,11 +358,12 @@ def _forest_args(options: Any, context: ModelContext) -> dict[str, Any]:
 
 def build_rf(options: RandomForestOptions, context: ModelContext) -> SklearnModel:
     common = _forest_args(options, context)
-    if context.target.task == "regression":
-        estimator: BaseEstimator = RandomForestRegressor(**common)
-    else:
-        weight = None if options.class_weight == "none" else "balanced"
-        estimator = RandomForestClassifier(class_weight=weight, **common)
+    weight = None if options.class_weight == "none" else "balanced"
+    forests = {
+        "regression": lambda: RandomForestRegressor(**common),
+        "classification": lambda: RandomForestClassifier(class_weight=weight, **common),
+    }
+    estimator: BaseEstimator = forests[context.target.task]()
     grid = {"min_samples_leaf": list(options.min_samples_leaf)}
     return SklearnModel(estimator, grid, context, options.inner_folds)
 
@@ -356,11 +372,11 @@ def build_rf(options: RandomForestOptions, context: ModelContext) -> SklearnMode
 class RandomSurvivalForestOptions:
     """Random survival forest (scikit-survival); minimum leaf size picked by inner CV."""
 
-    n_estimators: int = bounded(300, low=1)
-    min_samples_leaf: list[int] = bounded([3, 10], low=1, search=Int(1, 20))
-    max_features: str = field(default="sqrt", metadata={"search": MAX_FEATURES})
-    inner_folds: int = bounded(3, low=1)
-    n_jobs: int = bounded(-1, low=-1)  # -1: every core
+    n_estimators: int = bounded(300, low=1, help="trees")
+    min_samples_leaf: list[int] = bounded([3, 10], low=1, search=Int(1, 20), help=MIN_LEAF_HELP)
+    max_features: str = bounded("sqrt", search=MAX_FEATURES, help=MAX_FEATURES_HELP)
+    inner_folds: int = bounded(3, low=1, help=INNER_FOLDS_HELP)
+    n_jobs: int = bounded(-1, low=-1, help=N_JOBS_HELP)
 
 
 def build_rsf(options: RandomSurvivalForestOptions, context: ModelContext) -> SklearnModel:
@@ -377,16 +393,36 @@ class XGBoostOptions:
     """Gradient-boosted trees (XGBoost); tree depth picked by inner CV. Classification uses
     balanced sample weights; survival the ``survival:cox`` objective."""
 
-    n_estimators: int = bounded(300, low=1)
-    learning_rate: float = bounded(0.05, low=0, open_low=True, search=Float(0.01, 0.3, log=True))
-    max_depth: list[int] = bounded([2, 4], low=1, search=Int(2, 8))
-    subsample: float = bounded(0.8, low=0, high=1, open_low=True, search=Float(0.5, 1.0))
-    colsample_bytree: float = bounded(
-        0.3, low=0, high=1, open_low=True, search=Float(0.05, 1.0, log=True)
+    n_estimators: int = bounded(300, low=1, help="boosting rounds (trees)")
+    learning_rate: float = bounded(
+        0.05,
+        low=0,
+        open_low=True,
+        search=Float(0.01, 0.3, log=True),
+        help="shrinkage of each tree's contribution",
     )
-    class_weight: ClassWeight = "balanced"
-    inner_folds: int = bounded(3, low=1)
-    n_jobs: int = bounded(-1, low=-1)  # -1: every core
+    max_depth: list[int] = bounded(
+        [2, 4], low=1, search=Int(2, 8), help="tree depths tried by the inner CV"
+    )
+    subsample: float = bounded(
+        0.8,
+        low=0,
+        high=1,
+        open_low=True,
+        search=Float(0.5, 1.0),
+        help="share of the training samples each tree sees",
+    )
+    colsample_bytree: float = bounded(
+        0.3,
+        low=0,
+        high=1,
+        open_low=True,
+        search=Float(0.05, 1.0, log=True),
+        help="share of the genes each tree sees",
+    )
+    class_weight: ClassWeight = bounded("balanced", help=CLASS_WEIGHT_HELP)
+    inner_folds: int = bounded(3, low=1, help=INNER_FOLDS_HELP)
+    n_jobs: int = bounded(-1, low=-1, help=N_JOBS_HELP)
 
 
 def _xgboost():
@@ -412,16 +448,22 @@ def _cox_scorer(estimator: Any, x: np.ndarray, label: np.ndarray) -> float:
 
 
 class XGBoostModel(SklearnModel):
-    """XGBoost saved in its own JSON format (no pickle); survival via signed-time labels."""
+    """XGBoost saved in its own JSON format (no pickle). Survival is XGBoost's own Cox
+    objective (signed-time labels, margin output), not scikit-survival's convention, so the
+    task's scikit-learn side is replaced for it (``cox``, decided once from the target)."""
+
+    @property
+    def cox(self) -> bool:
+        return self.context.target.task == "survival"
 
     def _target(self, y: np.ndarray) -> np.ndarray:
-        return _cox_label(y) if self.task == "survival" else y
+        return _cox_label(y) if self.cox else super()._target(y)
 
     def _scoring(self) -> Any:
-        return _cox_scorer if self.task == "survival" else super()._scoring()
+        return _cox_scorer if self.cox else super()._scoring()
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        if self.task == "survival":
+        if self.cox:
             return np.asarray(self.estimator.predict(x, output_margin=True), dtype=np.float64)
         return super().predict(x)
 
@@ -444,13 +486,13 @@ def build_xgboost(options: XGBoostOptions, context: ModelContext) -> XGBoostMode
         random_state=context.seed,
         tree_method="hist",
     )
+    objective = {"survival": "survival:cox", "regression": "reg:squarederror"}
     task = context.target.task
-    if task == "classification":
-        estimator = xgb.XGBClassifier(**common)
-    elif task == "survival":
-        estimator = xgb.XGBRegressor(objective="survival:cox", **common)
-    else:
-        estimator = xgb.XGBRegressor(objective="reg:squarederror", **common)
+    estimator = (
+        xgb.XGBRegressor(objective=objective[task], **common)
+        if task in objective
+        else xgb.XGBClassifier(**common)
+    )
     return XGBoostModel(
         estimator,
         {"max_depth": list(options.max_depth)},
@@ -464,8 +506,8 @@ def load_xgboost(
     folder: Path, options: XGBoostOptions, context: ModelContext, fitted: dict[str, Any]
 ) -> XGBoostModel:
     xgb = _xgboost()
-    task = context.target.task
-    estimator = xgb.XGBClassifier() if task == "classification" else xgb.XGBRegressor()
+    regression = context.target.task in ("survival", "regression")  # XGBoost's own kinds
+    estimator = xgb.XGBRegressor() if regression else xgb.XGBClassifier()
     read_file(folder / "xgboost.json", lambda path: estimator.load_model(str(path)))
     return XGBoostModel(estimator, {}, context, 0)
 

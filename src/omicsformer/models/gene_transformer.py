@@ -23,7 +23,7 @@ saved in model.json; the rows of the mask are made on demand (never T x T).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -36,6 +36,7 @@ from omicsformer.errors import ConfigError
 from omicsformer.models import MODELS
 from omicsformer.models.base import ModelContext
 from omicsformer.models.neural import check_attention, check_heads, neural_spec
+from omicsformer.nn.attention.layers import AttentionLayer, mha_rows
 from omicsformer.nn.attention.masks import GeneSetMask
 from omicsformer.nn.blocks import TransformerBlock, run_blocks
 from omicsformer.nn.embeddings import GeneTokens, quantile_edges
@@ -47,18 +48,24 @@ from omicsformer.tuning.space import Choice, Float, Int
 class GeneTransformerOptions(AttentionSettings):
     """Width, depth and heads; value embedding; pooling; memory levers; attention backend."""
 
-    dim: int = bounded(64, low=1, search=Choice((32, 64, 128)))
-    heads: int = bounded(4, low=1, search=Choice((1, 2, 4)))
-    layers: int = bounded(2, low=1, search=Int(1, 3))
-    ffn_mult: int = bounded(2, low=1)
-    dropout: float = bounded(0.1, **PROBABILITY, search=Float(0.0, 0.3))
-    value_embedding: Literal["continuous", "binned", "gene"] = "gene"  # see nn/embeddings.py
-    n_bins: int = bounded(32, low=2)
-    pooling: Literal["mean", "cls", "attention"] = field(
-        default="mean", metadata={"search": Choice(("mean", "cls", "attention"))}
+    dim: int = bounded(64, low=1, search=Choice((32, 64, 128)), help="token width")
+    heads: int = bounded(4, low=1, search=Choice((1, 2, 4)), help="attention heads (divide dim)")
+    layers: int = bounded(2, low=1, search=Int(1, 3), help="transformer blocks")
+    ffn_mult: int = bounded(2, low=1, help="feed-forward width as a multiple of dim")
+    dropout: float = bounded(0.1, **PROBABILITY, search=Float(0.0, 0.3), help="dropout")
+    value_embedding: Literal["continuous", "binned", "gene"] = bounded(
+        "gene", help="how a value becomes a token (see omicsformer.nn.embeddings)"
     )
-    checkpointing: bool = False
-    ffn_chunk: int = bounded(0, low=0)
+    n_bins: int = bounded(32, low=2, help="binned: value bins (training quantiles)")
+    pooling: Literal["mean", "cls", "attention"] = bounded(
+        "mean",
+        search=Choice(("mean", "cls", "attention")),
+        help="patient from tokens: mean of genes, a CLS token, or a learned query's attention",
+    )
+    checkpointing: bool = bounded(
+        False, help="recompute each block in the backward pass (less memory, more time)"
+    )
+    ffn_chunk: int = bounded(0, low=0, help="feed-forward over N tokens at a time; 0: all")
 
 
 class GeneTransformer(nn.Module):
@@ -108,8 +115,12 @@ class GeneTransformer(nn.Module):
         return torch.cat([*extra, h], dim=1) if extra else h  # (B, X + G, E)
 
     def forward(self, x: Tensor) -> Tensor:  # (B, G) -> (B, C)
+        return self.head(self.patient_embedding(x))
+
+    def patient_embedding(self, x: Tensor) -> Tensor:  # (B, G) -> (B, E)
+        """The pooled, normalised tokens: the patient as the output layer sees it."""
         h = run_blocks(self.blocks, self.embed(x), self.attention_mask, self.checkpointing)
-        return self.head(self.norm(self.pool(h)))
+        return self.norm(self.pool(h))
 
     def pool(self, h: Tensor) -> Tensor:
         """(B, T, E) -> (B, E): the CLS token, or the mean or a learned query's attention over
@@ -135,6 +146,18 @@ class GeneTransformer(nn.Module):
         h = run_blocks(self.blocks, self.embed(x, hide), self.attention_mask, self.checkpointing)
         genes = h[:, h.shape[1] - x.shape[1] :]  # (B, G, E): extra tokens come first
         return head(self.norm(genes)).squeeze(-1)
+
+    def attention_layers(self, x: Tensor, genes: list[str]) -> list[AttentionLayer]:
+        """Each block's attention over all tokens (CLS and global tokens unnamed), honouring the
+        gene-set mask, for interpretation."""
+        names: list[str | None] = [None] * self.n_extra + list(genes)
+        blocks = zip(self.blocks, self.block_inputs(x), strict=True)
+        return [
+            AttentionLayer(
+                f"layer{i}", "gene", names, mha_rows(b.attention, b.norm1(h), self.attention_mask)
+            )
+            for i, (b, h) in enumerate(blocks)
+        ]
 
     def block_inputs(self, x: Tensor) -> list[Tensor]:
         """The input of every block, for attention extraction: a list of (B, T, E)."""

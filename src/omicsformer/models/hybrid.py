@@ -39,6 +39,7 @@ from omicsformer.errors import ConfigError
 from omicsformer.models import MODELS
 from omicsformer.models.base import ModelContext
 from omicsformer.models.neural import check_attention, check_heads, neural_spec
+from omicsformer.nn.attention.layers import AttentionLayer, memberships, mha_rows
 from omicsformer.nn.attention.masks import GroupMask
 from omicsformer.nn.blocks import TransformerBlock, run_blocks
 from omicsformer.nn.embeddings import GeneTokens
@@ -49,17 +50,31 @@ from omicsformer.tuning.space import Choice, Float, Int
 
 @dataclass
 class HybridOptions(AttentionSettings):
-    grouping: str = "random"
-    n_groups: int = bounded(20, low=1, search=Int(5, 50, log=True))
-    drop_ungrouped: bool = False
-    dim: int = bounded(32, low=1, search=Choice((16, 32, 64)))
-    heads: int = bounded(2, low=1, search=Choice((1, 2, 4)))
-    gene_layers: int = bounded(1, low=0, search=Int(1, 2))
-    group_layers: int = bounded(2, low=0, search=Int(1, 3))
-    ffn_mult: int = bounded(2, low=1)
-    dropout: float = bounded(0.1, **PROBABILITY, search=Float(0.0, 0.3))
-    value_embedding: Literal["continuous", "binned", "gene"] = "continuous"
-    checkpointing: bool = False
+    grouping: str = bounded(
+        "random",
+        help="gene groups: random, kmeans (size-balanced, fitted on the training split), go-bp "
+        "(shipped GO biological-process sets) or gmt:PATH",
+    )
+    n_groups: int = bounded(20, low=1, search=Int(5, 50, log=True), help="groups (random, kmeans)")
+    drop_ungrouped: bool = bounded(
+        False, help="gmt: drop genes in no set instead of keeping them as one group"
+    )
+    dim: int = bounded(32, low=1, search=Choice((16, 32, 64)), help="token width")
+    heads: int = bounded(2, low=1, search=Choice((1, 2, 4)), help="attention heads (divide dim)")
+    gene_layers: int = bounded(
+        1, low=0, search=Int(1, 2), help="blocks of attention between the genes of a group"
+    )
+    group_layers: int = bounded(
+        2, low=0, search=Int(1, 3), help="blocks of attention between the group tokens"
+    )
+    ffn_mult: int = bounded(2, low=1, help="feed-forward width as a multiple of dim")
+    dropout: float = bounded(0.1, **PROBABILITY, search=Float(0.0, 0.3), help="dropout")
+    value_embedding: Literal["continuous", "binned", "gene"] = bounded(
+        "continuous", help="how a value becomes a gene token (see omicsformer.nn.embeddings)"
+    )
+    checkpointing: bool = bounded(
+        False, help="recompute each block in the backward pass (less memory, more time)"
+    )
 
 
 class Hybrid(nn.Module):
@@ -132,12 +147,56 @@ class Hybrid(nn.Module):
         return torch.einsum("bks,bkse->bke", scores.softmax(dim=-1), genes)
 
     def forward(self, x: Tensor) -> Tensor:  # (B, G) -> (B, C)
+        return self.head(self.patient_embedding(x))
+
+    def patient_embedding(self, x: Tensor) -> Tensor:  # (B, G) -> (B, K·E)
+        """The normalised group tokens side by side: the patient as the output layer sees it."""
         b = x.shape[0]
         genes, mask = self.gene_tokens(x)
         genes = run_blocks(self.gene_blocks, genes, mask, self.checkpointing)  # (B·K, S, E)
         groups = self.merge(self.project(x) + self.gene_readout(genes, b))  # (B, K, E)
         groups = run_blocks(self.group_blocks, groups, None, self.checkpointing)
-        return self.head(self.norm(groups.flatten(1)))
+        return self.norm(groups.flatten(1))
+
+    def attention_layers(self, x: Tensor, genes: list[str]) -> list[AttentionLayer]:
+        """For interpretation: each gene-level layer as one block-diagonal (within-group) matrix
+        over all genes (a gene in several groups gets the average of its rows); group-level
+        layers attend over the group tokens. The within-group matrices are small (K x S x S)
+        and computed once."""
+        b = x.shape[0]
+        k, s = self.index.shape
+        n_genes = len(genes)
+        index = self.index.cpu()
+        group_of, pos_of, counts = memberships(index, self.valid.cpu(), n_genes)
+        h, mask = self.gene_tokens(x)  # (B·K, S, E)
+        layers = []
+        for i, block in enumerate(self.gene_blocks):
+            within = block.attention.attention_rows(block.norm1(h), torch.arange(s), mask)
+            within = within.view(b, k, -1, s, s).float().cpu()  # (B, K, H, S, S)
+
+            def rows_fn(rows: Tensor, within=within) -> Tensor:
+                rows = rows.cpu()
+                out = torch.zeros(b, within.shape[2], len(rows), n_genes + 1)  # last: padding
+                for m in range(group_of.shape[1]):
+                    has = counts[rows] > m
+                    if not has.any():
+                        continue
+                    r = torch.nonzero(has).squeeze(1)
+                    g, p = group_of[rows[r], m], pos_of[rows[r], m]
+                    values = within.permute(1, 3, 0, 2, 4)[g, p].permute(1, 2, 0, 3)  # (B,H,R',S)
+                    target = index[g].unsqueeze(0).unsqueeze(0).expand_as(values)  # key genes
+                    out[:, :, r] += torch.zeros_like(out[:, :, r]).scatter_add_(-1, target, values)
+                out = out[..., :n_genes]
+                return out / counts[rows].clamp(min=1).view(1, 1, -1, 1)
+
+            layers.append(AttentionLayer(f"gene_layer{i}", "gene", list(genes), rows_fn))
+            h = block(h, mask)
+        group_tokens = self.merge(self.project(x) + self.gene_readout(h, b))
+        for i, block in enumerate(self.group_blocks):
+            rows = mha_rows(block.attention, block.norm1(group_tokens))
+            layers.append(AttentionLayer(f"group_layer{i}", "group", list(self.group_names), rows))
+            group_tokens = block(group_tokens)
+        return layers
 
     def n_parameters(self) -> int:
         """Real trainable numbers (the grouped projection's padding is not counted)."""

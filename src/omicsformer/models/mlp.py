@@ -26,10 +26,15 @@ class MLPOptions:
     """Hidden layer widths, dropout after each hidden layer, and the normalisation used."""
 
     hidden: list[int] = bounded(
-        [256, 64], low=1, search=Choice(([64], [256], [256, 64], [512, 128], [128, 32]))
+        [256, 64],
+        low=1,
+        search=Choice(([64], [256], [256, 64], [512, 128], [128, 32])),
+        help="hidden layer widths, comma-separated",
     )
-    dropout: float = bounded(0.3, **PROBABILITY, search=Float(0.0, 0.6))
-    norm: Norm = "batch"
+    dropout: float = bounded(
+        0.3, **PROBABILITY, search=Float(0.0, 0.6), help="dropout after each hidden layer"
+    )
+    norm: Norm = bounded("batch", help="normalisation of each hidden layer")
 
 
 def fcn_layers(widths: list[int], dropout: float, norm: Norm) -> list[nn.Module]:
@@ -55,7 +60,11 @@ class MLP(nn.Module):
         self.head = nn.Linear(widths[-1], n_outputs)
 
     def forward(self, x: Tensor) -> Tensor:  # (B, G) -> (B, outputs)
-        return self.head(self.body(x))
+        return self.head(self.patient_embedding(x))
+
+    def patient_embedding(self, x: Tensor) -> Tensor:  # (B, G) -> (B, hidden[-1])
+        """The last hidden layer: the patient as the output layer sees it."""
+        return self.body(x)
 
 
 def architecture(options: MLPOptions, context: ModelContext, x_train: np.ndarray) -> dict[str, Any]:

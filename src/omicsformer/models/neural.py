@@ -138,7 +138,7 @@ class TorchModel:
     def _start_from(self, init: Any, same_genes: bool, finetune: str) -> dict[str, Any]:
         """Copy a pretrained network's weights; freeze all but the head for ``finetune=head``."""
         from omicsformer.console import note
-        from omicsformer.pretrain.run import freeze_all_but_head, transfer
+        from omicsformer.models.transfer import freeze_all_but_head, transfer
 
         if not same_genes and not getattr(self.module, "gene_tables", ()):
             raise ConfigError(
@@ -160,6 +160,15 @@ class TorchModel:
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return self.task.output(self.logits(x), self.task_state)
+
+    def embed(self, x: np.ndarray) -> np.ndarray:
+        """(N, E) float32: each patient as the network's output layer sees it (the last hidden
+        layer; pooled tokens for the gene-level models)."""
+        if self.module is None:
+            raise RunError("the model has not been trained")
+        values = torch.from_numpy(np.ascontiguousarray(x))
+        out = engine.predict_logits(self.module, values, apply=self.module.patient_embedding)
+        return out.numpy()
 
     def save(self, folder: Path) -> None:
         state = {k: v.detach().cpu().contiguous() for k, v in self.module.state_dict().items()}

@@ -53,7 +53,7 @@ class TransformerBlock(nn.Module):
             dim,
             heads,
             backend=attention.attention,
-            backend_options=attention.backend_options(n_tokens),
+            backend_options=attention.backend_options(),
             n_tokens=n_tokens,
         )
         self.norm2 = nn.LayerNorm(dim)

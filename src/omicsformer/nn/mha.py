@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from omicsformer.errors import ConfigError
-from omicsformer.nn.attention import make_backend
+from omicsformer.nn.attention import DEFAULT_BACKEND, make_backend
 from omicsformer.nn.attention.masks import StructuredMask
 
 
@@ -29,7 +29,7 @@ class MultiHeadAttention(nn.Module):
     bias
         Bias in the projections.
     backend_options
-        Options of the backend (e.g. ``kernel`` for sdpa, ``k`` for linformer).
+        The backend's typed options (its ``info.options`` dataclass); None: its defaults.
     n_tokens
         Number of tokens, for backends that fix it (linformer).
     """
@@ -38,9 +38,9 @@ class MultiHeadAttention(nn.Module):
         self,
         dim: int,
         heads: int = 1,
-        backend: str = "sdpa",
+        backend: str = DEFAULT_BACKEND,
         bias: bool = False,
-        backend_options: dict[str, Any] | None = None,
+        backend_options: Any = None,
         n_tokens: int | None = None,
     ) -> None:
         super().__init__()
@@ -52,7 +52,7 @@ class MultiHeadAttention(nn.Module):
         self.v = nn.Linear(dim, dim, bias=bias)
         self.out = nn.Linear(dim, dim, bias=bias)
         self.backend = make_backend(
-            backend, n_tokens=n_tokens, head_dim=self.head_dim, **(backend_options or {})
+            backend, n_tokens=n_tokens, head_dim=self.head_dim, options=backend_options
         )
 
     def _split(self, x: Tensor) -> Tensor:

@@ -87,6 +87,36 @@ class Task(Protocol):
         """Columns for predictions.csv (besides sample_id and split)."""
         ...
 
+    # scikit-learn baselines
+    sklearn_scoring: str | None  # score of the inner search; None: the estimator's own
+
+    def sklearn_target(self, y: np.ndarray) -> np.ndarray:
+        """``y`` as scikit-learn (or scikit-survival) estimators take it."""
+        ...
+
+    def inner_strata(self, y: np.ndarray) -> np.ndarray | None:
+        """(N,) integer labels inner folds are stratified on; None: plain folds."""
+        ...
+
+    def balanced_weights(self, y: np.ndarray) -> np.ndarray | None:
+        """(N,) sample weights that balance the classes; None where the task has none."""
+        ...
+
+    def sklearn_output(self, estimator: Any, x: np.ndarray, info: TargetInfo) -> np.ndarray:
+        """The task output of a fitted estimator for ``x``."""
+        ...
+
+    # augmentation
+    def mix_targets(self, y: Tensor, partner: Tensor, lam: Tensor, n_classes: int) -> Tensor:
+        """Targets of mixed samples ``lam * x + (1 - lam) * x[partner]`` (mixup); ``lam``
+        (B, 1). Raises ConfigError where mixing targets has no meaning."""
+        ...
+
+    # the run folder
+    def plots(self, y: np.ndarray, output: np.ndarray) -> dict[str, Any]:
+        """The task's figures of the test patients: file name -> writer(tmp_path)."""
+        ...
+
     # neural networks
     def target_tensor(self, y: np.ndarray) -> Tensor: ...
 

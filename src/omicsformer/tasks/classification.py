@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from omicsformer.errors import DataError
+from omicsformer.errors import DataError, RunError
 from omicsformer.metrics.classification import classification_metrics
 from omicsformer.tasks.base import TargetInfo
 
@@ -86,6 +86,36 @@ class ClassificationTask:
         for c, name in enumerate(info.classes):
             columns[f"prob_{name}"] = output[:, c]
         return columns
+
+    # ------------------------------------------------------------------ scikit-learn side
+    sklearn_scoring = "balanced_accuracy"
+
+    def sklearn_target(self, y: np.ndarray) -> np.ndarray:
+        return y
+
+    def inner_strata(self, y: np.ndarray) -> np.ndarray | None:
+        return y
+
+    def balanced_weights(self, y: np.ndarray) -> np.ndarray | None:
+        from sklearn.utils.class_weight import compute_sample_weight
+
+        return compute_sample_weight("balanced", y)
+
+    def sklearn_output(self, estimator: Any, x: np.ndarray, info: TargetInfo) -> np.ndarray:
+        proba = estimator.predict_proba(x)
+        if proba.shape[1] != len(info.classes):  # a class missing from training data: refuse
+            raise RunError(f"model predicts {proba.shape[1]} classes, expected {len(info.classes)}")
+        return proba.astype(np.float64)
+
+    # ------------------------------------------------------------------ augmentation, plots
+    def mix_targets(self, y: Tensor, partner: Tensor, lam: Tensor, n_classes: int) -> Tensor:
+        """Class probabilities mixed like the samples (they still sum to one)."""
+        probabilities = F.one_hot(y.long(), n_classes).float()
+        lam = lam.to(probabilities.device)
+        return lam * probabilities + (1 - lam) * probabilities[partner]
+
+    def plots(self, y: np.ndarray, output: np.ndarray) -> dict[str, Any]:
+        return {}
 
     # ------------------------------------------------------------------ neural-network side
     def target_tensor(self, y: np.ndarray) -> Tensor:

@@ -79,6 +79,31 @@ class RegressionTask:
         columns["predicted"] = output
         return columns
 
+    # ------------------------------------------------------------------ scikit-learn side
+    sklearn_scoring = "r2"
+
+    def sklearn_target(self, y: np.ndarray) -> np.ndarray:
+        return y
+
+    def inner_strata(self, y: np.ndarray) -> np.ndarray | None:
+        return None
+
+    def balanced_weights(self, y: np.ndarray) -> np.ndarray | None:
+        return None
+
+    def sklearn_output(self, estimator: Any, x: np.ndarray, info: TargetInfo) -> np.ndarray:
+        return np.asarray(estimator.predict(x), dtype=np.float64)
+
+    # ------------------------------------------------------------------ augmentation, plots
+    def mix_targets(self, y: Tensor, partner: Tensor, lam: Tensor, n_classes: int) -> Tensor:
+        lam = lam.squeeze(1).to(y.device, y.dtype)
+        return lam * y + (1 - lam) * y[partner]
+
+    def plots(self, y: np.ndarray, output: np.ndarray) -> dict[str, Any]:
+        from omicsformer.report.plots import predicted_vs_observed
+
+        return {"predicted_vs_observed.png": lambda tmp: predicted_vs_observed(y, output, tmp)}
+
     # ------------------------------------------------------------------ neural-network side
     def target_tensor(self, y: np.ndarray) -> Tensor:
         return torch.as_tensor(y, dtype=torch.float32)

@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from omicsformer.errors import DataError
+from omicsformer.errors import ConfigError, DataError
 from omicsformer.metrics import survival as sm
 from omicsformer.tasks.base import TargetInfo
 from omicsformer.tasks.losses import cox_loss
@@ -169,6 +169,35 @@ class SurvivalTask:
             for j, h in enumerate(state["horizons"]):
                 columns[f"survival_at_{h:g}"] = probabilities[:, j]
         return columns
+
+    # ------------------------------------------------------------------ scikit-learn side
+    sklearn_scoring = None  # scikit-survival's estimators score by Harrell's C themselves
+
+    def sklearn_target(self, y: np.ndarray) -> np.ndarray:
+        """(N, 2) time, event -> scikit-survival's structured array."""
+        from sksurv.util import Surv
+
+        return Surv.from_arrays(event=y[:, 1] > 0, time=y[:, 0])
+
+    def inner_strata(self, y: np.ndarray) -> np.ndarray | None:
+        return (y[:, 1] > 0).astype(int)  # the event indicator
+
+    def balanced_weights(self, y: np.ndarray) -> np.ndarray | None:
+        return None
+
+    def sklearn_output(self, estimator: Any, x: np.ndarray, info: TargetInfo) -> np.ndarray:
+        return np.asarray(estimator.predict(x), dtype=np.float64)
+
+    # ------------------------------------------------------------------ augmentation, plots
+    def mix_targets(self, y: Tensor, partner: Tensor, lam: Tensor, n_classes: int) -> Tensor:
+        raise ConfigError(
+            "mixing follow-up times and censoring of two patients has no valid meaning"
+        )
+
+    def plots(self, y: np.ndarray, output: np.ndarray) -> dict[str, Any]:
+        from omicsformer.report.plots import kaplan_meier_by_risk
+
+        return {"km_test.png": lambda tmp: kaplan_meier_by_risk(y[:, 0], y[:, 1] > 0, output, tmp)}
 
     # ------------------------------------------------------------------ neural-network side
     def target_tensor(self, y: np.ndarray) -> Tensor:

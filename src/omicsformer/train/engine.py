@@ -139,12 +139,19 @@ def _batches(
 
 
 @torch.no_grad()
-def predict_logits(module: nn.Module, x: Tensor, batch_size: int = 256) -> Tensor:
-    """Logits for ``x`` in evaluation mode, in fixed-size batches (so results are reproducible)."""
+def predict_logits(
+    module: nn.Module,
+    x: Tensor,
+    batch_size: int = 256,
+    apply: Callable[[Tensor], Tensor] | None = None,
+) -> Tensor:
+    """Logits for ``x`` (or ``apply(batch)``, e.g. the module's patient embedding) in
+    evaluation mode, in fixed-size batches (so results are reproducible)."""
     module.eval()
+    apply = apply or module
     device = next(module.parameters()).device
     parts = [
-        module(x[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(x), batch_size)
+        apply(x[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(x), batch_size)
     ]
     return torch.cat(parts)
 

@@ -13,21 +13,20 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from omicsformer.augment.training import check_augmentation
 from omicsformer.config import ModelConfig, RunConfig
 from omicsformer.fileio import write_with
 from omicsformer.models import MODELS
 from omicsformer.models.base import require_task
 from omicsformer.pipeline import (
     FitResult,
-    check_augmentation,
     fit_split,
     make_split,
     prepare_data,
     resolve_init,
-    run_folder,
     runtime_for,
-    write_run,
 )
+from omicsformer.runs import run_folder, write_run
 from omicsformer.tuning.search import SearchResult, optuna_module, run_search
 
 

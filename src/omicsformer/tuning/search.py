@@ -13,8 +13,9 @@ the model and scores it on the task's main metric:
   its own validation part for early stopping; the score is the mean over the K held-out inner
   folds, reported after each fold for pruning.
 
-Preprocessing is fitted on each inner training part only. Trials live in an Optuna storage (a
-SQLite file by default); TPE is seeded with the run's seed.
+Preprocessing is fitted on each inner training part only (the folds of
+:mod:`omicsformer.crossval`, preprocessed once for all trials). Trials live in an Optuna storage
+(a SQLite file by default); TPE is seeded with the run's seed.
 """
 
 from __future__ import annotations
@@ -111,7 +112,8 @@ def run_search(
     ``options`` are the model options the user set; with ``config.tune.pinned`` they are kept
     out of the search.
     """
-    from omicsformer.pipeline import fit_model, init_genes, preprocess_split
+    from omicsformer.crossval import Fold, cross_validate, cv_folds
+    from omicsformer.pipeline import fit_model, init_genes
 
     optuna = optuna_module()
     tune: TuneConfig = config.tune
@@ -129,8 +131,10 @@ def run_search(
         raise ConfigError(f"model {model!r} declares no searchable options")
 
     parts = _inner_parts(config, data, split, tune.inner_folds)
-    genes = init_genes(init, data)
-    arrays = [preprocess_split(config, data, part, genes) for part in parts]
+    # preprocessed once, on each inner training part, and kept for every trial
+    folds = cv_folds(config, data, [parts], genes=init_genes(init, data))
+    for fold in folds:
+        fold.arrays  # noqa: B018  (a preprocessing error is the user's, not a failed trial)
     held_out = "val" if tune.inner_folds == 1 else "test"
 
     def propose(trial: Any) -> tuple[dict[str, Any], RunConfig]:
@@ -147,10 +151,11 @@ def run_search(
 
     def objective(trial: Any) -> float:
         trial_options, trial_config = propose(trial)
-        scores = []
-        for step, part in enumerate(arrays):
+        scores: list[float] = []
+
+        def score(fold: Fold) -> list[dict[str, Any]]:
             report = None
-            if len(arrays) == 1 and neural:
+            if len(folds) == 1 and neural:
                 report = _epoch_reporter(trial, metric, maximize, optuna)
             runtime = Runtime(
                 train=trial_config.train,
@@ -159,12 +164,15 @@ def run_search(
                 init=init,
                 finetune=config.model.finetune,
             )
-            result = fit_model(trial_config, data, part, runtime, model, trial_options)
+            result = fit_model(trial_config, data, fold.arrays, runtime, model, trial_options)
             scores.append(float(result.metrics[held_out][metric]))
-            if len(arrays) > 1:
-                trial.report(float(np.mean(scores)), step)
+            if len(folds) > 1:  # pruned on the mean over the inner folds so far
+                trial.report(float(np.mean(scores)), fold.index)
                 if trial.should_prune():
                     raise optuna.TrialPruned()
+            return [{"fold": fold.index, metric: scores[-1]}]
+
+        cross_validate(folds, score, keep_arrays=True)
         value = float(np.mean(scores))
         if math.isnan(value):
             raise optuna.TrialPruned()  # e.g. a C-index of a part without events

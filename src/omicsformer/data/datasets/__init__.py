@@ -1,17 +1,21 @@
 """Built-in datasets, registered by name.
 
 Each :class:`DatasetSpec` says where its data comes from (source, licence), which tasks and
-named targets it offers, and how to load it as an AnnData. ``omicsformer datasets`` lists them.
+named targets it offers, its parameters (an options dataclass, given as
+``--data name:key=value,...``, the one option language of :func:`omicsformer.config.parse_spec`)
+and how to load it as an AnnData. ``omicsformer datasets`` lists them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 import anndata as ad
 
-from omicsformer.config import yaml_value
+from omicsformer.config import from_dict, parse_spec
 from omicsformer.errors import DataError
 from omicsformer.registry import Registry
 
@@ -34,9 +38,11 @@ class DatasetSpec:
         The target column(s) used for a task when none is given, per task name; the first
         task is the dataset's default task.
     load
-        ``load(**params) -> AnnData``; params come from ``name:key=value,...``.
+        ``load(options) -> AnnData`` (``load() -> AnnData`` for a dataset without options).
     shape
         (samples, genes) with default parameters, for listings.
+    options
+        The dataclass of its parameters (``name:key=value,...``), None if it has none.
     """
 
     name: str
@@ -47,36 +53,44 @@ class DatasetSpec:
     default_targets: dict[str, str | tuple[str, str]]
     load: Callable[..., ad.AnnData]
     shape: tuple[int, int]
-    params: tuple[str, ...] = field(default=())
+    options: type | None = None
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        """The names of its parameters."""
+        return tuple(f.name for f in dataclasses.fields(self.options)) if self.options else ()
+
+    def parse_options(self, params: dict[str, Any]) -> Any:
+        """Its options dataclass from ``{key: value}`` (text or typed), checked once: unknown
+        keys (listing the valid ones), types and ranges; None for a dataset without options."""
+        unknown = sorted(set(params) - set(self.params))
+        if unknown:
+            valid = ", ".join(self.params) or "(none)"
+            raise DataError(
+                f"dataset {self.name!r} has no parameter(s) {', '.join(unknown)}; valid: {valid}"
+            )
+        return (
+            from_dict(self.options, params, f"parameters of dataset {self.name!r}")
+            if self.options
+            else None
+        )
 
 
 DATASETS: Registry[DatasetSpec] = Registry("dataset")
 
 
-def parse_source(source: str) -> tuple[str, dict[str, object]]:
-    """Split ``name:key=value,key=value`` into the name and typed parameters."""
-    name, _, rest = source.partition(":")
-    params: dict[str, object] = {}
-    for item in filter(None, (p.strip() for p in rest.split(","))):
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise DataError(f"dataset parameter {item!r} must be KEY=VALUE (in {source!r})")
-        params[key.strip()] = yaml_value(value.strip())
-    return name, params
+def parse_source(source: str) -> tuple[DatasetSpec, Any]:
+    """``name`` or ``name:key=value,key=value`` -> the dataset and its typed options."""
+    name, params = parse_spec(source, what="dataset")
+    spec = DATASETS.get(name)
+    return spec, spec.parse_options(params)
 
 
 def load_builtin(source: str) -> ad.AnnData:
     """Load a built-in dataset from ``name`` or ``name:key=value,...``."""
-    name, params = parse_source(source)
-    spec = DATASETS.get(name)
-    unknown = sorted(set(params) - set(spec.params))
-    if unknown:
-        valid = ", ".join(spec.params) or "(none)"
-        raise DataError(
-            f"dataset {name!r} has no parameter(s) {', '.join(unknown)}; valid: {valid}"
-        )
-    adata = spec.load(**params)
-    adata.uns["dataset"] = name
+    spec, options = parse_source(source)
+    adata = spec.load(options) if spec.options is not None else spec.load()
+    adata.uns["dataset"] = spec.name
     return adata
 
 

@@ -23,26 +23,71 @@ Generative model (all genes start as standard normal ``z``):
 - **Expression**: ``x = mu_g + sd_g z`` with ``mu_g ~ U(4, 10)`` and ``sd_g ~ U(0.5, 1.5)``,
   log2-like values; z-scoring recovers ``z``.
 
-:func:`make_synthetic` returns the AnnData together with the planted pairs (gene names), which are
-also stored in ``adata.uns["planted_pairs"]``, so later analyses can check whether a model
-finds them.
+:class:`SyntheticOptions` holds the parameters (``--data synthetic:n_genes=2000,seed=3``), each
+with its default and valid range; :meth:`SyntheticOptions.generate` (or :func:`make_synthetic`)
+returns the AnnData together with the planted pairs (gene names), which are also stored in
+``adata.uns["planted_pairs"]``, so later analyses can check whether a model finds them.
 """
 
 from __future__ import annotations
 
-import inspect
+import dataclasses
 from dataclasses import dataclass
-from typing import get_type_hints
+from typing import Any
 
 import anndata as ad
 import numpy as np
 import pandas as pd
 
-from omicsformer.config import coerce
+from omicsformer.config import PROBABILITY, bounded, format_spec
 from omicsformer.data.datasets import DATASETS, DatasetSpec
 from omicsformer.errors import DataError
 
+NAME = "synthetic"
 MAX_GENES = 60_000
+
+
+@dataclass(frozen=True)
+class SyntheticOptions:
+    """The generator's parameters (see the module docstring); all randomness comes from
+    ``seed``. Build it from text with :meth:`parse` (checked), or directly."""
+
+    n_samples: int = bounded(400, low=4)
+    n_genes: int = bounded(1000, low=1, high=MAX_GENES)
+    n_classes: int = bounded(2, low=2, high=50)
+    n_modules: int = bounded(10, low=0)
+    module_size: int = bounded(20, low=0)
+    module_correlation: float = bounded(0.5, **PROBABILITY)
+    n_pairs: int = bounded(4, low=0)
+    interaction_strength: float = 2.0
+    n_marginal: int = bounded(2, low=0)
+    marginal_strength: float = 0.5
+    noise: float = bounded(0.5, low=0)
+    survival_strength: float = 1.0
+    weibull_shape: float = bounded(1.5, low=0, open_low=True)
+    censoring: float = bounded(0.3, **PROBABILITY)
+    seed: int = bounded(0, low=0, high=2**32 - 1)
+
+    @classmethod
+    def parse(cls, params: dict[str, Any]) -> SyntheticOptions:
+        """From ``{key: value}`` (text, as in ``synthetic:key=value``, or typed): unknown keys,
+        types and ranges are checked here, once."""
+        return DATASETS.get(NAME).parse_options(params)
+
+    @property
+    def source(self) -> str:
+        """The ``--data`` text of these options (the parameters that differ from the
+        defaults), e.g. for a run's configuration."""
+        changed = {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if getattr(self, f.name) != f.default
+        }
+        return format_spec(NAME, changed)
+
+    def generate(self) -> SyntheticData:
+        """The cohort and its ground truth (see :func:`make_synthetic`)."""
+        return _generate(**dataclasses.asdict(self))
 
 
 @dataclass(frozen=True)
@@ -64,26 +109,10 @@ class SyntheticData:
     marginal_genes: list[str]
 
 
-def make_synthetic(
-    n_samples: int = 400,
-    n_genes: int = 1000,
-    n_classes: int = 2,
-    n_modules: int = 10,
-    module_size: int = 20,
-    module_correlation: float = 0.5,
-    n_pairs: int = 4,
-    interaction_strength: float = 2.0,
-    n_marginal: int = 2,
-    marginal_strength: float = 0.5,
-    noise: float = 0.5,
-    survival_strength: float = 1.0,
-    weibull_shape: float = 1.5,
-    censoring: float = 0.3,
-    seed: int = 0,
-) -> SyntheticData:
+def make_synthetic(**params: Any) -> SyntheticData:
     """Generate a synthetic expression cohort with planted gene-gene interactions.
 
-    Parameters are described in the module docstring; all randomness comes from ``seed``.
+    ``params`` are the fields of :class:`SyntheticOptions` (checked as when parsed).
 
     Returns
     -------
@@ -91,16 +120,28 @@ def make_synthetic(
         ``adata`` (samples x genes, float32; ``obs["label"]`` holds class names ``class_0``...),
         the planted pairs and the marginal genes.
     """
-    if not 2 <= n_classes <= 50:
-        raise DataError(f"synthetic: n_classes must be between 2 and 50, got {n_classes}")
-    if not 1 <= n_genes <= MAX_GENES:
-        raise DataError(f"synthetic: n_genes must be between 1 and {MAX_GENES}, got {n_genes}")
-    if n_samples < 2 * n_classes:
+    return SyntheticOptions.parse(params).generate()
+
+
+def _generate(
+    n_samples: int,
+    n_genes: int,
+    n_classes: int,
+    n_modules: int,
+    module_size: int,
+    module_correlation: float,
+    n_pairs: int,
+    interaction_strength: float,
+    n_marginal: int,
+    marginal_strength: float,
+    noise: float,
+    survival_strength: float,
+    weibull_shape: float,
+    censoring: float,
+    seed: int,
+) -> SyntheticData:
+    if n_samples < 2 * n_classes:  # ranges of single values are checked by SyntheticOptions
         raise DataError(f"synthetic: n_samples must be at least {2 * n_classes}, got {n_samples}")
-    if not 0 <= module_correlation < 1:
-        raise DataError("synthetic: module_correlation must be in [0, 1)")
-    if not 0 <= censoring < 1 or weibull_shape <= 0:
-        raise DataError("synthetic: censoring must be in [0, 1) and weibull_shape positive")
     n_modules = min(n_modules, (n_genes // 2) // max(module_size, 1))
     n_free = n_genes - n_modules * module_size
     if n_free < 2 * n_pairs + n_marginal:
@@ -181,17 +222,15 @@ def _survival_times(
     return np.minimum(event_time, censor_time), event
 
 
-def load(**params: object) -> ad.AnnData:
-    """Registry loader: coerce ``name:key=value`` parameters to their types, then generate."""
-    hints = get_type_hints(make_synthetic)
-    typed = {k: coerce(v, hints[k], f"synthetic parameter {k}") for k, v in params.items()}
-    return make_synthetic(**typed).adata
+def load(options: SyntheticOptions) -> ad.AnnData:
+    """Registry loader."""
+    return options.generate().adata
 
 
 DATASETS.add(
-    "synthetic",
+    NAME,
     DatasetSpec(
-        name="synthetic",
+        name=NAME,
         description="Seeded cohort whose label depends on planted gene-gene interactions",
         source="generated by omicsformer.data.datasets.synthetic (parameters: name:key=value,...)",
         licence="MIT (generated)",
@@ -207,6 +246,6 @@ DATASETS.add(
         },
         load=load,
         shape=(400, 1000),
-        params=tuple(inspect.signature(make_synthetic).parameters),
+        options=SyntheticOptions,
     ),
 )

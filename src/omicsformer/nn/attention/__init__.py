@@ -14,15 +14,22 @@ nystrom    no     Nyström landmarks + pseudo-inverse (Xiong 2021)       O(N·m)
 performer  no     FAVOR+ positive orthogonal random features (2021)     O(N·m·D)
 linear     no     elu(x)+1 feature map (Katharopoulos 2020)             O(N·D²)
 =========  =====  ====================================================  ==========
+
+Backend names are written in one place, each backend's ``info.name``: everything else (the
+``attention`` option's valid values, benchmark lists, help texts) reads them from ``BACKENDS``.
+Each backend declares its options once, in its own file (``info.options``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Literal
 
+from omicsformer.config import from_dict
 from omicsformer.errors import ConfigError
-from omicsformer.nn.attention.base import AttentionBackend, BackendInfo
+from omicsformer.nn.attention.base import AttentionBackend, BackendInfo, NoOptions
 from omicsformer.nn.attention.eager import EagerAttention
 from omicsformer.nn.attention.flash import FlashAttention
 from omicsformer.nn.attention.linear import LinearAttention
@@ -44,32 +51,42 @@ for _backend in (
 ):
     BACKENDS.add(_backend.info.name, _backend)
 
+DEFAULT_BACKEND = SDPAttention.info.name
+BackendName = Literal[tuple(BACKENDS.names())]  # the ``attention`` option: a registered name
 
-def backend_options(name: str) -> list[str]:
-    """The user-settable options of backend ``name`` (sizes such as n_tokens are supplied)."""
-    params = inspect.signature(BACKENDS.get(name).__init__).parameters
-    return [p for p in params if p not in ("self", "n_tokens", "head_dim")]
+
+def backend_options(name: str, values: Mapping[str, Any] | None = None) -> Any:
+    """The options of backend ``name`` as its typed dataclass, from ``values`` (option ->
+    value; missing ones take their defaults): unknown keys, types and ranges are checked."""
+    info = BACKENDS.get(name).info
+    return from_dict(info.options, dict(values or {}), f"options of attention backend {name!r}")
 
 
 def make_backend(
-    name: str, *, n_tokens: int | None = None, head_dim: int | None = None, **options: Any
+    name: str,
+    *,
+    n_tokens: int | None = None,
+    head_dim: int | None = None,
+    options: Any = None,
+    **values: Any,
 ) -> AttentionBackend:
-    """Build backend ``name``; ``n_tokens`` and ``head_dim`` go to the backends that need them."""
+    """Build backend ``name`` from its typed ``options`` (already checked) or from option
+    ``values`` (checked here); ``n_tokens`` and ``head_dim`` go to the backends that need them."""
     cls = BACKENDS.get(name)
-    unknown = sorted(set(options) - set(backend_options(name)))
-    if unknown:
-        valid = ", ".join(backend_options(name)) or "(none)"
-        raise ConfigError(
-            f"attention backend {name!r} has no option {', '.join(unknown)}; valid: {valid}"
-        )
-    params = inspect.signature(cls.__init__).parameters
-    if "n_tokens" in params:
+    if options is None:
+        options = backend_options(name, values)
+    elif values:
+        raise TypeError("make_backend takes typed options or option values, not both")
+    elif not isinstance(options, cls.info.options):
+        raise TypeError(f"{name} takes {cls.info.options.__name__}, not {type(options).__name__}")
+    kwargs = {f.name: getattr(options, f.name) for f in dataclasses.fields(options)}
+    if cls.info.fixed_tokens:
         if n_tokens is None:
             raise ConfigError(f"attention backend {name!r} needs a fixed number of tokens")
-        options["n_tokens"] = n_tokens
-    if "head_dim" in params:
-        options["head_dim"] = head_dim
-    return cls(**options)
+        kwargs["n_tokens"] = n_tokens
+    if "head_dim" in inspect.signature(cls.__init__).parameters:
+        kwargs["head_dim"] = head_dim
+    return cls(**kwargs)
 
 
 def check_backend(
@@ -86,8 +103,11 @@ def check_backend(
 
 __all__ = [
     "BACKENDS",
+    "DEFAULT_BACKEND",
     "AttentionBackend",
     "BackendInfo",
+    "BackendName",
+    "NoOptions",
     "backend_options",
     "check_backend",
     "make_backend",

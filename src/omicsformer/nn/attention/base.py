@@ -17,18 +17,36 @@ A backend computes attention from already-projected queries, keys and values::
 
 Every backend declares what it supports in a :class:`BackendInfo`, so that a bad combination
 (a mask on a backend without mask support, a device or dtype it cannot run) fails when the model
-is built, with a clear message, not deep inside ``forward``.
+is built, with a clear message, not deep inside ``forward``. Its options are declared once, in
+its file, as a frozen dataclass of :func:`option` fields (default, help, valid range) named by
+``BackendInfo.options``; ``BackendInfo.model_options`` says which of them the gene-level models
+expose as flat ``-o`` options, and under which name (see :mod:`omicsformer.nn.settings`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from omicsformer.config import bounded
 from omicsformer.errors import ConfigError
 from omicsformer.nn.attention.masks import StructuredMask
+
+
+def option(default: Any, help: str, *, search: Any = None, **limits: Any) -> Any:
+    """A backend option: a dataclass field with its ``help`` text and, for a number, the range
+    that :func:`~omicsformer.config.bounded` checks when options are read (``low=1``, ...)."""
+    metadata = dict(bounded(default, search=search, **limits).metadata) if limits else {}
+    return field(default=default, metadata={**metadata, "help": help})
+
+
+@dataclass(frozen=True)
+class NoOptions:
+    """The options of a backend that has none."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +72,14 @@ class BackendInfo:
         Produces the full attention matrix itself (others compute requested rows on demand).
     paper
         The reference for the method.
+    options
+        The options dataclass (fields made with :func:`option`); :class:`NoOptions` if none.
+    model_options
+        ``{option: model option name}``: the options the gene-level models expose as flat
+        ``-o NAME=VALUE`` options (saved in model.json under that name); others keep their
+        defaults there.
+    fixed_tokens
+        Built for a fixed number of tokens (``n_tokens``), e.g. learned token projections.
     """
 
     name: str
@@ -64,6 +90,9 @@ class BackendInfo:
     returns_weights: bool
     paper: str
     key_padding: bool = False
+    options: type = NoOptions
+    model_options: Mapping[str, str] = field(default_factory=dict)
+    fixed_tokens: bool = False
 
 
 ALL_FLOATS = (torch.float32, torch.float16, torch.bfloat16)
@@ -138,6 +167,11 @@ class AttentionBackend(nn.Module):
             raise ConfigError(f"attention backend {info.name!r} does not support attention masks")
         if key_padding and not (info.supports_mask or info.key_padding):
             raise ConfigError(f"attention backend {info.name!r} does not support key-padding masks")
+
+    @classmethod
+    def check_options(cls, options: Any, *, masked: bool) -> None:
+        """Raise a :class:`ConfigError` if ``options`` cannot run as asked (``masked``: with a
+        structured gene-set mask); every option value is fine unless a backend says otherwise."""
 
 
 def key_padding_multiplier(mask: Tensor | None, name: str) -> Tensor | None:

@@ -4,7 +4,8 @@ Linear Complexity", arXiv:2006.04768, 2020).
 Keys and values are projected along the token axis with learned matrices E, F of shape (k, M):
 softmax(Q (E K)ᵀ / √D) (F V), costing O(N·k) instead of O(N·M). The projections are shared by the
 heads ("headwise sharing" in the paper) and fix the number of tokens M: fine for a fixed gene panel.
-With k = M and identity projections (``init="identity"``) it is exactly softmax attention.
+k is capped at M (a larger rank adds nothing). With k = M and identity projections
+(``init="identity"``) it is exactly softmax attention.
 
 The implied weights of a query are softmax(q (E K)ᵀ/√D) F: a row over the M original keys that
 sums to the column sums of F (1 when F is the identity or averages).
@@ -13,6 +14,8 @@ sums to the column sums of F (1 when F is the identity or averages).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -23,7 +26,16 @@ from omicsformer.nn.attention.base import (
     AttentionBackend,
     BackendInfo,
     key_padding_multiplier,
+    option,
 )
+
+
+@dataclass(frozen=True)
+class LinformerOptions:
+    k: int = option(256, "rank: keys and values projected to k tokens (at most the tokens)", low=1)
+    init: Literal["normal", "identity"] = option(
+        "normal", "projections N(0, 1/k) as in the paper, or the identity (k = tokens: exact)"
+    )
 
 
 class LinformerAttention(AttentionBackend):
@@ -36,21 +48,23 @@ class LinformerAttention(AttentionBackend):
         returns_weights=False,
         paper="Wang et al. 2020, Linformer: Self-Attention with Linear Complexity",
         key_padding=True,
+        options=LinformerOptions,
+        model_options={"k": "linformer_k"},
+        fixed_tokens=True,
     )
 
-    def __init__(self, n_tokens: int, k: int = 256, init: str = "normal") -> None:
+    def __init__(self, n_tokens: int, k: int, init: str) -> None:
         super().__init__()
-        if n_tokens < 1 or k < 1:
-            raise ConfigError("linformer needs n_tokens >= 1 and k >= 1")
+        if n_tokens < 1:
+            raise ConfigError("linformer needs n_tokens >= 1")
+        k = min(k, n_tokens)
         self.n_tokens, self.k = n_tokens, k
         if init == "identity":
             if k != n_tokens:
                 raise ConfigError("linformer init=identity needs k equal to the number of tokens")
             e = torch.eye(n_tokens)
-        elif init == "normal":
-            e = torch.randn(k, n_tokens) / math.sqrt(k)  # the paper's N(0, 1/k) initialisation
         else:
-            raise ConfigError(f"linformer init must be normal or identity, got {init!r}")
+            e = torch.randn(k, n_tokens) / math.sqrt(k)  # the paper's N(0, 1/k) initialisation
         self.e = nn.Parameter(e)  # (k, M) projects keys
         self.f = nn.Parameter(e.clone())  # (k, M) projects values
 

@@ -17,12 +17,23 @@ that is not attention.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from omicsformer.errors import ConfigError
-from omicsformer.nn.attention.base import AttentionBackend, BackendInfo, key_padding_multiplier
+from omicsformer.nn.attention.base import (
+    AttentionBackend,
+    BackendInfo,
+    key_padding_multiplier,
+    option,
+)
+
+
+@dataclass(frozen=True)
+class NystromOptions:
+    landmarks: int = option(64, "landmarks m (segment means of queries and keys)", low=1)
+    pinv_iterations: int = option(6, "Newton-Schulz iterations of the pseudo-inverse", low=1)
 
 
 def _segment_sums(x: Tensor, m: int) -> Tensor:
@@ -69,12 +80,12 @@ class NystromAttention(AttentionBackend):
         returns_weights=False,
         paper="Xiong et al. 2021, Nyströmformer (AAAI)",
         key_padding=True,
+        options=NystromOptions,
+        model_options={"landmarks": "landmarks", "pinv_iterations": "pinv_iterations"},
     )
 
-    def __init__(self, landmarks: int = 64, pinv_iterations: int = 6) -> None:
+    def __init__(self, landmarks: int, pinv_iterations: int) -> None:
         super().__init__()
-        if landmarks < 1 or pinv_iterations < 1:
-            raise ConfigError("nystrom needs landmarks >= 1 and pinv_iterations >= 1")
         self.landmarks, self.pinv_iterations = landmarks, pinv_iterations
 
     def _kernels(

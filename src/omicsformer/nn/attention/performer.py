@@ -16,12 +16,26 @@ default m = round(D·ln D) follows the paper (266 for D = 64).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from omicsformer.errors import ConfigError
-from omicsformer.nn.attention.base import AttentionBackend, BackendInfo, key_padding_multiplier
+from omicsformer.nn.attention.base import (
+    AttentionBackend,
+    BackendInfo,
+    key_padding_multiplier,
+    option,
+)
+
+
+@dataclass(frozen=True)
+class PerformerOptions:
+    features: int = option(0, "random features m; 0: the paper's D·ln D", low=0)
+    redraw_interval: int = option(
+        1000, "redraw the features every N training calls; 0: never", low=0
+    )
+    seed: int = option(0, "seed of the random features", low=0)
 
 
 def orthogonal_gaussian(m: int, d: int, generator: torch.Generator | None = None) -> Tensor:
@@ -46,16 +60,14 @@ class PerformerAttention(AttentionBackend):
         returns_weights=False,
         paper="Choromanski et al. 2021, Rethinking Attention with Performers (ICLR)",
         key_padding=True,
+        options=PerformerOptions,
+        model_options={"features": "features", "redraw_interval": "redraw_interval"},
     )
 
-    def __init__(
-        self, head_dim: int, features: int | None = None, redraw_interval: int = 1000, seed: int = 0
-    ) -> None:
+    def __init__(self, head_dim: int, features: int, redraw_interval: int, seed: int) -> None:
         super().__init__()
         self.head_dim = head_dim
         self.features = features or max(1, round(head_dim * math.log(head_dim)))
-        if self.features < 1 or redraw_interval < 0:
-            raise ConfigError("performer needs features >= 1 and redraw_interval >= 0")
         self.redraw_interval = redraw_interval
         self.generator = torch.Generator().manual_seed(seed)
         self.register_buffer(

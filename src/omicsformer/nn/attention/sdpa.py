@@ -16,13 +16,15 @@ CPU), so ``kernel`` must stay ``auto`` then (checked when the model is built).
 from __future__ import annotations
 
 from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Literal
 
 import torch.nn.functional as F
 from torch import Tensor
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from omicsformer.errors import ConfigError
-from omicsformer.nn.attention.base import ALL_FLOATS, AttentionBackend, BackendInfo
+from omicsformer.nn.attention.base import ALL_FLOATS, AttentionBackend, BackendInfo, option
 from omicsformer.nn.attention.masks import StructuredMask, masked_attention
 
 KERNELS = {
@@ -31,6 +33,14 @@ KERNELS = {
     "cudnn": SDPBackend.CUDNN_ATTENTION,
     "math": SDPBackend.MATH,
 }
+Kernel = Literal[("auto", *KERNELS)]  # auto lets PyTorch choose
+
+
+@dataclass(frozen=True)
+class SdpaOptions:
+    kernel: Kernel = option(
+        "auto", "pin one SDPA implementation (flash, efficient, cudnn, math); auto: PyTorch picks"
+    )
 
 
 class SDPAttention(AttentionBackend):
@@ -43,15 +53,22 @@ class SDPAttention(AttentionBackend):
         returns_weights=False,
         key_padding=True,
         paper="Dao 2023 (FlashAttention-2); Rabe & Staats 2021 (attention in O(√n) memory)",
+        options=SdpaOptions,
+        model_options={"kernel": "sdpa_kernel"},
     )
 
-    def __init__(self, kernel: str = "auto") -> None:
+    def __init__(self, kernel: str) -> None:
         super().__init__()
-        if kernel != "auto" and kernel not in KERNELS:
-            raise ConfigError(
-                f"unknown SDPA kernel {kernel!r}; choose from: auto, {', '.join(KERNELS)}"
-            )
         self.kernel = kernel
+
+    @classmethod
+    def check_options(cls, options: SdpaOptions, *, masked: bool) -> None:
+        if masked and options.kernel != "auto":
+            name = cls.info.model_options["kernel"]
+            raise ConfigError(
+                f"a gene-set mask runs its own masked kernels; {name}={options.kernel} cannot be "
+                "combined with it (leave it auto)"
+            )
 
     def forward(
         self,

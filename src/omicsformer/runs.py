@@ -1,0 +1,276 @@
+"""The run folder: written by a training run, loaded to predict and evaluate.
+
+A run folder holds everything needed to repeat or reuse a run::
+
+    config.yaml             the RunConfig (re-run with `omicsformer train --config`)
+    splits.json             train / val / test sample IDs, the seed and grouped_by
+    preprocess.safetensors  fitted preprocessing (training split only) and gene names
+    model/                  model.json (name, options, target, genes) + weights
+    predictions.csv         sample_id, split, true, predicted, per-class probabilities
+    task_state.json         the task's state fitted on the training part (scale, baseline)
+    metrics.json            {"train": ..., "val": ..., "test": ...}
+    run.json                task, sizes, timings, software versions
+    history.csv             per-epoch training history (neural models), with learning_curve.png
+    km_test.png             Kaplan-Meier curves by predicted risk (survival; regression:
+                            predicted_vs_observed.png)
+
+The folder is built in a hidden staging folder and renamed into place when complete.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import yaml
+
+from omicsformer import __version__
+from omicsformer.config import RunConfig
+from omicsformer.console import note
+from omicsformer.data.formats import check_scale
+from omicsformer.data.preprocess import Preprocessor
+from omicsformer.data.splits import Split, splits_to_json
+from omicsformer.data.targets import drop_missing_targets, require_columns
+from omicsformer.errors import ConfigError, RunError
+from omicsformer.fileio import (
+    OutputFolder,
+    read_file,
+    verify_output,
+    write_json,
+    write_with,
+    write_yaml,
+)
+from omicsformer.models import Model, ModelSpec
+from omicsformer.models.base import load_model, save_model
+from omicsformer.report.plots import learning_curve
+from omicsformer.tasks import TASKS, TargetInfo, Task
+from omicsformer.train.engine import CHECKPOINT
+
+if TYPE_CHECKING:
+    from omicsformer.pipeline import FitResult, PreparedData
+
+
+def run_folder(out: str | Path, *, overwrite: bool = False) -> OutputFolder:
+    """The output folder of a training run (resumable from its per-epoch checkpoint)."""
+    return OutputFolder(out, kind="run", overwrite=overwrite, checkpoint=f"checkpoint/{CHECKPOINT}")
+
+
+def write_run(
+    folder: Path, config: RunConfig, data: PreparedData, split: Split, result: FitResult
+) -> None:
+    write_yaml(folder / "config.yaml", config.to_dict())
+    write_json(folder / "splits.json", splits_record(config, data, split))
+    history = getattr(result.model, "history", None)
+    if history:
+        frame = pd.DataFrame(history)
+        write_with(folder / "history.csv", lambda tmp: frame.to_csv(tmp, index=False))
+        write_with(
+            folder / "learning_curve.png",
+            lambda tmp: learning_curve(
+                frame,
+                tmp,
+                monitor=result.fitted.get("monitor", "loss"),
+                best_epoch=result.fitted.get("best_epoch"),
+            ),
+        )
+    result.preprocessor.save(folder / "preprocess.safetensors")
+    save_model(result.model, result.spec, result.options, folder / "model", result.fitted)
+    frames = [
+        prediction_frame(
+            data.task,
+            data.target,
+            data.sample_ids[idx],
+            result.outputs[part],
+            data.y[idx],
+            result.task_state,
+            part,
+        )
+        for part, idx in split.items()
+        if len(idx)
+    ]
+    predictions = pd.concat(frames, ignore_index=True)
+    write_with(folder / "predictions.csv", lambda tmp: predictions.to_csv(tmp, index=False))
+    write_json(folder / "task_state.json", result.task_state)
+    write_json(folder / "metrics.json", result.metrics)
+    _write_task_plots(folder, data, split, result)
+    write_json(
+        folder / "run.json",
+        {
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "model": config.model.name,
+            "target": data.target.to_dict(),
+            "n_samples": {part: len(idx) for part, idx in split.items()},
+            "n_genes_input": len(result.preprocessor.input_genes),
+            "n_genes_model": result.preprocessor.n_genes,
+            "n_parameters": result.model.n_parameters(),
+            "fitted": {k: v for k, v in result.fitted.items() if k != "architecture"},
+            "fit_seconds": round(result.fit_seconds, 3),
+            "predict_seconds": round(result.predict_seconds, 3),
+            "software": software_versions(),
+        },
+    )
+
+
+def _write_task_plots(folder: Path, data: PreparedData, split: Split, result: FitResult) -> None:
+    """The task's figures of the test patients (survival: Kaplan-Meier curves by predicted
+    risk; regression: predicted vs observed)."""
+    test = split["test"]
+    if not len(test):  # an estimator's run: its test parts are the caller's
+        return
+    plots = data.task.plots(data.y[test], result.outputs["test"])
+    for name, writer in plots.items():
+        write_with(folder / name, writer)
+
+
+def splits_record(config: RunConfig, data: PreparedData, split: Split) -> dict:
+    return splits_to_json(
+        split,
+        data.sample_ids,
+        seed=config.seed,
+        stratified_on=data.target.columns,
+        grouped_by=data.group_by,
+    )
+
+
+def check_same_split(folder: Path, split: Split, data: PreparedData) -> None:
+    saved = read_file(folder / "splits.json", lambda p: json.loads(p.read_text()))
+    now = splits_to_json(split, data.sample_ids)
+    if any(saved.get(part) != now[part] for part in now):
+        raise RunError("the data no longer gives the interrupted run's split; cannot resume")
+
+
+def prediction_frame(
+    task: Task,
+    target: TargetInfo,
+    sample_ids: np.ndarray,
+    output: np.ndarray,
+    y: np.ndarray | None,
+    state: dict[str, Any],
+    split_name: str | np.ndarray | None = None,
+) -> pd.DataFrame:
+    """predictions.csv content: sample_id, (split), then the task's columns."""
+    columns: dict[str, Any] = {"sample_id": sample_ids}
+    if split_name is not None:
+        columns["split"] = split_name
+    columns.update(task.prediction_columns(y, output, target, state))
+    return pd.DataFrame(columns)
+
+
+def software_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {"omicsformer": __version__, "python": platform.python_version()}
+    for package in ("torch", "numpy", "scikit-learn", "anndata", "pandas"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+# --------------------------------------------------------------------------- using a saved run
+@dataclass
+class LoadedRun:
+    folder: Path
+    config: RunConfig
+    preprocessor: Preprocessor
+    model: Model
+    spec: ModelSpec
+    target: TargetInfo
+    task_state: dict[str, Any]
+
+    @property
+    def task(self) -> Task:
+        return TASKS.get(self.target.task)
+
+
+def load_run(folder: str | Path) -> LoadedRun:
+    """Load a finished run folder (config, preprocessing, model), after checking that its
+    files are exactly those omicsformer wrote."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        partial = run_folder(folder).path
+        hint = " (an unfinished run exists; resume it with --resume)" if partial.exists() else ""
+        raise RunError(f"{folder}: run folder not found{hint}")
+    verify_output(folder, "run", "a run folder made by `omicsformer train`")
+    config = read_file(
+        folder / "config.yaml", lambda p: RunConfig.from_dict(yaml.safe_load(p.read_text()))
+    )
+    preprocessor = read_file(folder / "preprocess.safetensors", Preprocessor.load)
+    model, spec, _ = load_model(folder / "model")
+    state = read_file(folder / "task_state.json", lambda p: json.loads(p.read_text()))
+    return LoadedRun(folder, config, preprocessor, model, spec, model.context.target, state)
+
+
+def predict_run(run: LoadedRun, adata: ad.AnnData) -> np.ndarray:
+    """The model's output for every sample of ``adata`` (genes realigned by name)."""
+    check_scale(
+        adata,
+        run.preprocessor.transform,
+        trained=True,
+        trained_scale=run.preprocessor.value_scale,
+    )
+    x = run.preprocessor.apply_to(adata)
+    return run.model.predict(x)
+
+
+def predictions_for(run: LoadedRun, adata: ad.AnnData) -> pd.DataFrame:
+    """predictions.csv rows for new data; the observed target is included when present."""
+    output = predict_run(run, adata)
+    frame = prediction_frame(
+        run.task, run.target, np.asarray(adata.obs_names), output, None, run.task_state
+    )
+    columns = [c for c in run.target.columns if c in adata.obs.columns]
+    if columns == run.target.columns:
+        observed = adata.obs[columns].reset_index(drop=True)
+        if len(columns) == 1:
+            observed.columns = ["true"]
+        for i, column in enumerate(observed.columns):
+            frame.insert(1 + i, column, observed[column].to_numpy())
+    return frame
+
+
+def warn_if_seen(run: LoadedRun, adata: ad.AnnData) -> int:
+    """Warn when samples of ``adata`` were used to fit the run (training or validation part):
+    their scores are optimistic. Returns how many were."""
+    record = read_file(run.folder / "splits.json", lambda p: json.loads(p.read_text()))
+    ids = set(map(str, adata.obs_names))
+    seen = {part: len(ids & set(record.get(part, []))) for part in ("train", "val")}
+    if sum(seen.values()):
+        note(
+            f"warning: {seen['train']} of these {len(ids)} samples were in the run's training "
+            f"part and {seen['val']} in its validation part; their scores are optimistic "
+            "(evaluate on patients the model has not seen)"
+        )
+    return sum(seen.values())
+
+
+def evaluate_run(
+    run: LoadedRun, adata: ad.AnnData, columns: list[str] | None = None
+) -> dict[str, Any]:
+    """Metrics of a saved model on labelled data (the run's target columns unless ``columns``).
+
+    For classification and regression, samples with a missing target are dropped.
+    """
+    target_info = run.target
+    if columns and columns != target_info.columns:
+        if len(columns) != len(target_info.columns):
+            raise ConfigError(
+                f"the run's {target_info.task} target has {len(target_info.columns)} column(s): "
+                f"{', '.join(target_info.columns)}"
+            )
+        target_info = TargetInfo(
+            task=target_info.task, columns=columns, classes=target_info.classes
+        )
+    require_columns(adata, target_info.columns)
+    if run.task.drops_missing:
+        adata = drop_missing_targets(adata, target_info.columns)
+    y = run.task.encode_like(adata.obs, target_info)
+    return run.task.metrics(y, predict_run(run, adata), run.task_state)

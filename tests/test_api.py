@@ -1,0 +1,199 @@
+"""The Python API: scikit-learn's estimator contract, AnnData in and out, run folders both ways."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sksurv.util import Surv
+
+import omicsformer
+from omicsformer import OmicsClassifier, OmicsformerError, OmicsRegressor, OmicsSurvival
+from omicsformer.api import CONFIG_FIELDS, ESTIMATORS
+from omicsformer.config import RunConfig
+
+DOCS = Path(__file__).parents[1] / "docs" / "python-api.md"
+FAST_LOGREG = {"C": [1.0]}  # no inner search: the contract, not the model, is under test
+
+
+def cohort(n: int = 60, genes: int = 12, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Samples x genes and a class that depends on two genes."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, genes)).astype(np.float32)
+    return x, np.where(x[:, 0] + x[:, 1] > 0, "tumour", "normal")
+
+
+def test_docs_example_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (code,) = re.findall(r"```python\n(.*?)```", DOCS.read_text(), flags=re.S)
+    exec(compile(code, str(DOCS), "exec"), {"run_dir": tmp_path})
+    out = capsys.readouterr().out
+    assert "balanced accuracy:" in out and "embedding: (32," in out
+    assert "'omicsformer_prediction'" in out
+    assert (tmp_path / "attomics-run" / "omicsformer.json").is_file()
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS.values(), ids=lambda c: c.__name__)
+def test_parameters_are_run_settings_with_the_same_defaults(cls: type) -> None:
+    defaults = RunConfig()
+    for name, parameter in inspect.signature(cls.__init__).parameters.items():
+        if name in ("self", "verbose"):
+            continue
+        assert name in CONFIG_FIELDS, f"{cls.__name__}({name}) is not a run setting"
+        node = defaults
+        for part in CONFIG_FIELDS[name].split("."):
+            node = getattr(node, part)
+        expected = {"model": "attomics"}.get(name, node)  # the estimators' default model
+        given = parameter.default
+        if given is None and isinstance(expected, list | dict):
+            given = type(expected)()  # None stands for an empty list / mapping
+        assert given == expected, f"{cls.__name__}({name}={given!r}) but the run has {expected!r}"
+    estimator = cls(top_genes=5, max_epochs=3)
+    config = estimator.run_config(["a", "b"] if cls is OmicsSurvival else ["a"])
+    assert config.preprocess.top_genes == 5 and config.train.max_epochs == 3
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [OmicsClassifier("logreg", FAST_LOGREG), OmicsRegressor("ridge", {"alpha": [1.0]})],
+    ids=["classifier", "regressor"],
+)
+def test_scikit_learn_estimator_checks(estimator) -> None:
+    from sklearn.utils.estimator_checks import check_estimator
+
+    not_applicable = {
+        "check_class_weight_classifiers": "class_weight is 'balanced' or 'none', not a dict",
+    }
+    results = check_estimator(estimator, expected_failed_checks=not_applicable, on_fail=None)
+    failed = [
+        (r["check_name"], str(r["exception"])[:200]) for r in results if r["status"] == "failed"
+    ]
+    assert not failed
+    assert sum(r["status"] == "passed" for r in results) > 40
+
+
+def test_classifier_in_scikit_learn_tools() -> None:
+    x, y = cohort()
+    folds = KFold(3, shuffle=True, random_state=0)
+    scores = cross_val_score(OmicsClassifier("logreg", FAST_LOGREG), x, y, cv=folds)
+    assert scores.shape == (3,) and scores.mean() > 0.7  # two informative genes of twelve
+    search = GridSearchCV(
+        OmicsClassifier("mlp", max_epochs=2), {"options": [{"hidden": [8]}, {"hidden": [16]}]}, cv=2
+    ).fit(x, y)
+    assert search.best_params_["options"]["hidden"] in ([8], [16])
+    pipe = Pipeline([("scale", StandardScaler()), ("clf", OmicsClassifier("mlp", max_epochs=2))])
+    assert pipe.fit(x, y).predict(x).shape == (60,)
+
+
+def test_labels_come_back_as_given_and_probabilities_follow_classes() -> None:
+    x, _ = cohort()
+    y = (x[:, 0] > 0).astype(int) * 10 + 2  # 2 and 12: text order would swap them
+    clf = OmicsClassifier("logreg", FAST_LOGREG).fit(x, y)
+    assert list(clf.classes_) == [2, 12] and clf.classes_.dtype.kind == "i"
+    proba = clf.predict_proba(x)
+    assert np.array_equal(clf.predict(x), clf.classes_[proba.argmax(axis=1)])
+    assert np.mean(proba[:, 1][y == 12]) > np.mean(proba[:, 1][y == 2])
+
+
+def test_anndata_in_and_out(tmp_path: Path) -> None:
+    x, y = cohort()
+    genes = [f"g{i}" for i in range(x.shape[1])]
+    adata = ad.AnnData(
+        x,
+        obs=pd.DataFrame({"dx": y}, index=[f"p{i}" for i in range(60)]),
+        var=pd.DataFrame(index=genes),
+    )
+    clf = OmicsClassifier("mlp", {"hidden": [8]}, max_epochs=2).fit(adata, target="dx")
+    assert list(clf.feature_names_in_) == genes
+    labels = clf.predict(adata)
+    assert (adata.obs["omicsformer_prediction"].to_numpy() == labels).all()
+    assert {"omicsformer_prob_normal", "omicsformer_prob_tumour"} <= set(adata.obs.columns)
+    assert adata.obsm["X_omicsformer"].shape == (60, 8)
+    # genes are realigned by name: a shuffled DataFrame predicts the same
+    shuffled = adata.to_df()[genes[::-1]]
+    assert np.array_equal(clf.predict(shuffled), labels)
+    with pytest.raises(OmicsformerError, match="missing from the data"):
+        clf.predict(shuffled.drop(columns="g3"))
+
+
+def test_survival_estimator() -> None:
+    x, _ = cohort(n=80)
+    rng = np.random.default_rng(1)
+    time = rng.exponential(np.exp(-x[:, 0]))  # gene 0 raises the hazard
+    event = rng.random(80) < 0.8
+    y = Surv.from_arrays(event, time)
+    model = OmicsSurvival("coxph", {"l1_ratio": 0.5}, seed=0)
+    scores = cross_val_score(model, x, y, cv=KFold(3, shuffle=True, random_state=0))
+    assert scores.mean() > 0.6  # Harrell's C of a model that finds gene 0
+    search = GridSearchCV(model, {"top_genes": [4, 12]}, cv=2).fit(x, y)
+    assert search.best_params_["top_genes"] in (4, 12)
+    fitted = model.fit(x, y)
+    curves = fitted.predict_survival(x[:3], times=[0.5, 1.0])
+    assert curves.shape == (3, 2) and (np.diff(curves.to_numpy(), axis=1) <= 0).all()
+    adata = ad.AnnData(
+        x, obs=pd.DataFrame({"t": time, "e": event.astype(int)}, index=map(str, range(80)))
+    )
+    OmicsSurvival("coxph", {"l1_ratio": 0.5}).fit(adata, target=("t", "e")).predict(adata)
+    assert "omicsformer_risk" in adata.obs
+
+
+def test_regressor_and_bad_input() -> None:
+    x, _ = cohort()
+    y = 2 * x[:, 0] + 1
+    reg = OmicsRegressor("ridge", {"alpha": [1.0]}).fit(x, y)
+    assert reg.score(x, y) > 0.8
+    with pytest.raises(ValueError, match="expecting 12 features"):
+        reg.predict(x[:, :5])
+    with pytest.raises(OmicsformerError, match="requires y"):
+        OmicsRegressor("ridge").fit(x)
+    with pytest.raises(OmicsformerError, match="does not support the regression task"):
+        OmicsRegressor("logreg").fit(x, y)
+    with pytest.raises(ValueError, match="not one of"):
+        OmicsRegressor("ridge", log_transform="log10").fit(x, y)
+
+
+def test_save_and_load_both_ways(tmp_path: Path, cli, tiny_files) -> None:
+    x, y = cohort()
+    y = (x[:, 0] > 0).astype(int)
+    clf = OmicsClassifier("mlp", {"hidden": [8]}, max_epochs=2, seed=3).fit(x, y)
+    folder = clf.save(tmp_path / "api-run")
+    for name in ("config.yaml", "splits.json", "preprocess.safetensors", "model", "metrics.json"):
+        assert (folder / name).exists(), name
+    again = omicsformer.load(folder)
+    assert again.get_params() == clf.get_params()
+    assert np.array_equal(again.predict(x), clf.predict(x)) and again.classes_.dtype.kind == "i"
+    with pytest.raises(OmicsformerError, match="only a folder omicsformer made|already exists"):
+        clf.save(tmp_path / "api-run")
+    # a folder the command line wrote: predictions equal its own predictions.csv
+    run = tmp_path / "cli-run"
+    data = ["--data", tiny_files["csv"], "--labels", tiny_files["labels"], "--target", "label"]
+    done = cli("train", *data, "--model", "mlp", "--max-epochs", "2", "--out", run)
+    assert done.code == 0, done.err
+    loaded = omicsformer.load(run)
+    assert isinstance(loaded, OmicsClassifier) and loaded.get_params()["model"] == "mlp"
+    saved = pd.read_csv(run / "predictions.csv", dtype={"predicted": str})
+    frame = pd.read_csv(tiny_files["csv"], index_col=0)
+    assert (loaded.predict(frame.loc[saved["sample_id"]]) == saved["predicted"]).all()
+
+
+def test_embed_command(tmp_path: Path, cli, tiny_files) -> None:
+    run = tmp_path / "run"
+    common = ["--data", tiny_files["csv"], "--labels", tiny_files["labels"]]
+    assert cli("train", *common, "--target", "label", "--model", "mlp", "-o", "hidden=16",
+               "--max-epochs", "2", "--out", run).code == 0  # fmt: skip
+    out = tmp_path / "embedded.h5ad"
+    done = cli("embed", run, *common, "--out", out)
+    assert done.code == 0, done.err
+    embedded = ad.read_h5ad(out)
+    assert embedded.obsm["X_omicsformer"].shape == (60, 16)
+    assert "omicsformer_prediction" in embedded.obs and embedded.n_vars == 40
+    again = cli("embed", run, *common, "--out", out)
+    assert again.code == 2 and "already exists" in again.err
+    assert cli("embed", run, *common, "--out", tmp_path / "x.csv").code == 2
