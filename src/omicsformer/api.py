@@ -206,12 +206,12 @@ class OmicsEstimator(BaseEstimator):
         adata, columns = self._training_data(X, y, target)
         config, pretrained = resolve_init(self.run_config(columns))
         spec = MODELS.get(config.model.name)
-        spec.validate(config.model.options, config.train)
+        options = spec.validate(config.model.options, config.train)  # parsed once
         require_task(spec, self._task)
         data = prepare_cohort(config, adata)
         split = self._holdout(config, data, spec.family)
         runtime = runtime_for(config, pretrained, progress=self.verbose)
-        result = fit_split(config, data, split, runtime)
+        result = fit_split(config, data, split, runtime, options)
         self._set_fitted(config, result.preprocessor, result.model, result.task_state)
         self.metrics_ = result.metrics
         self.history_ = pd.DataFrame(getattr(result.model, "history", []) or [])

@@ -264,17 +264,20 @@ def fit_model(
     arrays: SplitArrays,
     runtime: Runtime,
     model_name: str | None = None,
-    options: dict[str, Any] | None = None,
+    options: Any = None,
 ) -> FitResult:
     """Build and fit a model on preprocessed arrays; predict and score every non-empty part.
 
-    All samples are predicted in one call, in data order, exactly as ``omicsformer predict``
-    does on the same file, so the saved predictions and a later prediction are bit-identical.
+    ``options``: the model's options, typed (parsed once by the caller) or a mapping (parsed
+    here; default: ``config.model.options``). All samples are predicted in one call, in data
+    order, exactly as ``omicsformer predict`` does on the same file, so the saved predictions
+    and a later prediction are bit-identical.
     """
     spec = MODELS.get(model_name or config.model.name)
-    raw_options = config.model.options if options is None else options
+    raw = config.model.options if options is None else options
+    typed = raw if isinstance(raw, spec.options) else spec.parse_options(raw)
     context = ModelContext(genes=arrays.preprocessor.genes, target=data.target, seed=config.seed)
-    model = build_model(spec, raw_options, context)
+    model = build_model(spec, typed, context)
     has_val = len(arrays.split.get("val", [])) > 0
     task = data.task
     state = task.fit_state(arrays.y("train"), config.task)
@@ -301,7 +304,7 @@ def fit_model(
         preprocessor=arrays.preprocessor,
         model=model,
         spec=spec,
-        options=spec.parse_options(raw_options),
+        options=typed,
         fitted=fitted,
         outputs=outputs,
         metrics=metrics,
@@ -313,12 +316,17 @@ def fit_model(
 
 
 def fit_split(
-    config: RunConfig, data: PreparedData, split: Split, runtime: Runtime | None = None
+    config: RunConfig,
+    data: PreparedData,
+    split: Split,
+    runtime: Runtime | None = None,
+    options: Any = None,
 ) -> FitResult:
-    """Fit preprocessing and the model on ``split["train"]``; predict and score every part."""
+    """Fit preprocessing and the model on ``split["train"]``; predict and score every part.
+    ``options``: the model's typed options if already parsed (default: ``config``'s)."""
     runtime = runtime or Runtime(train=config.train)
     arrays = preprocess_split(config, data, split, init_genes(runtime.init, data))
-    return fit_model(config, data, arrays, runtime)
+    return fit_model(config, data, arrays, runtime, options=options)
 
 
 def resolve_init(config: RunConfig) -> tuple[RunConfig, Any]:
@@ -378,12 +386,13 @@ def train_run(
     """
     config.validate()
     config, pretrained = resolve_init(config)
-    MODELS.get(config.model.name).validate(config.model.options, config.train)  # before any data
+    # the model's options are parsed and checked once, before any data is read
+    options = MODELS.get(config.model.name).validate(config.model.options, config.train)
     check_augmentation(config, config.model.name)
     if not is_main_process():
         data = prepare_data(config)
         runtime = runtime_for(config, pretrained, progress=False)
-        fit_split(config, data, make_split(config, data), runtime)
+        fit_split(config, data, make_split(config, data), runtime, options)
         return None
     output = run_folder(out, overwrite=overwrite)
     output.check(resume=resume)  # before any data is read
@@ -406,7 +415,7 @@ def train_run(
                 resume=resume,
                 on_epoch_end=on_epoch_end,
             )
-            result = fit_split(config, data, split, runtime)
+            result = fit_split(config, data, split, runtime, options)
             write_run(folder, config, data, split, result)
             shutil.rmtree(checkpoint, ignore_errors=True)  # the best weights are in model/
             return output.publish(), result

@@ -130,10 +130,12 @@ class ModelSpec:
         return parsed
 
 
-def build_model(spec: ModelSpec, options: dict[str, Any], context: ModelContext) -> Model:
-    """Validate ``options`` and build the model for ``context``'s data."""
+def build_model(spec: ModelSpec, options: Any, context: ModelContext) -> Model:
+    """Build the model for ``context``'s data from its options: typed (``spec.options``, parsed
+    once by the caller) or a mapping, validated here."""
     require_task(spec, context.target.task)
-    return spec.build(spec.parse_options(options), context)
+    typed = options if isinstance(options, spec.options) else spec.parse_options(options)
+    return spec.build(typed, context)
 
 
 def require_task(spec: ModelSpec, task: str) -> None:
