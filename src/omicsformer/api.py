@@ -187,8 +187,15 @@ class OmicsEstimator(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True  # made dense, as omicsformer reads .h5ad files
         tags.target_tags.required = True
-        tags.non_deterministic = self.model not in ("logreg", "ridge", "coxph")
+        tags.non_deterministic = self._family() != "baseline"  # GPU kernels may not be
         return tags
+
+    def _family(self) -> str | None:
+        """The model's family (``baseline`` or ``neural``), None for an unknown name (an error
+        at fit, not while scikit-learn reads the tags)."""
+        from omicsformer.models import MODELS
+
+        return MODELS.get(self.model).family if self.model in MODELS.names() else None
 
     def _set_target(self, tree: dict[str, Any], columns: list[str]) -> None:
         """Put the target column(s) into a run-configuration mapping."""
