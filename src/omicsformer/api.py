@@ -338,7 +338,8 @@ class OmicsEstimator(BaseEstimator):
         from omicsformer.tasks import TASKS
 
         adata = self._inputs(X)
-        check_scale(adata, self.preprocessor_.transform, trained=True)
+        p = self.preprocessor_
+        check_scale(adata, p.transform, trained=True, trained_scale=p.value_scale)
         x = self.preprocessor_.apply_to(adata)
         output = self.model_.predict(x)
         if isinstance(X, ad.AnnData):
