@@ -107,8 +107,9 @@ def compare(
         if config.train.devices * config.train.num_nodes > 1:
             raise ConfigError("--tune runs in one process; drop --devices / --num-nodes")
     options = split_options(models, config.model.options)
+    typed = {}  # each model's options, parsed and checked once, before any data is read
     for name in models:
-        MODELS.get(name).validate(options[name], config.train)
+        typed[name] = MODELS.get(name).validate(options[name], config.train)
         check_augmentation(config, name)
     check_folds(config, folds, repeats)
     main = is_main_process()
@@ -128,7 +129,7 @@ def compare(
         variants = Variants(tune=tune, storage=storage, init=init, pretrain=pretrain)
         results = cross_validate(
             cv_folds(config, data, repetitions),
-            lambda fold: _fold_rows(fold, models, options, progress, variants),
+            lambda fold: _fold_rows(fold, models, options, typed, progress, variants),
         )
         if not main:
             return None
@@ -239,10 +240,13 @@ def _fold_rows(
     fold: Fold,
     models: list[str],
     options: dict[str, dict[str, Any]],
+    typed: dict[str, Any],
     progress: bool,
     variants: Variants,
 ) -> list[dict[str, Any]]:
-    """Every model (and variant) on one fold: one row of sizes, test metrics and costs each."""
+    """Every model (and variant) on one fold: one row of sizes, test metrics and costs each.
+    ``typed``: each model's parsed options (what it is fitted with); ``options`` the same as
+    given, the start of a search or a pretraining."""
     from omicsformer.pretrain.run import PRETRAINABLE
 
     config, data, split, sizes = fold.config, fold.data, fold.split, fold.sizes
@@ -260,7 +264,7 @@ def _fold_rows(
     for name in models:
         runtime = Runtime(train=config.train, progress=progress)
         with PeakMemory() as memory:
-            result = fit_model(config, data, arrays, runtime, name, options[name])
+            result = fit_model(config, data, arrays, runtime, name, typed[name])
         record(_row(name, name, "default", result, memory.peak_mb, sizes, task))
         if variants.tune:
             record(_tuned(config, data, split, arrays, name, options[name], variants, sizes))
@@ -273,7 +277,7 @@ def _fold_rows(
             own = fold.preprocess(genes=init_genes(start, data))
             runtime = Runtime(train=config.train, progress=progress, init=start)
             with PeakMemory() as memory:
-                result = fit_model(config, data, own, runtime, name, options[name])
+                result = fit_model(config, data, own, runtime, name, typed[name])
             seconds = start.info.get("seconds", 0.0)
             label = f"{name} (pretrained)"
             record(
