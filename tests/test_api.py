@@ -121,6 +121,9 @@ def test_anndata_in_and_out(tmp_path: Path) -> None:
     assert np.array_equal(clf.predict(shuffled), labels)
     with pytest.raises(OmicsformerError, match="missing from the data"):
         clf.predict(shuffled.drop(columns="g3"))
+    twice = ad.AnnData(x, var=pd.DataFrame(index=[*genes[:-1], "g0"]))  # anndata warns only
+    with pytest.raises(ValueError, match="duplicate gene names"):
+        clf.predict(twice)
 
 
 def test_survival_estimator() -> None:
@@ -197,3 +200,9 @@ def test_embed_command(tmp_path: Path, cli, tiny_files) -> None:
     again = cli("embed", run, *common, "--out", out)
     assert again.code == 2 and "already exists" in again.err
     assert cli("embed", run, *common, "--out", tmp_path / "x.csv").code == 2
+    lr = tmp_path / "lr"
+    assert cli("train", *common, "--target", "label", "--model", "logreg", "-o", "C=1",
+               "--out", lr).code == 0  # fmt: skip
+    refused = cli("embed", lr, *common, "--out", tmp_path / "lr.h5ad")
+    assert refused.code == 2 and "gives no patient embedding" in refused.err
+    assert not (tmp_path / "lr.h5ad").exists()

@@ -351,15 +351,20 @@ class OmicsEstimator(BaseEstimator):
                 X.obsm["X_omicsformer"] = self.model_.embed(x)
         return output
 
+    def check_embeddable(self) -> None:
+        """Raise a ConfigError unless the fitted model gives a patient embedding."""
+        self._check_fitted()
+        if not hasattr(self.model_, "embed"):
+            raise ConfigError(
+                f"model {self.config_.model.name!r} gives no patient embedding (neural models do)"
+            )
+
     @value_errors
     def embed(self, X: Any) -> np.ndarray:
         """(N, E) float32: each sample as the network's output layer sees it (neural models);
         an AnnData also gets it in ``.obsm["X_omicsformer"]``."""
         adata = self._inputs(X)
-        if not hasattr(self.model_, "embed"):
-            raise ConfigError(
-                f"model {self.config_.model.name!r} gives no patient embedding (neural models do)"
-            )
+        self.check_embeddable()
         embedding = self.model_.embed(self.preprocessor_.apply_to(adata))
         if isinstance(X, ad.AnnData):
             X.obsm["X_omicsformer"] = embedding
@@ -569,30 +574,20 @@ class OmicsSurvival(OmicsEstimator):
 # ---------------------------------------------------------------------------------- helpers
 def as_anndata(X: Any) -> ad.AnnData:
     """``X`` (DataFrame, array, AnnData) as a dense float32 AnnData, samples x genes."""
-    if isinstance(X, ad.AnnData):
-        values = X.X
-        if values is None:
-            raise DataError("the AnnData has no .X matrix")
-        if scipy.sparse.issparse(values):
-            values = values.toarray()
-        return ad.AnnData(
-            X=np.asarray(values, dtype=np.float32),
-            obs=X.obs.copy(),
-            var=pd.DataFrame(index=X.var_names.astype(str)),
-            uns=dict(X.uns),
-        )
     from sklearn.utils.validation import check_array
 
-    if isinstance(X, pd.DataFrame):
+    uns: dict[str, Any] = {}
+    if isinstance(X, ad.AnnData):
+        if X.X is None:
+            raise DataError("the AnnData has no .X matrix")
+        obs, var, uns, X = X.obs.copy(), pd.DataFrame(index=X.var_names), dict(X.uns), X.X
+    elif isinstance(X, pd.DataFrame):
         bad = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
         if bad:
             raise DataError(f"X has non-numeric column(s) {', '.join(map(str, bad[:3]))}")
-        obs = pd.DataFrame(index=X.index.astype(str))
-        var = pd.DataFrame(index=X.columns.astype(str))
-        if not obs.index.is_unique:
-            raise DataError("X has duplicate sample IDs (index)")
-        if not var.index.is_unique:
-            raise DataError("X has duplicate gene names (columns)")
+        obs, var = pd.DataFrame(index=X.index), pd.DataFrame(index=X.columns)
+    else:  # an array: samples and genes named by position
+        obs = var = None
     # scikit-learn's checks and messages (empty, 1-D, complex, text); NaN is the
     # preprocessing's to judge (an error unless imputing); sparse is made dense
     values = check_array(
@@ -600,10 +595,15 @@ def as_anndata(X: Any) -> ad.AnnData:
     )
     if scipy.sparse.issparse(values):
         values = values.toarray()
-    if not isinstance(X, pd.DataFrame):
+    if obs is None:
         obs = pd.DataFrame(index=[str(i) for i in range(values.shape[0])])
         var = pd.DataFrame(index=[f"gene_{j}" for j in range(values.shape[1])])
-    return ad.AnnData(X=values, obs=obs, var=var)
+    obs.index, var.index = obs.index.astype(str), var.index.astype(str)
+    if not obs.index.is_unique:
+        raise DataError("X has duplicate sample IDs")
+    if not var.index.is_unique:
+        raise DataError("X has duplicate gene names")
+    return ad.AnnData(X=values, obs=obs, var=var, uns=uns)
 
 
 def survival_arrays(y: Any) -> tuple[np.ndarray, np.ndarray]:

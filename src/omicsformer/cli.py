@@ -502,10 +502,10 @@ def cmd_embed(args: argparse.Namespace) -> int:
         raise ConfigError(f"--out {args.out}: the embedding is written as AnnData (.h5ad)")
     check_output_file(args.out, overwrite=args.force)  # before any data is read
     run = load_run(args.run_dir)
-    if not hasattr(run.model, "embed"):
-        raise ConfigError(f"model {run.spec.name!r} gives no patient embedding (neural models do)")
+    estimator = from_run(run)
+    estimator.check_embeddable()  # before any data is read
     adata = _load_data_for_run(args, run)
-    from_run(run).predict(adata)  # predictions into .obs, embedding into .obsm
+    estimator.predict(adata)  # predictions into .obs, embedding into .obsm
     write_with(args.out, lambda tmp: adata.write_h5ad(tmp))
     width = adata.obsm["X_omicsformer"].shape[1]
     note(f"{adata.n_obs} samples embedded ({width} dimensions) in {args.out}")
