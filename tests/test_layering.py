@@ -21,6 +21,7 @@ ROOT = "omicsformer"
 
 # top to bottom: (layer, units)
 LAYERS: list[tuple[str, list[str]]] = [
+    ("python -m", ["__main__"]),
     ("command line", ["cli"]),
     ("entry points", ["api", "demo"]),
     ("studies", ["compare", "bench", "interpret.run"]),

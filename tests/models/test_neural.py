@@ -7,7 +7,7 @@ import torch
 from omicsformer.config import TrainConfig
 from omicsformer.data.grouping import random_grouping
 from omicsformer.models import MODELS, FitData, ModelContext, Runtime, build_model
-from omicsformer.models.attomics import AttOmicsNet, attention_maps, scaled_token_sizes
+from omicsformer.models.attomics import AttOmicsNet, scaled_token_sizes
 from omicsformer.models.base import load_model, save_model
 from omicsformer.tasks import TargetInfo
 
@@ -50,7 +50,9 @@ def test_attomics_shapes_and_attention_maps():
     )
     x = torch.randn(5, len(GENES))
     assert net(x).shape == (5, 3)
-    maps = attention_maps(net, x)
+    net.eval()
+    with torch.no_grad():
+        _, maps = net(x, return_attention=True)
     assert [m.shape for m in maps] == [(5, 2, 6, 6)] * 3
     for m in maps:
         torch.testing.assert_close(m.sum(-1), torch.ones(5, 2, 6))

@@ -249,14 +249,6 @@ def check(options: AttOmicsOptions, train: TrainConfig) -> None:
     check_attention(options.attention, train)
 
 
-@torch.no_grad()
-def attention_maps(net: AttOmicsNet, x: Tensor) -> list[Tensor]:
-    """Group-group attention of every block for ``x``: a list of (B, H, K, K) tensors."""
-    net.eval()
-    _, maps = net(x, return_attention=True)
-    return maps
-
-
 MODELS.add(
     "attomics",
     neural_spec(

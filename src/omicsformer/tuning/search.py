@@ -64,16 +64,6 @@ class SearchResult:
         return self.trials.attrs.get("best_params", {})
 
 
-def searched(model: str) -> dict[str, Any]:
-    """The searchable settings of ``model``: its options, and the training loop's for neural
-    models (``model.NAME`` / ``train.NAME``)."""
-    spec = MODELS.get(model)
-    spaces = {f"model.{k}": v for k, v in declared(spec.options).items()}
-    if spec.family == "neural":
-        spaces.update({f"train.{k}": v for k, v in declared(TrainConfig).items()})
-    return spaces
-
-
 def _train_space(task: Any) -> type:
     """TrainConfig with the task's own priors (larger batches for the Cox likelihood)."""
     overrides = getattr(task, "tuning_overrides", {})
