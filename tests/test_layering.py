@@ -25,6 +25,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("command line", ["cli"]),
     ("entry points", ["api", "demo"]),
     ("studies", ["compare", "bench", "interpret.run"]),
+    ("reports", ["report.pages"]),
     ("tuning", ["tuning"]),
     ("cross-validation", ["crossval"]),
     ("runs", ["pipeline"]),

@@ -512,6 +512,14 @@ def cmd_embed(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from omicsformer.report.pages import write_report
+
+    path = write_report(args.folder, args.out, overwrite=args.force)
+    note(f"report written to {path}")
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from omicsformer.fileio import check_output_file, write_json
     from omicsformer.report.tables import print_metrics
@@ -905,6 +913,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     embed.add_argument("--force", action="store_true", help="replace an existing --out file")
     embed.set_defaults(func=cmd_embed)
+
+    report = command(
+        "report", "one self-contained HTML page of a run, comparison, benchmark or interpretation"
+    )
+    report.add_argument("folder", help="a folder written by omicsformer")
+    report.add_argument("--out", help="HTML file to write (default: FOLDER/report.html)")
+    report.add_argument("--force", action="store_true", help="replace an existing report file")
+    report.set_defaults(func=cmd_report)
 
     evaluate = command("evaluate", "score a trained run on labelled data")
     evaluate.add_argument("run_dir", help="a run folder made by `omicsformer train`")

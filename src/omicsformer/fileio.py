@@ -274,6 +274,13 @@ def is_output_folder(folder: str | os.PathLike[str]) -> bool:
     return _read_manifest(Path(folder)) is not None
 
 
+def output_kind(folder: str | os.PathLike[str]) -> str | None:
+    """The kind an omicsformer folder records (run, compare, bench-model, ...); None if
+    ``folder`` was not made by omicsformer."""
+    manifest = _read_manifest(Path(folder))
+    return str(manifest.get("kind")) if manifest is not None else None
+
+
 def _write_manifest(folder: Path, kind: str, *, complete: bool) -> None:
     from omicsformer import __version__
 
