@@ -47,3 +47,25 @@ def test_classification_metrics_uses_argmax():
     assert m["accuracy"] == pytest.approx(5 / 7)
     assert m["n"] == 7
     assert m["confusion_matrix"][0] == [3, 1, 0]
+
+
+def test_numpy_metrics_equal_scikit_learns_on_random_predictions_with_ties():
+    from sklearn import metrics as skm
+
+    rng = np.random.default_rng(0)
+    for trial in range(30):
+        n, k = int(rng.integers(5, 40)), int(rng.integers(2, 5))
+        y = rng.integers(0, k, n)
+        proba = rng.dirichlet(np.ones(k), n).round(1)  # rounded: many ties
+        pred = rng.integers(0, k, n)
+        assert macro_f1(y, pred) == pytest.approx(
+            skm.f1_score(y, pred, average="macro", zero_division=0.0), abs=1e-12
+        )
+        assert (
+            confusion_matrix(y, pred, k).tolist()
+            == skm.confusion_matrix(y, pred, labels=np.arange(k)).tolist()
+        )
+        present = np.unique(y)
+        if len(present) > 1:
+            expected = np.mean([skm.roc_auc_score(y == c, proba[:, c]) for c in present])
+            assert auroc(y, proba) == pytest.approx(expected, abs=1e-12), trial
