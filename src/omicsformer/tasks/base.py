@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
 from torch import Tensor
+
+if TYPE_CHECKING:
+    from omicsformer.report.html import Section
 
 
 @dataclass
@@ -110,6 +113,27 @@ class Task(Protocol):
     def mix_targets(self, y: Tensor, partner: Tensor, lam: Tensor, n_classes: int) -> Tensor:
         """Targets of mixed samples ``lam * x + (1 - lam) * x[partner]`` (mixup); ``lam``
         (B, 1). Raises ConfigError where mixing targets has no meaning."""
+        ...
+
+    # reports
+    def from_prediction_columns(
+        self, frame: pd.DataFrame, info: TargetInfo
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(y, output)`` back from predictions.csv rows (read as text): the inverse of
+        :meth:`prediction_columns`. A missing column raises ``KeyError``."""
+        ...
+
+    def report(
+        self,
+        y: np.ndarray,
+        output: np.ndarray,
+        info: TargetInfo,
+        state: dict[str, Any],
+        *,
+        seed: int = 0,
+    ) -> list[Section]:
+        """The report sections of a set of patients' predictions: the task's metrics with
+        bootstrap 95% intervals (patients resampled, ``seed``), then the task's figures."""
         ...
 
     # the run folder

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -12,8 +12,11 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from omicsformer.errors import DataError, RunError
-from omicsformer.metrics.classification import classification_metrics
+from omicsformer.metrics.classification import classification_metrics, confusion_matrix
 from omicsformer.tasks.base import TargetInfo
+
+if TYPE_CHECKING:
+    from omicsformer.report.html import Section
 
 
 def class_text(series: pd.Series) -> pd.Series:
@@ -116,6 +119,78 @@ class ClassificationTask:
 
     def plots(self, y: np.ndarray, output: np.ndarray) -> dict[str, Any]:
         return {}
+
+    # ------------------------------------------------------------------ reports
+    def from_prediction_columns(
+        self, frame: pd.DataFrame, info: TargetInfo
+    ) -> tuple[np.ndarray, np.ndarray]:
+        codes = pd.Categorical(frame["true"], categories=info.classes).codes.astype(np.int64)
+        if (codes < 0).any():
+            raise ValueError("a true class the run was not trained on")
+        output = frame[[f"prob_{name}" for name in info.classes]].astype(float).to_numpy()
+        return codes, output
+
+    def report(
+        self,
+        y: np.ndarray,
+        output: np.ndarray,
+        info: TargetInfo,
+        state: dict[str, Any],
+        *,
+        seed: int = 0,
+    ) -> list[Section]:
+        """Metrics with 95% intervals; ROC and precision-recall curves, the confusion matrix
+        and a reliability diagram (one-vs-rest per class; binary: the positive class)."""
+        from omicsformer.report import plots
+        from omicsformer.report.html import Figure, Section, Table
+        from omicsformer.report.intervals import task_metrics_table
+
+        classes, predicted = info.classes, output.argmax(axis=1)
+        which = f"the positive class {classes[1]!r}" if len(classes) == 2 else "each class"
+        counts = pd.DataFrame(
+            confusion_matrix(y, predicted, len(classes)),
+            index=classes,
+            columns=classes,
+        )
+        return [
+            Section("Metrics", [task_metrics_table(self, y, output, state, seed=seed)]),
+            Section(
+                "ROC and precision-recall curves",
+                [
+                    Figure.of(
+                        plots.roc_pr_figure(y, output, classes),
+                        f"One-vs-rest curves of {which}: ROC with its AUC, precision-recall "
+                        "with its average precision (AP).",
+                    )
+                ],
+            ),
+            Section(
+                "Confusion matrix",
+                [
+                    Figure.of(
+                        plots.confusion_figure(y, predicted, classes),
+                        "Predicted class = the most probable. Left: counts; right: each row "
+                        "divided by its true class's size.",
+                    ),
+                    Table(
+                        counts,
+                        caption="Counts: rows are the true classes, columns the predicted ones.",
+                        index=True,
+                    ),
+                ],
+            ),
+            Section(
+                "Calibration",
+                [
+                    Figure.of(
+                        plots.calibration_figure(y, output, classes),
+                        f"Reliability diagram of {which} (10 equal-width bins; scikit-learn's "
+                        "calibration_curve) with the Brier score; below, how the predicted "
+                        "probabilities are spread.",
+                    )
+                ],
+            ),
+        ]
 
     # ------------------------------------------------------------------ neural-network side
     def target_tensor(self, y: np.ndarray) -> Tensor:

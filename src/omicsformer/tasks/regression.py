@@ -8,7 +8,7 @@ in the task state) and report it on the original scale; the loss is MSE or Huber
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,9 @@ from torch import Tensor
 from omicsformer.errors import DataError
 from omicsformer.metrics.regression import regression_metrics
 from omicsformer.tasks.base import TargetInfo
+
+if TYPE_CHECKING:
+    from omicsformer.report.html import Section
 
 
 class RegressionTask:
@@ -103,6 +106,44 @@ class RegressionTask:
         from omicsformer.report.plots import predicted_vs_observed
 
         return {"predicted_vs_observed.png": lambda tmp: predicted_vs_observed(y, output, tmp)}
+
+    # ------------------------------------------------------------------ reports
+    def from_prediction_columns(
+        self, frame: pd.DataFrame, info: TargetInfo
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return frame["true"].astype(float).to_numpy(), frame["predicted"].astype(float).to_numpy()
+
+    def report(
+        self,
+        y: np.ndarray,
+        output: np.ndarray,
+        info: TargetInfo,
+        state: dict[str, Any],
+        *,
+        seed: int = 0,
+    ) -> list[Section]:
+        """Metrics with 95% intervals; predicted against observed; residuals."""
+        from omicsformer.report import plots
+        from omicsformer.report.html import Figure, Section
+        from omicsformer.report.intervals import task_metrics_table
+
+        return [
+            Section("Metrics", [task_metrics_table(self, y, output, state, seed=seed)]),
+            Section(
+                "Predictions",
+                [
+                    Figure.of(
+                        plots.predicted_vs_observed_figure(y, output),
+                        "Predicted against observed values; dotted: the identity line.",
+                    ),
+                    Figure.of(
+                        plots.residuals_figure(y, output),
+                        "Residuals against predicted values: a trend or a funnel shape shows "
+                        "a bias or a spread that grows with the prediction.",
+                    ),
+                ],
+            ),
+        ]
 
     # ------------------------------------------------------------------ neural-network side
     def target_tensor(self, y: np.ndarray) -> Tensor:
