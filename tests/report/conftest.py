@@ -30,6 +30,17 @@ def run_folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return folders
 
 
+@pytest.fixture(scope="session")
+def report_files(run_folders, tmp_path_factory) -> dict[str, Path]:
+    """The report page of each run (written once per test session)."""
+    from omicsformer.report.pages import write_report
+
+    out = tmp_path_factory.mktemp("pages")
+    return {
+        name: write_report(folder, out / f"{name}.html") for name, folder in run_folders.items()
+    }
+
+
 @dataclass
 class Section:
     title: str

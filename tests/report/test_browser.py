@@ -15,8 +15,6 @@ import subprocess
 import numpy as np
 import pytest
 
-from omicsformer.report.pages import write_report
-
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
 
@@ -39,8 +37,8 @@ def chromium():
 
 
 @pytest.fixture(scope="module")
-def page(chromium, run_folders, tmp_path_factory):
-    return write_report(run_folders["multiclass"], tmp_path_factory.mktemp("page") / "run.html")
+def page(chromium, report_files):
+    return report_files["multiclass"]  # a neural run: every kind of figure but survival's
 
 
 def test_browser_decodes_every_figure(chromium, page):

@@ -24,12 +24,8 @@ FIGURES = {"binary": 3, "multiclass": 4, "survival": 2, "regression": 2}  # mult
 
 
 @pytest.fixture(scope="module")
-def pages(run_folders, tmp_path_factory) -> dict[str, Page]:
-    out = tmp_path_factory.mktemp("pages")
-    return {
-        name: Page(write_report(folder, out / f"{name}.html").read_text())
-        for name, folder in run_folders.items()
-    }
+def pages(report_files) -> dict[str, Page]:
+    return {name: Page(path.read_text()) for name, path in report_files.items()}
 
 
 @pytest.mark.parametrize("name", list(TASK_SECTIONS))
@@ -103,10 +99,12 @@ def test_survival_report_with_tertiles():
     assert table.iloc[:, 0].tolist() == [20, 20, 20]
 
 
-def test_same_seed_gives_the_same_intervals(run_folders, tmp_path):
-    a = write_report(run_folders["regression"], tmp_path / "a.html")
-    b = write_report(run_folders["regression"], tmp_path / "b.html")
-    tables = [Page(p.read_text()).section("Test set: Metrics").tables for p in (a, b)]
+def test_same_seed_gives_the_same_intervals(run_folders, report_files, tmp_path):
+    again = write_report(run_folders["regression"], tmp_path / "again.html")
+    tables = [
+        Page(p.read_text()).section("Test set: Metrics").tables
+        for p in (report_files["regression"], again)
+    ]
     assert tables[0] == tables[1]
 
 

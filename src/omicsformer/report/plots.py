@@ -242,8 +242,9 @@ def roc_pr_figure(y: np.ndarray, proba: np.ndarray, classes: list[str]) -> Figur
         ylim=(0, 1.02),
         title="Precision-recall (dotted: prevalence)",
     )
-    for ax in (roc, pr):
-        ax.legend(loc="lower right" if ax is roc else "lower left", fontsize=8)
+    if pr.lines:  # no class with both positives and negatives: no curves to name
+        roc.legend(loc="lower right", fontsize=8)
+        pr.legend(loc="lower left", fontsize=8)
     fig.tight_layout()
     return fig
 
