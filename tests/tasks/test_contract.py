@@ -38,3 +38,29 @@ def test_scikit_learn_side_and_mixing():
     assert torch.allclose(values, torch.tensor([3.0, 1.0]))
     with pytest.raises(ConfigError, match="no valid meaning"):
         survival.mix_targets(torch.zeros(2, 2), partner, lam, 0)
+
+
+@pytest.mark.parametrize("name", TASKS.names())
+def test_prediction_columns_read_back_from_csv(name, tmp_path):
+    """from_prediction_columns inverts prediction_columns through predictions.csv (read as text,
+    as the report reads it)."""
+    import pandas as pd
+
+    from omicsformer.tasks import TargetInfo
+
+    task, rng = TASKS.get(name), np.random.default_rng(0)
+    if name == "classification":
+        info = TargetInfo(name, ["label"], ["1", "B", "c 3"])
+        y, output = rng.integers(0, 3, 20), rng.dirichlet(np.ones(3), 20)
+    elif name == "survival":
+        info = TargetInfo(name, ["os_time", "os_event"])
+        y = np.column_stack([rng.exponential(1, 20), rng.random(20) < 0.6]).astype(float)
+        output = rng.normal(size=20)
+    else:
+        info = TargetInfo(name, ["response"])
+        y, output = rng.normal(size=20), rng.normal(size=20)
+    pd.DataFrame(task.prediction_columns(y, output, info, {})).to_csv(tmp_path / "p.csv")
+    frame = pd.read_csv(tmp_path / "p.csv", dtype=str, keep_default_na=False)
+    y_back, output_back = task.from_prediction_columns(frame, info)
+    np.testing.assert_array_equal(y_back, y)
+    np.testing.assert_array_equal(output_back, output)

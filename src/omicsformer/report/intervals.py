@@ -18,7 +18,7 @@ from omicsformer.report.html import Table
 
 
 def _number(value: float) -> str:
-    return "" if math.isnan(value) else f"{value:.3f}"
+    return "undefined" if math.isnan(value) else f"{value:.3f}"
 
 
 def metric_rows(
