@@ -134,7 +134,10 @@ def sections(folder: Path, kind: str, *, seed: int = 0) -> list[Section]:
     model = _json(folder / "model" / "model.json")
     metrics = _json(folder / "metrics.json")
     state = _json(folder / "task_state.json")
-    info = read_file(folder / "run.json", lambda p: TargetInfo.from_dict(run["target"]))
+    # the target as the model saved it (what load_run gives): task, columns, class order
+    info = read_file(
+        folder / "model" / "model.json", lambda p: TargetInfo.from_dict(model["target"])
+    )
     task = TASKS.get(info.task)
 
     result = [settings_section(run, config, model)]
