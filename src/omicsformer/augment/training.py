@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from omicsformer.augment import AugmentContext, batch_pipeline, expand_dataset, parse_specs
+from omicsformer.augment import (
+    AugmentContext,
+    AugmentSpec,
+    batch_pipeline,
+    expand_dataset,
+    parse_specs,
+)
 from omicsformer.config import RunConfig
 from omicsformer.errors import ConfigError
 from omicsformer.models import MODELS, ModelSpec, Runtime
@@ -38,7 +44,9 @@ def augment_training(
     the training arrays and hand batch-level ones to the training loop of ``spec``'s model, or,
     for a model not trained in batches, the resampling one to its fits."""
     x_train, y_train = arrays.x("train"), arrays.y("train")
-    augmenters = [spec.build() for spec in parse_specs(config.augment.methods)]
+    specs = parse_specs(config.augment.methods)
+    _check_for(spec, specs, config.seed)  # again here: the Python API's fits come here directly
+    augmenters = [s.build() for s in specs]
     if not augmenters:
         return x_train, y_train, runtime, []
     context = augment_context(config, data, arrays)
@@ -47,7 +55,7 @@ def augment_training(
     for augmenter in (a for a in augmenters if a.kind == "dataset"):
         augmenter.fit(x_train, y_train, context)
     x_train, y_train = expand_dataset(augmenters, x_train, y_train)
-    if not _in_batches(spec):  # check_augmentation let only resampling batch augmenters pass
+    if not _in_batches(spec):  # _check_for let only one resampling batch augmenter pass
         for augmenter in (a for a in augmenters if a.kind == "batch"):
             runtime = dataclasses.replace(runtime, resample=augmenter.prepare(context))
         return x_train, y_train, runtime, augmenters
@@ -65,20 +73,23 @@ def check_augmentation(config: RunConfig, model_name: str) -> None:
     """Batch augmentations need a model trained in batches (a neural one); a model that is not
     (a baseline) takes one resampling augmentation (smote), whose options are checked here,
     before any data is read."""
-    spec = MODELS.get(model_name)
-    batch = [s for s in parse_specs(config.augment.methods) if s.kind == "batch"]
+    _check_for(MODELS.get(model_name), parse_specs(config.augment.methods), config.seed)
+
+
+def _check_for(spec: ModelSpec, specs: list[AugmentSpec], seed: int) -> None:
+    batch = [s for s in specs if s.kind == "batch"]
     if _in_batches(spec) or not batch:
         return
     refused = [s.name for s in batch if not s.augmenter.resamples]
     if refused:
         raise ConfigError(
-            f"{', '.join(refused)} augment(s) training batches of neural models; {model_name!r} "
+            f"{', '.join(refused)} augment(s) training batches of neural models; {spec.name!r} "
             "is not trained in batches (smote and cvae work with every classification model)"
         )
     if len(batch) > 1:
         raise ConfigError(
-            f"{model_name!r} takes one resampling augmentation, got {len(batch)}: "
+            f"{spec.name!r} takes one resampling augmentation, got {len(batch)}: "
             f"{', '.join(s.name for s in batch)}"
         )
     for s in batch:
-        s.augmenter.sampler_params(s.options, config.seed)
+        s.augmenter.sampler_params(s.options, seed)
