@@ -206,3 +206,12 @@ def test_embed_command(tmp_path: Path, cli, tiny_files) -> None:
     refused = cli("embed", lr, *common, "--out", tmp_path / "lr.h5ad")
     assert refused.code == 2 and "gives no patient embedding" in refused.err
     assert not (tmp_path / "lr.h5ad").exists()
+
+
+def test_baseline_with_smote_and_a_refused_batch_augmentation() -> None:
+    x, y = cohort(n=60)
+    y = np.where(np.arange(60) < 8, "rare", y)  # a small third class for SMOTE to fill up
+    model = OmicsClassifier(model="logreg", options=FAST_LOGREG, augment=["smote:k=2"]).fit(x, y)
+    assert model.predict_proba(x).shape == (60, 3)
+    with pytest.raises(OmicsformerError, match="noise augment.*'logreg' is not trained in batches"):
+        OmicsClassifier(model="logreg", options=FAST_LOGREG, augment=["noise"]).fit(x, y)

@@ -633,3 +633,52 @@ def test_new_data_is_named_as_the_run_was_trained():
     assert _run_gene_id(None, run("keep", ["ENSG00000141510.17"])) is None
     with pytest.raises(ConfigError, match="mapped to symbol; --gene-id entrez"):
         _run_gene_id("entrez", run("symbol", ["TP53"]))
+
+
+def test_baselines_with_smote_train_predict_bench_and_compare(cli, tiny_files, tmp_path):
+    labels = pd.read_csv(tiny_files["labels"])
+    labels.loc[:5, "label"] = "rare"  # 6 of 60 patients: 3-4 in a training part
+    labels.to_csv(tmp_path / "rare.csv", index=False)
+    files = {"csv": tiny_files["csv"], "labels": tmp_path / "rare.csv"}
+    bad = train(cli, files, tmp_path / "bad", "--model", "logreg", "--augment", "smote")
+    assert bad.code == 2 and bad.err.count("error:") == 1
+    assert "error: smote: class 'rare' has" in bad.err and "try smote:k=1" in bad.err
+    assert "Traceback" not in bad.err and not (tmp_path / "bad").exists()
+    bad = train(cli, files, tmp_path / "bad", "--augment", "mixup")
+    assert bad.code == 2 and "not trained in batches" in bad.err
+
+    run = tmp_path / "run"
+    ok = train(cli, files, run, "--model", "logreg", "--augment", "smote:k=1")
+    assert ok.code == 0, ok.err
+    model = json.loads((run / "model" / "model.json").read_text())
+    assert model["fitted"]["resampled"]["by"] == "smote"
+    out = tmp_path / "p.csv"
+    assert cli("predict", run, "--data", files["csv"], "--out", out).code == 0
+    saved = pd.read_csv(run / "predictions.csv").set_index("sample_id").sort_index()
+    again = pd.read_csv(out).set_index("sample_id").sort_index()
+    np.testing.assert_array_equal(
+        saved.filter(like="prob_").to_numpy(), again.filter(like="prob_").to_numpy()
+    )
+
+    data = ["--data", files["csv"], "--labels", files["labels"], "--target", "label"]
+    bench = cli(
+        "bench", "augmentation", *data, "--model", "logreg", "-o", "C=0.1",
+        "--augment", "none,smote:k=1", "--train-fractions", "1", "--folds", "2",
+        "--repeats", "2", "--out", tmp_path / "aug",
+    )  # fmt: skip
+    assert bench.code == 0, bench.err
+    frame = pd.read_csv(tmp_path / "aug" / "augmentation.csv")
+    assert len(frame) == 2 * 2 * 2 and (frame.status == "ok").all()
+    pairs = sorted(set(zip(frame.repeat, frame.fold, strict=True)))
+    assert pairs == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    assert ", p " in (tmp_path / "aug" / "summary.md").read_text()
+
+    compare = cli(
+        "compare", *data, "--models", "logreg,rf", "-o", "logreg.C=0.1", "-o",
+        "rf.n_estimators=20", "-o", "rf.min_samples_leaf=2", "--augment", "smote:k=1",
+        "--folds", "2", "--out", tmp_path / "cmp",
+    )  # fmt: skip
+    assert compare.code == 0, compare.err
+    results = pd.read_csv(tmp_path / "cmp" / "results.csv")
+    assert sorted(results.model) == ["logreg", "logreg", "rf", "rf"]
+    assert results.balanced_accuracy.notna().all()

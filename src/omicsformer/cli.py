@@ -642,6 +642,7 @@ def cmd_bench_augmentation(args: argparse.Namespace) -> int:
         fractions=args.train_fractions,
         augments=augments,
         folds=args.folds,
+        repeats=args.repeats,
         overwrite=args.force,
     )
     metric = next(c for c in ("balanced_accuracy", "c_index", "r2") if c in frame)
@@ -1026,6 +1027,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated fractions of each training fold, in (0, 1]",
     )
     aug.add_argument("--folds", type=FOLDS, default=5, help="stratified folds, at least 2")
+    aug.add_argument(
+        "--repeats",
+        type=COUNT,
+        default=1,
+        help="repetitions of the k-fold split, with split seeds SEED, SEED+1, ...; gains are "
+        "tested over all repeats x folds",
+    )
     aug.add_argument("--out", required=True, help="output folder to create")
     _add_force(aug)
     aug.set_defaults(func=cmd_bench_augmentation)

@@ -282,7 +282,7 @@ def fit_model(
     task = data.task
     state = task.fit_state(arrays.y("train"), config.task)
     start = time.perf_counter()
-    x_train, y_train, runtime, augmenters = augment_training(config, data, arrays, runtime)
+    x_train, y_train, runtime, augmenters = augment_training(config, data, arrays, runtime, spec)
     fitted = model.fit(
         FitData(
             x_train=x_train,

@@ -16,6 +16,7 @@ from omicsformer.augment import (
 from omicsformer.augment.base import Augmenter
 from omicsformer.augment.mixup import MixupOptions
 from omicsformer.augment.simple import NoiseOptions
+from omicsformer.augment.training import check_augmentation
 from omicsformer.config import RunConfig, TrainConfig
 from omicsformer.errors import ConfigError
 from omicsformer.models import MODELS, FitData, ModelContext, Runtime, build_model
@@ -229,3 +230,37 @@ def test_augmentations_never_touch_validation_or_test_data(data):
     for batch, rows in spy.seen:
         assert int(rows.max()) < 30
         assert all(tuple(r) in train_rows for r in np.round(batch.numpy(), 6))
+
+
+def test_smote_options_map_once_to_imbalanced_learn():
+    (spec,) = parse_specs(["smote:k=3"])
+    assert spec.augmenter.resamples and spec.augmenter.sampler_params(spec.options, 7) == {
+        "k_neighbors": 3,
+        "sampling_strategy": "auto",
+        "random_state": 7,
+    }
+    context = AugmentContext("classification", 3, seed=7)
+    sampler = spec.build().prepare(context).sampler()
+    assert (sampler.k_neighbors, sampler.random_state) == (3, 7)
+    (batch_only,) = parse_specs(["smote:p=0.9"])
+    with pytest.raises(ConfigError, match="p=0.9 .* applies to neural models only"):
+        batch_only.augmenter.sampler_params(batch_only.options, 0)
+    with pytest.raises(ConfigError, match="not available for regression"):
+        spec.build().prepare(AugmentContext("regression", 0, seed=0))
+
+
+@pytest.mark.parametrize(
+    ("methods", "message"),
+    [
+        (["noise", "smote"], "noise augment.*'logreg' is not trained in batches"),
+        (["smote:k=2", "smote:k=3"], "'logreg' takes one resampling augmentation, got 2"),
+        (["smote:p=0.2"], "applies to neural models only"),
+    ],
+)
+def test_baselines_take_smote_only_among_batch_augmentations(methods, message):
+    config = RunConfig()
+    config.augment.methods = methods
+    with pytest.raises(ConfigError, match=message):
+        check_augmentation(config, "logreg")
+    config.augment.methods = ["cvae", "smote:k=2"]
+    check_augmentation(config, "rf")  # accepted

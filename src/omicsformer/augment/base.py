@@ -5,6 +5,11 @@ An augmenter is fitted on the training split only (``fit``), then either
 - transforms each training batch inside the training loop (``batch``, for neural models), or
 - adds synthetic patients to the training set once, before training (``expand``, any model).
 
+A batch augmenter may also offer a form for models not trained in batches (the scikit-learn
+baselines): ``sampler()``, an imbalanced-learn sampler that an ``imblearn.pipeline.Pipeline``
+runs on the rows of every fit of the estimator (each training fold and each inner search fold)
+and skips at prediction time (``smote``).
+
 Validation and test data never pass through an augmenter: the loop calls ``batch`` on training
 batches only, and ``expand`` only ever receives the training arrays.
 
@@ -34,6 +39,7 @@ class AugmentContext:
     seed: int
     gene_scale: np.ndarray | None = None  # training SD per gene of the transformed data
     log_base: float | None = None  # base of the log the expression is in (None: unknown)
+    classes: tuple[str, ...] = ()  # class names in code order (classification), for messages
 
 
 class Augmenter:
@@ -46,6 +52,7 @@ class Augmenter:
     Options: ClassVar[type]
     tasks: ClassVar[tuple[str, ...]] = ("classification", "survival", "regression")
     why_not: ClassVar[str] = ""
+    resamples: ClassVar[bool] = False  # offers sampler() for models not trained in batches
 
     def check(self, context: AugmentContext) -> None:
         if context.task not in self.tasks:
@@ -68,6 +75,28 @@ class Augmenter:
 
     def expand(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
+
+    @staticmethod
+    def sampler_params(options: Any, seed: int) -> dict[str, Any]:
+        """The sampler's parameters from the augmenter's typed options (``resamples`` only);
+        a ConfigError for an option that has no meaning there. Checked before data is read."""
+        raise NotImplementedError
+
+    def sampler(self) -> Any:
+        """An imbalanced-learn sampler doing this augmentation on the rows an estimator is fitted
+        on (``resamples`` augmenters only; after :meth:`prepare`)."""
+        raise NotImplementedError
+
+    def prepare(self, context: AugmentContext) -> Augmenter:
+        """Ready a ``resamples`` augmenter for estimator fits, which resample their own rows
+        (nothing is learned here: the sampler is fitted inside every fit); returns self."""
+        self.check(context)
+        self.context = context
+        return self
+
+    def check_rows(self, parts: dict[str, np.ndarray]) -> None:
+        """Raise a ConfigError if the sampler cannot resample the rows of every fit: ``parts``
+        maps each fit (named for the message) to its training labels."""
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -1,14 +1,17 @@
 """``omicsformer bench augmentation``: learning curves with and without each augmentation.
 
-For every stratified fold, the fold's training part is subsampled (stratified, seeded, at least
-``min_per_class`` patients per class) to each training fraction; preprocessing and every
-augmentation are fitted on that subsample only; the validation part (early stopping) and the
-test fold stay the same for every fraction and augmentation, so each comparison is paired.
-``none`` is always included as the reference.
+For every stratified fold (of every repetition, ``repeats``), the fold's training part is
+subsampled (stratified, seeded, at least ``min_per_class`` patients per class) to each training
+fraction; preprocessing and every augmentation are fitted on that subsample only; the validation
+part (early stopping) and the test fold stay the same for every fraction and augmentation, so
+each comparison is paired.
+``none`` is always included as the reference. Baselines take ``smote`` (imbalanced-learn's SMOTE
+inside each of their fits) and ``cvae``.
 
 Written: ``augmentation.csv`` (one row per fold x fraction x augmentation: the task's metrics;
 for ``cvae`` also the quality of its synthetic patients), ``summary.md`` (mean ± sd, and the mean
-paired difference to ``none``), ``learning_curves.png``.
+paired difference to ``none`` with the corrected resampled t-test's p over repeats x folds and
+the folds up / down), ``learning_curves.png``.
 
 cVAE quality, per fit: ``tstr_balanced_accuracy`` (a logistic regression trained on synthetic
 patients only, tested on the real test fold: "train on synthetic, test on real") and
@@ -36,9 +39,10 @@ from omicsformer.augment.cvae import CVAEAugmenter
 from omicsformer.augment.training import check_augmentation
 from omicsformer.config import RunConfig
 from omicsformer.console import note
-from omicsformer.crossval import Fold, cross_validate, cv_folds, repeated_splits
+from omicsformer.crossval import Fold, check_folds, cross_validate, cv_folds, repeated_splits
 from omicsformer.errors import ConfigError
 from omicsformer.fileio import OutputFolder, write_text, write_with
+from omicsformer.metrics.comparison import corrected_resampled_ttest
 from omicsformer.models import MODELS, Runtime
 from omicsformer.pipeline import fit_model, prepare_data
 
@@ -110,6 +114,7 @@ def bench_augmentation(
     fractions: list[float],
     augments: list[str],
     folds: int = 5,
+    repeats: int = 1,
     min_per_class: int = 2,
     overwrite: bool = False,
 ) -> pd.DataFrame:
@@ -118,6 +123,7 @@ def bench_augmentation(
         raise ConfigError("--train-fractions must be in (0, 1]")
     spec = MODELS.get(model)
     spec.validate(config.model.options, config.train)
+    check_folds(config, folds, repeats)
     augments = ["none", *[a for a in augments if a.strip() and a.strip() != "none"]]
     for a in augments:
         check_augmentation(
@@ -128,7 +134,7 @@ def bench_augmentation(
     output.check()
     data = prepare_data(config)
     strata = data.task.strata(data.y, data.target)
-    splits = repeated_splits(config, data, folds)
+    splits = repeated_splits(config, data, folds, repeats)
     with output:
         folder = output.create()
         frame = cross_validate(
@@ -137,7 +143,8 @@ def bench_augmentation(
         )
         main = data.task.main_metric
         title = (
-            f"{config.data.source}: {model}, {data.task.name}, {folds} folds, seed {config.seed}"
+            f"{config.data.source}: {model}, {data.task.name}, {folds} folds"
+            f"{f' x {repeats} repeats' if repeats > 1 else ''}, seed {config.seed}"
         )
         write_with(folder / "augmentation.csv", lambda tmp: frame.to_csv(tmp, index=False))
         write_text(folder / "summary.md", summary_markdown(frame, main, title))
@@ -170,9 +177,12 @@ def _fold_rows(
         arrays = fold.preprocess(train=train)  # on the subsample only
         for augment in augments:
             row: dict[str, Any] = {
+                "repeat": fold.repeat,
                 "fold": fold.index,
                 "fraction": fraction,
                 "n_train": len(train),
+                "n_val": len(fold.split.get("val", [])),
+                "n_test": fold.n_test,
                 "augment": augment,
             }
             run_config = dataclasses.replace(
@@ -214,13 +224,18 @@ def _fold_rows(
 
 
 def summary_markdown(frame: pd.DataFrame, metric: str, title: str) -> str:
-    """Mean ± sd of ``metric`` per augmentation and fraction, and the paired gain over none."""
+    """Mean ± sd of ``metric`` per augmentation and fraction, and the paired gain over none:
+    mean ± sd of the per-fold differences, the corrected resampled t-test's p (Nadeau & Bengio;
+    over repeats x folds, training size = training subsample + validation part) and the folds
+    where the augmentation scored higher / lower."""
     ok = frame[frame["status"] == "ok"]
-    base = ok[ok["augment"] == "none"].set_index(["fold", "fraction"])[metric]
+    keys = [c for c in ("repeat", "fold", "fraction") if c in ok]  # "repeat": since repeats
+    base = ok[ok["augment"] == "none"].set_index(keys)[metric]
     lines = [
         f"# {title}",
         "",
-        f"{metric}: mean ± sd over folds; gain = mean paired difference to `none` (± sd)",
+        f"{metric}: mean ± sd over folds; gain = mean paired difference to `none` (± sd), p of "
+        "the corrected resampled t-test, folds up / down",
         "",
     ]
     fractions = sorted(ok["fraction"].unique())
@@ -232,13 +247,19 @@ def summary_markdown(frame: pd.DataFrame, metric: str, title: str) -> str:
     for augment in ok["augment"].unique():
         cells = [augment]
         for f in fractions:
-            part = ok[(ok["augment"] == augment) & (ok["fraction"] == f)].set_index(
-                ["fold", "fraction"]
-            )[metric]
+            rows = ok[(ok["augment"] == augment) & (ok["fraction"] == f)].set_index(keys)
+            part = rows[metric]
             text = f"{part.mean():.3f} ± {part.std(ddof=1):.3f}"
             if augment != "none":
                 gain = (part - base.reindex(part.index)).dropna()
-                text += f" (gain {gain.mean():+.3f} ± {gain.std(ddof=1):.3f})"
+                text += f" (gain {gain.mean():+.3f} ± {gain.std(ddof=1):.3f}"
+                if "n_test" in rows and len(gain) > 1:
+                    sizes = rows.loc[gain.index]
+                    test = corrected_resampled_ttest(
+                        gain.to_numpy(), sizes["n_train"] + sizes["n_val"], sizes["n_test"]
+                    )
+                    text += f", p {test.p_value:.3f}"
+                text += f", {int((gain > 0).sum())} up / {int((gain < 0).sum())} down)"
             cells.append(text)
         lines.append("| " + " | ".join(cells) + " |")
     columns = [c for c in QUALITY if c in ok and ok[c].notna().any()]

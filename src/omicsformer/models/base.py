@@ -43,7 +43,7 @@ class ModelContext:
 
 @dataclass
 class Runtime:
-    """How to train (neural models only; baselines ignore it)."""
+    """How to train (neural models; baselines read only ``resample``)."""
 
     train: TrainConfig = field(default_factory=TrainConfig)
     checkpoint_dir: Path | None = None
@@ -54,6 +54,9 @@ class Runtime:
     init: Any = None  # a Pretrained network to start from (omicsformer.pretrain.run)
     finetune: str = "all"  # with init: "all" or "head"
     augment: Callable[..., Any] | None = None  # batch augmentation (training batches only)
+    # estimators (baselines): an augmenter whose sampler() resamples the rows of every fit,
+    # once check_rows(...) accepts them (SMOTE through imbalanced-learn; augment/base.py)
+    resample: Any = None
 
 
 @dataclass

@@ -129,28 +129,62 @@ class SklearnModel:
         return self.task.sklearn_scoring
 
     def fit(self, data: FitData, runtime: Runtime | None = None) -> dict[str, Any]:
+        """Search the grid on inner folds of the training part and refit the best on all of it.
+
+        With ``runtime.resample`` (``--augment smote``) the estimator is the second step of an
+        imbalanced-learn pipeline behind the augmenter's sampler: every fit, of the search's
+        inner training folds and of the refit, resamples its own rows; the inner validation
+        folds, and everything predicted later, pass through unresampled. Only the fitted
+        estimator is kept (the sampler has no part in prediction).
+        """
         x, y = data.x_train, data.y_train
+        resample = None if runtime is None else runtime.resample
         fit_params = {}
-        weights = self.task.balanced_weights(y) if self.sample_weighted else None
+        # after resampling every class has the largest's size: balanced weights would all be 1
+        # (and could not follow the rows the sampler adds)
+        weighted = self.sample_weighted and resample is None
+        weights = self.task.balanced_weights(y) if weighted else None
         if weights is not None:
             fit_params["sample_weight"] = weights
         cv = inner_cv(self.task, y, self.inner_folds, self.context.seed)
         target = self._target(y)
-        if cv is None or all(len(v) == 1 for v in self.grid.values()):
-            params = {k: v[0] for k, v in self.grid.items()}
-            self.estimator = clone(self.estimator).set_params(**params).fit(x, target, **fit_params)
-            return {"chosen": _plain(params), "inner_folds": 0}
+        estimator, grid = self.estimator, self.grid
+        if resample is not None:
+            from imblearn.pipeline import Pipeline as ResamplingPipeline
+
+            estimator = ResamplingPipeline(
+                [("resample", resample.sampler()), ("model", self.estimator)]
+            )
+            grid = {f"model__{k}": v for k, v in grid.items()}
+        searched = cv is not None and any(len(v) > 1 for v in grid.values())
+        if not searched:
+            params = {k: v[0] for k, v in grid.items()}
+            if resample is not None:
+                resample.check_rows({"the training part": y})
+            fitted = clone(estimator).set_params(**params).fit(x, target, **fit_params)
+            self.estimator = _fitted_model(fitted, resample)
+            return {
+                "chosen": _plain(params),
+                "inner_folds": 0,
+                **_resampled(fitted, resample, self.context.target.classes),
+            }
         strata = self.task.inner_strata(y)
         splits = list(cv.split(x, y if strata is None else strata))
+        if resample is not None:  # the refit's rows and every inner training fold's
+            parts = {
+                f"the training rows of inner fold {i + 1}": y[t] for i, (t, _) in enumerate(splits)
+            }
+            resample.check_rows({"the training part": y, **parts})
         search = GridSearchCV(
-            self.estimator, self.grid, cv=splits, scoring=self._scoring(), refit=True, n_jobs=1
+            estimator, grid, cv=splits, scoring=self._scoring(), refit=True, n_jobs=1
         )
         search.fit(x, target, **fit_params)
-        self.estimator = search.best_estimator_
+        self.estimator = _fitted_model(search.best_estimator_, resample)
         return {
             "chosen": _plain(search.best_params_),
             "inner_folds": len(splits),
             "inner_cv_score": float(search.best_score_),
+            **_resampled(search.best_estimator_, resample, self.context.target.classes),
         }
 
     def predict(self, x: np.ndarray) -> np.ndarray:
@@ -189,6 +223,21 @@ class SklearnModel:
         if hasattr(final, "estimators_"):
             return int(sum(t.tree_.node_count for t in final.estimators_))
         return 0
+
+
+def _fitted_model(fitted: Any, resample: Any) -> BaseEstimator:
+    """The fitted estimator, out of the resampling pipeline if there is one."""
+    return fitted if resample is None else fitted.named_steps["model"]
+
+
+def _resampled(fitted: Any, resample: Any, classes: list[str]) -> dict[str, Any]:
+    """For the record (model.json): how many rows the refit's sampler added to each class."""
+    if resample is None:
+        return {}
+    added = fitted.named_steps["resample"].sampling_strategy_
+    return {
+        "resampled": {"by": resample.name, "added": {classes[k]: int(v) for k, v in added.items()}}
+    }
 
 
 def _plain(params: dict[str, Any]) -> dict[str, Any]:
