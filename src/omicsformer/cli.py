@@ -428,6 +428,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         progress=args.progress,
         tune=bool(args.tune),
         pretrain=pretrain,
+        report=not args.no_report,
     )
     note(f"results written to {args.out}")
     return 0
@@ -510,6 +511,15 @@ def cmd_embed(args: argparse.Namespace) -> int:
     width = adata.obsm["X_omicsformer"].shape[1]
     note(f"{adata.n_obs} samples embedded ({width} dimensions) in {args.out}")
     return 0
+
+
+def _add_no_report(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-report",
+        action="store_true",
+        help="do not write report.html (the page of the results; `omicsformer report` makes it "
+        "later)",
+    )
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -891,6 +901,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument(
         "--progress", action="store_true", help="show the epochs of each training run"
     )
+    _add_no_report(compare)
     compare.set_defaults(func=cmd_compare)
 
     predict = command("predict", "predict new samples with a trained run")
