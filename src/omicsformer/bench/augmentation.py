@@ -41,6 +41,7 @@ from omicsformer.errors import ConfigError
 from omicsformer.fileio import OutputFolder, write_text, write_with
 from omicsformer.models import MODELS, Runtime
 from omicsformer.pipeline import fit_model, prepare_data
+from omicsformer.report.pages import stage_report
 
 
 def stratified_subsample(
@@ -112,6 +113,7 @@ def bench_augmentation(
     folds: int = 5,
     min_per_class: int = 2,
     overwrite: bool = False,
+    report: bool = True,
 ) -> pd.DataFrame:
     config.validate()
     if any(not 0 < f <= 1 for f in fractions):
@@ -142,6 +144,8 @@ def bench_augmentation(
         write_with(folder / "augmentation.csv", lambda tmp: frame.to_csv(tmp, index=False))
         write_text(folder / "summary.md", summary_markdown(frame, main, title))
         write_with(folder / "learning_curves.png", lambda tmp: plot_curves(frame, main, title, tmp))
+        if report:  # after the results: a failing page costs a warning, not them
+            stage_report(folder, "bench-augmentation", output.target)
         output.publish()
     return frame
 

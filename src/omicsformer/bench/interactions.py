@@ -38,6 +38,7 @@ from omicsformer.fileio import OutputFolder, write_with
 from omicsformer.interpret import attention as att
 from omicsformer.interpret import gradients as grad
 from omicsformer.pipeline import train_run
+from omicsformer.report.pages import stage_report
 from omicsformer.runs import load_run
 
 DEFAULT_DATA = {
@@ -130,6 +131,7 @@ def bench_interactions(
     max_pairs: int = 3000,
     options: dict[str, dict[str, Any]] | None = None,
     overwrite: bool = False,
+    report: bool = True,
 ) -> pd.DataFrame:
     """Train each model on planted data, score all (or ``max_pairs``) pairs, write the table."""
     generator = SyntheticOptions.parse({**DEFAULT_DATA, **(data or {}), "seed": seed})
@@ -209,6 +211,8 @@ def bench_interactions(
         write_with(
             folder / "setup.json", lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2))
         )
+        if report:  # after the results: a failing page costs a warning, not them
+            stage_report(folder, "bench-interactions", output.target)
         output.publish()
     return table
 

@@ -18,6 +18,7 @@ from omicsformer.console import note
 from omicsformer.fileio import OutputFolder, write_with
 from omicsformer.models import MODELS
 from omicsformer.models.options import split_options
+from omicsformer.report.pages import stage_report
 
 
 def bench_model(
@@ -32,6 +33,7 @@ def bench_model(
     repeats: int = 3,
     timeout: float = 600.0,
     overwrite: bool = False,
+    report: bool = True,
 ) -> pd.DataFrame:
     per_model = split_options(models, options or {})
     for name in models:
@@ -75,5 +77,7 @@ def bench_model(
             if column not in frame:
                 frame[column] = math.nan
         write_with(folder / "model.csv", lambda tmp: frame.to_csv(tmp, index=False))
+        if report:  # after the results: a failing page costs a warning, not them
+            stage_report(folder, "bench-model", output.target)
         output.publish()
     return frame

@@ -214,19 +214,9 @@ def _per_fold(
 def _pairing_figure(results: pd.DataFrame, metric: str, better: str) -> Figure:
     """Each model's metric on every test fold, one line per fold joining its models."""
     models = list(results["model"].unique())
-    position = {m: i for i, m in enumerate(models)}
     fig, ax = plt.subplots(figsize=(max(4.5, 1.3 * len(models) + 2), 4))
-    for (_, _), rows in results.groupby(["repeat", "fold"], sort=False):
-        rows = rows.set_index("model").reindex(models)
-        ax.plot(
-            [position[m] for m in models], rows[metric], color="grey", alpha=0.45, lw=1, zorder=1
-        )
-    for model, rows in results.groupby("model", sort=False):
-        ax.scatter(np.full(len(rows), position[model]), rows[metric], s=22, zorder=2)
-        ax.hlines(rows[metric].mean(), position[model] - 0.25, position[model] + 0.25, color="k")
-    ax.set_xticks(range(len(models)), models, rotation=20, ha="right")
+    paired_points(ax, results, "model", models, ["repeat", "fold"], metric)
     ax.set_ylabel(f"{metric} (test fold; {better} is better)")
-    ax.grid(True, axis="y", alpha=0.3)
     ax.set_title("Every test fold, joined across models (pairs share a line)", fontsize=9)
     fig.tight_layout()
     return Figure.of(
@@ -235,6 +225,23 @@ def _pairing_figure(results: pd.DataFrame, metric: str, better: str) -> Figure:
         "grey line per fold, so a model that wins on most folds shows lines that rise (or "
         "fall) consistently.",
     )
+
+
+def paired_points(
+    ax: Any, frame: pd.DataFrame, x: str, order: list[str], pair: list[str], metric: str
+) -> None:
+    """``metric`` per value of ``x`` (in ``order``) as points with a black bar at the mean, and
+    one grey line per ``pair`` key (a test fold) joining its points, so pairing is visible."""
+    position = {value: i for i, value in enumerate(order)}
+    for _, rows in frame.groupby(pair, sort=False):
+        rows = rows.set_index(x).reindex(order)
+        ax.plot(range(len(order)), rows[metric], color="grey", alpha=0.45, lw=1, zorder=1)
+    for value, rows in frame.groupby(x, sort=False):
+        where = position[value]
+        ax.scatter(np.full(len(rows), where), rows[metric], s=22, zorder=2)
+        ax.hlines(rows[metric].mean(), where - 0.25, where + 0.25, color="k", zorder=3)
+    ax.set_xticks(range(len(order)), order, rotation=20, ha="right")
+    ax.grid(True, axis="y", alpha=0.3)
 
 
 def _costs(results: pd.DataFrame) -> Section:
