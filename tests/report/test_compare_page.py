@@ -114,3 +114,18 @@ def test_a_failing_page_costs_a_warning_not_the_results(cli, tmp_path, monkeypat
     assert (out / "results.csv").is_file() and not (out / "report.html").exists()
     manifest = json.loads((out / "omicsformer.json").read_text())
     assert manifest["state"] == "complete" and "results.csv" in manifest["files"]
+
+
+def test_predictions_keep_the_columns_every_fold_has():
+    from omicsformer.compare import FoldOutputs
+
+    def fold(horizon):
+        return pd.DataFrame(
+            {"model": ["m"], "sample_id": ["a"], "risk": [0.1], f"survival_at_{horizon}": [0.9]}
+        )
+
+    kept = FoldOutputs(predictions=[fold(1), fold(2)])
+    # survival probabilities at each fold's own horizons would add columns per fold
+    assert list(kept.predictions_frame().columns) == ["model", "sample_id", "risk"]
+    kept = FoldOutputs(predictions=[fold(1), fold(1)])
+    assert "survival_at_1" in kept.predictions_frame()
