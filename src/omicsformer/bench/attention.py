@@ -138,7 +138,7 @@ def bench_attention(
     mask_densities: list[float] | None = None,
 ) -> pd.DataFrame:
     """Measure every (backend, n) configuration, unmasked and with a gene-set mask of each of
-    ``mask_densities``; write attention.csv and attention.png."""
+    ``mask_densities``; write attention.csv, attention.png and (with ``report``) report.html."""
     from omicsformer.nn.attention import BACKENDS
 
     densities = list(mask_densities or [])

@@ -8,7 +8,8 @@ test fold stay the same for every fraction and augmentation, so each comparison 
 
 Written: ``augmentation.csv`` (one row per fold x fraction x augmentation: the task's metrics;
 for ``cvae`` also the quality of its synthetic patients), ``summary.md`` (mean ± sd, and the mean
-paired difference to ``none``), ``learning_curves.png``.
+paired difference to ``none``), ``learning_curves.png``, ``report.html`` (the page,
+unless ``report=False``).
 
 cVAE quality, per fit: ``tstr_balanced_accuracy`` (a logistic regression trained on synthetic
 patients only, tested on the real test fold: "train on synthetic, test on real") and

@@ -14,7 +14,8 @@ the ``p_value`` of each method = the share of random rankings with an AUROC at l
 and ``pair_product_correlation`` (|correlation of x_a·x_b with the label| on the training
 split, an oracle-like control: it looks for exactly the planted kind of interaction). Recovery is
 scored by the AUROC of planted vs other pairs and precision@k (k = number of planted pairs, and
-10). Results go to ``interactions.csv`` (one row per model x method) and are printed.
+10). Results go to ``interactions.csv`` (one row per model x method) and are printed;
+``report.html`` is their page (unless ``report=False``).
 """
 
 from __future__ import annotations

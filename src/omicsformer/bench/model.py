@@ -2,7 +2,8 @@
 
 Each (model, genes) configuration runs in a fresh process on random data with the model's
 default options (plus ``-o`` overrides); rows report the median step time, the peak memory and
-the parameter count. Models that need grouping or binning fit them on the random batch.
+the parameter count (model.csv; report.html, its page, unless ``report=False``). Models that
+need grouping or binning fit them on the random batch.
 """
 
 from __future__ import annotations
