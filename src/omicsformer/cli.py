@@ -428,6 +428,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         progress=args.progress,
         tune=bool(args.tune),
         pretrain=pretrain,
+        report=not args.no_report,
     )
     note(f"results written to {args.out}")
     return 0
@@ -512,6 +513,15 @@ def cmd_embed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_no_report(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-report",
+        action="store_true",
+        help="do not write report.html (the page of the results; `omicsformer report` makes it "
+        "later)",
+    )
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from omicsformer.report.pages import write_report
 
@@ -571,6 +581,7 @@ def cmd_interpret(args: argparse.Namespace) -> int:
 def cmd_bench_attention(args: argparse.Namespace) -> int:
     from omicsformer.bench.attention import bench_attention
     from omicsformer.nn.attention import BACKENDS
+    from omicsformer.report.pages.bench import ATTENTION_COLUMNS
 
     backends = [b.strip() for b in (args.backends or "").split(",") if b.strip()]
     frame = bench_attention(
@@ -587,23 +598,11 @@ def cmd_bench_attention(args: argparse.Namespace) -> int:
         memory_budget_gb=args.memory_budget_gb,
         timeout=args.timeout,
         overwrite=args.force,
+        report=not args.no_report,
         mask_densities=args.mask_density,
     )
-    _print_frame(
-        frame,
-        [
-            "backend",
-            "mask_density",
-            "n",
-            "status",
-            "seconds",
-            "peak_memory_mb",
-            "gflops",
-            "fraction_of_matmul",
-            "note",
-        ],
-    )
-    note(f"written to {args.out} (attention.csv, attention.png)")
+    _print_frame(frame, ATTENTION_COLUMNS)
+    note(f"written to {args.out} (attention.csv, attention.png, report.html)")
     return 0
 
 
@@ -621,6 +620,7 @@ def cmd_bench_model(args: argparse.Namespace) -> int:
         repeats=args.repeats,
         timeout=args.timeout,
         overwrite=args.force,
+        report=not args.no_report,
     )
     _print_frame(
         frame, ["model", "genes", "status", "seconds", "peak_memory_mb", "n_parameters", "note"]
@@ -644,6 +644,7 @@ def cmd_bench_augmentation(args: argparse.Namespace) -> int:
         folds=args.folds,
         repeats=args.repeats,
         overwrite=args.force,
+        report=not args.no_report,
     )
     metric = next(c for c in ("balanced_accuracy", "c_index", "r2") if c in frame)
     out.print(summary_markdown(frame, metric, "augmentation learning curves"))
@@ -669,6 +670,7 @@ def cmd_bench_interactions(args: argparse.Namespace) -> int:
         test_patients=args.test_patients,
         options=split_options(models, parse_overrides(args.option)),
         overwrite=args.force,
+        report=not args.no_report,
     )
     _print_frame(frame, list(frame.columns))
     note(f"written to {args.out}/interactions.csv")
@@ -892,6 +894,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument(
         "--progress", action="store_true", help="show the epochs of each training run"
     )
+    _add_no_report(compare)
     compare.set_defaults(func=cmd_compare)
 
     predict = command("predict", "predict new samples with a trained run")
@@ -996,6 +999,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     attention.add_argument("--out", required=True, help="output folder to create")
     _add_force(attention)
+    _add_no_report(attention)
     attention.set_defaults(func=cmd_bench_attention)
 
     model = benchmark("model", "one training step of each neural model")
@@ -1016,6 +1020,7 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--timeout", type=POSITIVE, default=600, help="seconds per configuration")
     model.add_argument("--out", required=True, help="output folder to create")
     _add_force(model)
+    _add_no_report(model)
     model.set_defaults(func=cmd_bench_model)
 
     aug = benchmark("augmentation", "learning curves with each augmentation")
@@ -1036,6 +1041,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     aug.add_argument("--out", required=True, help="output folder to create")
     _add_force(aug)
+    _add_no_report(aug)
     aug.set_defaults(func=cmd_bench_augmentation)
 
     inter = benchmark("interactions", "recovery of planted gene pairs by each model and method")
@@ -1065,6 +1071,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     inter.add_argument("--out", required=True, help="output folder to create")
     _add_force(inter)
+    _add_no_report(inter)
     inter.set_defaults(func=cmd_bench_interactions)
 
     _add_fetch_command(command)

@@ -12,7 +12,17 @@ whole):
                      each model's paired difference in the main metric to the reference model
                      (the best baseline) with the corrected resampled t-test
     differences.csv  those differences and tests
-    config.yaml      the shared configuration;  splits.json  every repetition's folds by sample ID
+    predictions.csv  the out-of-fold predictions: one row per model x repetition x test patient
+                     (model, repeat, fold, sample_id, then the task's prediction columns, as in a
+                     run folder's predictions.csv; survival probabilities only at horizons that
+                     every fold shares, i.e. when --horizons fixes them), for pooled curves
+    histories.csv    each neural model's per-epoch training history per fold (model, repeat,
+                     fold, epoch, train_loss, val_loss, val_<metric>, ...), for learning curves
+    trials.csv       with --tune: every search's trials
+    config.yaml      the shared configuration (its ``compare`` part: models, folds, repeats, the
+                     task);  splits.json  every repetition's folds by sample ID
+    report.html      the page of the comparison (``omicsformer report``), unless ``report=False``;
+                     if the page fails, one warning line says so and the results stay complete
 """
 
 from __future__ import annotations
@@ -20,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,8 +64,9 @@ from omicsformer.pipeline import (
     resolve_init,
 )
 from omicsformer.ranks import is_main_process
-
-COST_COLUMNS = ("fit_seconds", "predict_seconds", "peak_memory_mb", "n_parameters")
+from omicsformer.report.pages import stage_report
+from omicsformer.report.pages.compare import differences_note, n_test_folds, summary_rows
+from omicsformer.runs import prediction_frame
 
 
 def compare(
@@ -70,6 +80,7 @@ def compare(
     progress: bool = False,
     tune: bool = False,
     pretrain: Pretraining | None = None,
+    report: bool = True,
 ) -> pd.DataFrame | None:
     """Run every model on the same ``folds`` folds, ``repeats`` times with split seeds
     ``config.seed + r``; write and return the per-fold results.
@@ -79,6 +90,7 @@ def compare(
     cross-validation), labelled ``NAME (tuned)``; ``config.model.init`` (``--init P``) and
     ``pretrain`` (pretraining inside every fold on its training patients and unlabeled
     cohorts) add ``NAME (pretrained)`` for the models that can start from a pretrained network.
+    ``report``: also write report.html (after the results, see :func:`stage_report`).
     """
     config.validate()
     if not models:
@@ -127,9 +139,10 @@ def compare(
         if storage is None and folder is not None:
             storage = f"sqlite:///{(folder / 'studies.db').absolute()}"
         variants = Variants(tune=tune, storage=storage, init=init, pretrain=pretrain)
+        kept = FoldOutputs()
         results = cross_validate(
             cv_folds(config, data, repetitions),
-            lambda fold: _fold_rows(fold, models, options, typed, progress, variants),
+            lambda fold: _fold_rows(fold, models, options, typed, progress, variants, kept),
         )
         if not main:
             return None
@@ -153,6 +166,14 @@ def compare(
         )
         write_with(folder / "results.csv", lambda tmp: results.to_csv(tmp, index=False))
         write_with(folder / "differences.csv", lambda tmp: differences.to_csv(tmp, index=False))
+        predictions = kept.predictions_frame()
+        write_with(
+            folder / "predictions.csv",
+            lambda tmp: predictions.to_csv(tmp, index=False, float_format="%.9g"),
+        )
+        if kept.histories:
+            histories = pd.concat(kept.histories, ignore_index=True)
+            write_with(folder / "histories.csv", lambda tmp: histories.to_csv(tmp, index=False))
         if variants.trials:
             trials = pd.concat(variants.trials, ignore_index=True)
             write_with(folder / "trials.csv", lambda tmp: trials.to_csv(tmp, index=False))
@@ -168,6 +189,8 @@ def compare(
                     "tune": tune,
                     "init": {name: str(p.folder) for name, p in init.items()},
                     "pretrain": dataclasses.asdict(pretrain) if pretrain is not None else None,
+                    "task": task.name,
+                    "main_metric": task.main_metric,
                 },
             },
         )
@@ -184,6 +207,8 @@ def compare(
                 ],
             },
         )
+        if report:
+            stage_report(folder, "compare", output.target)
         output.publish()
     print_summary(results, metrics, title, task.lower_is_better, differences)
     return results
@@ -236,6 +261,42 @@ class Variants:
         return self._cohorts
 
 
+@dataclass
+class FoldOutputs:
+    """What a comparison keeps of every fitted model besides its row of results.csv: its test
+    patients' predictions and, for neural models, its per-epoch history."""
+
+    predictions: list[pd.DataFrame] = field(default_factory=list)
+    histories: list[pd.DataFrame] = field(default_factory=list)
+
+    def keep(self, fold: Fold, label: str, result: Any) -> None:
+        data, test = fold.data, fold.split["test"]
+        keys = {"model": label, "repeat": fold.repeat, "fold": fold.index}
+        frame = prediction_frame(
+            data.task,
+            data.target,
+            data.sample_ids[test],
+            result.outputs["test"],
+            data.y[test],
+            result.task_state,
+        )
+        for i, (key, value) in enumerate(keys.items()):
+            frame.insert(i, key, value)
+        self.predictions.append(frame)
+        history = getattr(result.model, "history", None)
+        if history:
+            frame = pd.DataFrame(history)
+            for i, (key, value) in enumerate(keys.items()):
+                frame.insert(i, key, value)
+            self.histories.append(frame)
+
+    def predictions_frame(self) -> pd.DataFrame:
+        """Every fold's predictions in one table, with the columns every fold has (survival
+        probabilities at each fold's own horizons would otherwise add columns per fold)."""
+        shared = [c for c in self.predictions[0].columns if all(c in f for f in self.predictions)]
+        return pd.concat([f[shared] for f in self.predictions], ignore_index=True)
+
+
 def _fold_rows(
     fold: Fold,
     models: list[str],
@@ -243,18 +304,21 @@ def _fold_rows(
     typed: dict[str, Any],
     progress: bool,
     variants: Variants,
+    kept: FoldOutputs,
 ) -> list[dict[str, Any]]:
-    """Every model (and variant) on one fold: one row of sizes, test metrics and costs each.
-    ``typed``: each model's parsed options (what it is fitted with); ``options`` the same as
-    given, the start of a search or a pretraining."""
+    """Every model (and variant) on one fold: one row of sizes, test metrics and costs each
+    (and its predictions and history into ``kept``). ``typed``: each model's parsed options
+    (what it is fitted with); ``options`` the same as given, the start of a search or a
+    pretraining."""
     from omicsformer.pretrain.run import PRETRAINABLE
 
     config, data, split, sizes = fold.config, fold.data, fold.split, fold.sizes
     task = data.task
     rows = []
 
-    def record(row: dict[str, Any]) -> None:
+    def record(row: dict[str, Any], result: Any) -> None:
         rows.append(row)
+        kept.keep(fold, row["model"], result)
         note(
             f"{fold.name} {row['model']}: "
             f"{task.main_metric} {row[task.main_metric]:.3f} ({row['fit_seconds']:.1f} s)"
@@ -265,9 +329,9 @@ def _fold_rows(
         runtime = Runtime(train=config.train, progress=progress)
         with PeakMemory() as memory:
             result = fit_model(config, data, arrays, runtime, name, typed[name])
-        record(_row(name, name, "default", result, memory.peak_mb, sizes, task))
+        record(_row(name, name, "default", result, memory.peak_mb, sizes, task), result)
         if variants.tune:
-            record(_tuned(config, data, split, arrays, name, options[name], variants, sizes))
+            record(*_tuned(config, data, split, arrays, name, options[name], variants, sizes))
         start = None
         if name in variants.init:
             start = variants.init[name]
@@ -290,7 +354,8 @@ def _fold_rows(
                     sizes,
                     task,
                     pretrain_seconds=seconds,
-                )
+                ),
+                result,
             )
     return rows
 
@@ -329,9 +394,9 @@ def _tuned(
     options: dict[str, Any],
     variants: Variants,
     sizes: dict[str, int],
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], Any]:
     """Search on the fold's training patients (never its test patients), then fit the best
-    options on the fold as the default model was: the row ``NAME (tuned)``."""
+    options on the fold as the default model was: the row ``NAME (tuned)`` and the fit."""
     from omicsformer.tuning.search import run_search
 
     study = f"{name}-r{sizes['repeat']}-f{sizes['fold']}"
@@ -353,7 +418,7 @@ def _tuned(
     trials.insert(1, "repeat", sizes["repeat"])
     trials.insert(2, "fold", sizes["fold"])
     variants.trials.append(trials)
-    return _row(
+    row = _row(
         f"{name} (tuned)",
         name,
         "tuned",
@@ -364,6 +429,7 @@ def _tuned(
         search_seconds=search.seconds,
         params=json.dumps(search.params, sort_keys=True),
     )
+    return row, result
 
 
 def _pretrain_fold(
@@ -459,88 +525,6 @@ def paired_differences(results: pd.DataFrame, metric: str, reference: str) -> pd
     return pd.DataFrame(rows)
 
 
-def summarize(results: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
-    """Mean and sd over folds per model (models in their original order)."""
-    columns = [c for c in [*metrics, *COST_COLUMNS] if c in results]
-    grouped = results.groupby("model", sort=False)[columns]
-    return grouped.mean().join(grouped.std(ddof=1), rsuffix="_sd")
-
-
-def _cell(mean: float, sd: float, digits: int) -> str:
-    if math.isnan(mean):
-        return "nan"
-    return f"{mean:.{digits}f} ± {sd:.{digits}f}" if not math.isnan(sd) else f"{mean:.{digits}f}"
-
-
-def _p_text(p: float) -> str:
-    if math.isnan(p):
-        return "nan"
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
-
-
-def summary_rows(
-    results: pd.DataFrame,
-    metrics: list[str],
-    lower_is_better: frozenset[str] = frozenset(),
-    differences: pd.DataFrame | None = None,
-) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the summary table; the best mean of each metric is marked with **.
-
-    With ``differences`` (from :func:`paired_differences`) two columns follow the metrics: the
-    mean ± sd of the paired difference to the reference model and its p-value.
-    """
-    table = summarize(results, metrics)
-    header = ["model", *metrics]
-    diffs = None
-    if differences is not None and not differences.empty:
-        diffs = differences.set_index("model")
-        first = diffs.iloc[0]
-        header += [f"Δ {first['metric']} vs {first['reference']}", "p"]
-    header += ["fit s", "predict s", "peak MB", "parameters"]
-    best = {m: table[m].min() if m in lower_is_better else table[m].max() for m in metrics}
-    rows = []
-    for model, r in table.iterrows():
-        cells = [str(model)]
-        for m in metrics:
-            cell = _cell(r[m], r[f"{m}_sd"], 3)
-            cells.append(f"**{cell}**" if r[m] == best[m] else cell)
-        if diffs is not None:
-            d = diffs.loc[model]
-            if model == d["reference"]:
-                cells += ["reference", "—"]
-            else:
-                cells += [_cell(d["mean_diff"], d["sd_diff"], 3), _p_text(d["p_value"])]
-        cells += [
-            _cell(r["fit_seconds"], r["fit_seconds_sd"], 1),
-            _cell(r["predict_seconds"], r["predict_seconds_sd"], 2),
-            _cell(r["peak_memory_mb"], r["peak_memory_mb_sd"], 0),
-            f"{r['n_parameters']:,.0f}",
-        ]
-        rows.append(cells)
-    return header, rows
-
-
-def _n_test_folds(results: pd.DataFrame) -> int:
-    keys = [c for c in ("repeat", "fold") if c in results]
-    return len(results[keys].drop_duplicates())
-
-
-def _differences_note(differences: pd.DataFrame, lower_is_better: frozenset[str]) -> str:
-    first = differences.iloc[0]
-    metric, reference = first["metric"], first["reference"]
-    better = "lower" if metric in lower_is_better else "higher"
-    n = int(differences["n_pairs"].max())
-    return (
-        f"Δ: paired per-fold difference in {metric} to {reference} (model − {reference}; "
-        f"{better} is better), mean ± sd over {n} test folds; p: two-sided corrected resampled "
-        f"t-test (Nadeau & Bengio 2003, for repeated k-fold Bouckaert & Frank 2004), df = {n - 1}. "
-        "The correction is needed because the training sets of the folds (and of the "
-        "repetitions) overlap, so the per-fold differences are not independent and a plain "
-        "paired t-test would understate their variance and give too small p-values. "
-        "p-values are not adjusted for comparing several models."
-    )
-
-
 def summary_markdown(
     results: pd.DataFrame,
     metrics: list[str],
@@ -555,13 +539,13 @@ def summary_markdown(
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     lines += [
         "",
-        f"Mean ± sd over {_n_test_folds(results)} test folds; best mean per metric in bold "
+        f"Mean ± sd over {n_test_folds(results)} test folds; best mean per metric in bold "
         "(lowest for rmse, mae and the integrated Brier score). Peak MB: growth of "
         "the process's resident memory during fit + predict.",
         "",
     ]
     if differences is not None and not differences.empty:
-        lines += [_differences_note(differences, lower_is_better), ""]
+        lines += [differences_note(differences, lower_is_better), ""]
     return "\n".join(lines)
 
 
@@ -581,7 +565,7 @@ def print_summary(
         first = differences.iloc[0]
         better = "lower" if first["metric"] in lower_is_better else "higher"
         caption = escape(
-            f"mean ± sd over {_n_test_folds(results)} test folds; Δ: paired difference in "
+            f"mean ± sd over {n_test_folds(results)} test folds; Δ: paired difference in "
             f"{first['metric']} to {first['reference']} ({better} is better); p: corrected "
             "resampled t-test (Nadeau & Bengio 2003; Bouckaert & Frank 2004)"
         )

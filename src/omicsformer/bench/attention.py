@@ -32,6 +32,9 @@ import pandas as pd
 from omicsformer.console import note
 from omicsformer.errors import ConfigError
 from omicsformer.fileio import OutputFolder, write_with
+from omicsformer.report.pages import stage_report
+from omicsformer.report.pages.bench import attention_label, attention_scaling
+from omicsformer.report.plots import plt
 
 BYTES = {"32": 4, "bf16": 2, "16": 2}
 
@@ -131,10 +134,11 @@ def bench_attention(
     memory_budget_gb: float | None = None,
     timeout: float = 600.0,
     overwrite: bool = False,
+    report: bool = True,
     mask_densities: list[float] | None = None,
 ) -> pd.DataFrame:
     """Measure every (backend, n) configuration, unmasked and with a gene-set mask of each of
-    ``mask_densities``; write attention.csv and attention.png."""
+    ``mask_densities``; write attention.csv, attention.png and (with ``report``) report.html."""
     from omicsformer.nn.attention import BACKENDS
 
     densities = list(mask_densities or [])
@@ -216,16 +220,14 @@ def bench_attention(
         frame = frame.reindex(columns=columns)
         write_with(folder / "attention.csv", lambda tmp: frame.to_csv(tmp, index=False))
         write_with(folder / "attention.png", lambda tmp: plot_scaling(frame, tmp))
+        if report:  # after the results: a failing page costs a warning, not them
+            stage_report(folder, "bench-attention", output.target)
         output.publish()
     return frame
 
 
-def _label(backend: str, density: float) -> str:
-    return f"{backend} (mask {density:g})" if density else backend
-
-
 def _describe(row: dict[str, Any]) -> str:
-    head = f"{_label(row['backend'], row['mask_density']):>9} n={row['n']:>6}"
+    head = f"{attention_label(row['backend'], row['mask_density']):>9} n={row['n']:>6}"
     if row.get("status") != "ok":
         return f"{head}: {row.get('status')} ({row.get('note', '')})"
     return (
@@ -235,29 +237,7 @@ def _describe(row: dict[str, Any]) -> str:
 
 
 def plot_scaling(frame: pd.DataFrame, path: str | Path) -> None:
-    """Time and peak memory vs tokens, log-log, one line per backend."""
-    from omicsformer.report.plots import plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    ok = frame[frame["status"] == "ok"]
-    for (backend, density), rows in ok.groupby(["backend", "mask_density"], sort=False):
-        label = _label(backend, density)
-        axes[0].plot(rows["n"], rows["seconds"], marker="o", label=label)
-        axes[1].plot(rows["n"], rows["peak_memory_mb"], marker="o", label=label)
-    first = frame.iloc[0] if len(frame) else None
-    for ax, label in zip(axes, ("seconds (median)", "peak memory (MB)"), strict=True):
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("tokens (genes)")
-        ax.set_ylabel(label)
-        ax.grid(True, which="both", alpha=0.3)
-    if first is not None:
-        precision = "fp32" if first["precision"] == "32" else first["precision"]
-        fig.suptitle(
-            f"attention {first['mode']}, batch {first['batch']}, d_model {first['dim']}, "
-            f"{first['heads']} heads, {precision}, {first['device']}"
-        )
-    axes[0].legend()
-    fig.tight_layout()
+    """Time and peak memory vs tokens, log-log, one line per backend (the page's figure)."""
+    fig = attention_scaling(frame)
     fig.savefig(path, format="png", dpi=110)
     plt.close(fig)

@@ -11,7 +11,8 @@ inside each of their fits) and ``cvae``.
 Written: ``augmentation.csv`` (one row per fold x fraction x augmentation: the task's metrics;
 for ``cvae`` also the quality of its synthetic patients), ``summary.md`` (mean ± sd, and the mean
 paired difference to ``none`` with the corrected resampled t-test's p over repeats x folds and
-the folds up / down), ``learning_curves.png``.
+the folds up / down), ``learning_curves.png``, ``report.html`` (the page, unless
+``report=False``).
 
 cVAE quality, per fit: ``tstr_balanced_accuracy`` (a logistic regression trained on synthetic
 patients only, tested on the real test fold: "train on synthetic, test on real") and
@@ -42,9 +43,10 @@ from omicsformer.console import note
 from omicsformer.crossval import Fold, check_folds, cross_validate, cv_folds, repeated_splits
 from omicsformer.errors import ConfigError
 from omicsformer.fileio import OutputFolder, write_text, write_with
-from omicsformer.metrics.comparison import corrected_resampled_ttest
 from omicsformer.models import MODELS, Runtime
 from omicsformer.pipeline import fit_model, prepare_data
+from omicsformer.report.pages import stage_report
+from omicsformer.report.pages.bench import augmentation_table
 
 
 def stratified_subsample(
@@ -117,6 +119,7 @@ def bench_augmentation(
     repeats: int = 1,
     min_per_class: int = 2,
     overwrite: bool = False,
+    report: bool = True,
 ) -> pd.DataFrame:
     config.validate()
     if any(not 0 < f <= 1 for f in fractions):
@@ -149,6 +152,8 @@ def bench_augmentation(
         write_with(folder / "augmentation.csv", lambda tmp: frame.to_csv(tmp, index=False))
         write_text(folder / "summary.md", summary_markdown(frame, main, title))
         write_with(folder / "learning_curves.png", lambda tmp: plot_curves(frame, main, title, tmp))
+        if report:  # after the results: a failing page costs a warning, not them
+            stage_report(folder, "bench-augmentation", output.target)
         output.publish()
     return frame
 
@@ -229,39 +234,17 @@ def summary_markdown(frame: pd.DataFrame, metric: str, title: str) -> str:
     over repeats x folds, training size = training subsample + validation part) and the folds
     where the augmentation scored higher / lower."""
     ok = frame[frame["status"] == "ok"]
-    keys = [c for c in ("repeat", "fold", "fraction") if c in ok]  # "repeat": since repeats
-    base = ok[ok["augment"] == "none"].set_index(keys)[metric]
+    table = augmentation_table(ok, metric)
     lines = [
         f"# {title}",
         "",
         f"{metric}: mean ± sd over folds; gain = mean paired difference to `none` (± sd), p of "
         "the corrected resampled t-test, folds up / down",
         "",
+        "| " + " | ".join(table.columns) + " |",
+        "|" + "---|" * len(table.columns),
     ]
-    fractions = sorted(ok["fraction"].unique())
-    header = [
-        "augment",
-        *[f"fraction {f:g} (n≈{int(ok[ok.fraction == f].n_train.mean())})" for f in fractions],
-    ]
-    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for augment in ok["augment"].unique():
-        cells = [augment]
-        for f in fractions:
-            rows = ok[(ok["augment"] == augment) & (ok["fraction"] == f)].set_index(keys)
-            part = rows[metric]
-            text = f"{part.mean():.3f} ± {part.std(ddof=1):.3f}"
-            if augment != "none":
-                gain = (part - base.reindex(part.index)).dropna()
-                text += f" (gain {gain.mean():+.3f} ± {gain.std(ddof=1):.3f}"
-                if "n_test" in rows and len(gain) > 1:
-                    sizes = rows.loc[gain.index]
-                    test = corrected_resampled_ttest(
-                        gain.to_numpy(), sizes["n_train"] + sizes["n_val"], sizes["n_test"]
-                    )
-                    text += f", p {test.p_value:.3f}"
-                text += f", {int((gain > 0).sum())} up / {int((gain < 0).sum())} down)"
-            cells.append(text)
-        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["| " + " | ".join(map(str, row)) + " |" for row in table.itertuples(index=False)]
     columns = [c for c in QUALITY if c in ok and ok[c].notna().any()]
     if columns:
         cvae = ok[ok[columns].notna().any(axis=1)]
@@ -279,7 +262,8 @@ def summary_markdown(frame: pd.DataFrame, metric: str, title: str) -> str:
             lines.append(f"| {f:g} | " + " | ".join(cells) + " |")
     skipped = frame[frame["status"] != "ok"].drop_duplicates("augment")
     for _, row in skipped.iterrows():
-        lines.append(f"- {row['augment']}: {row['note']}")
+        name = row["augment"]  # the note may start with the name already
+        lines.append(f"- {name}: {str(row['note']).removeprefix(f'{name}: ')}")
     return "\n".join(lines) + "\n"
 
 

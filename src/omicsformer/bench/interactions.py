@@ -14,7 +14,8 @@ the ``p_value`` of each method = the share of random rankings with an AUROC at l
 and ``pair_product_correlation`` (|correlation of x_a·x_b with the label| on the training
 split, an oracle-like control: it looks for exactly the planted kind of interaction). Recovery is
 scored by the AUROC of planted vs other pairs and precision@k (k = number of planted pairs, and
-10). Results go to ``interactions.csv`` (one row per model x method) and are printed.
+10). Results go to ``interactions.csv`` (one row per model x method) and are printed;
+``report.html`` is their page (unless ``report=False``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from omicsformer.fileio import OutputFolder, write_with
 from omicsformer.interpret import attention as att
 from omicsformer.interpret import gradients as grad
 from omicsformer.pipeline import train_run
+from omicsformer.report.pages import stage_report
 from omicsformer.runs import load_run
 
 DEFAULT_DATA = {
@@ -130,6 +132,7 @@ def bench_interactions(
     max_pairs: int = 3000,
     options: dict[str, dict[str, Any]] | None = None,
     overwrite: bool = False,
+    report: bool = True,
 ) -> pd.DataFrame:
     """Train each model on planted data, score all (or ``max_pairs``) pairs, write the table."""
     generator = SyntheticOptions.parse({**DEFAULT_DATA, **(data or {}), "seed": seed})
@@ -209,6 +212,8 @@ def bench_interactions(
         write_with(
             folder / "setup.json", lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2))
         )
+        if report:  # after the results: a failing page costs a warning, not them
+            stage_report(folder, "bench-interactions", output.target)
         output.publish()
     return table
 

@@ -2,7 +2,8 @@
 
 Each (model, genes) configuration runs in a fresh process on random data with the model's
 default options (plus ``-o`` overrides); rows report the median step time, the peak memory and
-the parameter count. Models that need grouping or binning fit them on the random batch.
+the parameter count (model.csv; report.html, its page, unless ``report=False``). Models that
+need grouping or binning fit them on the random batch.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from omicsformer.console import note
 from omicsformer.fileio import OutputFolder, write_with
 from omicsformer.models import MODELS
 from omicsformer.models.options import split_options
+from omicsformer.report.pages import stage_report
 
 
 def bench_model(
@@ -32,6 +34,7 @@ def bench_model(
     repeats: int = 3,
     timeout: float = 600.0,
     overwrite: bool = False,
+    report: bool = True,
 ) -> pd.DataFrame:
     per_model = split_options(models, options or {})
     for name in models:
@@ -75,5 +78,7 @@ def bench_model(
             if column not in frame:
                 frame[column] = math.nan
         write_with(folder / "model.csv", lambda tmp: frame.to_csv(tmp, index=False))
+        if report:  # after the results: a failing page costs a warning, not them
+            stage_report(folder, "bench-model", output.target)
         output.publish()
     return frame

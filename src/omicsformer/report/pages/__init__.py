@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
+from omicsformer.console import note
 from omicsformer.errors import RunError
 from omicsformer.fileio import check_output_file, output_kind, write_text
 from omicsformer.report.html import Section, render
@@ -28,12 +29,14 @@ PAGES: dict[str, tuple[str, str]] = {
 REPORT = "report.html"
 
 
-def page(folder: str | Path, kind: str) -> str:
-    """The HTML page of ``folder``, a complete or staged folder of ``kind``."""
+def page(folder: str | Path, kind: str, *, target: str | Path | None = None) -> str:
+    """The HTML page of ``folder``, a complete or staged folder of ``kind``; ``target``: the
+    folder's published path, for the title, when ``folder`` is its staging folder."""
     folder = Path(folder)
+    shown = Path(target) if target is not None else folder
     module, title = PAGES[kind]
     sections: list[Section] = importlib.import_module(f"{__name__}.{module}").sections(folder, kind)
-    return render(f"{title}: {folder.name}", sections, source=str(folder))
+    return render(f"{title}: {shown.name}", sections, source=str(shown))
 
 
 def write_report(
@@ -55,3 +58,24 @@ def write_report(
     check_output_file(target, overwrite=overwrite)
     write_text(target, page(folder, kind))
     return target
+
+
+def stage_report(folder: str | Path, kind: str, target: str | Path) -> bool:
+    """Write ``report.html`` into ``folder``, the staging folder of ``target``, once the study's
+    results are written into it (so that the page is in the manifest when it is published).
+
+    A page that fails does not cost the results: one warning line names the failure and how to
+    make the page later, and the folder is published without it (the command still exits 0,
+    since what it was asked to compute is complete and checked). Returns whether it was written.
+    """
+    folder = Path(folder)
+    try:
+        write_text(folder / REPORT, page(folder, kind, target=target))
+    except Exception as exc:  # the page is a view of results already written: never fatal
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        note(
+            f"warning: {REPORT} not written ({type(exc).__name__}: {reason}); the results are "
+            f"complete: make the page with `omicsformer report {target}`"
+        )
+        return False
+    return True
