@@ -54,6 +54,7 @@ class Runtime:
     init: Any = None  # a Pretrained network to start from (omicsformer.pretrain.run)
     finetune: str = "all"  # with init: "all" or "head"
     augment: Callable[..., Any] | None = None  # batch augmentation (training batches only)
+    track: Any = None  # a train.tracking.TrackedRun: its loggers get every epoch's row
 
 
 @dataclass
