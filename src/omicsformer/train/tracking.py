@@ -140,6 +140,17 @@ def final_metrics(metrics: dict[str, dict[str, Any]]) -> dict[str, float]:
     }
 
 
+def mean_metrics(results: Any, metrics: list[str]) -> dict[str, float]:
+    """A comparison's mean test figures per model (results.csv rows), as ``mean/MODEL_METRIC``:
+    what its parent run logs."""
+    means = results.groupby("model", sort=False)[metrics].mean()
+    return {
+        f"mean/{_safe(model)}_{name}": float(value)
+        for model, row in means.iterrows()
+        for name, value in row.items()
+    }
+
+
 def _safe(part: str) -> str:
     """A label as a folder name: ``mlp (tuned)`` -> ``mlp-tuned``."""
     return re.sub(r"[^A-Za-z0-9_.=-]+", "-", part).strip("-") or "run"
@@ -204,6 +215,7 @@ class Tracking:
         self.kind = kind
         self.folder = Path(cfg.log_uri) if cfg.log_uri else (folder or Path(".")) / "logs"
         self.root = self._open([], {"omicsformer.command": kind})
+        self._children: list[TrackedRun] = []
 
     @property
     def on(self) -> bool:
@@ -212,7 +224,18 @@ class Tracking:
     def child(self, parts: list[str], tags: dict[str, Any]) -> TrackedRun:
         """A run nested under the root: in subfolder ``parts`` (csv, tensorboard), or an MLflow
         child run named by ``parts`` and tagged ``tags``."""
-        return self._open([_safe(str(p)) for p in parts], tags)
+        run = self._open([_safe(str(p)) for p in parts], tags)
+        self._children.append(run)
+        return run
+
+    def __enter__(self) -> Tracking:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        """On a failure, end every run still open as failed (the root included)."""
+        if exc_type is not None:
+            for run in [*self._children, self.root]:
+                run.finish("failed")
 
     def _open(self, parts: list[str], tags: dict[str, Any]) -> TrackedRun:
         log = self.cfg.log
