@@ -516,8 +516,8 @@ class TrackConfig:
     MLflow tracking server; ``compare`` and ``tune`` log one run per model x fold or trial.
 
     ``log_uri``: for csv and tensorboard a folder (default: ``logs/`` inside the output folder);
-    for mlflow a tracking URI (default: ``$MLFLOW_TRACKING_URI`` if set, else MLflow's own local
-    default, the SQLite store ``sqlite:///mlflow.db`` in the current folder).
+    for mlflow a tracking URI (default: ``$MLFLOW_TRACKING_URI`` if set, else the SQLite store
+    ``mlflow.db`` in the current folder, MLflow 3's own default).
     """
 
     log: TrackBackend = setting(

@@ -226,13 +226,13 @@ def test_a_missing_package_is_one_line_naming_the_extra(cli, tmp_path, monkeypat
     assert not (tmp_path / "c").exists()
 
 
-def test_the_default_mlflow_uri_is_the_environment_then_mlflows_own(monkeypatch):
-    pytest.importorskip("mlflow")
+def test_the_default_mlflow_uri_is_the_environment_then_a_sqlite_file_here(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://tracking.example:5000")
     assert tracking.tracking_uri(TrackConfig(log="mlflow")) == "http://tracking.example:5000"
     assert tracking.tracking_uri(TrackConfig(log="mlflow", log_uri="file:./x")) == "file:./x"
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
-    assert tracking.tracking_uri(TrackConfig(log="mlflow")).startswith("sqlite:///")
+    assert tracking.tracking_uri(TrackConfig(log="mlflow")) == f"sqlite:///{tmp_path}/mlflow.db"
 
 
 def test_flatten_and_final_metrics():

@@ -18,9 +18,10 @@ model x repetition x fold, or per trial:
   the output folder, and child runs nested under it (the ``mlflow.parentRunId`` tag) and
   tagged ``model``, ``variant``, ``repeat``, ``fold`` (or ``trial``).
 
-The tracking URI of MLflow is ``--log-uri``, else ``$MLFLOW_TRACKING_URI``, else MLflow's own
-local default (``sqlite:///mlflow.db`` in the current folder since MLflow 3; artifacts go to
-``./mlruns`` beside it unless the experiment says otherwise).
+The tracking URI of MLflow is ``--log-uri``, else ``$MLFLOW_TRACKING_URI``, else the SQLite
+store ``mlflow.db`` in the current folder (MLflow 3's own default, fixed here so that it does
+not depend on the MLflow version; ``mlflow ui`` opened in that folder finds it). Artifacts go
+where the experiment says: for a new experiment in a local store, ``./mlruns``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from omicsformer.errors import ConfigError, MissingDependencyError
 from omicsformer.fileio import write_yaml
 
 DEFAULT_EXPERIMENT = "omicsformer"
+DEFAULT_STORE = "mlflow.db"  # MLflow 3's own local default, made explicit (2.x used ./mlruns)
 PACKAGES = {"tensorboard": ("tensorboard", "tensorboardX"), "mlflow": ("mlflow",)}
 # the tracking-store schemes MLflow accepts (a database URL may name its driver: postgresql+psycopg)
 MLFLOW_SCHEMES = {
@@ -79,9 +81,7 @@ def tracking_uri(cfg: TrackConfig) -> str:
         return cfg.log_uri
     if os.environ.get("MLFLOW_TRACKING_URI"):
         return os.environ["MLFLOW_TRACKING_URI"]
-    from mlflow.tracking._tracking_service.utils import _get_default_tracking_uri
-
-    return _get_default_tracking_uri()
+    return f"sqlite:///{(Path.cwd() / DEFAULT_STORE).absolute()}"
 
 
 def check_mlflow_uri(uri: str) -> None:
