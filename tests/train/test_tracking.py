@@ -56,7 +56,7 @@ def test_tensorboard_event_files_hold_every_epoch(cli, tmp_path):
         "train", *TRAIN, "--model", "mlp", "--out", run, "--log", "tensorboard", "--log-uri", logs
     )
     assert result.code == 0, result.err
-    events = EventAccumulator(str(logs))
+    events = EventAccumulator(str(logs / "run"))  # a shared folder: one subfolder per run
     events.Reload()
     assert [e.step for e in events.Scalars("val_loss")] == [1, 2, 3]
     (final,) = events.Scalars("final/test_balanced_accuracy")
@@ -251,3 +251,28 @@ def test_an_unknown_scheme_or_a_file_as_a_folder_is_refused(tmp_path):
         tracking.check_mlflow_uri(str(tmp_path / "file"))
     tracking.check_mlflow_uri("postgresql+psycopg2://user@host/db")
     tracking.check_mlflow_uri("https://mlflow.example.org")
+
+
+def test_a_resumed_run_logs_its_whole_history(tmp_path):
+    from omicsformer.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from omicsformer.pipeline import resume_run, train_run
+
+    class Interrupt(KeyboardInterrupt):
+        pass
+
+    def stop_after_two(epoch):
+        if epoch == 2:
+            raise Interrupt
+
+    config = RunConfig(
+        data=DataConfig(source=DATA),
+        model=ModelConfig(name="mlp"),
+        train=TrainConfig(max_epochs=4, min_epochs=4, batch_size=16),
+        track=TrackConfig(log="csv"),
+    )
+    with pytest.raises(Interrupt):
+        train_run(config, tmp_path / "cut", on_epoch_end=stop_after_two)
+    folder, _ = resume_run(tmp_path / "cut")
+    rows = pd.read_csv(folder / "logs" / "metrics.csv")
+    assert rows["epoch"].dropna().tolist() == [1, 2, 3, 4]
+    assert rows["final/test_balanced_accuracy"].notna().sum() == 1

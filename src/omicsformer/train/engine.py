@@ -199,6 +199,8 @@ def fit(
     if resume:
         state = _load_checkpoint(checkpoint_dir, module, optimizer)
         note(f"resuming after epoch {state.epoch}")
+        for row in state.history:  # a resumed run's trackers get its whole history
+            fabric.log_dict(row, step=int(row["epoch"]))
     model, optimizer = fabric.setup(module, optimizer)
     x_train = fabric.to_device(data.x_train)
     y_train = fabric.to_device(data.y_train)

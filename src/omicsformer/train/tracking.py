@@ -12,8 +12,8 @@ A :class:`Tracking` is one command's set of runs. ``train`` has one run. ``compa
 model x repetition x fold, or per trial:
 
 - csv / tensorboard: the parent writes at the root of the log folder (``logs/`` inside the
-  output folder by default), each child in a subfolder (``logs/mlp/repeat-0/fold-1/``,
-  ``logs/trial-003/``);
+  output folder by default, else ``LOG_URI/NAME/``), each child in a subfolder
+  (``logs/mlp/repeat-0/fold-1/``, ``logs/trial-003/``);
 - mlflow: one experiment (``--experiment``, default ``omicsformer``), a parent run named after
   the output folder, and child runs nested under it (the ``mlflow.parentRunId`` tag) and
   tagged ``model``, ``variant``, ``repeat``, ``fold`` (or ``trial``).
@@ -213,7 +213,8 @@ class Tracking:
         self.cfg = cfg
         self.name = name
         self.kind = kind
-        self.folder = Path(cfg.log_uri) if cfg.log_uri else (folder or Path(".")) / "logs"
+        # a shared --log-uri folder holds one subfolder per output, named after it
+        self.folder = Path(cfg.log_uri) / name if cfg.log_uri else (folder or Path(".")) / "logs"
         self.root = self._open([], {"omicsformer.command": kind})
         self._children: list[TrackedRun] = []
 
@@ -272,4 +273,7 @@ def _csv_logger(root: Path, where: str) -> Any:
             folder.mkdir(parents=True, exist_ok=True)
             write_yaml(folder / "hparams.yaml", dict(params))
 
+    old = root / where / "metrics.csv"
+    if old.is_file():  # an interrupted attempt's: the resumed run logs its whole history again
+        old.unlink()
     return CSVWithParams(root_dir=root, name=where, version="")
