@@ -36,7 +36,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from omicsformer.config import TrackConfig, value_text
-from omicsformer.errors import ConfigError, MissingDependencyError
+from omicsformer.errors import ConfigError, MissingDependencyError, RunError
 from omicsformer.fileio import write_yaml
 
 DEFAULT_EXPERIMENT = "omicsformer"
@@ -246,13 +246,18 @@ class Tracking:
             from omicsformer.train.mlflow_logger import MLflowLogger
 
             parent = self.root.loggers[0].run_id if parts else None
-            logger = MLflowLogger(
-                tracking_uri(self.cfg),
-                self.cfg.experiment or DEFAULT_EXPERIMENT,
-                " ".join([self.name, *parts]) if parts else self.name,
-                tags={k: str(v) for k, v in tags.items()},
-                parent_run_id=parent,
-            )
+            uri = tracking_uri(self.cfg)
+            try:
+                logger = MLflowLogger(
+                    uri,
+                    self.cfg.experiment or DEFAULT_EXPERIMENT,
+                    " ".join([self.name, *parts]) if parts else self.name,
+                    tags={k: str(v) for k, v in tags.items()},
+                    parent_run_id=parent,
+                )
+            except Exception as exc:  # unreachable server, refused credentials, damaged store
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise RunError(f"cannot start an MLflow run at {uri}: {first}") from exc
             return TrackedRun([logger])
         where = "/".join(parts)
         if log == "csv":
