@@ -147,7 +147,8 @@ def run_search(
         trial_options, trial_config = propose(trial)
         track = TrackedRun([])
         if tracking is not None:
-            track = tracking.child([f"trial-{trial.number:03d}"], {"trial": trial.number})
+            tags = {"model": model, "trial": trial.number}
+            track = tracking.child([f"trial-{trial.number:03d}"], tags)
         try:
             value = evaluate(trial, trial_options, trial_config, track)
         except optuna.TrialPruned:
