@@ -96,6 +96,9 @@ SAMPLES = {
     "--strategy": "ddp",
     "--precision": "bf16-mixed",
     "--augment": "noise:sigma=0.2,mixup:alpha=0.4",
+    "--log": "mlflow",
+    "--log-uri": "sqlite:///runs.db",
+    "--experiment": "lab",
     "--seed": "4294967295",
 }
 

@@ -15,7 +15,8 @@ from omicsformer.config import settings
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-NOT_OURS = {"--check", "--write"}  # `ruff format --check`, `scripts/options_table.py --write`
+# `ruff format --check`, `scripts/options_table.py --write`, `tensorboard --logdir`
+NOT_OURS = {"--check", "--write", "--logdir"}
 
 
 def _script():

@@ -24,6 +24,7 @@ from omicsformer.config import (
     RunConfig,
     SplitConfig,
     TaskConfig,
+    TrackConfig,
     TrainConfig,
     TuneConfig,
     parse_overrides,
@@ -179,6 +180,7 @@ TRAIN_FLAGS = {  # train, tune, compare, bench augmentation; the sections config
     "model": ["name", "init", "finetune"],
     "train": None,  # every training flag
     "augment": None,
+    "track": None,
 }
 PRETRAIN_FLAGS = {
     "data": ["layout", "layer", *GENE_ID_FLAGS],
@@ -194,6 +196,7 @@ SECTIONS = {
     "train": TrainConfig,
     "augment": AugmentConfig,
     "tune": TuneConfig,
+    "track": TrackConfig,
 }
 
 
@@ -389,6 +392,11 @@ def _tune_settings(config: Any, args: argparse.Namespace) -> None:
     config.tune = _with_flags(config.tune, args)
     if getattr(args, "tune", None):  # compare --tune TRIALS
         config.tune.trials = args.tune
+
+
+def _add_track_args(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("experiment tracking (README 'Experiment tracking')")
+    add_config_arguments(g, TrackConfig)
 
 
 def _add_tune_args(parser: argparse.ArgumentParser, *, in_compare: bool) -> None:
@@ -798,6 +806,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = command("train", "train one model on a train/val/test split")
     _add_train_args(train)
+    _add_track_args(train)
     train.add_argument("--out", help="run folder to create")
     train.add_argument(
         "--force",
@@ -851,6 +860,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     tune = command("tune", "search hyper-parameters on the training patients, then train")
     _add_train_args(tune)
+    _add_track_args(tune)
     _add_tune_args(tune, in_compare=False)
     tune.add_argument("--out", required=True, help="run folder to create")
     _add_force(tune)
@@ -858,6 +868,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     compare = command("compare", "several models on the same cross-validation folds")
     _add_train_args(compare, with_model=False, folds=True)
+    _add_track_args(compare)
     compare.add_argument(
         "--models", required=True, help="comma-separated models, e.g. logreg,rf,mlp"
     )

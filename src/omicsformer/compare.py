@@ -67,6 +67,13 @@ from omicsformer.ranks import is_main_process
 from omicsformer.report.pages import stage_report
 from omicsformer.report.pages.compare import differences_note, n_test_folds, summary_rows
 from omicsformer.runs import prediction_frame
+from omicsformer.train.tracking import (
+    TrackedRun,
+    Tracking,
+    check_tracking,
+    mean_metrics,
+    run_params,
+)
 
 
 def compare(
@@ -124,6 +131,7 @@ def compare(
         typed[name] = MODELS.get(name).validate(options[name], config.train)
         check_augmentation(config, name)
     check_folds(config, folds, repeats)
+    check_tracking(config.track)
     main = is_main_process()
     output = OutputFolder(out_dir, kind="compare", overwrite=overwrite)
     if main:
@@ -140,10 +148,14 @@ def compare(
             storage = f"sqlite:///{(folder / 'studies.db').absolute()}"
         variants = Variants(tune=tune, storage=storage, init=init, pretrain=pretrain)
         kept = FoldOutputs()
-        results = cross_validate(
-            cv_folds(config, data, repetitions),
-            lambda fold: _fold_rows(fold, models, options, typed, progress, variants, kept),
-        )
+        if main:  # one parent run, one child per model x repetition x fold
+            variants.tracking = Tracking(config.track, folder, Path(out_dir).name, "compare")
+            variants.tracking.root.log_params(compare_params(config, models, folds, repeats))
+        with variants.tracking or contextlib.nullcontext():
+            results = cross_validate(
+                cv_folds(config, data, repetitions),
+                lambda fold: _fold_rows(fold, models, options, typed, progress, variants, kept),
+            )
         if not main:
             return None
         task = data.task
@@ -207,9 +219,12 @@ def compare(
                 ],
             },
         )
+        variants.tracking.root.log_metrics(mean_metrics(results, metrics))
+        variants.tracking.root.finish_files()
         if report:
             stage_report(folder, "compare", output.target)
         output.publish()
+        variants.tracking.root.finish(artifacts=Path(out_dir))
     print_summary(results, metrics, title, task.lower_is_better, differences)
     return results
 
@@ -233,6 +248,7 @@ class Variants:
     init: dict[str, Any] = field(default_factory=dict)  # model -> Pretrained (--init)
     pretrain: Pretraining | None = None
     trials: list[pd.DataFrame] = field(default_factory=list)  # every search's trials
+    tracking: Tracking | None = None  # --log: the comparison's tracked runs (main process)
     _cohorts: list[tuple[np.ndarray, list[str]]] | None = None  # unlabeled, standardized
 
     def unlabeled(self, config: RunConfig) -> list[tuple[np.ndarray, list[str]]]:
@@ -259,6 +275,14 @@ class Variants:
                     values = np.log2(values + 1.0)
                 self._cohorts.append((standardize(values), list(map(str, adata.var_names))))
         return self._cohorts
+
+    def track(self, label: str, base: str, variant: str, sizes: dict[str, int]) -> TrackedRun:
+        """The tracked run of one model (variant) on one fold (no loggers without --log)."""
+        if self.tracking is None:
+            return TrackedRun([])
+        r, f = sizes["repeat"], sizes["fold"]
+        tags = {"model": base, "variant": variant, "repeat": r, "fold": f}
+        return self.tracking.child([label, f"repeat-{r}", f"fold-{f}"], tags)
 
 
 @dataclass
@@ -326,9 +350,11 @@ def _fold_rows(
 
     arrays = fold.arrays
     for name in models:
-        runtime = Runtime(train=config.train, progress=progress)
+        track = variants.track(name, name, "default", sizes)
+        runtime = Runtime(train=config.train, progress=progress, track=track)
         with PeakMemory() as memory:
             result = fit_model(config, data, arrays, runtime, name, typed[name])
+        track.finish()
         record(_row(name, name, "default", result, memory.peak_mb, sizes, task), result)
         if variants.tune:
             record(*_tuned(config, data, split, arrays, name, options[name], variants, sizes))
@@ -339,9 +365,11 @@ def _fold_rows(
             start = _pretrain_fold(config, data, split, arrays, name, options[name], variants)
         if start is not None:
             own = fold.preprocess(genes=init_genes(start, data))
-            runtime = Runtime(train=config.train, progress=progress, init=start)
+            track = variants.track(f"{name} (pretrained)", name, "pretrained", sizes)
+            runtime = Runtime(train=config.train, progress=progress, init=start, track=track)
             with PeakMemory() as memory:
                 result = fit_model(config, data, own, runtime, name, typed[name])
+            track.finish()
             seconds = start.info.get("seconds", 0.0)
             label = f"{name} (pretrained)"
             record(
@@ -411,8 +439,12 @@ def _tuned(
         label=f"{name} fold {sizes['fold'] + 1}",
     )
     tuned = dataclasses.replace(config, train=search.train)
+    track = variants.track(f"{name} (tuned)", name, "tuned", sizes)
     with PeakMemory() as memory:
-        result = fit_model(tuned, data, arrays, Runtime(train=tuned.train), name, search.options)
+        result = fit_model(
+            tuned, data, arrays, Runtime(train=tuned.train, track=track), name, search.options
+        )
+    track.finish()
     trials = search.trials.copy()
     trials.insert(0, "model", name)
     trials.insert(1, "repeat", sizes["repeat"])
@@ -462,6 +494,15 @@ def _pretrain_fold(
         f"({pretrained.info['seconds']:.0f} s)"
     )
     return pretrained
+
+
+def compare_params(config: RunConfig, models: list[str], folds: int, repeats: int) -> dict:
+    """What the parent tracked run of a comparison logs as its settings."""
+    return {
+        **run_params(config, ",".join(models), config.model.options),
+        "compare.folds": str(folds),
+        "compare.repeats": str(repeats),
+    }
 
 
 def _title(config: RunConfig, folds: int, repeats: int = 1) -> str:

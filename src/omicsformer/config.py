@@ -506,6 +506,31 @@ class TuneConfig:
         return self
 
 
+TrackBackend = Literal["none", "csv", "tensorboard", "mlflow"]
+
+
+@dataclass
+class TrackConfig:
+    """Experiment tracking (see :mod:`omicsformer.train.tracking`): the run's settings, its
+    per-epoch metrics and its final metrics go to a CSV folder, TensorBoard event files or an
+    MLflow tracking server; ``compare`` and ``tune`` log one run per model x fold or trial.
+
+    ``log_uri``: for csv and tensorboard a folder (default: ``logs/`` inside the output folder);
+    for mlflow a tracking URI (default: ``$MLFLOW_TRACKING_URI`` if set, else the SQLite store
+    ``mlflow.db`` in the current folder, MLflow 3's own default).
+    """
+
+    log: TrackBackend = setting(
+        "none", help="experiment tracker for settings, per-epoch and final metrics"
+    )
+    log_uri: str | None = setting(
+        metavar="URI",
+        help="csv / tensorboard: a folder (default: logs/ in the output folder); mlflow: a "
+        "tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db here)",
+    )
+    experiment: str | None = setting(help="MLflow experiment the runs go to (default: omicsformer)")
+
+
 @dataclass
 class RunConfig:
     """Everything needed to repeat a run."""
@@ -518,6 +543,7 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     tune: TuneConfig = field(default_factory=TuneConfig)
+    track: TrackConfig = field(default_factory=TrackConfig)
     seed: int = setting(0, low=0, high=2**32 - 1, help="random seed")  # numpy takes 32 bits
 
     def validate(self) -> RunConfig:

@@ -40,6 +40,7 @@ from omicsformer.runs import check_same_split, run_folder, splits_record, write_
 from omicsformer.tasks import TASKS, TargetInfo, Task
 from omicsformer.tasks.resolve import numeric_class_hint, resolve_target, target_columns
 from omicsformer.train.engine import CHECKPOINT
+from omicsformer.train.tracking import Tracking, check_tracking
 
 
 @dataclass
@@ -271,7 +272,8 @@ def fit_model(
     ``options``: the model's options, typed (parsed once by the caller) or a mapping (parsed
     here; default: ``config.model.options``). All samples are predicted in one call, in data
     order, exactly as ``omicsformer predict`` does on the same file, so the saved predictions
-    and a later prediction are bit-identical.
+    and a later prediction are bit-identical. With ``runtime.track`` (a tracked run) the
+    settings and final metrics are logged too (the epochs are, by the training loop).
     """
     spec = MODELS.get(model_name or config.model.name)
     raw = config.model.options if options is None else options
@@ -300,7 +302,7 @@ def fit_model(
     outputs = {part: output_all[idx] for part, idx in arrays.split.items() if len(idx)}
     state = task.calibrate(state, arrays.y("train"), outputs["train"])
     metrics = {part: task.metrics(arrays.y(part), out, state) for part, out in outputs.items()}
-    return FitResult(
+    result = FitResult(
         preprocessor=arrays.preprocessor,
         model=model,
         spec=spec,
@@ -313,6 +315,9 @@ def fit_model(
         task_state=state,
         augmenters=augmenters,
     )
+    if runtime.track is not None:  # settings and final metrics; the epochs went on the way
+        runtime.track.log_fit(config, result)
+    return result
 
 
 def fit_split(
@@ -389,6 +394,7 @@ def train_run(
     # the model's options are parsed and checked once, before any data is read
     options = MODELS.get(config.model.name).validate(config.model.options, config.train)
     check_augmentation(config, config.model.name)
+    check_tracking(config.track)
     if not is_main_process():
         data = prepare_data(config)
         runtime = runtime_for(config, pretrained, progress=False)
@@ -402,6 +408,7 @@ def train_run(
     with output:
         folder = output.create(resume=resume)
         checkpoint = folder / "checkpoint"
+        track = Tracking(config.track, folder, Path(out).name, "train").root
         try:
             if resume:
                 check_same_split(folder, split, data)
@@ -414,12 +421,17 @@ def train_run(
                 checkpoint_dir=checkpoint,
                 resume=resume,
                 on_epoch_end=on_epoch_end,
+                track=track,
             )
             result = fit_split(config, data, split, runtime, options)
             write_run(folder, config, data, split, result)
             shutil.rmtree(checkpoint, ignore_errors=True)  # the best weights are in model/
-            return output.publish(), result
+            track.finish_files()  # csv / tensorboard logs are part of the folder
+            published = output.publish()
+            track.finish(artifacts=published)  # MLflow gets the published folder
+            return published, result
         except BaseException as exc:
+            track.finish("failed")
             if (checkpoint / CHECKPOINT).exists():
                 output.keep()
                 reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else "stopped"

@@ -57,6 +57,7 @@ class Runtime:
     # estimators (baselines): an augmenter whose sampler() resamples the rows of every fit,
     # once check_rows(...) accepts them (SMOTE through imbalanced-learn; augment/base.py)
     resample: Any = None
+    track: Any = None  # a train.tracking.TrackedRun: its loggers get every epoch's row
 
 
 @dataclass

@@ -117,6 +117,7 @@ class TorchModel:
             progress=runtime.progress,
             on_epoch_end=runtime.on_epoch_end,
             report=runtime.report,
+            loggers=runtime.track.loggers if runtime.track is not None else (),
         )
         self.module.load_state_dict(result.best_state)
         self.history = result.history

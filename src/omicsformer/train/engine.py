@@ -10,7 +10,7 @@ The loop itself is written out here, top to bottom:
         for each batch: forward (autocast), loss, backward, clip, step
         evaluate the full validation set             -> loss and task metrics
         early stopping on ``monitor`` with ``patience`` and ``min_delta``; keep the best weights
-        write history row and checkpoint (rank 0)
+        write history row and checkpoint (rank 0); the row to the experiment trackers
 
 Batches are cut from in-memory tensors (cohorts fit in memory); ``batch_size`` is the global batch
 and each of the N processes takes ``batch_size / N`` rows, so a multi-process run makes the same
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,8 +85,9 @@ class LoopState:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
-def make_fabric(cfg: TrainConfig) -> Any:
-    """A Lightning Fabric for the configured device, processes and precision."""
+def make_fabric(cfg: TrainConfig, loggers: Sequence[Any] = ()) -> Any:
+    """A Lightning Fabric for the configured device, processes and precision; ``loggers``
+    (Fabric loggers, see :mod:`omicsformer.train.tracking`) receive ``fabric.log_dict``."""
     from lightning_fabric import Fabric
 
     accelerator = cfg.device
@@ -107,6 +108,7 @@ def make_fabric(cfg: TrainConfig) -> Any:
         num_nodes=cfg.num_nodes,
         strategy=strategy,
         precision=PRECISION[cfg.precision],
+        loggers=list(loggers),
     )
 
 
@@ -168,6 +170,7 @@ def fit(
     progress: bool = True,
     on_epoch_end: Callable[[int], None] | None = None,
     report: Callable[[int, dict[str, float]], None] | None = None,
+    loggers: Sequence[Any] = (),
 ) -> TrainResult:
     """Train ``module``; returns the best weights (on CPU) and the per-epoch history.
 
@@ -179,9 +182,10 @@ def fit(
     (a balanced accuracy of 15 patients moves in steps) the lower validation loss wins. Early
     stopping ends training after ``patience`` epochs without a better epoch, never before
     ``min_epochs``. ``report(epoch, history_row)`` is called after every epoch (tuning prunes
-    trials from it; it may raise to stop training).
+    trials from it; it may raise to stop training). Every history row also goes to
+    ``loggers`` (experiment tracking), at step = epoch.
     """
-    fabric = make_fabric(cfg)
+    fabric = make_fabric(cfg, loggers)
     fabric.launch()
     torch.manual_seed(seed)
     if fabric.world_size > 1 and fabric.device.type == "cuda":
@@ -195,6 +199,8 @@ def fit(
     if resume:
         state = _load_checkpoint(checkpoint_dir, module, optimizer)
         note(f"resuming after epoch {state.epoch}")
+        for row in state.history:  # a resumed run's trackers get its whole history
+            fabric.log_dict(row, step=int(row["epoch"]))
     model, optimizer = fabric.setup(module, optimizer)
     x_train = fabric.to_device(data.x_train)
     y_train = fabric.to_device(data.y_train)
@@ -258,6 +264,7 @@ def fit(
                 best_state = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
             row["seconds"] = time.perf_counter() - epoch_start
             state.history.append(row)
+            fabric.log_dict(row, step=epoch + 1)  # to the experiment trackers (rank 0)
             state.epoch = epoch + 1
             if checkpoint_dir is not None and fabric.is_global_zero:
                 _save_checkpoint(

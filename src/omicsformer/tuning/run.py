@@ -27,6 +27,7 @@ from omicsformer.pipeline import (
     runtime_for,
 )
 from omicsformer.runs import run_folder, write_run
+from omicsformer.train.tracking import Tracking, check_tracking
 from omicsformer.tuning.search import SearchResult, optuna_module, run_search
 
 
@@ -40,6 +41,7 @@ def tune_run(
     spec = MODELS.get(config.model.name)
     spec.validate(config.model.options, config.train)
     check_augmentation(config, config.model.name)
+    check_tracking(config.track)
     output = run_folder(out, overwrite=overwrite)
     output.check()
     data = prepare_data(config)
@@ -47,28 +49,37 @@ def tune_run(
     split = make_split(config, data)
     with output:
         folder = output.create()
+        # the tuned run is the parent (its final fit, the run folder), each trial a child
+        tracking = Tracking(config.track, folder, Path(out).name, "tune")
         storage = config.tune.storage or f"sqlite:///{(folder / 'study.db').absolute()}"
         study_name = config.tune.study_name or f"{config.model.name}-{Path(out).name}"
-        search = run_search(
-            config,
-            data,
-            split,
-            config.model.name,
-            dict(config.model.options),
-            storage=storage,
-            study_name=study_name,
-            init=pretrained,
-        )
-        best = dataclasses.replace(
-            config,
-            model=ModelConfig(name=config.model.name, options=search.options),
-            train=search.train,
-        )
-        result = fit_split(best, data, split, runtime_for(best, pretrained))
-        result.fitted["tuning"] = tuning_record(search, study_name, config.tune.storage)
-        write_run(folder, best, data, split, result)
-        write_with(folder / "trials.csv", lambda tmp: search.trials.to_csv(tmp, index=False))
-        return output.publish(), result, search
+        with tracking:
+            search = run_search(
+                config,
+                data,
+                split,
+                config.model.name,
+                dict(config.model.options),
+                storage=storage,
+                study_name=study_name,
+                init=pretrained,
+                tracking=tracking,
+            )
+            best = dataclasses.replace(
+                config,
+                model=ModelConfig(name=config.model.name, options=search.options),
+                train=search.train,
+            )
+            runtime = runtime_for(best, pretrained, track=tracking.root)
+            result = fit_split(best, data, split, runtime)
+            result.fitted["tuning"] = tuning_record(search, study_name, config.tune.storage)
+            write_run(folder, best, data, split, result)
+            write_with(folder / "trials.csv", lambda tmp: search.trials.to_csv(tmp, index=False))
+            tracking.root.log_metrics({f"search_{search.metric}": search.best_value}, step=0)
+            tracking.root.finish_files()
+            published = output.publish()
+            tracking.root.finish(artifacts=published)
+            return published, result, search
 
 
 def tuning_record(search: SearchResult, study: str, storage: str | None) -> dict[str, Any]:

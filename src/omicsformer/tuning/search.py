@@ -35,6 +35,7 @@ from omicsformer.console import note
 from omicsformer.data.splits import Split, kfold_splits
 from omicsformer.errors import ConfigError, MissingDependencyError
 from omicsformer.models import MODELS, Runtime
+from omicsformer.train.tracking import TrackedRun, Tracking, run_params
 from omicsformer.tuning.space import declared, suggest
 
 
@@ -95,12 +96,15 @@ def run_search(
     study_name: str,
     label: str = "",
     init: Any = None,
+    tracking: Tracking | None = None,
 ) -> SearchResult:
     """Search ``config.tune.trials`` trials for ``model`` on the training patients of ``split``
     (its ``train`` and ``val`` parts; the ``test`` part is never used).
 
     ``options`` are the model options the user set; with ``config.tune.pinned`` they are kept
-    out of the search.
+    out of the search. With ``tracking`` every trial is a tracked child run (``trial-NNN``):
+    its settings, its score (``search_METRIC``) and, with one inner fold, its epochs and
+    final metrics; with K inner folds each fold's score at step = fold.
     """
     from omicsformer.crossval import Fold, cross_validate, cv_folds
     from omicsformer.pipeline import fit_model, init_genes
@@ -141,7 +145,26 @@ def run_search(
 
     def objective(trial: Any) -> float:
         trial_options, trial_config = propose(trial)
+        track = TrackedRun([])
+        if tracking is not None:
+            tags = {"model": model, "trial": trial.number}
+            track = tracking.child([f"trial-{trial.number:03d}"], tags)
+        try:
+            value = evaluate(trial, trial_options, trial_config, track)
+        except optuna.TrialPruned:
+            track.finish("pruned")
+            raise
+        except BaseException:
+            track.finish("failed")
+            raise
+        track.log_metrics({f"search_{metric}": value}, step=0)
+        track.finish()
+        return value
+
+    def evaluate(trial: Any, trial_options: dict, trial_config: RunConfig, track: Any) -> float:
         scores: list[float] = []
+        if len(folds) > 1:  # each fit would log the same settings: logged once, here
+            track.log_params(run_params(trial_config, model, trial_options))
 
         def score(fold: Fold) -> list[dict[str, Any]]:
             report = None
@@ -153,10 +176,12 @@ def run_search(
                 report=report,
                 init=init,
                 finetune=config.model.finetune,
+                track=track if len(folds) == 1 else None,
             )
             result = fit_model(trial_config, data, fold.arrays, runtime, model, trial_options)
             scores.append(float(result.metrics[held_out][metric]))
             if len(folds) > 1:  # pruned on the mean over the inner folds so far
+                track.log_metrics({f"inner_{metric}": scores[-1]}, step=fold.index)
                 trial.report(float(np.mean(scores)), fold.index)
                 if trial.should_prune():
                     raise optuna.TrialPruned()
