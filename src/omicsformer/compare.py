@@ -203,6 +203,7 @@ def compare(
                     "pretrain": dataclasses.asdict(pretrain) if pretrain is not None else None,
                     "task": task.name,
                     "main_metric": task.main_metric,
+                    "target": data.target.to_dict(),
                 },
             },
         )

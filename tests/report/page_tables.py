@@ -62,3 +62,14 @@ def figures(page: str) -> list[bytes]:
 def self_contained(page: str) -> bool:
     """No file or network reference: every image is inline, no script or style is fetched."""
     return not re.search(r'(src|href)="(?!data:|#)', page)
+
+
+def section(page: str, title: str) -> str:
+    """The HTML of the one section titled ``title``."""
+    found = [
+        part
+        for part in page.split("<section")[1:]
+        if re.search(r"<h2>(.*?)</h2>", part).group(1).replace("&#x27;", "'") == title
+    ]
+    assert len(found) == 1, f"{len(found)} sections titled {title!r}"
+    return found[0]

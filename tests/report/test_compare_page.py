@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from omicsformer.report.pages.compare import per_fold_table
-from tests.report.page_tables import figures, self_contained, tables, titles
+from tests.report.page_tables import figures, section, self_contained, tables, titles
 
 DATA = "synthetic:n_samples=40,n_genes=20,n_modules=1,module_size=5"
 
@@ -64,9 +64,19 @@ def test_the_page_shows_settings_summary_differences_and_every_fold(compared):
         "Every test fold: balanced_accuracy",
         "Cost",
         "Learning curves",
+        *[
+            f"{model}, pooled test folds: {title}"
+            for model in ("logreg", "mlp")
+            for title in (
+                "Metrics",
+                "ROC and precision-recall curves",
+                "Confusion matrix",
+                "Calibration",
+            )
+        ],
     ]
-    pngs = figures(page)  # per-fold pairing, cost, learning curves
-    assert len(pngs) == 3 and all(png.startswith(b"\x89PNG") for png in pngs)
+    pngs = figures(page)  # per-fold pairing, cost, learning curves; per model ROC/PR,
+    assert len(pngs) == 3 + 2 * 3 and all(png.startswith(b"\x89PNG") for png in pngs)
     settings, summary, differences, folds, *_ = tables(page)
     values = dict(zip(settings.setting, settings.value, strict=True))
     assert values["models"] == "logreg, mlp" and values["split seeds"] == "0, 1"
@@ -84,6 +94,31 @@ def test_the_page_shows_settings_summary_differences_and_every_fold(compared):
     wide = per_fold_table(results, "balanced_accuracy", "logreg")
     assert wide["Δ mlp"].tolist() == pytest.approx((wide["mlp"] - wide["logreg"]).tolist())
     assert folds["Δ mlp"].tolist() == [f"{v:.3f}" for v in wide["Δ mlp"]]
+
+
+def test_the_pooled_metrics_are_those_of_the_first_repetitions_predictions(compared):
+    """Each model's pooled section scores its out-of-fold predictions of repeat 0 (every
+    patient once) as one test set, with a bootstrap interval around that estimate."""
+    from sklearn.metrics import balanced_accuracy_score
+
+    page = (compared / "report.html").read_text()
+    (pooled,) = tables(section(page, "mlp, pooled test folds: Metrics"))
+    row = pooled.set_index(pooled.columns[0]).loc["balanced_accuracy"]
+    predictions = pd.read_csv(compared / "predictions.csv")
+    first = predictions[(predictions.model == "mlp") & (predictions.repeat == 0)]
+    expected = balanced_accuracy_score(first["true"], first["predicted"])
+    assert float(row.iloc[0]) == pytest.approx(expected, abs=5e-4)
+
+
+def test_a_survival_comparison_pools_kaplan_meier_by_within_fold_risk(cli, tmp_path):
+    out = tmp_path / "surv"
+    data = "synthetic:n_samples=60,n_genes=20,n_modules=1,module_size=5"
+    args = ["compare", "--data", data, "--task", "survival", "--models", "coxph,mlp"]
+    assert cli(*args, "--folds", "2", "--max-epochs", "2", "--out", str(out)).code == 0
+    page = (out / "report.html").read_text()
+    title = "coxph, pooled test folds: Kaplan-Meier curves by predicted risk"
+    (at_risk,) = tables(section(page, title))  # numbers at risk: one row per risk group
+    assert len(at_risk) == 2 and at_risk.iloc[:, 1].astype(int).sum() == 60
 
 
 def test_report_rewrites_the_page_and_no_report_skips_it(cli, compared, tmp_path):

@@ -136,6 +136,13 @@ class Task(Protocol):
         bootstrap 95% intervals (patients resampled, ``seed``), then the task's figures."""
         ...
 
+    def pooled_report(
+        self, frame: pd.DataFrame, info: TargetInfo, *, seed: int = 0
+    ) -> list[Section]:
+        """The report sections of out-of-fold predictions pooled over the folds of one
+        repetition (compare's predictions.csv rows of one model, with a ``fold`` column)."""
+        ...
+
     # the run folder
     def plots(self, y: np.ndarray, output: np.ndarray) -> dict[str, Any]:
         """The task's figures of the test patients: file name -> writer(tmp_path)."""

@@ -130,6 +130,14 @@ class ClassificationTask:
         output = frame[[f"prob_{name}" for name in info.classes]].astype(float).to_numpy()
         return codes, output
 
+    def pooled_report(
+        self, frame: pd.DataFrame, info: TargetInfo, *, seed: int = 0
+    ) -> list[Section]:
+        """Each patient's prediction comes from the model of its own test fold; the outputs
+        need no fitted state, so the pooled predictions are reported as one test set."""
+        y, output = self.from_prediction_columns(frame, info)
+        return self.report(y, output, info, {}, seed=seed)
+
     def report(
         self,
         y: np.ndarray,

@@ -113,6 +113,14 @@ class RegressionTask:
     ) -> tuple[np.ndarray, np.ndarray]:
         return frame["true"].astype(float).to_numpy(), frame["predicted"].astype(float).to_numpy()
 
+    def pooled_report(
+        self, frame: pd.DataFrame, info: TargetInfo, *, seed: int = 0
+    ) -> list[Section]:
+        """Each patient's prediction comes from the model of its own test fold; the outputs
+        need no fitted state, so the pooled predictions are reported as one test set."""
+        y, output = self.from_prediction_columns(frame, info)
+        return self.report(y, output, info, {}, seed=seed)
+
     def report(
         self,
         y: np.ndarray,

@@ -211,6 +211,34 @@ class SurvivalTask:
         y = frame[info.columns].astype(float).to_numpy()  # (N, 2): time, event
         return y, frame["risk"].astype(float).to_numpy()
 
+    def pooled_report(
+        self, frame: pd.DataFrame, info: TargetInfo, *, seed: int = 0
+    ) -> list[Section]:
+        """Kaplan-Meier curves of the pooled out-of-fold predictions. Risk scores of different
+        folds' models are not on one scale (a Cox score is defined up to a constant), so each
+        patient is placed by the rank of its risk among its own test fold's patients; the
+        per-fold metrics (with fitted censoring weights) are in the comparison's tables."""
+        from omicsformer.report import plots
+        from omicsformer.report.html import Figure, Section, Table
+
+        y, risk = self.from_prediction_columns(frame, info)
+        rank = pd.Series(risk).groupby(frame["fold"].to_numpy()).rank(pct=True).to_numpy()
+        figure, p, at_risk = plots.kaplan_meier_figure(y[:, 0], y[:, 1] > 0, rank, 2)
+        return [
+            Section(
+                "Kaplan-Meier curves by predicted risk",
+                [
+                    Figure.of(
+                        figure,
+                        "Out-of-fold predictions of all test folds; each patient is low or high "
+                        "risk by the median of its own test fold's predicted risk (folds' "
+                        f"models are not on one risk scale); log-rank p = {p:.3g}.",
+                    ),
+                    Table(at_risk, "Numbers at risk.", index=True),
+                ],
+            )
+        ]
+
     def report(
         self,
         y: np.ndarray,

@@ -27,7 +27,7 @@ import yaml
 from omicsformer.fileio import read_file
 from omicsformer.report.html import Figure, Section, Table, Text
 from omicsformer.report.plots import plt
-from omicsformer.tasks import TASKS, Task
+from omicsformer.tasks import TASKS, TargetInfo, Task
 
 COST_COLUMNS = ("fit_seconds", "predict_seconds", "peak_memory_mb", "n_parameters")
 
@@ -52,14 +52,26 @@ def sections(folder: Path, kind: str = "compare") -> list[Section]:
     histories = _optional_csv(folder / "histories.csv")
     if histories is not None and not histories.empty:
         parts.append(_learning_curves(histories))
-    parts += pooled_sections(folder)
+    parts += pooled_sections(folder, config, task)
     return [p for p in parts if p is not None]
 
 
-def pooled_sections(folder: Path) -> list[Section]:
-    """Will draw each model's pooled out-of-fold predictions (predictions.csv) with the task's
-    report (ROC / PR / calibration / Kaplan-Meier figures) once tasks offer one; none yet."""
-    return []
+def pooled_sections(folder: Path, config: dict[str, Any], task: Task) -> list[Section]:
+    """Each model's out-of-fold predictions of the first repetition (every patient once),
+    pooled over its test folds and drawn with the task's report (metrics with bootstrap
+    intervals, ROC / PR / calibration or Kaplan-Meier figures)."""
+    target = (config.get("compare") or {}).get("target")
+    predictions = _optional_csv(folder / "predictions.csv")
+    if not target or predictions is None or predictions.empty:
+        return []  # written before compare kept its predictions and target
+    info = TargetInfo.from_dict(target)
+    first = predictions[predictions["repeat"] == predictions["repeat"].min()]
+    parts = []
+    for model, rows in first.groupby("model", sort=False):
+        for section in task.pooled_report(rows, info):
+            title = f"{model}, pooled test folds: {section.title}"
+            parts.append(Section(title, section.blocks))
+    return parts
 
 
 def _optional_csv(path: Path) -> pd.DataFrame | None:
