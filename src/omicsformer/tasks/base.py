@@ -158,3 +158,13 @@ class Task(Protocol):
     def output(self, logits: Tensor, state: dict[str, Any]) -> np.ndarray:
         """The task output (probabilities, risk, value) from the network's raw output."""
         ...
+
+
+def pooled_as_one_test_set(
+    task: Task, frame: pd.DataFrame, info: TargetInfo, seed: int
+) -> list[Section]:
+    """Out-of-fold predictions reported as one test set: each patient's prediction comes from
+    the model of its own test fold, and a task whose metrics need no fitted state (its outputs
+    are probabilities or values on one scale across folds) can score them together."""
+    y, output = task.from_prediction_columns(frame, info)
+    return task.report(y, output, info, {}, seed=seed)

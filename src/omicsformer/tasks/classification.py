@@ -13,7 +13,7 @@ from torch import Tensor
 
 from omicsformer.errors import DataError, RunError
 from omicsformer.metrics.classification import classification_metrics, confusion_matrix
-from omicsformer.tasks.base import TargetInfo
+from omicsformer.tasks.base import TargetInfo, pooled_as_one_test_set
 
 if TYPE_CHECKING:
     from omicsformer.report.html import Section
@@ -133,10 +133,8 @@ class ClassificationTask:
     def pooled_report(
         self, frame: pd.DataFrame, info: TargetInfo, *, seed: int = 0
     ) -> list[Section]:
-        """Each patient's prediction comes from the model of its own test fold; the outputs
-        need no fitted state, so the pooled predictions are reported as one test set."""
-        y, output = self.from_prediction_columns(frame, info)
-        return self.report(y, output, info, {}, seed=seed)
+        """The classification metrics need no fitted state: one test set."""
+        return pooled_as_one_test_set(self, frame, info, seed)
 
     def report(
         self,

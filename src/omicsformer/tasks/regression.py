@@ -18,7 +18,7 @@ from torch import Tensor
 
 from omicsformer.errors import DataError
 from omicsformer.metrics.regression import regression_metrics
-from omicsformer.tasks.base import TargetInfo
+from omicsformer.tasks.base import TargetInfo, pooled_as_one_test_set
 
 if TYPE_CHECKING:
     from omicsformer.report.html import Section
@@ -116,10 +116,8 @@ class RegressionTask:
     def pooled_report(
         self, frame: pd.DataFrame, info: TargetInfo, *, seed: int = 0
     ) -> list[Section]:
-        """Each patient's prediction comes from the model of its own test fold; the outputs
-        need no fitted state, so the pooled predictions are reported as one test set."""
-        y, output = self.from_prediction_columns(frame, info)
-        return self.report(y, output, info, {}, seed=seed)
+        """The regression metrics need no fitted state: one test set."""
+        return pooled_as_one_test_set(self, frame, info, seed)
 
     def report(
         self,
