@@ -687,8 +687,8 @@ def from_run(run: Any) -> OmicsEstimator:
     allowed = set(inspect.signature(cls.__init__).parameters) - {"self"}
     params = record.get("params") or _params_of(run.config)
     estimator = cls(**{k: v for k, v in params.items() if k in allowed})
-    if getattr(run.model, "eval_batch_size", None):  # the run's, or what load_run was given
-        estimator.eval_batch_size = run.model.eval_batch_size
+    if estimator.eval_batch_size is not None:  # the run's, unless load_run was given another
+        estimator.eval_batch_size = getattr(run.model, "eval_batch_size", None)
     estimator._set_fitted(run.config, run.preprocessor, run.model, run.task_state)
     estimator.folder_ = run.folder
     if cls is OmicsClassifier:
