@@ -448,8 +448,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def _add_eval_batch(parser: argparse.ArgumentParser) -> None:
     """--eval-batch-size of a command on a saved run (default: the run's own)."""
-    shown = {"eval_batch_size": "the run's"}
-    add_config_arguments(parser, TrainConfig, ["eval_batch_size"], shown=shown)
+    text = {"eval_batch_size": "samples per batch through the network (default: the run's own)"}
+    add_config_arguments(parser, TrainConfig, ["eval_batch_size"], help=text)
 
 
 def _load_run(args: argparse.Namespace) -> Any:
