@@ -192,3 +192,16 @@ def test_other_runtime_errors_keep_their_traceback(cli, tiny_files, tmp_path, mo
     out_of_memory_when(monkeypatch, lambda grad: True, RuntimeError("shape mismatch"))
     with pytest.raises(RuntimeError, match="shape mismatch"):  # a bug, not a memory limit
         cli("predict", tmp_path / "run", "--data", tiny_files["csv"], "--out", tmp_path / "p")
+
+
+def test_out_of_memory_outside_a_pass_is_one_line(cli, tiny_files, tmp_path, monkeypatch):
+    """Reading or preprocessing a cohort too large for memory: one line too."""
+    import omicsformer.pipeline
+
+    def prepare(*args, **kwargs):
+        raise MemoryError("Unable to allocate 49.2 GiB for an array with shape (271, 47192)")
+
+    monkeypatch.setattr(omicsformer.pipeline, "prepare_data", prepare)
+    result = train_mlp(cli, tiny_files, tmp_path / "run")
+    assert result.code == 2
+    assert "out of memory (Unable to allocate 49.2 GiB" in one_error_line(result.err)

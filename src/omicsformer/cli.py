@@ -1247,6 +1247,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("omicsformer: interrupted", file=sys.stderr)
             return 130
+        except (MemoryError, RuntimeError) as exc:  # out of memory outside a batched pass
+            from omicsformer.memory import is_out_of_memory
+
+            if not is_out_of_memory(exc):
+                raise
+            return _fail(
+                f"out of memory ({' '.join(str(exc).split())[:160] or type(exc).__name__}); "
+                "give the process more memory or use fewer samples or genes (--top-genes)"
+            )
 
 
 def _fail(message: str) -> int:
