@@ -82,6 +82,7 @@ SAMPLES = {
     "--finetune": "head",
     "--max-epochs": "7",
     "--batch-size": "16",
+    "--eval-batch-size": "4",
     "--lr": "3e-4",
     "--weight-decay": "0",
     "--schedule": "cosine",

@@ -56,6 +56,7 @@ CONFIG_FIELDS = {
     "val_fraction": "split.val_fraction",
     "max_epochs": "train.max_epochs",
     "batch_size": "train.batch_size",
+    "eval_batch_size": "train.eval_batch_size",
     "lr": "train.lr",
     "weight_decay": "train.weight_decay",
     "patience": "train.patience",
@@ -109,6 +110,11 @@ class OmicsEstimator(BaseEstimator):
         neural models (baselines are fitted on every sample given).
     max_epochs, batch_size, lr, weight_decay, patience, monitor, class_weight, device, precision
         The training loop of neural models (``omicsformer train --help``).
+    eval_batch_size
+        Samples per batch of every pass without a weight update (validation, ``predict``,
+        ``predict_proba``, ``embed``); default: the training batch size. Set it on a fitted or
+        loaded estimator (``set_params(eval_batch_size=4)``) to predict in smaller batches; an
+        out-of-memory error names the size to try.
     augment
         Augmentations of the training data, e.g. ``["noise:sigma=0.2"]``.
     seed
@@ -132,6 +138,7 @@ class OmicsEstimator(BaseEstimator):
         val_fraction: float = 0.15,
         max_epochs: int = 100,
         batch_size: int | None = None,
+        eval_batch_size: int | None = None,
         lr: float | None = None,
         weight_decay: float = 1e-2,
         patience: int = 8,
@@ -152,6 +159,7 @@ class OmicsEstimator(BaseEstimator):
         self.val_fraction = val_fraction
         self.max_epochs = max_epochs
         self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size
         self.lr = lr
         self.weight_decay = weight_decay
         self.patience = patience
@@ -341,6 +349,7 @@ class OmicsEstimator(BaseEstimator):
         p = self.preprocessor_
         check_scale(adata, p.transform, trained=True, trained_scale=p.value_scale)
         x = self.preprocessor_.apply_to(adata)
+        self._use_eval_batch()
         output = self.model_.predict(x)
         if isinstance(X, ad.AnnData):
             task = TASKS.get(self._task)
@@ -350,6 +359,14 @@ class OmicsEstimator(BaseEstimator):
             if hasattr(self.model_, "embed"):
                 X.obsm["X_omicsformer"] = self.model_.embed(x)
         return output
+
+    def _use_eval_batch(self) -> None:
+        """A network predicts in batches of ``eval_batch_size`` when it is set (also after
+        fit or load), else of the size it was fitted with."""
+        if self.eval_batch_size is not None and hasattr(self.model_, "eval_batch_size"):
+            if self.eval_batch_size < 1:
+                raise ConfigError(f"eval_batch_size must be at least 1, got {self.eval_batch_size}")
+            self.model_.eval_batch_size = self.eval_batch_size
 
     def check_embeddable(self) -> None:
         """Raise a ConfigError unless the fitted model gives a patient embedding."""
@@ -365,6 +382,7 @@ class OmicsEstimator(BaseEstimator):
         an AnnData also gets it in ``.obsm["X_omicsformer"]``."""
         adata = self._inputs(X)
         self.check_embeddable()
+        self._use_eval_batch()
         embedding = self.model_.embed(self.preprocessor_.apply_to(adata))
         if isinstance(X, ad.AnnData):
             X.obsm["X_omicsformer"] = embedding
@@ -461,6 +479,7 @@ class OmicsRegressor(RegressorMixin, OmicsEstimator):
         val_fraction: float = 0.15,
         max_epochs: int = 100,
         batch_size: int | None = None,
+        eval_batch_size: int | None = None,
         lr: float | None = None,
         weight_decay: float = 1e-2,
         patience: int = 8,
@@ -476,7 +495,8 @@ class OmicsRegressor(RegressorMixin, OmicsEstimator):
         super().__init__(
             model, options, log_transform=log_transform, impute=impute, top_genes=top_genes,
             zscore=zscore, val_fraction=val_fraction, max_epochs=max_epochs,
-            batch_size=batch_size, lr=lr, weight_decay=weight_decay, patience=patience,
+            batch_size=batch_size, eval_batch_size=eval_batch_size, lr=lr,
+            weight_decay=weight_decay, patience=patience,
             monitor=monitor, class_weight=class_weight, device=device, precision=precision,
             augment=augment, seed=seed, verbose=verbose,
         )  # fmt: skip
@@ -518,6 +538,7 @@ class OmicsSurvival(OmicsEstimator):
         val_fraction: float = 0.15,
         max_epochs: int = 100,
         batch_size: int | None = None,
+        eval_batch_size: int | None = None,
         lr: float | None = None,
         weight_decay: float = 1e-2,
         patience: int = 8,
@@ -534,7 +555,8 @@ class OmicsSurvival(OmicsEstimator):
         super().__init__(
             model, options, log_transform=log_transform, impute=impute, top_genes=top_genes,
             zscore=zscore, val_fraction=val_fraction, max_epochs=max_epochs,
-            batch_size=batch_size, lr=lr, weight_decay=weight_decay, patience=patience,
+            batch_size=batch_size, eval_batch_size=eval_batch_size, lr=lr,
+            weight_decay=weight_decay, patience=patience,
             monitor=monitor, class_weight=class_weight, device=device, precision=precision,
             augment=augment, seed=seed, verbose=verbose,
         )  # fmt: skip
@@ -665,6 +687,8 @@ def from_run(run: Any) -> OmicsEstimator:
     allowed = set(inspect.signature(cls.__init__).parameters) - {"self"}
     params = record.get("params") or _params_of(run.config)
     estimator = cls(**{k: v for k, v in params.items() if k in allowed})
+    if estimator.eval_batch_size is not None:  # the run's, unless load_run was given another
+        estimator.eval_batch_size = getattr(run.model, "eval_batch_size", None)
     estimator._set_fitted(run.config, run.preprocessor, run.model, run.task_state)
     estimator.folder_ = run.folder
     if cls is OmicsClassifier:

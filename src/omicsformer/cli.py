@@ -185,7 +185,10 @@ TRAIN_FLAGS = {  # train, tune, compare, bench augmentation; the sections config
 PRETRAIN_FLAGS = {
     "data": ["layout", "layer", *GENE_ID_FLAGS],
     "preprocess": ["transform", "top_genes"],
-    "train": ["max_epochs", "batch_size", "lr", "patience", "min_epochs", "device"],
+    "train": [
+        *["max_epochs", "batch_size", "eval_batch_size", "lr", "patience", "min_epochs"],
+        "device",
+    ],
 }
 SECTIONS = {
     "data": DataConfig,
@@ -319,8 +322,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from omicsformer.pipeline import resume_run, train_run
     from omicsformer.report.tables import print_metrics
 
-    if args.resume:
-        outcome = resume_run(args.resume)
+    if args.resume:  # the saved settings; the evaluation batch may change (it trains nothing)
+        given = read_flags(args, TrainConfig, ["eval_batch_size"])
+        outcome = resume_run(args.resume, eval_batch_size=given.get("eval_batch_size"))
     else:
         if not args.out:
             raise OmicsformerError("--out is required (or --resume RUN_DIR)")
@@ -442,6 +446,20 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_eval_batch(parser: argparse.ArgumentParser) -> None:
+    """--eval-batch-size of a command on a saved run (default: the run's own)."""
+    text = {"eval_batch_size": "samples per batch through the network (default: the run's own)"}
+    add_config_arguments(parser, TrainConfig, ["eval_batch_size"], help=text)
+
+
+def _load_run(args: argparse.Namespace) -> Any:
+    """The saved run of ``args.run_dir``, with ``--eval-batch-size`` if given."""
+    from omicsformer.runs import load_run
+
+    given = read_flags(args, TrainConfig, ["eval_batch_size"])
+    return load_run(args.run_dir, eval_batch_size=given.get("eval_batch_size"))
+
+
 def _load_data_for_run(args: argparse.Namespace, run: Any) -> Any:
     from omicsformer.data import tcga
     from omicsformer.data.readers import load_data
@@ -491,10 +509,10 @@ def _run_gene_id(given: str | None, run: Any) -> str | None:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from omicsformer.fileio import check_output_file, write_with
-    from omicsformer.runs import load_run, predictions_for
+    from omicsformer.runs import predictions_for
 
     check_output_file(args.out, overwrite=args.force)  # before any data is read
-    run = load_run(args.run_dir)
+    run = _load_run(args)
     adata = _load_data_for_run(args, run)
     frame = predictions_for(run, adata)
     write_with(args.out, lambda tmp: frame.to_csv(tmp, index=False))
@@ -505,12 +523,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def cmd_embed(args: argparse.Namespace) -> int:
     from omicsformer.api import from_run
     from omicsformer.fileio import check_output_file, write_with
-    from omicsformer.runs import load_run
 
     if not args.out.endswith(".h5ad"):
         raise ConfigError(f"--out {args.out}: the embedding is written as AnnData (.h5ad)")
     check_output_file(args.out, overwrite=args.force)  # before any data is read
-    run = load_run(args.run_dir)
+    run = _load_run(args)
     estimator = from_run(run)
     estimator.check_embeddable()  # before any data is read
     adata = _load_data_for_run(args, run)
@@ -541,11 +558,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from omicsformer.fileio import check_output_file, write_json
     from omicsformer.report.tables import print_metrics
-    from omicsformer.runs import evaluate_run, load_run, warn_if_seen
+    from omicsformer.runs import evaluate_run, warn_if_seen
 
     if args.out:
         check_output_file(args.out, overwrite=args.force)
-    run = load_run(args.run_dir)
+    run = _load_run(args)
     adata = _load_data_for_run(args, run)
     columns = [args.target] if args.target else None
     if args.time or args.event:
@@ -560,9 +577,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_interpret(args: argparse.Namespace) -> int:
     from omicsformer.interpret.run import DEFAULT_METHODS, interpret
-    from omicsformer.runs import load_run
 
-    run = load_run(args.run_dir)
+    run = _load_run(args)
     adata = _load_data_for_run(args, run)
     samples = None
     if args.samples and not args.all:
@@ -913,6 +929,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(predict, required=True, with_target=False, from_run=True)
     predict.add_argument("--out", required=True, help="predictions CSV to write")
     predict.add_argument("--force", action="store_true", help="replace an existing --out file")
+    _add_eval_batch(predict)
     predict.set_defaults(func=cmd_predict)
 
     embed = command(
@@ -927,6 +944,7 @@ def build_parser() -> argparse.ArgumentParser:
         ".obsm['X_omicsformer']",
     )
     embed.add_argument("--force", action="store_true", help="replace an existing --out file")
+    _add_eval_batch(embed)
     embed.set_defaults(func=cmd_embed)
 
     report = command(
@@ -942,6 +960,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(evaluate, required=True, from_run=True)
     evaluate.add_argument("--out", help="also write the metrics to this JSON file")
     evaluate.add_argument("--force", action="store_true", help="replace an existing --out file")
+    _add_eval_batch(evaluate)
     evaluate.set_defaults(func=cmd_evaluate)
 
     interp = command("interpret", "per-patient gene-gene interactions of a trained run")
@@ -959,6 +978,7 @@ def build_parser() -> argparse.ArgumentParser:
     interp.add_argument("--per-head", action="store_true", help="also keep every head's edges")
     interp.add_argument("--plots", type=NON_NEGATIVE, default=5, help="patient heatmaps to draw")
     interp.add_argument("--out", required=True, help="output folder to create")
+    _add_eval_batch(interp)
     _add_force(interp)
     interp.set_defaults(func=cmd_interpret)
 
@@ -1227,6 +1247,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             print("omicsformer: interrupted", file=sys.stderr)
             return 130
+        except (MemoryError, RuntimeError) as exc:  # out of memory outside a batched pass
+            from omicsformer.memory import is_out_of_memory
+
+            if not is_out_of_memory(exc):
+                raise
+            return _fail(
+                f"out of memory ({' '.join(str(exc).split())[:160] or type(exc).__name__}); "
+                "give the process more memory or use fewer samples or genes (--top-genes)"
+            )
 
 
 def _fail(message: str) -> int:

@@ -398,6 +398,10 @@ class TrainConfig:
     ``lr`` None means the model's own default (see ``omicsformer models``); ``batch_size`` None
     means the task's (8 for classification and regression; 64 for survival, since the Cox
     likelihood of a batch only compares patients within it).
+    ``eval_batch_size`` None means the training batch size: every pass over data that updates
+    no weights (validation, prediction, embedding, interpretation) runs in batches of it, so
+    that a cohort that trained also predicts; a saved run keeps it, and ``--eval-batch-size``
+    overrides it on predict, evaluate, embed and interpret.
     ``monitor`` picks the epoch whose weights are kept and drives early stopping: ``auto`` (the
     task's main metric on the validation part: balanced accuracy, Harrell's C, R²), ``loss``, or
     any task metric (its direction is the task's). Training never stops early before
@@ -409,6 +413,11 @@ class TrainConfig:
         low=1,
         search=Choice((8, 16, 32)),
         help="global batch size (default: 8; 64 for survival)",
+    )
+    eval_batch_size: int | None = setting(
+        low=1,
+        help="samples per batch of every pass without a weight update: validation, prediction, "
+        "embedding, interpretation (default: the training batch size, which fit with gradients)",
     )
     lr: float | None = setting(
         low=0,

@@ -45,3 +45,31 @@ class InvalidData(DataError, ValueError):
 class InvalidConfig(ConfigError, ValueError):
     """A :class:`ConfigError` raised through the Python API: also a ``ValueError``, as
     scikit-learn expects of an invalid parameter."""
+
+
+# what else lowers memory besides a smaller batch (README "Memory")
+MEMORY_LEVERS = (
+    "--precision bf16-mixed, -o checkpointing=true, -o ffn_chunk=N, an approximate --attention"
+)
+
+
+class OutOfMemory(OmicsformerError):
+    """A pass over data (training epoch, validation, prediction, interpretation, embedding) ran
+    out of memory: the message names the pass, the batch size used and the one to try.
+
+    ``resume``: the command that continues a training run whose finished epochs were kept.
+    """
+
+    def __init__(self, what: str, batch_size: int, flag: str, resume: str | None = None):
+        self.what, self.batch_size, self.flag, self.resume = what, batch_size, flag, resume
+        super().__init__(what, batch_size, flag, resume)
+
+    def __str__(self) -> str:
+        if self.batch_size > 1:
+            hint = f"try {self.flag} {self.batch_size // 2} (or lower memory: {MEMORY_LEVERS})"
+        else:
+            hint = f"lower memory with {MEMORY_LEVERS}"
+        text = f"out of memory in {self.what} with batch size {self.batch_size}; {hint}"
+        if self.resume:
+            text += f"; the finished epochs are kept: {self.resume} {self.flag} N"
+        return text

@@ -8,6 +8,10 @@ is not hidden from this one. Where /proc is unavailable the process
 lifetime peak (``ru_maxrss``) is used and marked as such. CUDA: the allocator's peak
 (``torch.cuda.max_memory_allocated``) above what was allocated at entry. Both report what the
 block itself needed on top of what existed before it (inputs, weights).
+
+:func:`out_of_memory_as_error` turns an allocation failure inside a pass over data (CPU:
+``MemoryError`` or the allocator's ``RuntimeError``; CUDA: ``torch.OutOfMemoryError``) into one
+:class:`~omicsformer.errors.OutOfMemory` line naming the pass and the batch size to try.
 """
 
 from __future__ import annotations
@@ -18,9 +22,13 @@ import os
 import resource
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
+
+from omicsformer.errors import OutOfMemory
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _STATM = Path("/proc/self/statm")
@@ -83,3 +91,29 @@ class PeakMemory:
             self.peak_mb = (self._peak - self._base) / 2**20
         if torch.cuda.is_available():
             self.cuda_peak_mb = (torch.cuda.max_memory_allocated() - self._cuda_base) / 2**20
+
+
+# what PyTorch's allocators say when they cannot allocate (CPU: c10's DefaultCPUAllocator)
+_OOM_TEXT = ("can't allocate memory", "out of memory", "not enough memory")
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is an allocation failure (CPU or CUDA), not another error."""
+    if isinstance(exc, MemoryError | torch.OutOfMemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and any(t in str(exc) for t in _OOM_TEXT)
+
+
+@contextmanager
+def out_of_memory_as_error(what: str, batch_size: int, flag: str) -> Iterator[None]:
+    """Raise :class:`~omicsformer.errors.OutOfMemory` (one line, no traceback) for an
+    allocation failure inside the block: pass ``what`` with batches of ``batch_size``, whose
+    size the command-line ``flag`` sets."""
+    try:
+        yield
+    except Exception as exc:
+        if not is_out_of_memory(exc):
+            raise
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        raise OutOfMemory(what, batch_size, flag) from None

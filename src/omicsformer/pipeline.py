@@ -31,7 +31,7 @@ from omicsformer.data.preprocess import Preprocessor, check_values
 from omicsformer.data.readers import load_data
 from omicsformer.data.splits import Split, kfold_splits, train_val_test_split
 from omicsformer.data.targets import drop_missing_targets, is_missing, require_columns
-from omicsformer.errors import ConfigError, DataError
+from omicsformer.errors import ConfigError, DataError, OutOfMemory
 from omicsformer.fileio import write_json, write_yaml
 from omicsformer.models import MODELS, FitData, Model, ModelContext, ModelSpec, Runtime, build_model
 from omicsformer.models.base import require_task
@@ -413,8 +413,9 @@ def train_run(
             if resume:
                 check_same_split(folder, split, data)
             else:
-                write_yaml(folder / "config.yaml", config.to_dict())
                 write_json(folder / "splits.json", splits_record(config, data, split))
+            # (again on resume: the evaluation batch may have changed)
+            write_yaml(folder / "config.yaml", config.to_dict())
             runtime = runtime_for(
                 config,
                 pretrained,
@@ -434,8 +435,12 @@ def train_run(
             track.finish("failed")
             if (checkpoint / CHECKPOINT).exists():
                 output.keep()
+                resume_with = f"omicsformer train --resume {out}"
+                if isinstance(exc, OutOfMemory):  # its one line says how to continue
+                    exc.resume = resume_with
+                    raise
                 reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else "stopped"
-                note(f"training {reason}; continue it with: omicsformer train --resume {out}")
+                note(f"training {reason}; continue it with: {resume_with}")
             raise
 
 
@@ -444,9 +449,18 @@ def runtime_for(config: RunConfig, pretrained: Any = None, **settings: Any) -> R
     return Runtime(train=config.train, init=pretrained, finetune=config.model.finetune, **settings)
 
 
-def resume_run(out: str | Path, *, on_epoch_end: Callable[[int], None] | None = None):
-    """Continue an interrupted :func:`train_run` from its last completed epoch."""
+def resume_run(
+    out: str | Path,
+    *,
+    on_epoch_end: Callable[[int], None] | None = None,
+    eval_batch_size: int | None = None,
+):
+    """Continue an interrupted :func:`train_run` from its last completed epoch, with its saved
+    settings; ``eval_batch_size`` may replace the evaluation batch (e.g. after the run ran out
+    of memory in validation or prediction: it changes no trained weight)."""
     output = run_folder(out)
     output.check(resume=True)
     config = RunConfig.from_yaml(output.path / "config.yaml")
+    if eval_batch_size is not None:
+        config.train = dataclasses.replace(config.train, eval_batch_size=eval_batch_size)
     return train_run(config, out, resume=True, on_epoch_end=on_epoch_end)

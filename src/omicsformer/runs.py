@@ -191,9 +191,10 @@ class LoadedRun:
         return TASKS.get(self.target.task)
 
 
-def load_run(folder: str | Path) -> LoadedRun:
+def load_run(folder: str | Path, *, eval_batch_size: int | None = None) -> LoadedRun:
     """Load a finished run folder (config, preprocessing, model), after checking that its
-    files are exactly those omicsformer wrote."""
+    files are exactly those omicsformer wrote. A network predicts in batches of the run's
+    evaluation batch size, or of ``eval_batch_size`` if given."""
     folder = Path(folder)
     if not folder.is_dir():
         partial = run_folder(folder).path
@@ -205,6 +206,8 @@ def load_run(folder: str | Path) -> LoadedRun:
     )
     preprocessor = read_file(folder / "preprocess.safetensors", Preprocessor.load)
     model, spec, _ = load_model(folder / "model")
+    if eval_batch_size is not None and hasattr(model, "eval_batch_size"):  # networks only
+        model.eval_batch_size = eval_batch_size
     state = read_file(folder / "task_state.json", lambda p: json.loads(p.read_text()))
     return LoadedRun(folder, config, preprocessor, model, spec, model.context.target, state)
 

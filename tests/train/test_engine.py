@@ -7,8 +7,17 @@ import torch
 from torch import nn
 
 from omicsformer.config import TrainConfig
-from omicsformer.errors import ConfigError
-from omicsformer.train.engine import TaskHooks, TrainData, _batches, _lr_factor, fit, make_fabric
+from omicsformer.errors import ConfigError, OutOfMemory
+from omicsformer.train.engine import (
+    TaskHooks,
+    TrainData,
+    _batches,
+    _lr_factor,
+    fit,
+    in_batches,
+    make_fabric,
+    predict_logits,
+)
 
 
 def test_batches_cover_every_row_once_and_shard_evenly():
@@ -139,3 +148,88 @@ def test_bf16_mixed_precision_trains_on_cpu():
     result = fit(nn.Linear(5, 2), TrainData(x, y), hooks(None), cfg, seed=0, progress=False)
     assert math.isfinite(result.history[-1]["train_loss"])
     assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+
+
+class Recorder(nn.Module):
+    """A batch-norm network that records the rows of every batch it sees (with / without
+    gradients)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(5, 8), nn.BatchNorm1d(8), nn.Dropout(0.5), nn.Linear(8, 2)
+        )
+        self.seen: list[tuple[bool, int]] = []
+
+    def forward(self, x):
+        self.seen.append((torch.is_grad_enabled(), x.shape[0]))
+        return self.net(x)
+
+
+def test_validation_runs_in_eval_batches_of_the_configured_size():
+    x, y = linear_problem(64)
+    module = Recorder()
+    cfg = TrainConfig(max_epochs=2, batch_size=16, eval_batch_size=6, lr=0.01, min_epochs=0)
+    fit(module, TrainData(x, y, x[:20], y[:20]), hooks(y[:20].numpy()), cfg, seed=0, progress=False)
+    evaluation = [rows for grad, rows in module.seen if not grad]
+    assert evaluation == [6, 6, 6, 2] * 2  # 20 validation rows per epoch
+    default = Recorder()  # default: the training batch
+    cfg = TrainConfig(max_epochs=1, batch_size=16, lr=0.01, min_epochs=0)
+    fit(
+        default, TrainData(x, y, x[:20], y[:20]), hooks(y[:20].numpy()), cfg, seed=0, progress=False
+    )
+    assert [rows for grad, rows in default.seen if not grad] == [16, 4]
+
+
+def test_predictions_do_not_depend_on_the_eval_batch():
+    x, y = linear_problem(64)
+    module = Recorder()
+    cfg = TrainConfig(max_epochs=3, batch_size=8, lr=0.05, min_epochs=0)
+    fit(module, TrainData(x, y), hooks(None), cfg, seed=0, progress=False)
+    whole = predict_logits(module, x, 64)
+    for size in (1, 5, 13):
+        module.seen.clear()
+        torch.testing.assert_close(predict_logits(module, x, size), whole, rtol=0, atol=1e-6)
+        assert [rows for _, rows in module.seen] == [size] * (64 // size) + [64 % size] * (
+            64 % size > 0
+        )
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 4 GB"),
+        torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 49.00 GiB"),
+        MemoryError(),
+    ],
+)
+def test_out_of_memory_in_a_pass_is_one_error_naming_the_batch(error):
+    def apply(batch):
+        raise error
+
+    with pytest.raises(OutOfMemory) as caught:
+        in_batches(apply, torch.zeros(10, 3), 6, "embedding")
+    assert str(caught.value).startswith(
+        "out of memory in embedding with batch size 6; try --eval-batch-size 3 (or lower memory:"
+    )
+    with pytest.raises(ValueError, match="bad shape"):  # other errors stay bugs
+
+        def broken(batch):
+            raise ValueError("bad shape")
+
+        in_batches(broken, torch.zeros(10, 3), 6, "embedding")
+
+
+def test_out_of_memory_in_a_training_epoch_names_the_training_batch(monkeypatch):
+    x, y = linear_problem(32)
+    module = Recorder()
+
+    def forward(x):
+        if torch.is_grad_enabled():
+            raise RuntimeError("DefaultCPUAllocator: can't allocate memory")
+        return x
+
+    monkeypatch.setattr(module, "forward", forward)
+    cfg = TrainConfig(max_epochs=1, batch_size=1, lr=0.01)
+    with pytest.raises(OutOfMemory, match="training epoch with batch size 1; lower memory with"):
+        fit(module, TrainData(x, y), hooks(None), cfg, seed=0, progress=False)

@@ -66,15 +66,27 @@ def targets_for(module: nn.Module, x: Tensor, target: Tensor | None = None) -> T
 
 
 def integrated_gradients(
-    module: nn.Module, x: Tensor, target: Tensor | None, steps: int = 32
+    module: nn.Module,
+    x: Tensor,
+    target: Tensor | None,
+    steps: int = 32,
+    batch: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """IG attributions (B, G) from the zero baseline, and captum's completeness error (B,)."""
+    """IG attributions (B, G) from the zero baseline, and captum's completeness error (B,).
+
+    The B x ``steps`` interpolated inputs go through the network ``batch`` rows at a time
+    (captum's ``internal_batch_size``; default: all at once)."""
     attr = _captum()
     module.eval()
     ig = attr.IntegratedGradients(module)
     kwargs = {"target": target} if target is not None else {"target": 0}
     attributions, delta = ig.attribute(
-        x, baselines=torch.zeros_like(x), n_steps=steps, return_convergence_delta=True, **kwargs
+        x,
+        baselines=torch.zeros_like(x),
+        n_steps=steps,
+        return_convergence_delta=True,
+        internal_batch_size=batch,
+        **kwargs,
     )
     return attributions.detach().cpu().numpy(), delta.detach().cpu().numpy()
 
@@ -110,7 +122,9 @@ def hessian_interactions(
 def occlusion_interactions(
     module: nn.Module, x: Tensor, target: Tensor | None, pairs: np.ndarray, batch: int = 64
 ) -> np.ndarray:
-    """f(x) - f(x¬a) - f(x¬b) + f(x¬a¬b) with genes set to the zero baseline: (B, P)."""
+    """f(x) - f(x¬a) - f(x¬b) + f(x¬a¬b) with genes set to the zero baseline: (B, P).
+
+    Each forward pass takes 3 x ``batch`` occluded copies of one sample."""
     module.eval()
     base = scalar_output(module, x, target)  # (B,)
     scores = np.zeros((x.shape[0], len(pairs)))

@@ -35,8 +35,10 @@ from omicsformer.errors import ConfigError, DataError
 from omicsformer.fileio import OutputFolder, write_with
 from omicsformer.interpret import attention as att
 from omicsformer.interpret import gradients as grad
+from omicsformer.memory import out_of_memory_as_error
 from omicsformer.models.neural import TorchModel
 from omicsformer.runs import LoadedRun
+from omicsformer.train.engine import EVAL_FLAG
 
 METHODS = (
     "attention",
@@ -69,12 +71,16 @@ def interpret(
     top_k: int = 50,
     methods: tuple[str, ...] = DEFAULT_METHODS,
     per_head: bool = False,
-    batch: int = 8,
+    batch: int | None = None,
     chunk: int = 512,
     plots: int = 5,
     overwrite: bool = False,
 ) -> dict[str, pd.DataFrame]:
-    """Interactions and importances of ``run``'s model for the samples of ``adata``."""
+    """Interactions and importances of ``run``'s model for the samples of ``adata``.
+
+    Samples go through the network ``batch`` at a time (default: the run's evaluation batch
+    size), and so do the interpolated inputs of integrated gradients and the occluded copies of
+    a sample; an allocation failure ends as one line naming the batch size to try."""
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
         raise ConfigError(
@@ -92,41 +98,17 @@ def interpret(
     x_all = run.preprocessor.apply_to(adata)  # realigns by name
     with output:
         folder = output.create()
-        module, genes = run.model.module, run.preprocessor.genes
         ids = [str(s) for s in adata.obs_names]
         edges: list[dict[str, Any]] = []
         importance: list[pd.DataFrame] = []
-        predicted: list[str] = []
-        attention_model = att.has_attention(module)
+        predicted: list[str] = []  # filled batch by batch, as importance
+        batch = batch or run.model.batch
         for start in range(0, len(ids), batch):
-            x = torch.from_numpy(np.ascontiguousarray(x_all[start : start + batch]))
-            batch_ids = ids[start : start + batch]
-            target = grad.targets_for(module, x)
-            predicted += _class_names(run, target, len(batch_ids))
-            ig = ixg = None
-            if {"integrated_gradients", "hessian", "occlusion", "rollout"} & set(methods):
-                ig, _ = grad.integrated_gradients(
-                    module, x, target
-                )  # rollout starts from its top genes
-            if "gradient_x_input" in methods:
-                ixg = grad.gradient_x_input(module, x, target)
-            importance.append(_importance_frame(batch_ids, genes, ig, ixg))
-            batch_edges: list[dict[str, Any]] = []
-            wants_layers = attention_model and {"attention", "rollout"} & set(methods)
-            layers = att.attention_layers(module, x, genes) if wants_layers else []
-            if "attention" in methods and layers:
-                batch_edges += att.top_edges(
-                    layers, batch_ids, top_k=top_k, chunk=chunk, per_head=per_head
-                )
-            if "rollout" in methods and layers and ig is not None:
-                batch_edges += _rollout_edges(layers, batch_ids, ig, top_k, chunk)
-            candidates = _candidates(batch_edges, batch_ids, ig, genes, top_k)
-            for method in ("hessian", "occlusion"):
-                if method in methods and candidates:
-                    batch_edges += _pair_edges(
-                        module, x, target, candidates, batch_ids, genes, method
-                    )
-            edges += batch_edges
+            with out_of_memory_as_error("interpretation", batch, EVAL_FLAG):
+                edges += _interpret_batch(
+                    run, x_all[start : start + batch], ids[start : start + batch], batch,
+                    methods, top_k, chunk, per_head, importance, predicted,
+                )  # fmt: skip
             note(f"interpreted {min(start + batch, len(ids))} of {len(ids)} samples")
         interactions = pd.DataFrame(
             edges, columns=["sample_id", "gene_a", "gene_b", "score", "method", "layer"]
@@ -151,6 +133,48 @@ def interpret(
         "gene_importance": gene_importance,
         "recurrent": recurrent,
     }
+
+
+def _interpret_batch(
+    run: LoadedRun,
+    x_rows: np.ndarray,
+    batch_ids: list[str],
+    batch: int,
+    methods: tuple[str, ...],
+    top_k: int,
+    chunk: int,
+    per_head: bool,
+    importance: list[pd.DataFrame],
+    predicted: list[str],
+) -> list[dict[str, Any]]:
+    """One batch of samples: their edges; their importances and classes appended. ``batch``
+    rows at most go through the network at once."""
+    module, genes = run.model.module, run.preprocessor.genes
+    attention_model = att.has_attention(module)
+    x = torch.from_numpy(np.ascontiguousarray(x_rows))
+    target = grad.targets_for(module, x)
+    predicted += _class_names(run, target, len(batch_ids))
+    ig = ixg = None
+    if {"integrated_gradients", "hessian", "occlusion", "rollout"} & set(methods):
+        # (rollout starts from its top genes)
+        ig, _ = grad.integrated_gradients(module, x, target, batch=batch)
+    if "gradient_x_input" in methods:
+        ixg = grad.gradient_x_input(module, x, target)
+    importance.append(_importance_frame(batch_ids, genes, ig, ixg))
+    batch_edges: list[dict[str, Any]] = []
+    wants_layers = attention_model and {"attention", "rollout"} & set(methods)
+    layers = att.attention_layers(module, x, genes) if wants_layers else []
+    if "attention" in methods and layers:
+        batch_edges += att.top_edges(layers, batch_ids, top_k=top_k, chunk=chunk, per_head=per_head)
+    if "rollout" in methods and layers and ig is not None:
+        batch_edges += _rollout_edges(layers, batch_ids, ig, top_k, chunk)
+    candidates = _candidates(batch_edges, batch_ids, ig, genes, top_k)
+    for method in ("hessian", "occlusion"):
+        if method in methods and candidates:
+            batch_edges += _pair_edges(
+                module, x, target, candidates, batch_ids, genes, method, batch
+            )
+    return batch_edges
 
 
 def _class_names(run: LoadedRun, target: torch.Tensor | None, n: int) -> list[str]:
@@ -264,6 +288,7 @@ def _pair_edges(
     ids: list[str],
     genes: list[str],
     method: str,
+    batch: int,
 ) -> list[dict[str, Any]]:
     edges = []
     for s, sample in enumerate(ids):
@@ -271,8 +296,11 @@ def _pair_edges(
         if pairs is None:
             continue
         t = None if target is None else target[s : s + 1]
-        fn = grad.hessian_interactions if method == "hessian" else grad.occlusion_interactions
-        scores = fn(module, x[s : s + 1], t, pairs)[0]
+        if method == "hessian":  # one sample with double backward
+            scores = grad.hessian_interactions(module, x[s : s + 1], t, pairs)[0]
+        else:  # 3 occluded copies per pair in one forward pass
+            part = max(batch // 3, 1)
+            scores = grad.occlusion_interactions(module, x[s : s + 1], t, pairs, part)[0]
         edges += [
             {
                 "sample_id": sample,

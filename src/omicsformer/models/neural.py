@@ -8,7 +8,9 @@ A neural model is registered with two functions:
 - ``network(options, context, architecture) -> nn.Module``.
 
 :class:`TorchModel` trains the network with :mod:`omicsformer.train.engine`, keeps the best
-weights, predicts with the task's output function, and saves weights as safetensors.
+weights, predicts with the task's output function, and saves weights as safetensors. Prediction
+and embedding run in batches of ``eval_batch_size`` (the run's setting, saved with the fitted
+model; a saved run's may be overridden before predicting).
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ class TorchModel:
         self.task_state: dict[str, Any] = {}
         self.module: nn.Module | None = None
         self.history: list[dict[str, float]] = []
+        self.eval_batch_size: int | None = None  # samples per prediction / embedding batch
 
     @property
     def task(self) -> Any:
@@ -106,6 +109,7 @@ class TorchModel:
             train = dataclasses.replace(train, batch_size=task.default_batch_size)
         if train.monitor == "auto":
             train = dataclasses.replace(train, monitor=task.main_metric)
+        self.eval_batch_size = engine.eval_batch_size(train)
         result = engine.fit(
             self.module,
             train_data,
@@ -133,6 +137,7 @@ class TorchModel:
             "train_seconds": round(result.seconds, 3),
             "lr": train.lr,
             "batch_size": train.batch_size,
+            "eval_batch_size": self.eval_batch_size,
             "monitor": train.monitor,
         }
 
@@ -154,10 +159,16 @@ class TorchModel:
         record["finetune"] = finetune
         return record
 
+    @property
+    def batch(self) -> int:
+        """Samples per batch of prediction, embedding and interpretation."""
+        return self.eval_batch_size or 256  # 256: runs saved before the setting existed
+
     def logits(self, x: np.ndarray) -> torch.Tensor:
         if self.module is None:
             raise RunError("the model has not been trained")
-        return engine.predict_logits(self.module, torch.from_numpy(np.ascontiguousarray(x)))
+        values = torch.from_numpy(np.ascontiguousarray(x))
+        return engine.predict_logits(self.module, values, self.batch)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return self.task.output(self.logits(x), self.task_state)
@@ -168,7 +179,9 @@ class TorchModel:
         if self.module is None:
             raise RunError("the model has not been trained")
         values = torch.from_numpy(np.ascontiguousarray(x))
-        out = engine.predict_logits(self.module, values, apply=self.module.patient_embedding)
+        out = engine.predict_logits(
+            self.module, values, self.batch, apply=self.module.patient_embedding, what="embedding"
+        )
         return out.numpy()
 
     def save(self, folder: Path) -> None:
@@ -189,6 +202,7 @@ class TorchModel:
             model = cls(options, context, architecture, network)
             model.arch = fitted.get("architecture", {})
             model.task_state = model.arch.get("task_state", {})
+            model.eval_batch_size = fitted.get("eval_batch_size") or fitted.get("batch_size")
             model.module = network(options, context, model.arch)
             model.module.load_state_dict(weights)
             model.module.eval()

@@ -8,13 +8,19 @@ The loop itself is written out here, top to bottom:
         seed from (seed, epoch)                      -> a resumed run replays the same batches
         shuffle the training indices, shard them by rank, cut into batches
         for each batch: forward (autocast), loss, backward, clip, step
-        evaluate the full validation set             -> loss and task metrics
+        evaluate the full validation set             -> loss and task metrics (in batches)
         early stopping on ``monitor`` with ``patience`` and ``min_delta``; keep the best weights
         write history row and checkpoint (rank 0); the row to the experiment trackers
 
 Batches are cut from in-memory tensors (cohorts fit in memory); ``batch_size`` is the global batch
 and each of the N processes takes ``batch_size / N`` rows, so a multi-process run makes the same
 number of optimizer steps as a single process.
+
+Every pass without a weight update (validation here; prediction, embedding and interpretation
+elsewhere) goes through :func:`in_batches` with the evaluation batch size (``eval_batch_size``,
+by default the training batch: a batch that fit with gradients fits without them). An
+allocation failure in any pass ends as one :class:`~omicsformer.errors.OutOfMemory` line naming
+the pass and the batch size to try.
 """
 
 from __future__ import annotations
@@ -34,10 +40,12 @@ from omicsformer.config import TrainConfig
 from omicsformer.console import note
 from omicsformer.errors import ConfigError, RunError
 from omicsformer.fileio import read_file, write_with
+from omicsformer.memory import out_of_memory_as_error
 from omicsformer.train.progress import EpochProgress
 
 PRECISION = {"32": "32-true", "bf16-mixed": "bf16-mixed", "16-mixed": "16-mixed"}
 CHECKPOINT = "train_state.pt"
+EVAL_FLAG = "--eval-batch-size"  # the flag of TrainConfig.eval_batch_size, named in errors
 
 
 @dataclass
@@ -140,22 +148,51 @@ def _batches(
     return chunks
 
 
+def eval_batch_size(cfg: TrainConfig) -> int:
+    """The batch of passes without a weight update: ``eval_batch_size``, else the training
+    batch."""
+    size = cfg.eval_batch_size or cfg.batch_size
+    if size is None:
+        raise ConfigError("an evaluation pass needs a batch size")
+    return size
+
+
 @torch.no_grad()
+def in_batches(
+    apply: Callable[[Tensor], Tensor],
+    x: Tensor,
+    batch_size: int,
+    what: str,
+    *,
+    to_cpu: bool = True,
+) -> Tensor:
+    """``apply(batch)`` over consecutive batches of ``x`` (N, ...) without gradients,
+    concatenated in float32 (on the CPU unless ``to_cpu`` is false): the one place every
+    evaluation pass is batched. Fixed batches keep results reproducible; an allocation
+    failure becomes one :class:`~omicsformer.errors.OutOfMemory` line naming pass ``what``."""
+    if batch_size < 1:
+        raise ConfigError(f"the batch size of {what} must be at least 1, got {batch_size}")
+    parts = []
+    with out_of_memory_as_error(what, batch_size, EVAL_FLAG):
+        for i in range(0, len(x), batch_size):
+            out = apply(x[i : i + batch_size]).float()  # (b, ...)
+            parts.append(out.cpu() if to_cpu else out)
+    return torch.cat(parts)
+
+
 def predict_logits(
     module: nn.Module,
     x: Tensor,
-    batch_size: int = 256,
+    batch_size: int,
     apply: Callable[[Tensor], Tensor] | None = None,
+    what: str = "prediction",
 ) -> Tensor:
     """Logits for ``x`` (or ``apply(batch)``, e.g. the module's patient embedding) in
-    evaluation mode, in fixed-size batches (so results are reproducible)."""
+    evaluation mode, in batches of ``batch_size`` (see :func:`in_batches`)."""
     module.eval()
     apply = apply or module
     device = next(module.parameters()).device
-    parts = [
-        apply(x[i : i + batch_size].to(device)).float().cpu() for i in range(0, len(x), batch_size)
-    ]
-    return torch.cat(parts)
+    return in_batches(lambda batch: apply(batch.to(device)), x, batch_size, what)
 
 
 def fit(
@@ -223,23 +260,25 @@ def fit(
                 group["lr"] = cfg.lr * _lr_factor(cfg, epoch)
             model.train()
             total, count = 0.0, 0
-            for rows in _batches(
+            batches = _batches(
                 len(x_train), cfg.batch_size, fabric.global_rank, fabric.world_size, generator
-            ):
-                rows = rows.to(x_train.device)
-                optimizer.zero_grad(set_to_none=True)
-                x_batch, y_batch = x_train[rows], y_train[rows]
-                if data.augment is not None:  # seeded by (seed, epoch) through the generator
-                    x_batch, y_batch = data.augment(x_batch, y_batch, generator, rows.cpu())
-                with fabric.autocast():
-                    logits = model(x_batch)
-                loss = hooks.loss(logits, y_batch)
-                fabric.backward(loss)
-                if cfg.grad_clip > 0:
-                    fabric.clip_gradients(model, optimizer, max_norm=cfg.grad_clip)
-                optimizer.step()
-                total += float(loss.detach()) * len(rows)
-                count += len(rows)
+            )
+            with out_of_memory_as_error("a training epoch", cfg.batch_size, "--batch-size"):
+                for rows in batches:
+                    rows = rows.to(x_train.device)
+                    optimizer.zero_grad(set_to_none=True)
+                    x_batch, y_batch = x_train[rows], y_train[rows]
+                    if data.augment is not None:  # seeded by (seed, epoch) through the generator
+                        x_batch, y_batch = data.augment(x_batch, y_batch, generator, rows.cpu())
+                    with fabric.autocast():
+                        logits = model(x_batch)
+                    loss = hooks.loss(logits, y_batch)
+                    fabric.backward(loss)
+                    if cfg.grad_clip > 0:
+                        fabric.clip_gradients(model, optimizer, max_norm=cfg.grad_clip)
+                    optimizer.step()
+                    total += float(loss.detach()) * len(rows)
+                    count += len(rows)
             train_loss = float(
                 fabric.all_reduce(torch.tensor(total / max(count, 1)), reduce_op="mean")
             )
@@ -249,7 +288,7 @@ def fit(
                 "train_loss": train_loss,
             }
             if has_val:
-                row.update(_validate(model, data, hooks, fabric))
+                row.update(_validate(model, data, hooks, fabric, eval_batch_size(cfg)))
                 score = monitored(row, monitor, hooks.lower_is_better)
                 tie = score == state.best_score and row["val_loss"] < state.best_loss
                 improved = score < state.best_score - cfg.min_delta or tie
@@ -309,15 +348,19 @@ def monitored(row: dict[str, float], monitor: str, lower_is_better: frozenset[st
     return value if monitor in lower_is_better else -value
 
 
-def _validate(model: nn.Module, data: TrainData, hooks: TaskHooks, fabric: Any) -> dict[str, float]:
-    """Validation loss and metrics on the full validation set (identical on every rank)."""
+def _validate(
+    model: nn.Module, data: TrainData, hooks: TaskHooks, fabric: Any, batch_size: int
+) -> dict[str, float]:
+    """Validation loss and metrics on the full validation set, in batches of ``batch_size``
+    (identical on every rank)."""
     model.eval()
-    with torch.no_grad(), fabric.autocast():
-        logits = torch.cat(
-            [
-                model(fabric.to_device(data.x_val[i : i + 256])).float()
-                for i in range(0, len(data.x_val), 256)
-            ]
+    with fabric.autocast():
+        logits = in_batches(
+            lambda batch: model(fabric.to_device(batch)),
+            data.x_val,
+            batch_size,
+            "validation",
+            to_cpu=False,
         )
     loss = float(hooks.loss(logits, fabric.to_device(data.y_val)))
     row = {"val_loss": loss}
