@@ -14,9 +14,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import torch
 
 from omicsformer.memory import PeakMemory
+
+# the gene models' expressed-only options (branch i16-a): tokens all|expressed, max_tokens, and
+# the raw value a gene must exceed to be a token
+THRESHOLD_OPTION = "expression_threshold"
 
 DTYPES = {"32": torch.float32, "bf16": torch.bfloat16, "16": torch.float16}
 
@@ -60,18 +65,29 @@ def attention(case: dict[str, Any]) -> dict[str, Any]:
         mask = GeneSetMask(gene_sets, n_global=1).to(device)
     backward = case["mode"] == "fwd+bwd"
     torch.manual_seed(0)
-    q, k, v = (
-        (torch.randn(b, h, n, d, device=device, dtype=dtype) * 0.5).requires_grad_(backward)
-        for _ in range(3)
-    )
+    if case.get("tokens", "all") == "expressed":
+        # each patient's kept tokens as its own sequence: variable lengths, no padding
+        from omicsformer.bench.attention import AttentionCase
+
+        shapes = [(1, h, n_b, d) for n_b in AttentionCase(**case).lengths()]
+    else:
+        shapes = [(b, h, n, d)]  # one call over the whole batch
+    inputs = [
+        [
+            (torch.randn(*s, device=device, dtype=dtype) * 0.5).requires_grad_(backward)
+            for _ in "qkv"
+        ]
+        for s in shapes
+    ]
 
     def step() -> None:
         with torch.no_grad() if not backward else torch.enable_grad():
-            out, _ = backend(q, k, v, mask=mask)
-            if backward:
-                out.backward(torch.ones_like(out))
-                for t in (q, k, v):
-                    t.grad = None
+            for q, k, v in inputs:
+                out, _ = backend(q, k, v, mask=mask)
+                if backward:
+                    out.backward(torch.ones_like(out))
+                    for t in (q, k, v):
+                        t.grad = None
 
     seconds, peak = timed(step, device, case["repeats"], case["warmup"])
     return {"status": "ok", "seconds": seconds, "peak_memory_mb": peak, "note": ""}
@@ -86,18 +102,78 @@ def matmul(case: dict[str, Any]) -> dict[str, Any]:
     return {"status": "ok", "gflops": 2 * size**3 / seconds / 1e9, "size": size}
 
 
+def counts_like(patients: int, genes: int, zero_fraction: float, seed: int = 0) -> np.ndarray:
+    """Random counts-like data (patients x genes): each value zero with probability
+    ``zero_fraction``, otherwise a count of at least 1 (1 + Poisson of a per-gene mean drawn
+    log-normally, so genes differ in level as real ones do); float32."""
+    rng = np.random.default_rng(seed)
+    level = rng.lognormal(mean=1.0, sigma=1.0, size=genes)  # per-gene mean count
+    counts = 1 + rng.poisson(level, size=(patients, genes))
+    expressed = rng.random((patients, genes)) >= zero_fraction
+    return np.where(expressed, counts, 0).astype(np.float32)
+
+
+def model_batch(case: dict[str, Any]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The genes, raw values and preprocessed values (batch x genes) one step trains on.
+
+    ``data``: a file or built-in name read by the library's reader, every gene of it (or the
+    ``top_genes`` most variable), preprocessing fitted on all its patients as a run fits it on
+    its training part (a speed benchmark: nothing is held out), the batch drawn from its patients
+    (seeded). Otherwise random: counts-like with ``zero_fraction`` zeros when given (so the
+    expressed-only mode has genes to skip; log1p and z-score as a run would), else Gaussian."""
+    from omicsformer.data.preprocess import Preprocessor
+
+    rng = np.random.default_rng(0)
+    if case.get("data"):
+        from omicsformer.data.readers import load_data
+
+        adata = load_data(case["data"])
+        values = np.asarray(adata.X, dtype=np.float32)
+        genes = list(adata.var_names)
+        transform = case.get("transform", "none")
+        rows = rng.choice(len(values), case["batch"], replace=case["batch"] > len(values))
+    elif case.get("zero_fraction") is not None:
+        values = counts_like(case["batch"], case["genes"], case["zero_fraction"])
+        genes = [f"g{i}" for i in range(case["genes"])]
+        transform, rows = "log1p", np.arange(case["batch"])
+    else:  # Gaussian, already on a z-score-like scale: nothing to fit
+        genes = [f"g{i}" for i in range(case["genes"])]
+        torch.manual_seed(0)
+        x = torch.randn(case["batch"], len(genes)).numpy()
+        return genes, x, x
+    preprocessor = Preprocessor.fit(
+        values, genes, transform=transform, top_genes=case.get("top_genes")
+    )
+    x = preprocessor.apply(values[rows], genes)
+    raw = values[rows][:, preprocessor.selected]
+    return preprocessor.genes, raw, x
+
+
+def kept_tokens(raw: np.ndarray, options: Any) -> np.ndarray:
+    """Tokens each patient keeps: every gene (``tokens`` all, or a model without the option),
+    or its genes with a raw value above the model's threshold, at most ``max_tokens``."""
+    if getattr(options, "tokens", "all") != "expressed":
+        return np.full(len(raw), raw.shape[1])
+    threshold = getattr(options, THRESHOLD_OPTION, 0.0)
+    kept = (raw > threshold).sum(axis=1)
+    max_tokens = getattr(options, "max_tokens", 0) or 0
+    return np.minimum(kept, max_tokens) if max_tokens else kept
+
+
 def model_step(case: dict[str, Any]) -> dict[str, Any]:
-    """One training step (forward, backward, AdamW) of a registered model on random data."""
+    """One training step (forward, backward, AdamW) of a registered model on one batch
+    (:func:`model_batch`: random data or a real matrix)."""
+    from omicsformer.bench.attention import tokens_kept
     from omicsformer.models import MODELS, ModelContext
     from omicsformer.tasks import TargetInfo
 
     device = case["device"]
-    genes = [f"g{i}" for i in range(case["genes"])]
+    genes, raw, values = model_batch(case)
     context = ModelContext(genes, TargetInfo("classification", ["y"], ["a", "b"]), seed=0)
     spec = MODELS.get(case["model"])
     options = spec.parse_options(case.get("options", {}))
     torch.manual_seed(0)
-    x = torch.randn(case["batch"], len(genes))
+    x = torch.as_tensor(values, dtype=torch.float32)
     y = torch.randint(0, 2, (case["batch"],))
     model = spec.build(options, context)
     module = model.network(options, context, model.architecture(options, context, x.numpy()))
@@ -121,6 +197,8 @@ def model_step(case: dict[str, Any]) -> dict[str, Any]:
         "seconds": seconds,
         "peak_memory_mb": peak,
         "n_parameters": count_parameters(module),
+        "genes": len(genes),
+        **tokens_kept(kept_tokens(raw, options)),
         "note": "",
     }
 
