@@ -667,6 +667,30 @@ def cmd_bench_model(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_gpu(args: argparse.Namespace) -> int:
+    from omicsformer.bench.gpu import CSV_NAME, PLOT_NAME, bench_gpu
+
+    _, table = bench_gpu(
+        args.out,
+        genes=args.genes,
+        backends=_names(args.backends) if args.backends else None,
+        precisions=_names(args.precisions),
+        model=args.model or None,
+        dim=args.dim,
+        heads=args.heads,
+        zero_fraction=args.zero_fraction,
+        max_batch=args.max_batch,
+        repeats=args.repeats,
+        device=args.device,
+        smoke=args.smoke,
+        timeout=args.timeout,
+        overwrite=args.force,
+    )
+    sys.stdout.write(table + "\n")  # Markdown to paste, plain
+    note(f"written to {Path(args.out) / CSV_NAME} and {Path(args.out) / PLOT_NAME}")
+    return 0
+
+
 def cmd_bench_augmentation(args: argparse.Namespace) -> int:
     from omicsformer.bench.augmentation import bench_augmentation, summary_markdown
 
@@ -1080,6 +1104,59 @@ def build_parser() -> argparse.ArgumentParser:
     _add_force(model)
     _add_no_report(model)
     model.set_defaults(func=cmd_bench_model)
+
+    gpu = benchmark(
+        "gpu",
+        "the GPU table of docs/attention-methods.md: every backend, bf16 and fp32, 1k-60k genes, "
+        "the largest batch that fits, TFLOP/s against the device's peak, expressed-only vs dense",
+    )
+    gpu.add_argument(
+        "--genes",
+        type=number_list(int, 1),
+        default="1000,4000,16000,30000,60000",
+        help="comma-separated gene (token) counts",
+    )
+    gpu.add_argument(
+        "--backends",
+        help="comma-separated, of sdpa, flash, flex, performer, nystrom, linformer, linear "
+        "(default: all; flash needs the flash-attn package)",
+    )
+    gpu.add_argument(
+        "--precisions", default="bf16,32", help="comma-separated number formats: bf16 and/or 32"
+    )
+    gpu.add_argument(
+        "--model",
+        default="gene-transformer",
+        help="model whose training step is timed dense and expressed-only ('' for none)",
+    )
+    gpu.add_argument("--dim", type=COUNT, default=512, help="layer width (heads x head dim)")
+    gpu.add_argument("--heads", type=COUNT, default=8, help="attention heads")
+    gpu.add_argument(
+        "--zero-fraction",
+        type=number(float, 0, 1),
+        default=0.9,
+        help="expressed-only rows: the share of genes with a zero value per patient",
+    )
+    gpu.add_argument(
+        "--max-batch", type=COUNT, default=1024, help="cap of the largest-batch search"
+    )
+    gpu.add_argument("--repeats", type=COUNT, default=5, help="timed repeats (median)")
+    gpu.add_argument("--device", choices=["cuda", "cpu"], default="cuda", help="where to measure")
+    gpu.add_argument(
+        "--smoke",
+        action="store_true",
+        help="one tiny configuration end to end (64 genes, sdpa, fp32; with --device cpu: the "
+        "test suite's check)",
+    )
+    gpu.add_argument("--timeout", type=POSITIVE, default=600, help="seconds per configuration")
+    gpu.add_argument(
+        "--out",
+        default="docs",
+        help="folder of attention-gpu.csv and attention-gpu.png (docs/, where "
+        "docs/attention-methods.md reads them)",
+    )
+    _add_force(gpu)
+    gpu.set_defaults(func=cmd_bench_gpu)
 
     aug = benchmark("augmentation", "learning curves with each augmentation")
     _add_train_args(aug, folds=True)

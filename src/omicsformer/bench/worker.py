@@ -3,10 +3,12 @@
 python -m omicsformer.bench.worker attention '{"backend": "sdpa", "n": 4000, ...}'
 python -m omicsformer.bench.worker matmul '{"device": "cpu", "precision": "32"}'
 python -m omicsformer.bench.worker model '{"model": "mlp", "genes": 2000, ...}'
+python -m omicsformer.bench.worker gpu '{"what": "attention", "case": {...}, "max_batch": 1024}'
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import statistics
 import sys
@@ -22,6 +24,7 @@ from omicsformer.memory import PeakMemory
 # the gene models' expressed-only options (branch i16-a): tokens all|expressed, max_tokens, and
 # the raw value a gene must exceed to be a token
 THRESHOLD_OPTION = "expression_threshold"
+COHORT = 32  # random counts-like data: patients preprocessing is fitted on (at least the batch)
 
 DTYPES = {"32": torch.float32, "bf16": torch.bfloat16, "16": torch.float16}
 
@@ -69,28 +72,55 @@ def attention(case: dict[str, Any]) -> dict[str, Any]:
         # each patient's kept tokens as its own sequence: variable lengths, no padding
         from omicsformer.bench.attention import AttentionCase
 
-        shapes = [(1, h, n_b, d) for n_b in AttentionCase(**case).lengths()]
+        known = {f.name for f in dataclasses.fields(AttentionCase)}
+        lengths = AttentionCase(**{k: v for k, v in case.items() if k in known}).lengths()
+        shapes = [(1, n_b) for n_b in lengths]
     else:
-        shapes = [(b, h, n, d)]  # one call over the whole batch
-    inputs = [
-        [
-            (torch.randn(*s, device=device, dtype=dtype) * 0.5).requires_grad_(backward)
-            for _ in "qkv"
+        shapes = [(b, n)]  # one call over the whole batch
+    layer = None
+    if case.get("projections"):  # the attention layer: q, k, v and output projections around it
+        layer = torch.nn.ModuleDict(
+            {
+                "qkv": torch.nn.Linear(case["dim"], 3 * case["dim"]),
+                "out": torch.nn.Linear(*[case["dim"]] * 2),
+            }
+        ).to(device=device, dtype=dtype)
+        inputs = [
+            [_random((rows, tokens, case["dim"]), device, dtype, backward)]
+            for rows, tokens in shapes
         ]
-        for s in shapes
-    ]
+    else:
+        inputs = [
+            [_random((rows, h, tokens, d), device, dtype, backward) for _ in "qkv"]
+            for rows, tokens in shapes
+        ]
 
     def step() -> None:
         with torch.no_grad() if not backward else torch.enable_grad():
-            for q, k, v in inputs:
-                out, _ = backend(q, k, v, mask=mask)
+            for tensors in inputs:
+                if layer is None:
+                    out, _ = backend(*tensors, mask=mask)  # (B, H, N, D)
+                else:
+                    x = tensors[0]  # (B, N, E)
+                    rows, tokens = x.shape[:2]
+                    q, k, v = layer["qkv"](x).view(rows, tokens, 3, h, d).permute(2, 0, 3, 1, 4)
+                    out, _ = backend(q, k, v, mask=mask)  # (B, H, N, D)
+                    out = layer["out"](
+                        out.transpose(1, 2).reshape(rows, tokens, h * d)
+                    )  # (B, N, E)
                 if backward:
                     out.backward(torch.ones_like(out))
-                    for t in (q, k, v):
+                    for t in tensors:
                         t.grad = None
+                    if layer is not None:
+                        layer.zero_grad(set_to_none=True)
 
     seconds, peak = timed(step, device, case["repeats"], case["warmup"])
     return {"status": "ok", "seconds": seconds, "peak_memory_mb": peak, "note": ""}
+
+
+def _random(shape: tuple[int, ...], device: str, dtype: torch.dtype, grad: bool) -> torch.Tensor:
+    return (torch.randn(*shape, device=device, dtype=dtype) * 0.5).requires_grad_(grad)
 
 
 def matmul(case: dict[str, Any]) -> dict[str, Any]:
@@ -132,8 +162,9 @@ def model_batch(case: dict[str, Any]) -> tuple[list[str], np.ndarray, np.ndarray
         genes = list(adata.var_names)
         transform = case.get("transform", "none")
         rows = rng.choice(len(values), case["batch"], replace=case["batch"] > len(values))
-    elif case.get("zero_fraction") is not None:
-        values = counts_like(case["batch"], case["genes"], case["zero_fraction"])
+    elif case.get("zero_fraction") is not None:  # a cohort to fit on, the batch drawn from it
+        cohort = max(case["batch"], COHORT)
+        values = counts_like(cohort, case["genes"], case["zero_fraction"])
         genes = [f"g{i}" for i in range(case["genes"])]
         transform, rows = "log1p", np.arange(case["batch"])
     else:  # Gaussian, already on a z-score-like scale: nothing to fit
@@ -203,12 +234,48 @@ def model_step(case: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` says the device ran out of memory (CUDA's error, or a kernel's message)."""
+    return isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower()
+
+
+def largest(payload: dict[str, Any]) -> dict[str, Any]:
+    """``payload["case"]`` (an attention layer or a model step) at the largest batch up to
+    ``max_batch`` that fits (:func:`omicsformer.bench.gpu.largest_batch`: one untimed step per
+    probe, out-of-memory caught), then timed at that batch."""
+    import gc
+
+    from omicsformer.bench.gpu import largest_batch
+
+    measure = attention if payload["what"] == "attention" else model_step
+    case = payload["case"]
+
+    def fits(batch: int) -> bool:
+        try:
+            measure({**case, "batch": batch, "repeats": 1, "warmup": 0})
+            return True
+        except Exception as exc:  # only out-of-memory means "does not fit"; the rest is a bug
+            if not is_out_of_memory(exc):
+                raise
+            return False
+        finally:
+            gc.collect()
+            if case["device"] == "cuda":
+                torch.cuda.empty_cache()
+
+    batch = largest_batch(fits, payload["max_batch"])
+    if batch == 0:
+        return {"status": "oom", "batch": 0, "note": "batch 1 does not fit in memory"}
+    return {**measure({**case, "batch": batch}), "batch": batch}
+
+
 def main() -> None:
     kind, payload = sys.argv[1], json.loads(sys.argv[2])
     threads = payload.get("threads")
     if threads:
         torch.set_num_threads(int(threads))
-    result = {"attention": attention, "matmul": matmul, "model": model_step}[kind](payload)
+    kinds = {"attention": attention, "matmul": matmul, "model": model_step, "gpu": largest}
+    result = kinds[kind](payload)
     print(json.dumps(result), flush=True)
 
 
