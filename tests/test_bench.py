@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from omicsformer.bench.attention import AttentionCase, synthetic_gene_sets
+from omicsformer.bench.attention import AttentionCase, length_buckets, synthetic_gene_sets
 from omicsformer.bench.augmentation import cvae_quality
 from omicsformer.bench.model import has_token_modes
 from omicsformer.bench.worker import THRESHOLD_OPTION, counts_like, kept_tokens
@@ -110,6 +110,13 @@ def test_expressed_mode_keeps_a_seeded_share_of_tokens_and_counts_their_flops():
     assert all(60 < n_b < 140 for n_b in lengths)  # ~100 of 1,000 kept
     assert case.flops() == 4 * sum(n_b**2 for n_b in lengths) * 4 * 32
     assert case.flops() < dense.flops() / 50
+
+
+def test_length_buckets_bound_the_padding_as_the_model_does():
+    lengths = [100, 10, 12, 125, 11, 200]
+    assert length_buckets(lengths, 0.25) == [[1, 4, 2], [0, 3], [5]]
+    assert length_buckets(lengths, 0.0) == [[1], [4], [2], [0], [3], [5]]
+    assert length_buckets([5, 5, 5], 0.0) == [[0, 1, 2]]
 
 
 def test_counts_like_data_and_tokens_kept():

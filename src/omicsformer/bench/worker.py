@@ -23,7 +23,7 @@ from omicsformer.memory import PeakMemory
 
 # the gene models' expressed-only options (branch i16-a): tokens all|expressed, max_tokens, and
 # the raw value a gene must exceed to be a token
-THRESHOLD_OPTION = "expression_threshold"
+THRESHOLD_OPTION = "expressed_above"
 COHORT = 32  # random counts-like data: patients preprocessing is fitted on (at least the batch)
 
 DTYPES = {"32": torch.float32, "bf16": torch.bfloat16, "16": torch.float16}
@@ -68,15 +68,9 @@ def attention(case: dict[str, Any]) -> dict[str, Any]:
         mask = GeneSetMask(gene_sets, n_global=1).to(device)
     backward = case["mode"] == "fwd+bwd"
     torch.manual_seed(0)
-    if case.get("tokens", "all") == "expressed":
-        # each patient's kept tokens as its own sequence: variable lengths, no padding
-        from omicsformer.bench.attention import AttentionCase
-
-        known = {f.name for f in dataclasses.fields(AttentionCase)}
-        lengths = AttentionCase(**{k: v for k, v in case.items() if k in known}).lengths()
-        shapes = [(1, n_b) for n_b in lengths]
-    else:
-        shapes = [(b, n)]  # one call over the whole batch
+    shapes, masks = [(b, n)], [None]  # dense: one call over the whole batch
+    if case.get("tokens", "all") == "expressed":  # packed in length buckets, as the model does
+        shapes, masks = _packed(case, backend, device)
     layer = None
     if case.get("projections"):  # the attention layer: q, k, v and output projections around it
         layer = torch.nn.ModuleDict(
@@ -97,14 +91,14 @@ def attention(case: dict[str, Any]) -> dict[str, Any]:
 
     def step() -> None:
         with torch.no_grad() if not backward else torch.enable_grad():
-            for tensors in inputs:
+            for tensors, padding in zip(inputs, masks, strict=True):  # a bucket at a time
                 if layer is None:
-                    out, _ = backend(*tensors, mask=mask)  # (B, H, N, D)
+                    out, _ = backend(*tensors, mask=mask if padding is None else padding)
                 else:
                     x = tensors[0]  # (B, N, E)
                     rows, tokens = x.shape[:2]
                     q, k, v = layer["qkv"](x).view(rows, tokens, 3, h, d).permute(2, 0, 3, 1, 4)
-                    out, _ = backend(q, k, v, mask=mask)  # (B, H, N, D)
+                    out, _ = backend(q, k, v, mask=mask if padding is None else padding)
                     out = layer["out"](
                         out.transpose(1, 2).reshape(rows, tokens, h * d)
                     )  # (B, N, E)
@@ -117,6 +111,24 @@ def attention(case: dict[str, Any]) -> dict[str, Any]:
 
     seconds, peak = timed(step, device, case["repeats"], case["warmup"])
     return {"status": "ok", "seconds": seconds, "peak_memory_mb": peak, "note": ""}
+
+
+def _packed(case: dict[str, Any], backend: Any, device: str) -> tuple[list, list]:
+    """The expressed mode's buckets: (patients, longest) shapes and key-padding masks (P, 1, 1, L)
+    (True: a real token; None where every patient of the bucket has the same length)."""
+    from omicsformer.bench.attention import AttentionCase, length_buckets
+
+    known = {f.name for f in dataclasses.fields(AttentionCase)}
+    attention_case = AttentionCase(**{k: v for k, v in case.items() if k in known})
+    lengths = attention_case.lengths()
+    padding = attention_case.bucket_padding if backend.info.key_padding else 0.0
+    shapes, masks = [], []
+    for bucket in length_buckets(lengths, padding):
+        longest = max(lengths[p] for p in bucket)
+        shapes.append((len(bucket), longest))
+        valid = torch.arange(longest)[None, :] < torch.tensor([lengths[p] for p in bucket])[:, None]
+        masks.append(None if bool(valid.all()) else valid[:, None, None, :].to(device))
+    return shapes, masks
 
 
 def _random(shape: tuple[int, ...], device: str, dtype: torch.dtype, grad: bool) -> torch.Tensor:
@@ -143,8 +155,9 @@ def counts_like(patients: int, genes: int, zero_fraction: float, seed: int = 0) 
     return np.where(expressed, counts, 0).astype(np.float32)
 
 
-def model_batch(case: dict[str, Any]) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """The genes, raw values and preprocessed values (batch x genes) one step trains on.
+def model_batch(case: dict[str, Any]) -> tuple[list[str], np.ndarray, np.ndarray, Any]:
+    """The genes, raw values and preprocessed values (batch x genes) one step trains on, and the
+    fitted preprocessor (None for Gaussian data: nothing fitted, the values are the inputs).
 
     ``data``: a file or built-in name read by the library's reader, every gene of it (or the
     ``top_genes`` most variable), preprocessing fitted on all its patients as a run fits it on
@@ -171,13 +184,13 @@ def model_batch(case: dict[str, Any]) -> tuple[list[str], np.ndarray, np.ndarray
         genes = [f"g{i}" for i in range(case["genes"])]
         torch.manual_seed(0)
         x = torch.randn(case["batch"], len(genes)).numpy()
-        return genes, x, x
+        return genes, x, x, None
     preprocessor = Preprocessor.fit(
         values, genes, transform=transform, top_genes=case.get("top_genes")
     )
     x = preprocessor.apply(values[rows], genes)
     raw = values[rows][:, preprocessor.selected]
-    return preprocessor.genes, raw, x
+    return preprocessor.genes, raw, x, preprocessor
 
 
 def kept_tokens(raw: np.ndarray, options: Any) -> np.ndarray:
@@ -199,8 +212,12 @@ def model_step(case: dict[str, Any]) -> dict[str, Any]:
     from omicsformer.tasks import TargetInfo
 
     device = case["device"]
-    genes, raw, values = model_batch(case)
-    context = ModelContext(genes, TargetInfo("classification", ["y"], ["a", "b"]), seed=0)
+    genes, raw, values, preprocessor = model_batch(case)
+    target = TargetInfo("classification", ["y"], ["a", "b"])
+    # the fitted preprocessing goes to the model as a run gives it (tokens=expressed maps its raw
+    # threshold through it); a ModelContext without the field predates that option (branch i16-a)
+    fitted = {f.name for f in dataclasses.fields(ModelContext)} & {"preprocessor"}
+    context = ModelContext(genes, target, seed=0, **dict.fromkeys(fitted, preprocessor))
     spec = MODELS.get(case["model"])
     options = spec.parse_options(case.get("options", {}))
     torch.manual_seed(0)
