@@ -1140,7 +1140,7 @@ def build_parser() -> argparse.ArgumentParser:
     gpu.add_argument(
         "--max-batch", type=COUNT, default=1024, help="cap of the largest-batch search"
     )
-    gpu.add_argument("--repeats", type=COUNT, default=5, help="timed repeats (median)")
+    gpu.add_argument("--repeats", type=COUNT, default=3, help="timed repeats (median)")
     gpu.add_argument("--device", choices=["cuda", "cpu"], default="cuda", help="where to measure")
     gpu.add_argument(
         "--smoke",
@@ -1148,7 +1148,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="one tiny configuration end to end (64 genes, sdpa, fp32; with --device cpu: the "
         "test suite's check)",
     )
-    gpu.add_argument("--timeout", type=POSITIVE, default=600, help="seconds per configuration")
+    gpu.add_argument(
+        "--timeout",
+        type=POSITIVE,
+        default=1800,
+        help="seconds per configuration, its batch search included",
+    )
     gpu.add_argument(
         "--out",
         default="docs",

@@ -172,10 +172,10 @@ def bench_gpu(
     heads: int = 8,
     zero_fraction: float = 0.9,
     max_batch: int = 1024,
-    repeats: int = 5,
+    repeats: int = 3,
     device: str = "cuda",
     smoke: bool = False,
-    timeout: float = 600.0,
+    timeout: float = 1800.0,
     overwrite: bool = False,
 ) -> tuple[pd.DataFrame, str]:
     """Run the GPU table; write ``attention-gpu.csv`` and ``attention-gpu.png`` into ``out_dir``
@@ -195,6 +195,8 @@ def bench_gpu(
         dim, heads, max_batch, repeats = 32, 2, 2, 1
     genes, backends = genes or GENES, backends or BACKENDS
     precisions = precisions or PRECISIONS
+    if not set(precisions) <= set(PRECISIONS):
+        raise ConfigError(f"--precisions takes bf16 and/or 32, got {','.join(precisions)}")
     unknown = sorted(set(backends) - set(BACKENDS))
     if unknown:
         raise ConfigError(f"bench gpu backends are {', '.join(BACKENDS)}; got {unknown}")
