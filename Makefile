@@ -9,7 +9,7 @@ EXTRAS ?= dev
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(EXTRAS)
 
-.PHONY: setup demo test lint format clean
+.PHONY: setup demo test lint format clean bench-gpu
 
 setup: $(STAMP)
 
@@ -21,6 +21,13 @@ $(STAMP): pyproject.toml
 
 demo: setup
 	$(BIN)/omicsformer demo --out runs/demo
+
+# The GPU table of docs/attention-methods.md (docs/attention-gpu.csv, docs/attention-gpu.png; the
+# Markdown table is printed): every backend, bf16 and fp32, 1k-60k genes, the largest batch that
+# fits. Needs a CUDA GPU and a CUDA build of torch; add flash-attn for the flash rows:
+#   make bench-gpu EXTRAS=dev,flash
+bench-gpu: setup
+	$(BIN)/omicsformer bench gpu --out docs --force
 
 lint: setup
 	$(BIN)/ruff check src tests scripts

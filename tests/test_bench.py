@@ -1,11 +1,16 @@
 """The benchmark commands run end to end on tiny sizes (figures are checked by running them,
 not here: these tests only check that rows, files and skip / failure notes are produced)."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
+import pytest
 
-from omicsformer.bench.attention import AttentionCase, synthetic_gene_sets
+from omicsformer.bench.attention import AttentionCase, length_buckets, synthetic_gene_sets
 from omicsformer.bench.augmentation import cvae_quality
+from omicsformer.bench.model import has_token_modes
+from omicsformer.bench.worker import THRESHOLD_OPTION, counts_like, kept_tokens
 
 
 def test_flop_convention():
@@ -95,6 +100,88 @@ def test_bench_attention_times_gene_set_masks(cli, tmp_path):
     refused = cli(*args, "--backends", "sdpa,linformer", "--mask-density", "0.1", "--out", out)
     assert refused.code == 2 and "'linformer' does not" in refused.err
     assert cli(*args, "--mask-density", "0", "--out", tmp_path / "z").code == 2
+
+
+def test_expressed_mode_keeps_a_seeded_share_of_tokens_and_counts_their_flops():
+    dense = AttentionCase("sdpa", n=1000, batch=4, mode="fwd")
+    case = AttentionCase("sdpa", n=1000, batch=4, mode="fwd", tokens="expressed", zero_fraction=0.9)
+    lengths = case.lengths()
+    assert dense.lengths() == [1000] * 4 and lengths == case.lengths()  # seeded: same each call
+    assert all(60 < n_b < 140 for n_b in lengths)  # ~100 of 1,000 kept
+    assert case.flops() == 4 * sum(n_b**2 for n_b in lengths) * 4 * 32
+    assert case.flops() < dense.flops() / 50
+
+
+def test_length_buckets_bound_the_padding_as_the_model_does():
+    lengths = [100, 10, 12, 125, 11, 200]
+    assert length_buckets(lengths, 0.25) == [[1, 4, 2], [0, 3], [5]]
+    assert length_buckets(lengths, 0.0) == [[1], [4], [2], [0], [3], [5]]
+    assert length_buckets([5, 5, 5], 0.0) == [[0, 1, 2]]
+
+
+def test_counts_like_data_and_tokens_kept():
+    raw = counts_like(20, 500, 0.9)
+    assert abs((raw == 0).mean() - 0.9) < 0.02 and raw.min() == 0 and (raw[raw > 0] >= 1).all()
+    assert list(kept_tokens(raw, SimpleNamespace())) == [500] * 20  # no tokens option: all
+    expressed = SimpleNamespace(tokens="expressed", max_tokens=0, **{THRESHOLD_OPTION: 0.0})
+    assert (kept_tokens(raw, expressed) == (raw > 0).sum(axis=1)).all()
+    capped = SimpleNamespace(tokens="expressed", max_tokens=10, **{THRESHOLD_OPTION: 0.0})
+    assert kept_tokens(raw, capped).max() == 10
+
+
+def test_bench_attention_expressed_mode_beside_dense(cli, tmp_path):
+    out = tmp_path / "expressed"
+    args = ["bench", "attention", "--genes", "200", "--dim", "32", "--heads", "2"]
+    args += ["--backends", "sdpa,linformer", "--repeats", "1", "--no-report"]
+    result = cli(*args, "--tokens", "all,expressed", "--zero-fraction", "0.8", "--out", out)
+    assert result.code == 0, result.err
+    frame = pd.read_csv(out / "attention.csv").set_index(["backend", "tokens"])
+    assert frame.loc[("sdpa", "all"), "tokens_mean"] == 200
+    assert 20 < frame.loc[("sdpa", "expressed"), "tokens_mean"] < 60
+    assert frame.loc[("sdpa", "expressed"), "status"] == "ok"
+    assert frame.loc[("linformer", "expressed"), "status"] == "skipped"
+    bad = cli(*args, "--tokens", "sparse", "--out", tmp_path / "bad")
+    assert bad.code == 2 and "--tokens takes all and/or expressed" in bad.err
+
+
+def test_bench_model_on_a_real_matrix_uses_every_gene(cli, tmp_path):
+    out = tmp_path / "data"
+    data = "synthetic:n_samples=30,n_genes=120"
+    args = ["bench", "model", "--models", "mlp", "--batch", "4", "--repeats", "1", "--no-report"]
+    result = cli(*args, "--data", data, "--out", out)
+    assert result.code == 0, result.err
+    frame = pd.read_csv(out / "model.csv")
+    assert list(frame.genes) == [120] and list(frame.tokens_mean) == [120]
+    assert (frame.status == "ok").all() and list(frame.data) == [data]
+    top = cli(*args, "--data", data, "--top-genes", "50", "--out", tmp_path / "top")
+    assert top.code == 0 and list(pd.read_csv(tmp_path / "top/model.csv").genes) == [50]
+    missing = cli(*args, "--data", tmp_path / "nope.csv", "--out", tmp_path / "missing")
+    assert missing.code == 2
+
+
+def test_bench_model_expressed_mode(cli, tmp_path):
+    """Runs once the gene-transformer has the tokens option (branch i16-a); until then an
+    explicit xfail says so. Any other refusal of the option fails."""
+    if not has_token_modes("gene-transformer"):
+        pytest.xfail("the gene-transformer has no tokens option yet (branch i16-a)")
+    out = tmp_path / "expressed"
+    result = cli(
+        "bench",
+        "model",
+        *("--models", "mlp,gene-transformer", "--genes", "300", "--batch", "4"),
+        *("--repeats", "1", "-o", "gene-transformer.dim=16", "--no-report"),
+        *("--tokens", "all,expressed", "--zero-fraction", "0.9", "--out", out),
+    )
+    assert result.code == 0, result.err
+    frame = pd.read_csv(out / "model.csv").set_index(["model", "tokens"])
+    dense, expressed = (
+        frame.loc[("gene-transformer", "all")],
+        frame.loc[("gene-transformer", "expressed")],
+    )
+    assert dense.status == "ok" and expressed.status == "ok", expressed.note
+    assert dense.tokens_mean == 300 and 10 < expressed.tokens_mean < 60
+    assert expressed.tokens_min <= expressed.tokens_mean <= expressed.tokens_max
+    assert frame.loc[("mlp", "expressed"), "status"] == "skipped"
 
 
 def test_synthetic_gene_sets_have_the_asked_density():

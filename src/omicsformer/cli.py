@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import math
 import sys
+import typing
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -26,6 +27,7 @@ from omicsformer.config import (
     TaskConfig,
     TrackConfig,
     TrainConfig,
+    Transform,
     TuneConfig,
     parse_overrides,
     settings,
@@ -602,6 +604,28 @@ def cmd_interpret(args: argparse.Namespace) -> int:
     return 0
 
 
+def _names(text: str) -> list[str]:
+    """A comma-separated list of names, blanks dropped."""
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def _add_token_modes(parser: argparse.ArgumentParser) -> None:
+    """--tokens and --zero-fraction of bench attention and bench model."""
+    parser.add_argument(
+        "--tokens",
+        default="all",
+        help="comma-separated token modes to measure: all (every gene a token, dense) and/or "
+        "expressed (each patient's expressed genes only, the models' -o tokens=expressed)",
+    )
+    parser.add_argument(
+        "--zero-fraction",
+        type=number(float, 0, 1),
+        default=0.9,
+        help="random data for --tokens expressed: the share of genes with a zero value per "
+        "patient (0.9: single-cell-like counts; bulk RNA-seq is nearer 0.3-0.5)",
+    )
+
+
 def cmd_bench_attention(args: argparse.Namespace) -> int:
     from omicsformer.bench.attention import bench_attention
     from omicsformer.nn.attention import BACKENDS
@@ -624,6 +648,8 @@ def cmd_bench_attention(args: argparse.Namespace) -> int:
         overwrite=args.force,
         report=not args.no_report,
         mask_densities=args.mask_density,
+        tokens=_names(args.tokens),
+        zero_fraction=args.zero_fraction,
     )
     _print_frame(frame, ATTENTION_COLUMNS)
     note(f"written to {args.out} (attention.csv, attention.png, report.html)")
@@ -632,6 +658,7 @@ def cmd_bench_attention(args: argparse.Namespace) -> int:
 
 def cmd_bench_model(args: argparse.Namespace) -> int:
     from omicsformer.bench.model import bench_model
+    from omicsformer.report.pages.bench import MODEL_COLUMNS
 
     frame = bench_model(
         [m.strip() for m in args.models.split(",") if m.strip()],
@@ -645,11 +672,38 @@ def cmd_bench_model(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         overwrite=args.force,
         report=not args.no_report,
+        tokens=_names(args.tokens),
+        zero_fraction=args.zero_fraction,
+        data=args.data,
+        transform=args.transform,
+        top_genes=args.top_genes,
     )
-    _print_frame(
-        frame, ["model", "genes", "status", "seconds", "peak_memory_mb", "n_parameters", "note"]
-    )
+    _print_frame(frame, MODEL_COLUMNS)
     note(f"written to {args.out}/model.csv")
+    return 0
+
+
+def cmd_bench_gpu(args: argparse.Namespace) -> int:
+    from omicsformer.bench.gpu import CSV_NAME, PLOT_NAME, bench_gpu
+
+    _, table = bench_gpu(
+        args.out,
+        genes=args.genes,
+        backends=_names(args.backends) if args.backends else None,
+        precisions=_names(args.precisions),
+        model=args.model or None,
+        dim=args.dim,
+        heads=args.heads,
+        zero_fraction=args.zero_fraction,
+        max_batch=args.max_batch,
+        repeats=args.repeats,
+        device=args.device,
+        smoke=args.smoke,
+        timeout=args.timeout,
+        overwrite=args.force,
+    )
+    sys.stdout.write(table + "\n")  # Markdown to paste, plain
+    note(f"written to {Path(args.out) / CSV_NAME} and {Path(args.out) / PLOT_NAME}")
     return 0
 
 
@@ -1020,6 +1074,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also time each backend with a gene-set mask (attention_mask=gmt:PATH) of synthetic "
         "random sets of F x N genes, for each comma-separated density F (e.g. 0.01,0.1)",
     )
+    _add_token_modes(attention)
     attention.add_argument(
         "--memory-budget-gb",
         type=POSITIVE,
@@ -1046,6 +1101,22 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--batch", type=COUNT, default=8, help="patients per step")
     model.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where to measure")
     model.add_argument("--precision", choices=["32", "bf16"], default="32", help="number format")
+    model.add_argument(
+        "--data",
+        help="measure on this matrix (a file or built-in name), every gene of it, instead of "
+        "random data (--genes is then not used); preprocessing is fitted on all its patients: "
+        "a speed benchmark, not an accuracy one",
+    )
+    model.add_argument(
+        "--transform",
+        choices=list(typing.get_args(Transform)),
+        default="none",
+        help="--data: value transform before the z-score, as in a run",
+    )
+    model.add_argument(
+        "--top-genes", type=COUNT, help="--data: keep the K most variable genes (default: all)"
+    )
+    _add_token_modes(model)
     _add_model_options(model)
     model.add_argument("--repeats", type=COUNT, default=3, help="timed repeats (median)")
     model.add_argument("--timeout", type=POSITIVE, default=600, help="seconds per configuration")
@@ -1053,6 +1124,64 @@ def build_parser() -> argparse.ArgumentParser:
     _add_force(model)
     _add_no_report(model)
     model.set_defaults(func=cmd_bench_model)
+
+    gpu = benchmark(
+        "gpu",
+        "the GPU table of docs/attention-methods.md: every backend, bf16 and fp32, 1k-60k genes, "
+        "the largest batch that fits, TFLOP/s against the device's peak, expressed-only vs dense",
+    )
+    gpu.add_argument(
+        "--genes",
+        type=number_list(int, 1),
+        default="1000,4000,16000,30000,60000",
+        help="comma-separated gene (token) counts",
+    )
+    gpu.add_argument(
+        "--backends",
+        help="comma-separated, of sdpa, flash, flex, performer, nystrom, linformer, linear "
+        "(default: all; flash needs the flash-attn package)",
+    )
+    gpu.add_argument(
+        "--precisions", default="bf16,32", help="comma-separated number formats: bf16 and/or 32"
+    )
+    gpu.add_argument(
+        "--model",
+        default="gene-transformer",
+        help="model whose training step is timed dense and expressed-only ('' for none)",
+    )
+    gpu.add_argument("--dim", type=COUNT, default=512, help="layer width (heads x head dim)")
+    gpu.add_argument("--heads", type=COUNT, default=8, help="attention heads")
+    gpu.add_argument(
+        "--zero-fraction",
+        type=number(float, 0, 1),
+        default=0.9,
+        help="expressed-only rows: the share of genes with a zero value per patient",
+    )
+    gpu.add_argument(
+        "--max-batch", type=COUNT, default=1024, help="cap of the largest-batch search"
+    )
+    gpu.add_argument("--repeats", type=COUNT, default=3, help="timed repeats (median)")
+    gpu.add_argument("--device", choices=["cuda", "cpu"], default="cuda", help="where to measure")
+    gpu.add_argument(
+        "--smoke",
+        action="store_true",
+        help="one tiny configuration end to end (64 genes, sdpa, fp32; with --device cpu: the "
+        "test suite's check)",
+    )
+    gpu.add_argument(
+        "--timeout",
+        type=POSITIVE,
+        default=1800,
+        help="seconds per configuration, its batch search included",
+    )
+    gpu.add_argument(
+        "--out",
+        default="docs",
+        help="folder of attention-gpu.csv and attention-gpu.png (docs/, where "
+        "docs/attention-methods.md reads them)",
+    )
+    _add_force(gpu)
+    gpu.set_defaults(func=cmd_bench_gpu)
 
     aug = benchmark("augmentation", "learning curves with each augmentation")
     _add_train_args(aug, folds=True)

@@ -130,3 +130,34 @@ def test_interactions_page_shows_recovery_per_model_and_method(cli, tmp_path):
         ("mlp", "occlusion"),
     ]
     assert {"auroc", "precision_at_3", "precision_at_10", "p_value"} <= set(recovery.columns)
+
+
+def test_pages_show_dense_and_expressed_rows_side_by_side(cli, tmp_path, monkeypatch):
+    monkeypatch.setattr("omicsformer.bench.attention.run_worker", fake_worker)
+    out = tmp_path / "att"
+    args = ["bench", "attention", "--genes", "64,1000", "--backends", "sdpa", "--dim", "32"]
+    result = cli(*args, "--heads", "2", "--tokens", "all,expressed", "--out", out)
+    assert result.code == 0, result.err
+    page = _page(out)
+    assert "Rows with tokens = expressed keep each patient" in page
+    _, rows = tables(page)
+    assert list(rows.tokens) == ["all", "expressed", "all", "expressed"]
+    kept = dict(zip(zip(rows.tokens, rows.n, strict=True), rows.tokens_mean, strict=True))
+    assert kept[("all", "1000")] == "1,000.0" and 60 < float(kept[("expressed", "1000")]) < 140
+
+    def model_worker(kind, payload, timeout):
+        row = fake_worker(kind, payload, timeout)
+        kept = 20 if payload["tokens"] == "expressed" else payload["genes"]
+        return {**row, "tokens_mean": kept, "tokens_min": kept, "tokens_max": kept}
+
+    monkeypatch.setattr("omicsformer.bench.model.run_worker", model_worker)
+    monkeypatch.setattr("omicsformer.bench.model.has_token_modes", lambda name: True)
+    out = tmp_path / "model"
+    args = ["bench", "model", "--models", "gene-transformer", "--genes", "200"]
+    result = cli(*args, "--tokens", "all,expressed", "--out", out)
+    assert result.code == 0, result.err
+    (rows,) = tables(_page(out))
+    assert list(zip(rows.tokens, rows.tokens_mean, strict=True)) == [
+        ("all", "200.0"),
+        ("expressed", "20.0"),
+    ]

@@ -13,6 +13,16 @@ the *exact-attention-equivalent* rate: how fast they deliver what exact attentio
 synthetic random block structure (:func:`synthetic_gene_sets`: the genes cut at random into sets
 of F·N genes, plus one global token), the structure ``attention_mask=gmt:PATH`` gives the models.
 Masked rows report the same exact-equivalent FLOP rate.
+
+``tokens`` ``expressed`` (beside ``all``, the dense mode) times the expressed-only mode of the
+gene models (``-o tokens=expressed``): each patient keeps only its expressed genes, a share
+``1 - zero_fraction`` of them on average (:meth:`AttentionCase.lengths`: seeded binomial counts,
+as in counts-like single-cell data where ~90 % of a cell's genes are zero), packed as the
+gene-transformer packs them (:func:`length_buckets`): patients sorted by length, those whose
+lengths differ by at most ``bucket_padding`` run together, padded to their bucket's longest with
+a key-padding mask (backends without key-padding masks: equal lengths only). FLOPs count
+4·Σ_b n_b²·H·D, the work the kept tokens need (padding not counted). Backends built for a fixed
+number of tokens (``linformer``) have no expressed mode: those rows are skipped.
 """
 
 from __future__ import annotations
@@ -54,13 +64,26 @@ class AttentionCase:
     repeats: int = 3
     warmup: int = 1
     mask_density: float = 0.0  # 0: no mask; F: synthetic gene sets of F·N genes
+    tokens: str = "all"  # all: every gene a token; expressed: each patient's expressed genes
+    zero_fraction: float = 0.0  # expressed: the share of genes a patient does not express
+    bucket_padding: float = 0.25  # expressed: the models' option of that name
 
     @property
     def head_dim(self) -> int:
         return self.dim // self.heads
 
+    def lengths(self) -> list[int]:
+        """Tokens each patient keeps: ``n`` each (all), or seeded Binomial(n, 1 - zero_fraction)
+        counts, at least 1 (expressed); the parent and the worker draw the same ones."""
+        if self.tokens == "all":
+            return [self.n] * self.batch
+        rng = np.random.default_rng(0)
+        kept = rng.binomial(self.n, 1.0 - self.zero_fraction, size=self.batch)
+        return [max(1, int(k)) for k in kept]
+
     def flops(self) -> float:
-        forward = 4.0 * self.batch * self.n**2 * self.heads * self.head_dim
+        squares = sum(n_b**2 for n_b in self.lengths())  # Σ_b n_b²: B·N² when dense
+        forward = 4.0 * squares * self.heads * self.head_dim
         return forward * (3.5 if self.mode == "fwd+bwd" else 1.0)
 
     def estimated_bytes(self) -> float:
@@ -76,6 +99,19 @@ class AttentionCase:
 
             return tensors * 4 + 16 * min(CHUNK_ELEMENTS, self.n**2)
         return tensors * 4
+
+
+def length_buckets(lengths: list[int], padding: float) -> list[list[int]]:
+    """Patients (indices into ``lengths``) sorted by length and cut into buckets whose longest is
+    at most ``1 + padding`` times their shortest: the gene-transformer's packing of
+    ``tokens=expressed`` (its ``bucket_padding`` option), so that padding stays bounded."""
+    buckets: list[list[int]] = []
+    for b in sorted(range(len(lengths)), key=lambda b: lengths[b]):
+        if buckets and lengths[b] <= (1 + padding) * lengths[buckets[-1][0]]:
+            buckets[-1].append(b)
+        else:
+            buckets.append([b])
+    return buckets
 
 
 def synthetic_gene_sets(n_genes: int, density: float, seed: int = 0) -> list[list[int]]:
@@ -136,12 +172,19 @@ def bench_attention(
     overwrite: bool = False,
     report: bool = True,
     mask_densities: list[float] | None = None,
+    tokens: list[str] | None = None,
+    zero_fraction: float = 0.9,
 ) -> pd.DataFrame:
     """Measure every (backend, n) configuration, unmasked and with a gene-set mask of each of
-    ``mask_densities``; write attention.csv, attention.png and (with ``report``) report.html."""
+    ``mask_densities``, in each ``tokens`` mode (``all``; ``expressed``, with ``zero_fraction``
+    of the genes unexpressed); write attention.csv, attention.png and (with ``report``)
+    report.html."""
     from omicsformer.nn.attention import BACKENDS
 
     densities = list(mask_densities or [])
+    modes = check_tokens(tokens or ["all"], zero_fraction)
+    if densities and "expressed" in modes:
+        raise ConfigError("--mask-density and --tokens expressed are measured in separate runs")
     for name in backends:
         info = BACKENDS.get(name).info
         if densities and not info.supports_mask:
@@ -165,7 +208,8 @@ def bench_attention(
         note(f"matmul peak ({device}, {precision}): {matmul_gflops:.1f} GFLOP/s")
         rows = []
         for n in genes:
-            for backend, density in [(b, f) for b in backends for f in [0.0, *densities]]:
+            configurations = [(b, f, t) for t in modes for b in backends for f in [0.0, *densities]]
+            for backend, density, token_mode in configurations:
                 case = AttentionCase(
                     backend,
                     n,
@@ -177,10 +221,18 @@ def bench_attention(
                     mode,
                     repeats,
                     mask_density=density,
+                    tokens=token_mode,
+                    zero_fraction=zero_fraction if token_mode == "expressed" else 0.0,
                 )
                 row: dict[str, Any] = {**asdict(case), "head_dim": case.head_dim}
+                row.update(tokens_kept(case.lengths()))
                 estimate = case.estimated_bytes()
-                if estimate > budget:
+                if token_mode == "expressed" and BACKENDS.get(backend).info.fixed_tokens:
+                    row.update(
+                        status="skipped",
+                        note=f"{backend} is built for a fixed number of tokens: no expressed mode",
+                    )
+                elif estimate > budget:
                     row.update(
                         status="skipped",
                         note=f"estimated {estimate / 2**30:.1f} GB, over the "
@@ -200,7 +252,12 @@ def bench_attention(
         columns = [
             "backend",
             "mask_density",
+            "tokens",
+            "zero_fraction",
             "n",
+            "tokens_mean",
+            "tokens_min",
+            "tokens_max",
             "batch",
             "dim",
             "heads",
@@ -226,8 +283,34 @@ def bench_attention(
     return frame
 
 
+TOKEN_MODES = ("all", "expressed")
+
+
+def check_tokens(modes: list[str], zero_fraction: float) -> list[str]:
+    """The ``--tokens`` modes, checked (``all``: dense; ``expressed``: expressed genes only)."""
+    unknown = [m for m in modes if m not in TOKEN_MODES]
+    if unknown or not modes:
+        raise ConfigError(f"--tokens takes all and/or expressed, got {','.join(modes)!r}")
+    if not 0 <= zero_fraction < 1:
+        raise ConfigError(f"--zero-fraction must be in [0, 1), got {zero_fraction}")
+    return list(dict.fromkeys(modes))
+
+
+def tokens_kept(lengths: list[int] | np.ndarray) -> dict[str, float]:
+    """Mean, min and max tokens kept per patient (the tokens columns of the benchmarks)."""
+    kept = np.asarray(lengths, dtype=float)
+    return {
+        "tokens_mean": float(kept.mean()),
+        "tokens_min": int(kept.min()),
+        "tokens_max": int(kept.max()),
+    }
+
+
 def _describe(row: dict[str, Any]) -> str:
-    head = f"{attention_label(row['backend'], row['mask_density']):>9} n={row['n']:>6}"
+    label = attention_label(row["backend"], row["mask_density"], row.get("tokens", "all"))
+    head = f"{label:>9} n={row['n']:>6}"
+    if row.get("tokens") == "expressed":
+        head += f" (kept {row['tokens_mean']:.0f} per patient)"
     if row.get("status") != "ok":
         return f"{head}: {row.get('status')} ({row.get('note', '')})"
     return (

@@ -3,10 +3,12 @@
 python -m omicsformer.bench.worker attention '{"backend": "sdpa", "n": 4000, ...}'
 python -m omicsformer.bench.worker matmul '{"device": "cpu", "precision": "32"}'
 python -m omicsformer.bench.worker model '{"model": "mlp", "genes": 2000, ...}'
+python -m omicsformer.bench.worker gpu '{"what": "attention", "case": {...}, "max_batch": 1024}'
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import statistics
 import sys
@@ -14,9 +16,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import torch
 
 from omicsformer.memory import PeakMemory
+
+# the gene models' expressed-only options (branch i16-a): tokens all|expressed, max_tokens, and
+# the raw value a gene must exceed to be a token
+THRESHOLD_OPTION = "expressed_above"
+COHORT = 32  # random counts-like data: patients preprocessing is fitted on (at least the batch)
 
 DTYPES = {"32": torch.float32, "bf16": torch.bfloat16, "16": torch.float16}
 
@@ -60,21 +68,71 @@ def attention(case: dict[str, Any]) -> dict[str, Any]:
         mask = GeneSetMask(gene_sets, n_global=1).to(device)
     backward = case["mode"] == "fwd+bwd"
     torch.manual_seed(0)
-    q, k, v = (
-        (torch.randn(b, h, n, d, device=device, dtype=dtype) * 0.5).requires_grad_(backward)
-        for _ in range(3)
-    )
+    shapes, masks = [(b, n)], [None]  # dense: one call over the whole batch
+    if case.get("tokens", "all") == "expressed":  # packed in length buckets, as the model does
+        shapes, masks = _packed(case, backend, device)
+    layer = None
+    if case.get("projections"):  # the attention layer: q, k, v and output projections around it
+        layer = torch.nn.ModuleDict(
+            {
+                "qkv": torch.nn.Linear(case["dim"], 3 * case["dim"]),
+                "out": torch.nn.Linear(*[case["dim"]] * 2),
+            }
+        ).to(device=device, dtype=dtype)
+        inputs = [
+            [_random((rows, tokens, case["dim"]), device, dtype, backward)]
+            for rows, tokens in shapes
+        ]
+    else:
+        inputs = [
+            [_random((rows, h, tokens, d), device, dtype, backward) for _ in "qkv"]
+            for rows, tokens in shapes
+        ]
 
     def step() -> None:
         with torch.no_grad() if not backward else torch.enable_grad():
-            out, _ = backend(q, k, v, mask=mask)
-            if backward:
-                out.backward(torch.ones_like(out))
-                for t in (q, k, v):
-                    t.grad = None
+            for tensors, padding in zip(inputs, masks, strict=True):  # a bucket at a time
+                if layer is None:
+                    out, _ = backend(*tensors, mask=mask if padding is None else padding)
+                else:
+                    x = tensors[0]  # (B, N, E)
+                    rows, tokens = x.shape[:2]
+                    q, k, v = layer["qkv"](x).view(rows, tokens, 3, h, d).permute(2, 0, 3, 1, 4)
+                    out, _ = backend(q, k, v, mask=mask if padding is None else padding)
+                    out = layer["out"](
+                        out.transpose(1, 2).reshape(rows, tokens, h * d)
+                    )  # (B, N, E)
+                if backward:
+                    out.backward(torch.ones_like(out))
+                    for t in tensors:
+                        t.grad = None
+                    if layer is not None:
+                        layer.zero_grad(set_to_none=True)
 
     seconds, peak = timed(step, device, case["repeats"], case["warmup"])
     return {"status": "ok", "seconds": seconds, "peak_memory_mb": peak, "note": ""}
+
+
+def _packed(case: dict[str, Any], backend: Any, device: str) -> tuple[list, list]:
+    """The expressed mode's buckets: (patients, longest) shapes and key-padding masks (P, 1, 1, L)
+    (True: a real token; None where every patient of the bucket has the same length)."""
+    from omicsformer.bench.attention import AttentionCase, length_buckets
+
+    known = {f.name for f in dataclasses.fields(AttentionCase)}
+    attention_case = AttentionCase(**{k: v for k, v in case.items() if k in known})
+    lengths = attention_case.lengths()
+    padding = attention_case.bucket_padding if backend.info.key_padding else 0.0
+    shapes, masks = [], []
+    for bucket in length_buckets(lengths, padding):
+        longest = max(lengths[p] for p in bucket)
+        shapes.append((len(bucket), longest))
+        valid = torch.arange(longest)[None, :] < torch.tensor([lengths[p] for p in bucket])[:, None]
+        masks.append(None if bool(valid.all()) else valid[:, None, None, :].to(device))
+    return shapes, masks
+
+
+def _random(shape: tuple[int, ...], device: str, dtype: torch.dtype, grad: bool) -> torch.Tensor:
+    return (torch.randn(*shape, device=device, dtype=dtype) * 0.5).requires_grad_(grad)
 
 
 def matmul(case: dict[str, Any]) -> dict[str, Any]:
@@ -86,18 +144,84 @@ def matmul(case: dict[str, Any]) -> dict[str, Any]:
     return {"status": "ok", "gflops": 2 * size**3 / seconds / 1e9, "size": size}
 
 
+def counts_like(patients: int, genes: int, zero_fraction: float, seed: int = 0) -> np.ndarray:
+    """Random counts-like data (patients x genes): each value zero with probability
+    ``zero_fraction``, otherwise a count of at least 1 (1 + Poisson of a per-gene mean drawn
+    log-normally, so genes differ in level as real ones do); float32."""
+    rng = np.random.default_rng(seed)
+    level = rng.lognormal(mean=1.0, sigma=1.0, size=genes)  # per-gene mean count
+    counts = 1 + rng.poisson(level, size=(patients, genes))
+    expressed = rng.random((patients, genes)) >= zero_fraction
+    return np.where(expressed, counts, 0).astype(np.float32)
+
+
+def model_batch(case: dict[str, Any]) -> tuple[list[str], np.ndarray, np.ndarray, Any]:
+    """The genes, raw values and preprocessed values (batch x genes) one step trains on, and the
+    fitted preprocessor (None for Gaussian data: nothing fitted, the values are the inputs).
+
+    ``data``: a file or built-in name read by the library's reader, every gene of it (or the
+    ``top_genes`` most variable), preprocessing fitted on all its patients as a run fits it on
+    its training part (a speed benchmark: nothing is held out), the batch drawn from its patients
+    (seeded). Otherwise random: counts-like with ``zero_fraction`` zeros when given (so the
+    expressed-only mode has genes to skip; log1p and z-score as a run would), else Gaussian."""
+    from omicsformer.data.preprocess import Preprocessor
+
+    rng = np.random.default_rng(0)
+    if case.get("data"):
+        from omicsformer.data.readers import load_data
+
+        adata = load_data(case["data"])
+        values = np.asarray(adata.X, dtype=np.float32)
+        genes = list(adata.var_names)
+        transform = case.get("transform", "none")
+        rows = rng.choice(len(values), case["batch"], replace=case["batch"] > len(values))
+    elif case.get("zero_fraction") is not None:  # a cohort to fit on, the batch drawn from it
+        cohort = max(case["batch"], COHORT)
+        values = counts_like(cohort, case["genes"], case["zero_fraction"])
+        genes = [f"g{i}" for i in range(case["genes"])]
+        transform, rows = "log1p", np.arange(case["batch"])
+    else:  # Gaussian, already on a z-score-like scale: nothing to fit
+        genes = [f"g{i}" for i in range(case["genes"])]
+        torch.manual_seed(0)
+        x = torch.randn(case["batch"], len(genes)).numpy()
+        return genes, x, x, None
+    preprocessor = Preprocessor.fit(
+        values, genes, transform=transform, top_genes=case.get("top_genes")
+    )
+    x = preprocessor.apply(values[rows], genes)
+    raw = values[rows][:, preprocessor.selected]
+    return preprocessor.genes, raw, x, preprocessor
+
+
+def kept_tokens(raw: np.ndarray, options: Any) -> np.ndarray:
+    """Tokens each patient keeps: every gene (``tokens`` all, or a model without the option),
+    or its genes with a raw value above the model's threshold, at most ``max_tokens``."""
+    if getattr(options, "tokens", "all") != "expressed":
+        return np.full(len(raw), raw.shape[1])
+    threshold = getattr(options, THRESHOLD_OPTION, 0.0)
+    kept = (raw > threshold).sum(axis=1)
+    max_tokens = getattr(options, "max_tokens", 0) or 0
+    return np.minimum(kept, max_tokens) if max_tokens else kept
+
+
 def model_step(case: dict[str, Any]) -> dict[str, Any]:
-    """One training step (forward, backward, AdamW) of a registered model on random data."""
+    """One training step (forward, backward, AdamW) of a registered model on one batch
+    (:func:`model_batch`: random data or a real matrix)."""
+    from omicsformer.bench.attention import tokens_kept
     from omicsformer.models import MODELS, ModelContext
     from omicsformer.tasks import TargetInfo
 
     device = case["device"]
-    genes = [f"g{i}" for i in range(case["genes"])]
-    context = ModelContext(genes, TargetInfo("classification", ["y"], ["a", "b"]), seed=0)
+    genes, raw, values, preprocessor = model_batch(case)
+    target = TargetInfo("classification", ["y"], ["a", "b"])
+    # the fitted preprocessing goes to the model as a run gives it (tokens=expressed maps its raw
+    # threshold through it); a ModelContext without the field predates that option (branch i16-a)
+    fitted = {f.name for f in dataclasses.fields(ModelContext)} & {"preprocessor"}
+    context = ModelContext(genes, target, seed=0, **dict.fromkeys(fitted, preprocessor))
     spec = MODELS.get(case["model"])
     options = spec.parse_options(case.get("options", {}))
     torch.manual_seed(0)
-    x = torch.randn(case["batch"], len(genes))
+    x = torch.as_tensor(values, dtype=torch.float32)
     y = torch.randint(0, 2, (case["batch"],))
     model = spec.build(options, context)
     module = model.network(options, context, model.architecture(options, context, x.numpy()))
@@ -121,8 +245,45 @@ def model_step(case: dict[str, Any]) -> dict[str, Any]:
         "seconds": seconds,
         "peak_memory_mb": peak,
         "n_parameters": count_parameters(module),
+        "genes": len(genes),
+        **tokens_kept(kept_tokens(raw, options)),
         "note": "",
     }
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` says the device ran out of memory (CUDA's error, or a kernel's message)."""
+    return isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower()
+
+
+def largest(payload: dict[str, Any]) -> dict[str, Any]:
+    """``payload["case"]`` (an attention layer or a model step) at the largest batch up to
+    ``max_batch`` that fits (:func:`omicsformer.bench.gpu.largest_batch`: one untimed step per
+    probe, out-of-memory caught), then timed at that batch."""
+    import gc
+
+    from omicsformer.bench.gpu import largest_batch
+
+    measure = attention if payload["what"] == "attention" else model_step
+    case = payload["case"]
+
+    def fits(batch: int) -> bool:
+        try:
+            measure({**case, "batch": batch, "repeats": 1, "warmup": 0})
+            return True
+        except Exception as exc:  # only out-of-memory means "does not fit"; the rest is a bug
+            if not is_out_of_memory(exc):
+                raise
+            return False
+        finally:
+            gc.collect()
+            if case["device"] == "cuda":
+                torch.cuda.empty_cache()
+
+    batch = largest_batch(fits, payload["max_batch"])
+    if batch == 0:
+        return {"status": "oom", "batch": 0, "note": "batch 1 does not fit in memory"}
+    return {**measure({**case, "batch": batch}), "batch": batch}
 
 
 def main() -> None:
@@ -130,7 +291,8 @@ def main() -> None:
     threads = payload.get("threads")
     if threads:
         torch.set_num_threads(int(threads))
-    result = {"attention": attention, "matmul": matmul, "model": model_step}[kind](payload)
+    kinds = {"attention": attention, "matmul": matmul, "model": model_step, "gpu": largest}
+    result = kinds[kind](payload)
     print(json.dumps(result), flush=True)
 
 

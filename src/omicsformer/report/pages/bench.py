@@ -1,9 +1,10 @@
 """The pages of the benchmark folders, from the files each benchmark writes.
 
 - ``bench-attention`` (attention.csv): the setup, time and peak memory vs tokens per backend
-  (and mask density) on log-log axes (:func:`scaling_figure`, also what ``bench attention``
+  (and mask density, and tokens mode: ``expressed`` rows beside the dense ``all`` ones, with the
+  tokens kept per patient) on log-log axes (:func:`scaling_figure`, also what ``bench attention``
   saves as attention.png), every row with its status.
-- ``bench-model`` (model.csv): the same figure and table per model vs genes.
+- ``bench-model`` (model.csv): the same figure and table per model (and tokens mode) vs genes.
 - ``bench-augmentation`` (augmentation.csv, learning_curves.png): the main metric per
   augmentation and training fraction (mean ± sd, paired gain over ``none``, folds up / down),
   every fold's points joined across augmentations, the cVAE quality, what was not available.
@@ -98,6 +99,7 @@ def _status_table(frame: pd.DataFrame, columns: list[str], caption: str) -> Tabl
         ("peak_memory_mb", 0),
         ("gflops", 1),
         ("fraction_of_matmul", 2),
+        ("tokens_mean", 1),
     ):
         if column in shown:
             shown[column] = shown[column].map(lambda v, d=digits: _fixed(v, d))
@@ -133,7 +135,9 @@ def _not_measured(frame: pd.DataFrame) -> str:
 ATTENTION_COLUMNS = [
     "backend",
     "mask_density",
+    "tokens",
     "n",
+    "tokens_mean",
     "status",
     "seconds",
     "peak_memory_mb",
@@ -143,17 +147,26 @@ ATTENTION_COLUMNS = [
 ]
 
 
-def attention_label(backend: str, density: float) -> str:
-    """A backend's name, with its mask density when masked."""
-    return f"{backend} (mask {density:g})" if density else backend
+def attention_label(backend: str, density: float, tokens: str = "all") -> str:
+    """A backend's name, with its mask density when masked and ``expressed`` in the
+    expressed-only mode."""
+    label = f"{backend} (mask {density:g})" if density else backend
+    return f"{label}, expressed" if tokens == "expressed" else label
+
+
+def _tokens(frame: pd.DataFrame) -> pd.Series:
+    """Each row's tokens mode (``all`` for files written before the mode existed)."""
+    if "tokens" not in frame:
+        return pd.Series("all", index=frame.index, dtype=object)
+    return frame["tokens"].fillna("all").astype(str)
 
 
 def attention_scaling(frame: pd.DataFrame) -> MplFigure:
     """attention.csv's figure: time and peak memory vs tokens per backend (and mask density)."""
     series = pd.Series(
         [
-            attention_label(b, d)
-            for b, d in zip(frame["backend"], frame["mask_density"], strict=True)
+            attention_label(b, d, t)
+            for b, d, t in zip(frame["backend"], frame["mask_density"], _tokens(frame), strict=True)
         ],
         index=frame.index,
         dtype=object,
@@ -188,6 +201,15 @@ def _attention(folder: Path) -> list[Section]:
             "it is the exact-attention-equivalent rate, so it can exceed the matmul peak."
         )
     )
+    if (_tokens(frame) == "expressed").any():
+        setup.add(
+            Text(
+                "Rows with tokens = expressed keep each patient's expressed genes only (a share "
+                "1 - zero_fraction of n on average; tokens_mean is the kept count per patient), "
+                "each patient's tokens run as their own sequence; their GFLOP/s count the work "
+                "done on the kept tokens (4·Σ n_b²·H·D)."
+            )
+        )
     return [
         setup,
         Section("Time and memory vs tokens").add(
@@ -208,6 +230,24 @@ def _attention(folder: Path) -> list[Section]:
     ]
 
 
+# what a person reads of model.csv (the page's table, the terminal's)
+MODEL_COLUMNS = [
+    "model",
+    "genes",
+    "tokens",
+    "tokens_mean",
+    "tokens_min",
+    "tokens_max",
+    "batch",
+    "options",
+    "status",
+    "seconds",
+    "peak_memory_mb",
+    "n_parameters",
+    "note",
+]
+
+
 def _model(folder: Path) -> list[Section]:
     frame = _csv(folder / "model.csv")
     title = ""
@@ -216,30 +256,23 @@ def _model(folder: Path) -> list[Section]:
         title = (
             f"one training step, batch {first['batch']}, {first['precision']}, {first['device']}"
         )
-    series = frame["model"].astype(str)
+    tokens = _tokens(frame)
+    series = frame["model"].astype(str).where(tokens != "expressed", frame["model"] + ", expressed")
     return [
         Section("Time and memory vs genes").add(
             Figure.of(
                 scaling_figure(frame, series, "genes", "genes", title),
                 "Median time of one training step (forward, backward, AdamW) and its peak "
-                "memory per model, log-log. " + _not_measured(frame),
+                "memory per model (and tokens mode: expressed = each patient's expressed genes "
+                "only), log-log. " + _not_measured(frame),
             )
         ),
         Section("Every configuration").add(
             _status_table(
                 frame,
-                [
-                    "model",
-                    "genes",
-                    "batch",
-                    "options",
-                    "status",
-                    "seconds",
-                    "peak_memory_mb",
-                    "n_parameters",
-                    "note",
-                ],
-                "model.csv: default options plus the -o overrides shown.",
+                MODEL_COLUMNS,
+                "model.csv: default options plus the -o overrides shown; tokens_mean / min / "
+                "max: tokens kept per patient in the batch (every gene when tokens is all).",
             )
         ),
     ]
