@@ -106,6 +106,7 @@ def main() -> None:
     for _ in range(args.repeats):
         for mode, (model, opt) in models.items():
             times[mode].append(step_time(model, opt, x))
+            print(f"  {mode}: {times[mode][-1]:.2f} s", flush=True)
     for mode, ts in times.items():
         shown = ", ".join(f"{t:.2f}" for t in ts)
         print(f"{args.backend} tokens={mode}: median {statistics.median(ts):.2f} s/step ({shown})")
