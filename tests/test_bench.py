@@ -5,7 +5,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from omicsformer.bench.attention import AttentionCase, length_buckets, synthetic_gene_sets
 from omicsformer.bench.augmentation import cvae_quality
@@ -160,10 +159,8 @@ def test_bench_model_on_a_real_matrix_uses_every_gene(cli, tmp_path):
 
 
 def test_bench_model_expressed_mode(cli, tmp_path):
-    """Runs once the gene-transformer has the tokens option (branch i16-a); until then an
-    explicit xfail says so. Any other refusal of the option fails."""
-    if not has_token_modes("gene-transformer"):
-        pytest.xfail("the gene-transformer has no tokens option yet (branch i16-a)")
+    """The gene-transformer's expressed mode beside dense: tokens kept, time, memory."""
+    assert has_token_modes("gene-transformer")
     out = tmp_path / "expressed"
     result = cli(
         "bench",

@@ -278,7 +278,12 @@ def fit_model(
     spec = MODELS.get(model_name or config.model.name)
     raw = config.model.options if options is None else options
     typed = raw if isinstance(raw, spec.options) else spec.parse_options(raw)
-    context = ModelContext(genes=arrays.preprocessor.genes, target=data.target, seed=config.seed)
+    context = ModelContext(
+        genes=arrays.preprocessor.genes,
+        target=data.target,
+        seed=config.seed,
+        preprocessor=arrays.preprocessor,
+    )
     model = build_model(spec, typed, context)
     has_val = len(arrays.split.get("val", [])) > 0
     task = data.task

@@ -215,9 +215,8 @@ def model_step(case: dict[str, Any]) -> dict[str, Any]:
     genes, raw, values, preprocessor = model_batch(case)
     target = TargetInfo("classification", ["y"], ["a", "b"])
     # the fitted preprocessing goes to the model as a run gives it (tokens=expressed maps its raw
-    # threshold through it); a ModelContext without the field predates that option (branch i16-a)
-    fitted = {f.name for f in dataclasses.fields(ModelContext)} & {"preprocessor"}
-    context = ModelContext(genes, target, seed=0, **dict.fromkeys(fitted, preprocessor))
+    # threshold through it)
+    context = ModelContext(genes, target, seed=0, preprocessor=preprocessor)
     spec = MODELS.get(case["model"])
     options = spec.parse_options(case.get("options", {}))
     torch.manual_seed(0)

@@ -184,6 +184,23 @@ class Preprocessor:
         x = x[:, self.selected]
         return ((x - self.mean) / self.scale).astype(np.float32)
 
+    def model_value(self, raw: float) -> np.ndarray:
+        """The value the model sees for a raw value ``raw`` of each of its genes: (G_out,) float32.
+
+        Computed by the same float32 operations as :meth:`apply`, so a raw value equal to ``raw``
+        maps to exactly this value, and (every step being monotone per gene) a larger raw value
+        to one at least as large. ComBat shifts and scales values per batch, so a raw value has
+        no single model value per gene then: refused.
+        """
+        if self.batch is not None:
+            raise DataError(
+                f"ComBat (--batch-key {self.batch.key}) shifts values per batch, so a raw value "
+                "has no single model value per gene"
+            )
+        x = np.full((1, len(self.input_genes)), raw, dtype=np.float32)
+        x = _prepare(x, self.input_genes, self.transform, "none")[:, self.selected]
+        return ((x - self.mean) / self.scale).astype(np.float32)[0]
+
     def apply_to(self, adata: ad.AnnData) -> np.ndarray:
         """:meth:`apply` to an AnnData, its batch names read from ``obs`` when needed; data whose
         value scale is known to differ from the training data's is refused

@@ -18,7 +18,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -26,6 +26,9 @@ from omicsformer.config import TrainConfig, build_options
 from omicsformer.errors import ConfigError, OmicsformerError, RunError
 from omicsformer.fileio import first_line, read_file, write_json
 from omicsformer.tasks.base import TargetInfo
+
+if TYPE_CHECKING:
+    from omicsformer.data.preprocess import Preprocessor
 
 
 @dataclass
@@ -35,6 +38,9 @@ class ModelContext:
     genes: list[str]
     target: TargetInfo
     seed: int = 0
+    # the fitted preprocessing (training split only), for a model that maps raw values onto its
+    # inputs (gene-transformer tokens=expressed); None: the inputs are the raw values
+    preprocessor: Preprocessor | None = None
 
     @property
     def n_genes(self) -> int:

@@ -19,6 +19,22 @@ a gene attends to itself, to the genes it shares a set with, and to ``global_tok
 tokens put in front (BigBird-style; with ``pooling=cls`` the CLS token is global too), which
 attend to every gene. The sets of each gene are read from the file when the model is built and
 saved in model.json; the rows of the mask are made on demand (never T x T).
+
+``tokens=expressed`` skips unexpressed genes ("unpadding", as MosaicBERT skips padding and
+scFoundation encodes only non-zero genes): a patient's tokens are the genes whose *raw* value is
+above ``expressed_above`` (default 0: genes with any reads), in gene order, capped at the
+``max_tokens`` most expressed (rank-value order, as Geneformer; by the model's input value, i.e.
+relative to the gene's training mean and sd when z-scored). The model only sees preprocessed
+values, but preprocessing is a per-gene monotone map fitted on the training split
+(log, centring, scaling), so "raw > t" is "model value > f_g(t)": the per-gene thresholds f_g(t)
+are computed from the fitted preprocessor (:meth:`Preprocessor.model_value`, the same float32
+operations as its ``apply``, so a raw value of exactly t maps to exactly f_g(t)) and saved in
+model.json; every predict path (train, predict, evaluate, interpret, embed, API) selects the
+tokens from the values it already passes. Patients of one batch have different lengths: they are
+sorted by length and run in buckets padded only to their own longest (lengths within
+``bucket_padding`` of each other; padded keys masked, padded queries never pooled). A patient
+with no expressed gene has no gene token: its pooled vector is zero (``mean``, ``attention``),
+or the CLS token attending to itself (``cls``), so all such patients get one prediction.
 """
 
 from __future__ import annotations
@@ -31,11 +47,13 @@ import torch
 from torch import Tensor, nn
 
 from omicsformer.config import PROBABILITY, TrainConfig, bounded
+from omicsformer.console import note
 from omicsformer.data.grouping import gene_set_membership, saved_gene_sets
-from omicsformer.errors import ConfigError
+from omicsformer.errors import ConfigError, OmicsformerError
 from omicsformer.models import MODELS
 from omicsformer.models.base import ModelContext
 from omicsformer.models.neural import check_attention, check_heads, neural_spec
+from omicsformer.nn.attention import BACKENDS
 from omicsformer.nn.attention.layers import AttentionLayer, mha_rows
 from omicsformer.nn.attention.masks import GeneSetMask
 from omicsformer.nn.blocks import TransformerBlock, run_blocks
@@ -66,6 +84,25 @@ class GeneTransformerOptions(AttentionSettings):
         False, help="recompute each block in the backward pass (less memory, more time)"
     )
     ffn_chunk: int = bounded(0, low=0, help="feed-forward over N tokens at a time; 0: all")
+    tokens: Literal["all", "expressed"] = bounded(
+        "all",
+        help="all: every gene is a token; expressed: only the genes whose raw value is above "
+        "expressed_above (per patient, thresholds from the training preprocessing)",
+    )
+    expressed_above: float = bounded(
+        0.0,
+        help="tokens=expressed: a gene is a token where its raw value (before any transform) "
+        "is above this",
+    )
+    max_tokens: int = bounded(
+        0, low=0, help="tokens=expressed: keep at most the N most expressed genes; 0: no cap"
+    )
+    bucket_padding: float = bounded(
+        0.25,
+        low=0,
+        help="tokens=expressed: patients whose lengths differ by at most this fraction run "
+        "padded together (masked); 0: equal lengths only",
+    )
 
 
 class GeneTransformer(nn.Module):
@@ -78,10 +115,22 @@ class GeneTransformer(nn.Module):
         n_outputs: int,
         edges=None,
         gene_sets: list[list[int]] | None = None,
+        thresholds: list[float] | None = None,
     ):
         super().__init__()
         o = options
         self.pooling, self.checkpointing = o.pooling, o.checkpointing
+        self.expressed = o.tokens == "expressed"
+        if self.expressed:  # (G,) model value of the raw threshold of each gene (model.json)
+            if thresholds is None or len(thresholds) != n_genes:
+                raise ConfigError("tokens=expressed needs one threshold per gene (model.json)")
+            self.register_buffer(
+                "thresholds", torch.tensor(thresholds, dtype=torch.float32), persistent=False
+            )
+            self.max_tokens = o.max_tokens
+            # backends without key-padding masks (flash) run equal lengths together only
+            padding = BACKENDS.get(o.attention).info.key_padding
+            self.bucket_padding = o.bucket_padding if padding else 0.0
         self.tokens = GeneTokens(n_genes, o.dim, o.value_embedding, edges)
         self.n_global = o.global_tokens if gene_sets is not None else 0
         self.n_extra = (o.pooling == "cls") + self.n_global  # X tokens in front of the genes
@@ -119,19 +168,88 @@ class GeneTransformer(nn.Module):
 
     def patient_embedding(self, x: Tensor) -> Tensor:  # (B, G) -> (B, E)
         """The pooled, normalised tokens: the patient as the output layer sees it."""
+        if self.expressed:
+            return self.norm(self.packed_pool(x))
         h = run_blocks(self.blocks, self.embed(x), self.attention_mask, self.checkpointing)
         return self.norm(self.pool(h))
 
-    def pool(self, h: Tensor) -> Tensor:
+    def pool(self, h: Tensor, valid: Tensor | None = None) -> Tensor:
         """(B, T, E) -> (B, E): the CLS token, or the mean or a learned query's attention over
-        the gene tokens."""
+        the gene tokens (only the ``valid`` ones (B, G) if given: packed patients)."""
         if self.pooling == "cls":
             return h[:, 0]
         h = h[:, self.n_extra :]  # (B, G, E): global tokens are not pooled
         if self.pooling == "attention":
-            weights = (h @ self.query / h.shape[-1] ** 0.5).softmax(dim=1)  # (B, T)
+            scores = h @ self.query / h.shape[-1] ** 0.5  # (B, G)
+            if valid is not None:
+                scores = scores.masked_fill(~valid, float("-inf"))
+            weights = scores.softmax(dim=1)  # (B, G)
             return torch.einsum("bt,bte->be", weights, h)
-        return h.mean(dim=1)
+        if valid is None:
+            return h.mean(dim=1)
+        return (h * valid.unsqueeze(-1)).sum(dim=1) / valid.sum(dim=1, keepdim=True)
+
+    # ------------------------------------------------------------ tokens=expressed
+    def kept_genes(self, x: Tensor) -> list[Tensor]:
+        """Each patient's tokens: the indices of its expressed genes, in gene order, capped at
+        the ``max_tokens`` largest values; x (B, G) -> B index tensors (L_b,)."""
+        keep = x > self.thresholds  # (B, G): raw value above the raw threshold
+        cap = self.max_tokens
+        if cap and bool((keep.sum(dim=1) > cap).any()):
+            top = x.detach().masked_fill(~keep, float("-inf")).topk(cap, dim=1).indices
+            keep = keep & torch.zeros_like(keep).scatter_(1, top, True)  # (B, G)
+        return [torch.nonzero(row).squeeze(1) for row in keep]
+
+    def packed(self, x: Tensor) -> list[tuple[Tensor, Tensor, Tensor, Tensor | None]]:
+        """Patients sorted by length into buckets, each padded to its own longest:
+        (patients (P,), gene indices (P, L), valid (P, L), key-padding mask or None)."""
+        kept = self.kept_genes(x)
+        lengths = [len(k) for k in kept]
+        order = sorted(range(len(kept)), key=lambda b: lengths[b])
+        buckets: list[list[int]] = []
+        for b in order:
+            if buckets and lengths[b] <= (1 + self.bucket_padding) * lengths[buckets[-1][0]]:
+                buckets[-1].append(b)
+            else:
+                buckets.append([b])
+        out = []
+        for bucket in buckets:
+            longest = max(lengths[b] for b in bucket)
+            index = torch.zeros(len(bucket), longest, dtype=torch.long, device=x.device)
+            valid = torch.zeros(len(bucket), longest, dtype=torch.bool, device=x.device)
+            for row, b in enumerate(bucket):
+                index[row, : lengths[b]] = kept[b]
+                valid[row, : lengths[b]] = True
+            mask = None
+            if not bool(valid.all()):  # keys (B, 1, 1, X + L); the extra tokens are real
+                front = valid.new_ones(len(bucket), self.n_extra)
+                mask = torch.cat([front, valid], dim=1)[:, None, None, :]
+            patients = torch.as_tensor(bucket, dtype=torch.long, device=x.device)
+            out.append((patients, index, valid, mask))
+        return out
+
+    def packed_inputs(self, x: Tensor, patients: Tensor, index: Tensor) -> Tensor:
+        """Input tokens of a bucket: (P, X + L, E), gene tokens of the kept genes only."""
+        values = x[patients[:, None], index]  # (P, L)
+        h = self.tokens(values, genes=index)  # (P, L, E)
+        extra = [self.cls.expand(len(patients), -1, -1)] if self.pooling == "cls" else []
+        return torch.cat([*extra, h], dim=1) if extra else h
+
+    def packed_pool(self, x: Tensor) -> Tensor:  # (B, G) -> (B, E), before the final norm
+        pooled, rows = [], []
+        for patients, index, valid, mask in self.packed(x):
+            if index.shape[1] == 0 and self.n_extra == 0:  # no expressed gene: nothing to pool
+                pooled.append(x.new_zeros(len(patients), self.norm.normalized_shape[0]))
+            else:
+                h = self.packed_inputs(x, patients, index)  # (P, X + L, E)
+                h = run_blocks(self.blocks, h, mask, self.checkpointing)
+                if index.shape[1] == 0 and self.pooling != "cls":
+                    pooled.append(h.new_zeros(len(patients), h.shape[-1]))
+                else:
+                    pooled.append(self.pool(h, None if mask is None else valid))
+            rows.append(patients)
+        order = torch.argsort(torch.cat(rows))  # back to batch order
+        return torch.cat(pooled)[order]
 
     # ------------------------------------------------------------ pretraining / fine-tuning
     head_prefixes = ("head",)  # the output layer: new for every task, never transferred
@@ -139,6 +257,11 @@ class GeneTransformer(nn.Module):
 
     def pretraining_head(self) -> nn.Module:
         """Gene token state -> its standardized value (masked expression modelling)."""
+        if self.expressed:
+            raise ConfigError(
+                "pretraining reconstructs every gene, and tokens=expressed gives unexpressed "
+                "genes no token: pretrain with tokens=all"
+            )
         return nn.Linear(self.norm.normalized_shape[0], 1)
 
     def reconstruct(self, x: Tensor, hide: Tensor, head: nn.Module) -> Tensor:
@@ -149,14 +272,49 @@ class GeneTransformer(nn.Module):
 
     def attention_layers(self, x: Tensor, genes: list[str]) -> list[AttentionLayer]:
         """Each block's attention over all tokens (CLS and global tokens unnamed), honouring the
-        gene-set mask, for interpretation."""
+        gene-set mask, for interpretation. With ``tokens=expressed`` each patient attends over
+        its own kept genes: a gene not kept in a patient has a zero row and column there."""
         names: list[str | None] = [None] * self.n_extra + list(genes)
+        if self.expressed:
+            return self.packed_layers(x, names)
         blocks = zip(self.blocks, self.block_inputs(x), strict=True)
         return [
             AttentionLayer(
                 f"layer{i}", "gene", names, mha_rows(b.attention, b.norm1(h), self.attention_mask)
             )
             for i, (b, h) in enumerate(blocks)
+        ]
+
+    def packed_layers(self, x: Tensor, names: list[str | None]) -> list[AttentionLayer]:
+        """:meth:`attention_layers` for ``tokens=expressed``: one patient at a time, its rows
+        scattered onto all X + G tokens."""
+        b, n_tokens, x_extra = x.shape[0], len(names), self.n_extra
+        patients = []  # (kept token positions among the X + G, per-block normalised inputs)
+        for p, kept in enumerate(self.kept_genes(x)):
+            h = self.packed_inputs(x, torch.tensor([p], device=x.device), kept[None])
+            inputs = []
+            for block in self.blocks:
+                inputs.append(block.norm1(h))
+                h = block(h)
+            positions = torch.cat([torch.arange(x_extra, device=x.device), kept + x_extra])
+            patients.append((positions, inputs))
+
+        def rows_fn(rows: Tensor, i: int) -> Tensor:
+            heads = self.blocks[i].attention.heads
+            out = x.new_zeros(b, heads, len(rows), n_tokens)  # (B, H, R, X + G)
+            for p, (positions, inputs) in enumerate(patients):
+                slot = torch.full((n_tokens,), -1, dtype=torch.long, device=x.device)
+                slot[positions] = torch.arange(len(positions), device=x.device)
+                at = slot[rows.to(x.device)]  # each query row's token position, -1 if not kept
+                have = torch.nonzero(at >= 0).squeeze(1)
+                if len(have):
+                    w = self.blocks[i].attention.attention_rows(inputs[i], at[have])  # (1,H,R',L)
+                    out[p, :, have.to(out.device)[:, None], positions[None, :]] = w[0].to(out)
+            return out
+
+        return [
+            AttentionLayer(f"layer{i}", "gene", names, lambda rows, i=i: rows_fn(rows, i))
+            for i in range(len(self.blocks))
         ]
 
     def block_inputs(self, x: Tensor) -> list[Tensor]:
@@ -171,13 +329,53 @@ class GeneTransformer(nn.Module):
 def architecture(
     options: GeneTransformerOptions, context: ModelContext, x_train: np.ndarray
 ) -> dict[str, Any]:
+    check_tokens(options)
     arch: dict[str, Any] = {}
     if options.value_embedding == "binned":
         arch["edges"] = quantile_edges(x_train, options.n_bins)
     gmt = options.gene_set_file()
     if gmt is not None:
         arch["gene_sets"] = gene_set_membership(gmt, context.genes)
+    if options.tokens == "expressed":
+        arch["expressed"] = expressed_thresholds(options, context, x_train)
     return arch
+
+
+def expressed_thresholds(
+    options: GeneTransformerOptions, context: ModelContext, x_train: np.ndarray
+) -> dict[str, Any]:
+    """tokens=expressed: each gene's model value of the raw threshold, from the preprocessing
+    fitted on the training split (no preprocessor: the inputs are the raw values), and how many
+    tokens the training patients keep (printed as a note, saved in model.json)."""
+    t = options.expressed_above
+    if context.preprocessor is None:
+        thresholds = np.full(context.n_genes, t, dtype=np.float32)
+    else:
+        try:
+            thresholds = context.preprocessor.model_value(t)
+        except OmicsformerError as exc:
+            raise ConfigError(
+                f"tokens=expressed needs a per-gene monotone preprocessing: {exc}"
+            ) from None
+    kept = (np.asarray(x_train) > thresholds).sum(axis=1)
+    if options.max_tokens:
+        kept = np.minimum(kept, options.max_tokens)
+    counts = {
+        "median": int(np.median(kept)) if len(kept) else 0,
+        "min": int(kept.min()) if len(kept) else 0,
+        "max": int(kept.max()) if len(kept) else 0,
+    }
+    cap = f", at most {options.max_tokens} (the most expressed)" if options.max_tokens else ""
+    note(
+        f"tokens=expressed: a gene is a token where its raw value is > {t:g} (before any "
+        f"transform){cap}; training patients keep a median of {counts['median']} of "
+        f"{context.n_genes} genes (min {counts['min']}, max {counts['max']})"
+    )
+    return {
+        "rule": f"raw value > {t:g}",
+        "training_tokens": counts,
+        "thresholds": thresholds.astype(np.float64).tolist(),  # float32 values, exact in JSON
+    }
 
 
 def network(
@@ -185,13 +383,33 @@ def network(
 ) -> GeneTransformer:
     gene_sets = saved_gene_sets(options.attention_mask, arch)
     n_outputs = context.target.n_outputs
-    return GeneTransformer(options, context.n_genes, n_outputs, arch.get("edges"), gene_sets)
+    thresholds = arch["expressed"]["thresholds"] if options.tokens == "expressed" else None
+    return GeneTransformer(
+        options, context.n_genes, n_outputs, arch.get("edges"), gene_sets, thresholds
+    )
 
 
 def check(options: GeneTransformerOptions, train: TrainConfig) -> None:
     check_heads(options.dim, options.heads)
     masked = options.gene_set_file(train.device) is not None
     check_attention(options.attention, train, masked=masked)
+    check_tokens(options)
+
+
+def check_tokens(options: GeneTransformerOptions) -> None:
+    """tokens=expressed gives each patient its own gene list: refuse what is fixed to the list."""
+    if options.tokens != "expressed":
+        return
+    if BACKENDS.get(options.attention).info.fixed_tokens:
+        raise ConfigError(
+            f"tokens=expressed gives each patient its own genes; {options.attention}'s learned "
+            "projections are fixed to the whole gene list: use tokens=all or another attention"
+        )
+    if options.attention_mask != "none":
+        raise ConfigError(
+            "tokens=expressed cannot be combined with attention_mask (gene-set masks are built "
+            "over the whole gene list): use one or the other"
+        )
 
 
 MODELS.add(

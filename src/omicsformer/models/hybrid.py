@@ -75,6 +75,9 @@ class HybridOptions(AttentionSettings):
     checkpointing: bool = bounded(
         False, help="recompute each block in the backward pass (less memory, more time)"
     )
+    tokens: Literal["all", "expressed"] = bounded(
+        "all", help="all: every gene is a token (expressed: gene-transformer only, for now)"
+    )
 
 
 class Hybrid(nn.Module):
@@ -231,6 +234,7 @@ class Hybrid(nn.Module):
 def architecture(
     options: HybridOptions, context: ModelContext, x_train: np.ndarray
 ) -> dict[str, Any]:
+    check_tokens(options)
     grouping = make_grouping(
         options.grouping,
         context.genes,
@@ -254,7 +258,17 @@ def network(options: HybridOptions, context: ModelContext, arch: dict[str, Any])
     return Hybrid(options, grouping, context.n_genes, context.target.n_outputs, gene_sets)
 
 
+def check_tokens(options: HybridOptions) -> None:
+    """tokens=expressed (variable lengths within each group) is not built for the hybrid yet."""
+    if options.tokens == "expressed":
+        raise ConfigError(
+            "tokens=expressed is not implemented for the hybrid (per-group lengths); "
+            "use it with the gene-transformer"
+        )
+
+
 def check(options: HybridOptions, train: TrainConfig) -> None:
+    check_tokens(options)
     check_heads(options.dim, options.heads)
     masked = options.gene_set_file(train.device) is not None
     check_attention(options.attention, train, masked=masked)
