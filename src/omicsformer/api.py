@@ -675,15 +675,14 @@ def load(run_dir: str | Path) -> OmicsEstimator:
 def from_run(run: Any) -> OmicsEstimator:
     """The fitted estimator of a loaded run (:func:`omicsformer.runs.load_run`)."""
     import inspect
-    import json
 
-    from omicsformer.fileio import read_file
+    from omicsformer.fileio import read_json
 
     cls = ESTIMATORS[run.target.task]
     record_path = run.folder / "estimator.json"
     record = {}
     if record_path.exists():
-        record = read_file(record_path, lambda p: json.loads(p.read_text()))
+        record = read_json(record_path)
     allowed = set(inspect.signature(cls.__init__).parameters) - {"self"}
     params = record.get("params") or _params_of(run.config)
     estimator = cls(**{k: v for k, v in params.items() if k in allowed})

@@ -36,11 +36,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, NamedTuple, TypeVar
+from typing import IO, TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import yaml
 
 from omicsformer.errors import DataError, OmicsformerError, RunError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 T = TypeVar("T")
 
@@ -114,6 +117,23 @@ def read_file(path: str | os.PathLike[str], reader: Callable[[Path], T]) -> T:
         raise RunError(
             f"{path}: damaged or not written by omicsformer ({first_line(exc)})"
         ) from None
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """A JSON file omicsformer wrote, through :func:`read_file` (damage is one error line)."""
+    return read_file(path, lambda p: json.loads(p.read_text()))
+
+
+def read_optional_csv(path: str | os.PathLike[str]) -> pd.DataFrame | None:
+    """A CSV table omicsformer may have written, through :func:`read_file`; None if absent."""
+    import pandas as pd  # not at import time: most users of this module read no tables
+
+    return read_file(path, pd.read_csv) if Path(path).is_file() else None
+
+
+def read_yaml(path: str | os.PathLike[str]) -> Any:
+    """A YAML file omicsformer wrote (``None`` when empty), through :func:`read_file`."""
+    return read_file(path, lambda p: yaml.safe_load(p.read_text()))
 
 
 # ------------------------------------------------------------------------------ reading inputs

@@ -19,7 +19,6 @@ The folder is built in a hidden staging folder and renamed into place when compl
 
 from __future__ import annotations
 
-import json
 import platform
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,6 +41,7 @@ from omicsformer.errors import ConfigError, RunError
 from omicsformer.fileio import (
     OutputFolder,
     read_file,
+    read_json,
     verify_output,
     write_json,
     write_with,
@@ -140,7 +140,7 @@ def splits_record(config: RunConfig, data: PreparedData, split: Split) -> dict:
 
 
 def check_same_split(folder: Path, split: Split, data: PreparedData) -> None:
-    saved = read_file(folder / "splits.json", lambda p: json.loads(p.read_text()))
+    saved = read_json(folder / "splits.json")
     now = splits_to_json(split, data.sample_ids)
     if any(saved.get(part) != now[part] for part in now):
         raise RunError("the data no longer gives the interrupted run's split; cannot resume")
@@ -208,7 +208,7 @@ def load_run(folder: str | Path, *, eval_batch_size: int | None = None) -> Loade
     model, spec, _ = load_model(folder / "model")
     if eval_batch_size is not None and hasattr(model, "eval_batch_size"):  # networks only
         model.eval_batch_size = eval_batch_size
-    state = read_file(folder / "task_state.json", lambda p: json.loads(p.read_text()))
+    state = read_json(folder / "task_state.json")
     return LoadedRun(folder, config, preprocessor, model, spec, model.context.target, state)
 
 
@@ -243,7 +243,7 @@ def predictions_for(run: LoadedRun, adata: ad.AnnData) -> pd.DataFrame:
 def warn_if_seen(run: LoadedRun, adata: ad.AnnData) -> int:
     """Warn when samples of ``adata`` were used to fit the run (training or validation part):
     their scores are optimistic. Returns how many were."""
-    record = read_file(run.folder / "splits.json", lambda p: json.loads(p.read_text()))
+    record = read_json(run.folder / "splits.json")
     ids = set(map(str, adata.obs_names))
     seen = {part: len(ids & set(record.get(part, []))) for part in ("train", "val")}
     if sum(seen.values()):

@@ -14,7 +14,6 @@ information and gene names.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +23,7 @@ import numpy as np
 
 from omicsformer.config import TrainConfig, build_options
 from omicsformer.errors import ConfigError, OmicsformerError, RunError
-from omicsformer.fileio import first_line, read_file, write_json
+from omicsformer.fileio import first_line, read_json, write_json
 from omicsformer.tasks.base import TargetInfo
 
 if TYPE_CHECKING:
@@ -181,7 +180,7 @@ def load_model(folder: Path) -> tuple[Model, ModelSpec, dict[str, Any]]:
     """Load a saved model; returns the model, its spec and the content of ``model.json``."""
     from omicsformer.models import MODELS
 
-    meta = read_file(folder / "model.json", lambda p: json.loads(p.read_text()))
+    meta = read_json(folder / "model.json")
     try:
         spec = MODELS.get(meta["model"])
         options = spec.parse_options(meta["options"])

@@ -26,7 +26,6 @@ output head only.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,14 @@ from torch import Tensor
 
 from omicsformer.config import TrainConfig
 from omicsformer.errors import ConfigError, DataError
-from omicsformer.fileio import OutputFolder, read_file, verify_output, write_json, write_with
+from omicsformer.fileio import (
+    OutputFolder,
+    read_file,
+    read_json,
+    verify_output,
+    write_json,
+    write_with,
+)
 from omicsformer.models import MODELS, ModelContext, build_model
 from omicsformer.models.neural import TorchModel
 from omicsformer.pretrain.masked import MaskedExpression, masked_mse
@@ -210,7 +216,7 @@ def load_pretrained(folder: str | Path) -> Pretrained:
     if not folder.is_dir():
         raise ConfigError(f"--init {folder}: no such folder")
     verify_output(folder, KIND, "a folder made by `omicsformer pretrain`")
-    meta = read_file(folder / "pretrained.json", lambda p: json.loads(p.read_text()))
+    meta = read_json(folder / "pretrained.json")
     state = read_file(folder / "weights.safetensors", lambda p: load_file(str(p)))
     try:
         check_pretrainable(meta["model"])

@@ -17,7 +17,6 @@ budget) is not dropped: it is drawn as an ``x`` on the axis at its size, and lis
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure as MplFigure
 
-from omicsformer.fileio import read_file
+from omicsformer.fileio import read_file, read_json
 from omicsformer.metrics.comparison import corrected_resampled_ttest
 from omicsformer.report.html import Figure, Section, Table, Text
 from omicsformer.report.pages.compare import paired_points
@@ -414,9 +413,7 @@ def _augmentation_pairs(ok: pd.DataFrame, metric: str) -> Figure:
 def _interactions(folder: Path) -> list[Section]:
     table = _csv(folder / "interactions.csv")
     setup_path = folder / "setup.json"
-    setup = (
-        read_file(setup_path, lambda p: json.loads(p.read_text())) if setup_path.is_file() else {}
-    )
+    setup = read_json(setup_path) if setup_path.is_file() else {}
     parts = []
     if setup:
         data = setup.get("data", {})

@@ -15,16 +15,14 @@ predictions (:func:`pooled_sections`).
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from omicsformer.fileio import read_file
+from omicsformer.fileio import read_file, read_json, read_optional_csv, read_yaml
 from omicsformer.report.html import Figure, Section, Table, Text
 from omicsformer.report.plots import plt
 from omicsformer.tasks import TASKS, TargetInfo, Task
@@ -34,9 +32,9 @@ COST_COLUMNS = ("fit_seconds", "predict_seconds", "peak_memory_mb", "n_parameter
 
 def sections(folder: Path, kind: str = "compare") -> list[Section]:
     """The page's sections, from the files of the compare folder ``folder``."""
-    config = read_file(folder / "config.yaml", lambda p: yaml.safe_load(p.read_text())) or {}
+    config = read_yaml(folder / "config.yaml") or {}
     results = read_file(folder / "results.csv", pd.read_csv)
-    differences = _optional_csv(folder / "differences.csv")
+    differences = read_optional_csv(folder / "differences.csv")
     task = _task(config, results)
     metric = task.main_metric
     if differences is not None and not differences.empty:
@@ -49,7 +47,7 @@ def sections(folder: Path, kind: str = "compare") -> list[Section]:
         _per_fold(results, metric, reference, task),
         _costs(results),
     ]
-    histories = _optional_csv(folder / "histories.csv")
+    histories = read_optional_csv(folder / "histories.csv")
     if histories is not None and not histories.empty:
         parts.append(_learning_curves(histories))
     parts += pooled_sections(folder, config, task)
@@ -61,7 +59,7 @@ def pooled_sections(folder: Path, config: dict[str, Any], task: Task) -> list[Se
     pooled over its test folds and drawn with the task's report (metrics with bootstrap
     intervals, ROC / PR / calibration or Kaplan-Meier figures)."""
     target = (config.get("compare") or {}).get("target")
-    predictions = _optional_csv(folder / "predictions.csv")
+    predictions = read_optional_csv(folder / "predictions.csv")
     if not target or predictions is None or predictions.empty:
         return []  # written before compare kept its predictions and target
     info = TargetInfo.from_dict(target)
@@ -72,10 +70,6 @@ def pooled_sections(folder: Path, config: dict[str, Any], task: Task) -> list[Se
             title = f"{model}, pooled test folds: {section.title}"
             parts.append(Section(title, section.blocks))
     return parts
-
-
-def _optional_csv(path: Path) -> pd.DataFrame | None:
-    return read_file(path, pd.read_csv) if path.is_file() else None
 
 
 def _task(config: dict[str, Any], results: pd.DataFrame) -> Task:
@@ -98,11 +92,7 @@ def _settings(folder: Path, config: dict[str, Any], results: pd.DataFrame, task:
         str(c) for c in ((config.get("task") or {}).get(k) for k in ("time", "event")) if c
     )
     splits = folder / "splits.json"
-    seeds = (
-        read_file(splits, lambda p: json.loads(p.read_text())).get("split_seeds")
-        if splits.is_file()
-        else None
-    )
+    seeds = read_json(splits).get("split_seeds") if splits.is_file() else None
     rows = [
         ("data", data.get("source", "")),
         ("target", target or "(the dataset's default)"),

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from omicsformer.fileio import read_file
+from omicsformer.fileio import read_file, read_optional_csv
 from omicsformer.report.html import Figure, Section, Table, Text
 
 # the layer that summarises each method (the one its heatmaps are drawn from), in this order
@@ -29,20 +29,16 @@ def sections(folder: Path, kind: str = "interpret") -> list[Section]:
     parts = [_overview(interactions)]
     if len(interactions):
         parts.append(_top_pairs(interactions))
-    recurrent = _optional(folder / "recurrent_interactions.csv")
+    recurrent = read_optional_csv(folder / "recurrent_interactions.csv")
     if recurrent is not None and len(recurrent):
         parts.append(_recurrent(recurrent))
-    importance = _optional(folder / "gene_importance.csv")
+    importance = read_optional_csv(folder / "gene_importance.csv")
     if importance is not None and len(importance):
         parts.append(_importance(importance))
     heatmaps = _heatmaps(folder)
     if heatmaps is not None:
         parts.append(heatmaps)
     return parts
-
-
-def _optional(path: Path) -> pd.DataFrame | None:
-    return read_file(path, pd.read_csv) if path.is_file() else None
 
 
 def _overview(interactions: pd.DataFrame) -> Section:

@@ -9,24 +9,18 @@ is checked against its manifest, so a damaged or edited file is one error line.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from omicsformer.fileio import read_file, verify_output
+from omicsformer.fileio import read_file, read_json, read_yaml, verify_output
 from omicsformer.report.html import Figure, Section, Table, Text
 from omicsformer.report.plots import learning_curve_figure
 from omicsformer.tasks import TASKS, TargetInfo, Task
 
 WHAT = "a run folder made by `omicsformer train`"
-
-
-def _json(path: Path) -> Any:
-    return read_file(path, lambda p: json.loads(p.read_text()))
 
 
 def _rows(pairs: list[tuple[str, Any]]) -> pd.DataFrame:
@@ -129,11 +123,11 @@ def learning_section(folder: Path, fitted: dict[str, Any]) -> Section | None:
 def sections(folder: Path, kind: str, *, seed: int = 0) -> list[Section]:
     """The sections of the page of the run folder ``folder``."""
     verify_output(folder, "run", WHAT)
-    run = _json(folder / "run.json")
-    config = read_file(folder / "config.yaml", lambda p: yaml.safe_load(p.read_text()) or {})
-    model = _json(folder / "model" / "model.json")
-    metrics = _json(folder / "metrics.json")
-    state = _json(folder / "task_state.json")
+    run = read_json(folder / "run.json")
+    config = read_yaml(folder / "config.yaml") or {}
+    model = read_json(folder / "model" / "model.json")
+    metrics = read_json(folder / "metrics.json")
+    state = read_json(folder / "task_state.json")
     # the target as the model saved it (what load_run gives): task, columns, class order
     info = read_file(
         folder / "model" / "model.json", lambda p: TargetInfo.from_dict(model["target"])
