@@ -276,3 +276,22 @@ def test_a_resumed_run_logs_its_whole_history(tmp_path):
     rows = pd.read_csv(folder / "logs" / "metrics.csv")
     assert rows["epoch"].dropna().tolist() == [1, 2, 3, 4]
     assert rows["final/test_balanced_accuracy"].notna().sum() == 1
+
+
+def test_a_shared_csv_folder_never_loses_another_runs_log(cli, tmp_path):
+    """Two runs with the same output name and one --log-uri folder: the second is refused in one
+    line, and the first run's metrics.csv is left as it was."""
+    shared = tmp_path / "logs"
+    shared.mkdir()
+    flags = ["--model", "mlp", "--log", "csv", "--log-uri", shared]
+    first = cli("train", *TRAIN, *flags, "--out", tmp_path / "a" / "run")
+    assert first.code == 0, first.err
+    log = shared / "run" / "metrics.csv"
+    before = log.read_bytes()
+    second = cli("train", *TRAIN, *flags, "--out", tmp_path / "b" / "run")
+    assert second.code == 2
+    errors = [line for line in second.err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and "metrics.csv already exists" in errors[0]
+    assert "Traceback" not in second.err
+    assert log.read_bytes() == before
+    assert not (tmp_path / "b" / "run").exists()  # nothing half-written

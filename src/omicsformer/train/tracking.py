@@ -261,15 +261,19 @@ class Tracking:
             return TrackedRun([logger])
         where = "/".join(parts)
         if log == "csv":
-            return TrackedRun([_csv_logger(self.folder, where)])
+            # only logs inside the output being built are ours to replace (a resumed run)
+            own = not self.cfg.log_uri
+            return TrackedRun([_csv_logger(self.folder, where, own=own)])
         from lightning_fabric.loggers import TensorBoardLogger
 
         return TrackedRun([TensorBoardLogger(root_dir=self.folder, name=where, version="")])
 
 
-def _csv_logger(root: Path, where: str) -> Any:
+def _csv_logger(root: Path, where: str, *, own: bool) -> Any:
     """Fabric's CSVLogger (``metrics.csv``: one row per epoch), which also writes the settings
-    to ``hparams.yaml`` (Fabric's own refuses hyper-parameters)."""
+    to ``hparams.yaml`` (Fabric's own refuses hyper-parameters). ``own``: ``root`` is inside the
+    output folder being built, so an earlier attempt's metrics.csv there is ours to replace; in a
+    shared ``--log-uri`` folder an existing one is refused, never deleted."""
     from lightning_fabric.loggers import CSVLogger
 
     class CSVWithParams(CSVLogger):
@@ -279,6 +283,10 @@ def _csv_logger(root: Path, where: str) -> Any:
             write_yaml(folder / "hparams.yaml", dict(params))
 
     old = root / where / "metrics.csv"
-    if old.is_file():  # an interrupted attempt's: the resumed run logs its whole history again
-        old.unlink()
+    if old.is_file():
+        if not own:
+            raise RunError(
+                f"{old} already exists; choose another --log-uri folder or --out name, or remove it"
+            )
+        old.unlink()  # an interrupted attempt's: the resumed run logs its whole history again
     return CSVWithParams(root_dir=root, name=where, version="")
