@@ -147,6 +147,9 @@ def test_bench_gpu_cpu_smoke_end_to_end(cli, tmp_path):
     assert (attention.tflops > 0).all() and attention.fraction_of_peak.isna().all()  # cpu: no peak
     model = frame[frame.what == "model"].set_index("tokens")
     assert model.loc["all", "status"] == "ok" and model.loc["all", "name"] == "gene-transformer"
+    expressed = model.loc["expressed"].set_index("varlen")  # masked buckets, then varlen
+    assert list(expressed.status) == ["ok", "ok"] and expressed.index.tolist() == [False, True]
+    assert "| gene-transformer, expressed, varlen |" in result.out
     assert "| sdpa, expressed |" in result.out and "not in the peak table" in result.out
     assert (tmp_path / "attention-gpu.png").stat().st_size > 0
     again = cli("bench", "gpu", "--device", "cpu", "--smoke", "--out", tmp_path)

@@ -1,15 +1,18 @@
-"""gene-transformer tokens=expressed: only genes expressed in the raw profile are tokens."""
+"""tokens=expressed (gene-transformer, hybrid): only genes expressed in the raw profile are
+tokens; rows of different lengths packed in buckets (or sdpa varlen); the refusals."""
 
 import numpy as np
 import pytest
 import torch
 
 from omicsformer.config import TrainConfig, build_options
+from omicsformer.data.grouping import Grouping
 from omicsformer.data.preprocess import Preprocessor
 from omicsformer.errors import ConfigError, DataError
 from omicsformer.models import MODELS, FitData, ModelContext, Runtime, build_model
 from omicsformer.models.base import load_model, save_model
 from omicsformer.models.gene_transformer import GeneTransformer, GeneTransformerOptions
+from omicsformer.models.hybrid import Hybrid, HybridOptions
 from omicsformer.tasks import TargetInfo
 
 G = 24
@@ -132,15 +135,17 @@ def test_batch_correction_is_refused_in_one_line():
         pre.model_value(0.0)
 
 
-def test_fit_saves_the_thresholds_and_reloads_identically(tmp_path):
+@pytest.mark.parametrize("name", ["gene-transformer", "hybrid"])
+def test_fit_saves_the_thresholds_and_reloads_identically(tmp_path, name):
     raw = counts(b=16) * 10
     pre = Preprocessor.fit(raw, GENES, transform="log1p")
     x = pre.apply(raw, GENES)
     y = np.arange(16) % 2
     target = TargetInfo("classification", ["y"], ["a", "b"])
     context = ModelContext(GENES, target, seed=0, preprocessor=pre)
-    spec = MODELS.get("gene-transformer")
-    typed = spec.parse_options({**SMALL, "tokens": "expressed", "max_tokens": 8})
+    spec = MODELS.get(name)
+    small = {k: v for k, v in SMALL.items() if k != "heads"}
+    typed = spec.parse_options({**small, "tokens": "expressed", "max_tokens": 8})
     model = build_model(spec, typed, context)
     train = TrainConfig(max_epochs=2, batch_size=8)
     fitted = model.fit(FitData(x, y), Runtime(train=train, progress=False))
@@ -158,7 +163,8 @@ def test_fit_saves_the_thresholds_and_reloads_identically(tmp_path):
     [
         ("gene-transformer", {"attention": "linformer"}, "fixed to the whole gene list"),
         ("gene-transformer", {"attention_mask": "go-bp"}, "attention_mask"),
-        ("hybrid", {}, "not implemented for the hybrid"),
+        ("hybrid", {"attention": "linformer"}, "fixed to the whole gene list"),
+        ("hybrid", {"attention_mask": "go-bp"}, "attention_mask"),
     ],
 )
 def test_combinations_that_cannot_work_are_refused_when_built(name, extra, message):
@@ -167,7 +173,119 @@ def test_combinations_that_cannot_work_are_refused_when_built(name, extra, messa
         spec.validate({"tokens": "expressed", **extra}, TrainConfig(device="cpu"))
 
 
-def test_pretraining_is_refused_with_expressed_tokens():
-    _, model = pair([0.0] * G)
+@pytest.mark.parametrize("make", [lambda: pair([0.0] * G)[1], lambda: hybrids([0.0] * G)[1]])
+def test_pretraining_is_refused_with_expressed_tokens(make):
     with pytest.raises(ConfigError, match="pretrain with tokens=all"):
-        model.pretraining_head()
+        make().pretraining_head()
+
+
+# ---------------------------------------------------------------- hybrid
+# unequal groups (sizes 9, 7, 5, 4) and one gene (g0) in two groups, as gene-set groupings have
+GROUPS = Grouping(
+    "gmt",
+    ["a", "b", "c", "d"],
+    [np.arange(0, 9), np.arange(9, 16), np.array([0, 16, 17, 18, 19]), np.arange(20, 24)],
+)
+
+
+def hybrids(thresholds, **extra) -> tuple[Hybrid, Hybrid]:
+    """A dense hybrid and an expressed one with the same weights, both in eval mode."""
+    small = {"dim": 16, "heads": 2, "dropout": 0.0, "landmarks": 4, "features": 32}
+    torch.manual_seed(0)
+    o = build_options(HybridOptions, {**small, **extra}, "test")
+    dense = Hybrid(o, GROUPS, G, 3).eval()
+    e = build_options(HybridOptions, {**small, "tokens": "expressed", **extra}, "test")
+    packed = Hybrid(e, GROUPS, G, 3, thresholds=thresholds)
+    packed.load_state_dict(dense.state_dict())
+    return dense, packed.eval()
+
+
+@pytest.mark.parametrize("backend", ["sdpa", "eager", "performer", "linear", "nystrom"])
+def test_hybrid_every_gene_expressed_gives_the_dense_result(backend):
+    dense, packed = hybrids([-1e9] * G, attention=backend)
+    x = torch.randn(5, G)
+    with torch.no_grad():
+        torch.testing.assert_close(packed(x), dense(x), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("backend", ["sdpa", "eager", "performer"])
+def test_hybrid_gene_below_the_threshold_has_no_influence_on_the_gene_path(backend):
+    """The gene path ignores unexpressed values; the AttOmics path reads every value, so the
+    change is measured with the projection's weights at zero."""
+    _, model = hybrids([0.0] * G, attention=backend)
+    with torch.no_grad():
+        for weight in model.project.weights:
+            weight.zero_()
+        x = torch.from_numpy(counts())
+        changed = x.clone()
+        changed[x <= 0] = -torch.rand(int((x <= 0).sum())) * 5  # still not above the threshold
+        torch.testing.assert_close(model(changed), model(x))
+        assert not torch.allclose(model(x + (x <= 0) * 3.0), model(x))  # above it: a token
+
+
+def test_hybrid_packing_gives_each_row_its_own_result():
+    _, padded = hybrids([0.0] * G, bucket_padding=10.0)
+    _, alone = hybrids([0.0] * G, bucket_padding=0.0)
+    x = torch.from_numpy(counts(b=8))
+    with torch.no_grad():
+        torch.testing.assert_close(padded(x), alone(x), rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(padded(x[3:4]), padded(x)[3:4], rtol=1e-5, atol=1e-5)
+
+
+def test_hybrid_group_with_no_expressed_gene_reads_out_zero():
+    _, model = hybrids([0.0] * G, max_tokens=6)
+    x = torch.from_numpy(counts(b=3))
+    x[0, 20:] = 0  # group d has nothing expressed in patient 0
+    x[1] = 0  # nothing expressed at all
+    with torch.no_grad():
+        readout = model.packed_readout(x)  # (B, K, E)
+        assert torch.isfinite(model(x)).all()
+    kept = model.kept(x).view(3, 4, -1)  # (B, K, S)
+    empty = ~kept.any(-1)  # (B, K)
+    assert empty[0, 3] and empty[1].all() and empty.sum() < 8
+    assert ((readout.abs().sum(-1) == 0) == empty).all()  # zero exactly where nothing is kept
+    assert int(kept.sum((1, 2)).max()) <= 6 + 1  # the cap is per patient (g0 counts twice)
+
+
+def test_hybrid_training_backpropagates_through_packed_rows():
+    _, model = hybrids([0.0] * G)
+    model.train()
+    x = torch.from_numpy(counts(b=5))
+    model(x).sum().backward()
+    unused = (x > 0).sum(0) == 0
+    grads = model.tokens.identity.weight.grad.abs().sum(1)
+    assert (grads[unused] == 0).all() and (grads[~unused] > 0).all()
+
+
+def test_hybrid_attention_layers_in_expressed_mode():
+    _, model = hybrids([0.0] * G)
+    x = torch.from_numpy(counts(b=3))
+    layers = model.attention_layers(x, GENES)
+    assert [layer.level for layer in layers] == ["gene", "group", "group"]
+    rows = layers[0].rows(torch.arange(G))  # (B, H, G, G)
+    off = (x <= 0)[:, None, :].expand(-1, 2, -1)  # (B, H, G)
+    assert (rows.sum(-1)[off] == 0).all()  # no row for an unexpressed gene
+    assert (rows.permute(0, 1, 3, 2)[off] == 0).all()  # nor a column
+    kept = rows.sum(-1)[~off]
+    torch.testing.assert_close(kept, torch.ones_like(kept))
+    with torch.no_grad():  # the group layers see the packed model's group tokens
+        groups = model.merge(model.project(x) + model.packed_readout(x))  # (B, K, E)
+        block = model.group_blocks[0]
+        expected = block.attention.attention_rows(block.norm1(groups), torch.arange(4))
+    torch.testing.assert_close(layers[1].rows(torch.arange(4)), expected)
+
+
+@pytest.mark.parametrize("make", [pair, hybrids], ids=["gene-transformer", "hybrid"])
+def test_sdpa_varlen_in_one_bucket_equals_the_masked_buckets(make):
+    """sdpa_varlen=true skips the padding instead of masking it: the whole batch in one bucket
+    gives the default buckets' result, and so does the hybrid's padded dense path."""
+    _, buckets = make([0.0] * G)
+    _, varlen = make([0.0] * G, sdpa_varlen=True, bucket_padding=100.0)
+    x = torch.from_numpy(counts(b=8))
+    with torch.no_grad():
+        torch.testing.assert_close(varlen(x), buckets(x), rtol=1e-5, atol=1e-5)
+    if make is hybrids:  # tokens=all: groups of unequal sizes are padded too
+        dense, _ = make([0.0] * G)
+        dense_varlen, _ = make([0.0] * G, sdpa_varlen=True)
+        with torch.no_grad():
+            torch.testing.assert_close(dense_varlen(x), dense(x), rtol=1e-5, atol=1e-5)

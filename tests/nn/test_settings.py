@@ -17,6 +17,7 @@ from omicsformer.nn.settings import AttentionSettings
 SAVED_NAMES = [
     "attention",
     "sdpa_kernel",
+    "sdpa_varlen",
     "linformer_k",
     "landmarks",
     "pinv_iterations",
@@ -70,7 +71,7 @@ WITH_OPTIONS = [n for n, c in BACKENDS.items() if c.info.options is not NoOption
 def test_flat_options_reach_the_chosen_backend_typed(name):
     info = BACKENDS.get(name).info
     values = {"sdpa_kernel": "math", "linformer_k": 7, "landmarks": 5, "pinv_iterations": 3}
-    values |= {"features": 9, "redraw_interval": 11}
+    values |= {"features": 9, "redraw_interval": 11, "sdpa_varlen": True}
     settings = from_dict(AttentionSettings, {"attention": name, **values}, "options")
     options = settings.backend_options()
     assert isinstance(options, info.options)

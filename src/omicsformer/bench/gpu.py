@@ -7,7 +7,9 @@ when flash-attn is installed, ``flex``, ``performer``, ``nystrom``, ``linformer`
 kernel; forward + backward) runs at **the largest batch that fits** (:func:`largest_batch`:
 doubling, then bisection, on CUDA out-of-memory, up to ``max_batch``); then the gene-transformer's
 training step, dense (``tokens=all``) and expressed-only (``tokens=expressed``, counts-like data
-with ``zero_fraction`` zeros), at its own largest batch. Each configuration runs in a fresh
+with ``zero_fraction`` zeros) twice: in masked length buckets, and through ``sdpa_varlen`` (the
+whole batch in one bucket, the padding skipped by PyTorch's varlen kernels), each at its own
+largest batch. Each configuration runs in a fresh
 process (``python -m omicsformer.bench.worker gpu``); the search runs inside it.
 
 Notation: B batch, N tokens (genes), H heads, D head dim, E = H·D the layer's width.
@@ -48,6 +50,8 @@ GENES = [1000, 4000, 16000, 30000, 60000]
 BACKENDS = ["sdpa", "flash", "flex", "performer", "nystrom", "linformer", "linear"]
 PRECISIONS = ["bf16", "32"]
 CSV_NAME, PLOT_NAME = "attention-gpu.csv", "attention-gpu.png"
+# expressed-only model rows through sdpa's variable-length path: one bucket (any lengths)
+VARLEN_OPTIONS = {"sdpa_varlen": True, "bucket_padding": 1e9}
 
 
 @dataclass(frozen=True)
@@ -145,18 +149,28 @@ def configurations(
     genes: list[int], backends: list[str], precisions: list[str], model: str | None
 ) -> list[dict[str, Any]]:
     """Every configuration of the table, in order: per precision and gene count, each backend
-    dense, ``sdpa`` expressed-only, then ``model`` dense and expressed-only."""
+    dense, ``sdpa`` expressed-only, then ``model`` dense, expressed-only in masked length
+    buckets, and expressed-only with ``sdpa_varlen`` (the whole batch in one bucket, padding
+    skipped by the varlen kernels: :data:`VARLEN_OPTIONS`)."""
     cases = []
     for precision in precisions:
         for n in genes:
-            kinds = [("attention", backend, "all") for backend in backends]
+            kinds = [("attention", backend, "all", False) for backend in backends]
             if "sdpa" in backends:
-                kinds.append(("attention", "sdpa", "expressed"))
+                kinds.append(("attention", "sdpa", "expressed", False))
             if model:
-                kinds += [("model", model, "all"), ("model", model, "expressed")]
+                kinds += [("model", model, tokens, False) for tokens in ("all", "expressed")]
+                kinds.append(("model", model, "expressed", True))  # sdpa_varlen, one bucket
             cases += [
-                {"what": what, "name": name, "tokens": tokens, "n": n, "precision": precision}
-                for what, name, tokens in kinds
+                {
+                    "what": what,
+                    "name": name,
+                    "tokens": tokens,
+                    "varlen": varlen,
+                    "n": n,
+                    "precision": precision,
+                }
+                for what, name, tokens, varlen in kinds
             ]
     return cases
 
@@ -236,6 +250,7 @@ COLUMNS = [
     "what",
     "name",
     "tokens",
+    "varlen",
     "precision",
     "n",
     "tokens_mean",
@@ -294,7 +309,11 @@ def _measure(
             "genes": case["n"],
             "device": device,
             "precision": case["precision"],
-            "options": {"tokens": case["tokens"]} if _has_tokens(case["name"]) else {},
+            "options": (
+                {"tokens": case["tokens"], **(VARLEN_OPTIONS if case["varlen"] else {})}
+                if _has_tokens(case["name"])
+                else {}
+            ),
             "zero_fraction": zero_fraction,
             "repeats": repeats,
             "warmup": 1,
@@ -342,7 +361,11 @@ def _describe(row: dict[str, Any]) -> str:
 
 def label(row: pd.Series | dict[str, Any]) -> str:
     """A row's name as the table and plot show it: backend or model, and the tokens mode."""
-    return f"{row['name']}, expressed" if row["tokens"] == "expressed" else str(row["name"])
+    if row["tokens"] != "expressed":
+        return str(row["name"])
+    varlen = row.get("varlen")
+    flagged = varlen is not None and not pd.isna(varlen) and bool(varlen)
+    return f"{row['name']}, expressed" + (", varlen" if flagged else "")
 
 
 def cell(row: pd.Series) -> str:

@@ -20,21 +20,11 @@ tokens put in front (BigBird-style; with ``pooling=cls`` the CLS token is global
 attend to every gene. The sets of each gene are read from the file when the model is built and
 saved in model.json; the rows of the mask are made on demand (never T x T).
 
-``tokens=expressed`` skips unexpressed genes ("unpadding", as MosaicBERT skips padding and
-scFoundation encodes only non-zero genes): a patient's tokens are the genes whose *raw* value is
-above ``expressed_above`` (default 0: genes with any reads), in gene order, capped at the
-``max_tokens`` most expressed (rank-value order, as Geneformer; by the model's input value, i.e.
-relative to the gene's training mean and sd when z-scored). The model only sees preprocessed
-values, but preprocessing is a per-gene monotone map fitted on the training split
-(log, centring, scaling), so "raw > t" is "model value > f_g(t)": the per-gene thresholds f_g(t)
-are computed from the fitted preprocessor (:meth:`Preprocessor.model_value`, the same float32
-operations as its ``apply``, so a raw value of exactly t maps to exactly f_g(t)) and saved in
-model.json; every predict path (train, predict, evaluate, interpret, embed, API) selects the
-tokens from the values it already passes. Patients of one batch have different lengths: they are
-sorted by length and run in buckets padded only to their own longest (lengths within
-``bucket_padding`` of each other; padded keys masked, padded queries never pooled). A patient
-with no expressed gene has no gene token: its pooled vector is zero (``mean``, ``attention``),
-or the CLS token attending to itself (``cls``), so all such patients get one prediction.
+``tokens=expressed`` (see :mod:`omicsformer.models.expressed`) makes a patient's tokens its
+expressed genes only, in gene order; patients of one batch run in length buckets
+(:mod:`omicsformer.nn.packing`). A patient with no expressed gene has no gene token: its pooled
+vector is zero (``mean``, ``attention``), or the CLS token attending to itself (``cls``), so all
+such patients get one prediction.
 """
 
 from __future__ import annotations
@@ -47,23 +37,30 @@ import torch
 from torch import Tensor, nn
 
 from omicsformer.config import PROBABILITY, TrainConfig, bounded
-from omicsformer.console import note
 from omicsformer.data.grouping import gene_set_membership, saved_gene_sets
-from omicsformer.errors import ConfigError, OmicsformerError
+from omicsformer.errors import ConfigError
 from omicsformer.models import MODELS
 from omicsformer.models.base import ModelContext
+from omicsformer.models.expressed import (
+    ExpressedGenes,
+    ExpressedTokens,
+    check_tokens,
+    expressed_thresholds,
+    refuse_pretraining,
+    saved_thresholds,
+)
 from omicsformer.models.neural import check_attention, check_heads, neural_spec
-from omicsformer.nn.attention import BACKENDS
 from omicsformer.nn.attention.layers import AttentionLayer, mha_rows
 from omicsformer.nn.attention.masks import GeneSetMask
 from omicsformer.nn.blocks import TransformerBlock, run_blocks
 from omicsformer.nn.embeddings import GeneTokens, quantile_edges
+from omicsformer.nn.packing import pack
 from omicsformer.nn.settings import AttentionSettings
 from omicsformer.tuning.space import Choice, Float, Int
 
 
 @dataclass
-class GeneTransformerOptions(AttentionSettings):
+class GeneTransformerOptions(ExpressedTokens, AttentionSettings):
     """Width, depth and heads; value embedding; pooling; memory levers; attention backend."""
 
     dim: int = bounded(64, low=1, search=Choice((32, 64, 128)), help="token width")
@@ -84,25 +81,6 @@ class GeneTransformerOptions(AttentionSettings):
         False, help="recompute each block in the backward pass (less memory, more time)"
     )
     ffn_chunk: int = bounded(0, low=0, help="feed-forward over N tokens at a time; 0: all")
-    tokens: Literal["all", "expressed"] = bounded(
-        "all",
-        help="all: every gene is a token; expressed: only the genes whose raw value is above "
-        "expressed_above (per patient, thresholds from the training preprocessing)",
-    )
-    expressed_above: float = bounded(
-        0.0,
-        help="tokens=expressed: a gene is a token where its raw value (before any transform) "
-        "is above this",
-    )
-    max_tokens: int = bounded(
-        0, low=0, help="tokens=expressed: keep at most the N most expressed genes; 0: no cap"
-    )
-    bucket_padding: float = bounded(
-        0.25,
-        low=0,
-        help="tokens=expressed: patients whose lengths differ by at most this fraction run "
-        "padded together (masked); 0: equal lengths only",
-    )
 
 
 class GeneTransformer(nn.Module):
@@ -121,16 +99,8 @@ class GeneTransformer(nn.Module):
         o = options
         self.pooling, self.checkpointing = o.pooling, o.checkpointing
         self.expressed = o.tokens == "expressed"
-        if self.expressed:  # (G,) model value of the raw threshold of each gene (model.json)
-            if thresholds is None or len(thresholds) != n_genes:
-                raise ConfigError("tokens=expressed needs one threshold per gene (model.json)")
-            self.register_buffer(
-                "thresholds", torch.tensor(thresholds, dtype=torch.float32), persistent=False
-            )
-            self.max_tokens = o.max_tokens
-            # backends without key-padding masks (flash) run equal lengths together only
-            padding = BACKENDS.get(o.attention).info.key_padding
-            self.bucket_padding = o.bucket_padding if padding else 0.0
+        if self.expressed:
+            self.expressed_genes = ExpressedGenes(o, thresholds, n_genes)
         self.tokens = GeneTokens(n_genes, o.dim, o.value_embedding, edges)
         self.n_global = o.global_tokens if gene_sets is not None else 0
         self.n_extra = (o.pooling == "cls") + self.n_global  # X tokens in front of the genes
@@ -191,42 +161,8 @@ class GeneTransformer(nn.Module):
 
     # ------------------------------------------------------------ tokens=expressed
     def kept_genes(self, x: Tensor) -> list[Tensor]:
-        """Each patient's tokens: the indices of its expressed genes, in gene order, capped at
-        the ``max_tokens`` largest values; x (B, G) -> B index tensors (L_b,)."""
-        keep = x > self.thresholds  # (B, G): raw value above the raw threshold
-        cap = self.max_tokens
-        if cap and bool((keep.sum(dim=1) > cap).any()):
-            top = x.detach().masked_fill(~keep, float("-inf")).topk(cap, dim=1).indices
-            keep = keep & torch.zeros_like(keep).scatter_(1, top, True)  # (B, G)
-        return [torch.nonzero(row).squeeze(1) for row in keep]
-
-    def packed(self, x: Tensor) -> list[tuple[Tensor, Tensor, Tensor, Tensor | None]]:
-        """Patients sorted by length into buckets, each padded to its own longest:
-        (patients (P,), gene indices (P, L), valid (P, L), key-padding mask or None)."""
-        kept = self.kept_genes(x)
-        lengths = [len(k) for k in kept]
-        order = sorted(range(len(kept)), key=lambda b: lengths[b])
-        buckets: list[list[int]] = []
-        for b in order:
-            if buckets and lengths[b] <= (1 + self.bucket_padding) * lengths[buckets[-1][0]]:
-                buckets[-1].append(b)
-            else:
-                buckets.append([b])
-        out = []
-        for bucket in buckets:
-            longest = max(lengths[b] for b in bucket)
-            index = torch.zeros(len(bucket), longest, dtype=torch.long, device=x.device)
-            valid = torch.zeros(len(bucket), longest, dtype=torch.bool, device=x.device)
-            for row, b in enumerate(bucket):
-                index[row, : lengths[b]] = kept[b]
-                valid[row, : lengths[b]] = True
-            mask = None
-            if not bool(valid.all()):  # keys (B, 1, 1, X + L); the extra tokens are real
-                front = valid.new_ones(len(bucket), self.n_extra)
-                mask = torch.cat([front, valid], dim=1)[:, None, None, :]
-            patients = torch.as_tensor(bucket, dtype=torch.long, device=x.device)
-            out.append((patients, index, valid, mask))
-        return out
+        """Each patient's tokens as gene indices, in gene order: B tensors (L_b,)."""
+        return [torch.nonzero(row).squeeze(1) for row in self.expressed_genes(x)]
 
     def packed_inputs(self, x: Tensor, patients: Tensor, index: Tensor) -> Tensor:
         """Input tokens of a bucket: (P, X + L, E), gene tokens of the kept genes only."""
@@ -237,7 +173,9 @@ class GeneTransformer(nn.Module):
 
     def packed_pool(self, x: Tensor) -> Tensor:  # (B, G) -> (B, E), before the final norm
         pooled, rows = [], []
-        for patients, index, valid, mask in self.packed(x):
+        for patients, index, valid, mask in pack(
+            self.expressed_genes(x), self.expressed_genes.bucket_padding, self.n_extra
+        ):
             if index.shape[1] == 0 and self.n_extra == 0:  # no expressed gene: nothing to pool
                 pooled.append(x.new_zeros(len(patients), self.norm.normalized_shape[0]))
             else:
@@ -258,10 +196,7 @@ class GeneTransformer(nn.Module):
     def pretraining_head(self) -> nn.Module:
         """Gene token state -> its standardized value (masked expression modelling)."""
         if self.expressed:
-            raise ConfigError(
-                "pretraining reconstructs every gene, and tokens=expressed gives unexpressed "
-                "genes no token: pretrain with tokens=all"
-            )
+            refuse_pretraining()
         return nn.Linear(self.norm.normalized_shape[0], 1)
 
     def reconstruct(self, x: Tensor, hide: Tensor, head: nn.Module) -> Tensor:
@@ -341,51 +276,18 @@ def architecture(
     return arch
 
 
-def expressed_thresholds(
-    options: GeneTransformerOptions, context: ModelContext, x_train: np.ndarray
-) -> dict[str, Any]:
-    """tokens=expressed: each gene's model value of the raw threshold, from the preprocessing
-    fitted on the training split (no preprocessor: the inputs are the raw values), and how many
-    tokens the training patients keep (printed as a note, saved in model.json)."""
-    t = options.expressed_above
-    if context.preprocessor is None:
-        thresholds = np.full(context.n_genes, t, dtype=np.float32)
-    else:
-        try:
-            thresholds = context.preprocessor.model_value(t)
-        except OmicsformerError as exc:
-            raise ConfigError(
-                f"tokens=expressed needs a per-gene monotone preprocessing: {exc}"
-            ) from None
-    kept = (np.asarray(x_train) > thresholds).sum(axis=1)
-    if options.max_tokens:
-        kept = np.minimum(kept, options.max_tokens)
-    counts = {
-        "median": int(np.median(kept)) if len(kept) else 0,
-        "min": int(kept.min()) if len(kept) else 0,
-        "max": int(kept.max()) if len(kept) else 0,
-    }
-    cap = f", at most {options.max_tokens} (the most expressed)" if options.max_tokens else ""
-    note(
-        f"tokens=expressed: a gene is a token where its raw value is > {t:g} (before any "
-        f"transform){cap}; training patients keep a median of {counts['median']} of "
-        f"{context.n_genes} genes (min {counts['min']}, max {counts['max']})"
-    )
-    return {
-        "rule": f"raw value > {t:g}",
-        "training_tokens": counts,
-        "thresholds": thresholds.astype(np.float64).tolist(),  # float32 values, exact in JSON
-    }
-
-
 def network(
     options: GeneTransformerOptions, context: ModelContext, arch: dict[str, Any]
 ) -> GeneTransformer:
     gene_sets = saved_gene_sets(options.attention_mask, arch)
     n_outputs = context.target.n_outputs
-    thresholds = arch["expressed"]["thresholds"] if options.tokens == "expressed" else None
     return GeneTransformer(
-        options, context.n_genes, n_outputs, arch.get("edges"), gene_sets, thresholds
+        options,
+        context.n_genes,
+        n_outputs,
+        arch.get("edges"),
+        gene_sets,
+        saved_thresholds(options, arch),
     )
 
 
@@ -394,22 +296,6 @@ def check(options: GeneTransformerOptions, train: TrainConfig) -> None:
     masked = options.gene_set_file(train.device) is not None
     check_attention(options.attention, train, masked=masked)
     check_tokens(options)
-
-
-def check_tokens(options: GeneTransformerOptions) -> None:
-    """tokens=expressed gives each patient its own gene list: refuse what is fixed to the list."""
-    if options.tokens != "expressed":
-        return
-    if BACKENDS.get(options.attention).info.fixed_tokens:
-        raise ConfigError(
-            f"tokens=expressed gives each patient its own genes; {options.attention}'s learned "
-            "projections are fixed to the whole gene list: use tokens=all or another attention"
-        )
-    if options.attention_mask != "none":
-        raise ConfigError(
-            "tokens=expressed cannot be combined with attention_mask (gene-set masks are built "
-            "over the whole gene list): use one or the other"
-        )
 
 
 MODELS.add(

@@ -21,6 +21,13 @@ are padded and the padding masked; every backend but ``flash`` supports such key
 mask per group, its rows made on demand (it also masks the padding), under which a gene attends
 to itself and the genes of its group it shares a set with. No global tokens are added here: the
 readout and the group blocks already join what the sets keep apart.
+
+``tokens=expressed`` (see :mod:`omicsformer.models.expressed`) makes the gene path's tokens of a
+patient's group its expressed genes of that group only: each (patient, group) row has its own
+length, and the B·K rows run in length buckets (:mod:`omicsformer.nn.packing`); the readout
+attends over a row's kept genes, and a group with no expressed gene in a patient has a zero
+readout there. The AttOmics path still reads every gene's value (a linear map: its cost does not
+grow with the square of anything).
 """
 
 from __future__ import annotations
@@ -38,18 +45,27 @@ from omicsformer.data.grouping import Grouping, gene_set_membership, make_groupi
 from omicsformer.errors import ConfigError
 from omicsformer.models import MODELS
 from omicsformer.models.base import ModelContext
+from omicsformer.models.expressed import (
+    ExpressedGenes,
+    ExpressedTokens,
+    check_tokens,
+    expressed_thresholds,
+    refuse_pretraining,
+    saved_thresholds,
+)
 from omicsformer.models.neural import check_attention, check_heads, neural_spec
 from omicsformer.nn.attention.layers import AttentionLayer, memberships, mha_rows
 from omicsformer.nn.attention.masks import GroupMask
 from omicsformer.nn.blocks import TransformerBlock, run_blocks
 from omicsformer.nn.embeddings import GeneTokens
 from omicsformer.nn.grouped import GroupedProjection
+from omicsformer.nn.packing import pack
 from omicsformer.nn.settings import AttentionSettings
 from omicsformer.tuning.space import Choice, Float, Int
 
 
 @dataclass
-class HybridOptions(AttentionSettings):
+class HybridOptions(ExpressedTokens, AttentionSettings):
     grouping: str = bounded(
         "random",
         help="gene groups: random, kmeans (size-balanced, fitted on the training split), go-bp "
@@ -75,9 +91,6 @@ class HybridOptions(AttentionSettings):
     checkpointing: bool = bounded(
         False, help="recompute each block in the backward pass (less memory, more time)"
     )
-    tokens: Literal["all", "expressed"] = bounded(
-        "all", help="all: every gene is a token (expressed: gene-transformer only, for now)"
-    )
 
 
 class Hybrid(nn.Module):
@@ -90,10 +103,14 @@ class Hybrid(nn.Module):
         n_genes: int,
         n_outputs: int,
         gene_sets: list[list[int]] | None = None,
+        thresholds: list[float] | None = None,
     ):
         super().__init__()
         o = options
         self.checkpointing = o.checkpointing
+        self.expressed = o.tokens == "expressed"
+        if self.expressed:
+            self.expressed_genes = ExpressedGenes(o, thresholds, n_genes)
         self.group_names = grouping.names
         sizes = grouping.sizes
         k, s = len(sizes), max(sizes)
@@ -154,27 +171,68 @@ class Hybrid(nn.Module):
 
     def patient_embedding(self, x: Tensor) -> Tensor:  # (B, G) -> (B, K·E)
         """The normalised group tokens side by side: the patient as the output layer sees it."""
-        b = x.shape[0]
-        genes, mask = self.gene_tokens(x)
-        genes = run_blocks(self.gene_blocks, genes, mask, self.checkpointing)  # (B·K, S, E)
-        groups = self.merge(self.project(x) + self.gene_readout(genes, b))  # (B, K, E)
+        if self.expressed:
+            readout = self.packed_readout(x)
+        else:
+            genes, mask = self.gene_tokens(x)
+            genes = run_blocks(self.gene_blocks, genes, mask, self.checkpointing)  # (B·K, S, E)
+            readout = self.gene_readout(genes, x.shape[0])
+        groups = self.merge(self.project(x) + readout)  # (B, K, E)
         groups = run_blocks(self.group_blocks, groups, None, self.checkpointing)
         return self.norm(groups.flatten(1))
+
+    # ------------------------------------------------------------ tokens=expressed
+    def kept(self, x: Tensor) -> Tensor:
+        """(B·K, S) true at the kept genes of each patient's groups: raw value above the
+        threshold, capped at the patient's ``max_tokens`` largest values (over all its genes),
+        never at the padding of a group."""
+        b = x.shape[0]
+        keep = self.expressed_genes(x)  # (B, G)
+        keep = torch.cat([keep, keep.new_zeros(b, 1)], dim=1)  # (B, G + 1): padding at G
+        return keep[:, self.index].flatten(0, 1)  # (B·K, S)
+
+    def packed_readout(self, x: Tensor) -> Tensor:  # (B, G) -> (B, K, E)
+        """The gene path over each (patient, group) row's kept genes, in length buckets; a row
+        with none reads out zero (rows of length 0 are only ever packed together)."""
+        b, (k, _) = x.shape[0], self.index.shape
+        out = x.new_zeros(b * k, self.readout.shape[1])  # (B·K, E)
+        for rows, positions, valid, mask in pack(self.kept(x), self.expressed_genes.bucket_padding):
+            if positions.shape[1] == 0:  # no kept gene in any row of the bucket
+                continue
+            group = rows % k  # (P,)
+            genes = self.index[group[:, None], positions]  # (P, L) gene indices
+            h = self.tokens(x[(rows // k)[:, None], genes], genes=genes)  # (P, L, E)
+            h = run_blocks(self.gene_blocks, h, mask, self.checkpointing)
+            scores = torch.einsum("ple,pe->pl", h, self.readout[group]) / math.sqrt(h.shape[-1])
+            weights = scores.masked_fill(~valid, float("-inf")).softmax(dim=-1)  # (P, L)
+            read = torch.einsum("pl,ple->pe", weights, h)  # (P, E)
+            out = out.index_copy(0, rows, read.to(out.dtype))
+        return out.view(b, k, -1)
 
     def attention_layers(self, x: Tensor, genes: list[str]) -> list[AttentionLayer]:
         """For interpretation: each gene-level layer as one block-diagonal (within-group) matrix
         over all genes (a gene in several groups gets the average of its rows); group-level
         layers attend over the group tokens. The within-group matrices are small (K x S x S)
-        and computed once."""
+        and computed once. With ``tokens=expressed`` a gene not kept in a patient has a zero
+        row and column there: the kept genes' states are the packed model's (unkept ones are
+        masked keys, and the token-wise parts of a block do not mix tokens)."""
         b = x.shape[0]
         k, s = self.index.shape
         n_genes = len(genes)
         index = self.index.cpu()
         group_of, pos_of, counts = memberships(index, self.valid.cpu(), n_genes)
         h, mask = self.gene_tokens(x)  # (B·K, S, E)
+        kept = None
+        if self.expressed:  # keys: the kept genes (a row with none: its group's, then zeroed)
+            kept = self.kept(x)  # (B·K, S)
+            some = kept.any(dim=1, keepdim=True)
+            keys = torch.where(some, kept, self.valid.repeat(b, 1))
+            mask = keys[:, None, None, :]  # (B·K, 1, 1, S)
         layers = []
         for i, block in enumerate(self.gene_blocks):
             within = block.attention.attention_rows(block.norm1(h), torch.arange(s), mask)
+            if kept is not None:  # no row for a gene not kept (its column is masked already)
+                within = within * kept[:, None, :, None]
             within = within.view(b, k, -1, s, s).float().cpu()  # (B, K, H, S, S)
 
             def rows_fn(rows: Tensor, within=within) -> Tensor:
@@ -194,7 +252,8 @@ class Hybrid(nn.Module):
 
             layers.append(AttentionLayer(f"gene_layer{i}", "gene", list(genes), rows_fn))
             h = block(h, mask)
-        group_tokens = self.merge(self.project(x) + self.gene_readout(h, b))
+        readout = self.packed_readout(x) if self.expressed else self.gene_readout(h, b)
+        group_tokens = self.merge(self.project(x) + readout)
         for i, block in enumerate(self.group_blocks):
             rows = mha_rows(block.attention, block.norm1(group_tokens))
             layers.append(AttentionLayer(f"group_layer{i}", "group", list(self.group_names), rows))
@@ -213,6 +272,8 @@ class Hybrid(nn.Module):
 
     def pretraining_head(self) -> nn.Module:
         """Gene state (+ its group's context) -> its standardized value."""
+        if self.expressed:
+            refuse_pretraining()
         return nn.Linear(self.readout.shape[1], 1)
 
     def reconstruct(self, x: Tensor, hide: Tensor, head: nn.Module) -> Tensor:
@@ -243,28 +304,24 @@ def architecture(
         context.seed,
         options.drop_ungrouped,
     )
-    if len(set(grouping.sizes)) > 1:  # unequal groups are padded: key-padding masks needed
+    # unequal groups are padded (key-padding masks needed); expressed rows are bucketed instead
+    if len(set(grouping.sizes)) > 1 and options.tokens == "all":
         check_attention(options.attention, None, key_padding=True)
     arch: dict[str, Any] = {"grouping": grouping.to_dict()}
     gmt = options.gene_set_file()
     if gmt is not None:
         arch["gene_sets"] = gene_set_membership(gmt, context.genes)
+    if options.tokens == "expressed":
+        arch["expressed"] = expressed_thresholds(options, context, x_train)
     return arch
 
 
 def network(options: HybridOptions, context: ModelContext, arch: dict[str, Any]) -> Hybrid:
     grouping = Grouping.from_dict(arch["grouping"])
     gene_sets = saved_gene_sets(options.attention_mask, arch)
-    return Hybrid(options, grouping, context.n_genes, context.target.n_outputs, gene_sets)
-
-
-def check_tokens(options: HybridOptions) -> None:
-    """tokens=expressed (variable lengths within each group) is not built for the hybrid yet."""
-    if options.tokens == "expressed":
-        raise ConfigError(
-            "tokens=expressed is not implemented for the hybrid (per-group lengths); "
-            "use it with the gene-transformer"
-        )
+    thresholds = saved_thresholds(options, arch)
+    n_outputs = context.target.n_outputs
+    return Hybrid(options, grouping, context.n_genes, n_outputs, gene_sets, thresholds)
 
 
 def check(options: HybridOptions, train: TrainConfig) -> None:

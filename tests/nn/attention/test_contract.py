@@ -196,6 +196,24 @@ def test_key_padding_equals_dropping_the_padded_tokens(name):
     torch.testing.assert_close(rows.sum(-1), torch.ones(2, 2, 2))
 
 
+def test_nystrom_segments_each_row_by_its_own_tokens():
+    """With a key-padding mask a row gets the landmarks of its real tokens: the same result as
+    the row alone, unpadded, whatever the padding (rows of different lengths pack together)."""
+    torch.manual_seed(0)
+    q, k, v = (t.detach() for t in qkv((3, 2, 20, 8)))
+    backend = build("nystrom", 20, 8, landmarks=4).eval()
+    lengths = [20, 13, 3]  # 5 tokens per landmark, 4 per landmark (the last short), 1 each
+    mask = torch.zeros(3, 1, 1, 20, dtype=torch.bool)
+    for row, n in enumerate(lengths):
+        mask[row, ..., :n] = True
+    padded, _ = backend(q, k, v, mask=mask)
+    for row, n in enumerate(lengths):
+        alone, _ = backend(
+            q[row : row + 1, :, :n], k[row : row + 1, :, :n], v[row : row + 1, :, :n]
+        )
+        torch.testing.assert_close(padded[row : row + 1, :, :n], alone, atol=1e-5, rtol=1e-4)
+
+
 @pytest.mark.parametrize("name", ["linformer", "nystrom"])
 def test_low_rank_backends_ignore_padded_keys(name):
     torch.manual_seed(0)
@@ -216,3 +234,20 @@ def test_general_masks_are_refused_by_approximations():
     q, k, v = (t.detach() for t in qkv((1, 1, 6, 4)))
     with pytest.raises(ConfigError, match="key-padding masks"):
         build("linear", 6, 4)(q, k, v, mask=torch.ones(1, 1, 6, 6, dtype=torch.bool))
+
+
+def test_sdpa_varlen_skips_the_padding_exactly():
+    """sdpa varlen (nested jagged tensors) equals the masked kernel at the real queries, in the
+    outputs and the gradients, and leaves zeros at the padded queries."""
+    torch.manual_seed(0)
+    q, k, v = qkv((3, 2, 12, 8))
+    lengths = torch.tensor([12, 7, 1])
+    mask = (torch.arange(12) < lengths[:, None])[:, None, None, :]  # (B, 1, 1, N)
+    real = mask[:, 0, 0, :, None].expand(3, 12, 8).unsqueeze(1).expand(3, 2, 12, 8)
+    varlen, _ = build("sdpa", 12, 8, varlen=True)(q, k, v, mask=mask)
+    masked, _ = build("sdpa", 12, 8)(q, k, v, mask=mask)
+    torch.testing.assert_close(varlen[real], masked[real], atol=1e-6, rtol=1e-5)
+    assert (varlen[~real] == 0).all()
+    grads = [torch.autograd.grad(out[real].square().sum(), (q, k, v)) for out in (varlen, masked)]
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)

@@ -10,6 +10,13 @@ A⁺ is the Moore-Penrose pseudo-inverse computed by ``pinv_iterations`` Newton-
 (the paper's 6, with its initialisation Z₀ = Aᵀ / (‖A‖₁‖A‖∞)). With one landmark per token
 (m = N = M) F = A = B and the result tends to exact attention as the iterations converge. Tokens
 that do not split evenly are padded for the landmark means only (padding never enters a mean).
+
+With a key-padding mask each row is segmented by its own real tokens, as if the padding were not
+there (:func:`row_landmarks`): a row's result does not depend on how far it was padded, so rows
+of different lengths can be packed together (``tokens=expressed``). A row with fewer landmarks
+than the batch's largest has empty landmark slots, which get no weight in F and zero rows and
+columns in A (the Newton-Schulz pseudo-inverse keeps that block structure: A⁺ is the real
+block's pseudo-inverse).
 The paper's optional depthwise-convolution skip on V is left out: it would add a learned term
 that is not attention.
 """
@@ -45,17 +52,41 @@ def _segment_sums(x: Tensor, m: int) -> Tensor:
     return padded.reshape(*x.shape[:-2], count, size, d).sum(dim=-2)
 
 
-def segment_means(x: Tensor, m: int, keep: Tensor | None = None) -> Tensor:
+def segment_means(x: Tensor, m: int) -> Tensor:
     """Means of contiguous segments of ceil(N / m) tokens (the last may be shorter): (B, H, m', D).
 
-    The segments are summed with a pad and a reshape (cheap forward and backward). With ``keep``
-    (B, 1|H, N, 1) only kept tokens enter a mean (a fully padded segment gives zeros).
-    """
-    if keep is None:
-        counts = _segment_sums(x.new_ones(x.shape[-2], 1), m)  # (m', 1)
-        return _segment_sums(x, m) / counts
-    counts = _segment_sums(keep, m)  # (B, 1|H, m', 1)
-    return _segment_sums(x * keep, m) / counts.clamp(min=1)
+    The segments are summed with a pad and a reshape (cheap forward and backward)."""
+    counts = _segment_sums(x.new_ones(x.shape[-2], 1), m)  # (m', 1)
+    return _segment_sums(x, m) / counts
+
+
+def row_landmarks(
+    q: Tensor, k: Tensor, keep: Tensor, landmarks: int
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Landmarks of each row from its kept tokens only: Q̃, K̃ (B, H, m, D) and the slots that
+    hold a landmark (B, 1, 1, m). A row of n kept tokens has segments of max(1, ceil(n / m))
+    of them, in order, as :func:`segment_means` makes of an unpadded row of n tokens.
+
+    ``keep`` (B, 1|H, N, 1) is the key-padding multiplier (one mask for queries and keys)."""
+    kept = keep[..., 0] > 0  # (B, 1|H, N)
+    n = kept.sum(dim=-1, keepdim=True)  # (B, 1|H, 1)
+    m = min(landmarks, q.shape[-2])
+    size = ((n + landmarks - 1) // landmarks).clamp(min=1)  # tokens per segment
+    count = ((n + size - 1) // size).clamp(min=1)  # landmarks of the row (<= m)
+    rank = kept.cumsum(dim=-1) - 1  # each kept token's position among the kept ones
+    slot = torch.where(kept, rank // size, torch.full_like(rank, m))  # padding: slot m (dropped)
+    index = slot.unsqueeze(-1)  # (B, 1|H, N, 1)
+
+    def means(x: Tensor) -> Tensor:
+        shape = (*x.shape[:-2], m + 1, x.shape[-1])
+        sums = x.new_zeros(shape).scatter_add(-2, index.expand_as(x), x)
+        counts = x.new_zeros(*index.shape[:-2], m + 1, 1).scatter_add(
+            -2, index, torch.ones_like(index, dtype=x.dtype)
+        )
+        return (sums / counts.clamp(min=1))[..., :m, :]  # (B, H, m, D)
+
+    present = torch.arange(m, device=q.device) < count  # (B, 1|H, m)
+    return means(q), means(k), present.unsqueeze(-2)
 
 
 def newton_pinv(a: Tensor, iterations: int) -> Tensor:
@@ -97,17 +128,27 @@ class NystromAttention(AttentionBackend):
         """
         q, k = q.float(), k.float()
         keep = key_padding_multiplier(mask, "nystrom")
-        m = min(self.landmarks, q.shape[-2], k.shape[-2])
         scale = 1.0 / math.sqrt(q.shape[-1])
+        present = None  # (B, 1|H, 1, m) slots holding a landmark; None: all of them
+        if keep is None:
+            m = min(self.landmarks, q.shape[-2], k.shape[-2])
+            q_land, k_land = segment_means(q, m), segment_means(k, m)  # (B, H, m, D)
+        else:  # one mask for queries and keys: self-attention over padded rows
+            q_land, k_land, present = row_landmarks(q, k, keep, self.landmarks)
         # the 1/√D scale goes on the small landmark tensors, never on an N x m one
-        q_land = segment_means(q, m, keep) * scale  # (B, H, m, D)
-        k_land = segment_means(k, m, keep)  # (B, H, m, D)
-        f = (q @ (k_land * scale).transpose(-2, -1)).softmax(-1)  # (B, H, N, m)
-        a = (q_land @ k_land.transpose(-2, -1)).softmax(-1)  # (B, H, m, m)
+        q_land = q_land * scale
+        f = q @ (k_land * scale).transpose(-2, -1)  # (B, H, N, m)
+        a = q_land @ k_land.transpose(-2, -1)  # (B, H, m, m)
         scores = q_land @ k.transpose(-2, -1)  # (B, H, m, M)
+        if present is not None:  # empty slots: no weight in F, zero rows and columns in A
+            f = f.masked_fill(~present, float("-inf"))
+            a = a.masked_fill(~present, float("-inf")).softmax(-1)
+            a = a * present.transpose(-2, -1)
+        else:
+            a = a.softmax(-1)
         if mask is not None:
             scores = scores.masked_fill(~mask, float("-inf"))
-        return f, newton_pinv(a, self.pinv_iterations), scores.softmax(-1)
+        return f.softmax(-1), newton_pinv(a, self.pinv_iterations), scores.softmax(-1)
 
     def forward(
         self,

@@ -11,14 +11,30 @@ requested rows (see :meth:`MultiHeadAttention.attention_rows`).
 A structured (gene-set) mask is not written out: :func:`~omicsformer.nn.attention.masks.
 masked_attention` runs it (FlexAttention on CUDA, query chunks through the CPU flash kernel on
 CPU), so ``kernel`` must stay ``auto`` then (checked when the model is built).
+
+``varlen`` runs a key-padding mask (B, 1, 1, N) of self-attention as variable-length attention:
+the real tokens of every row are gathered into one nested jagged tensor (``torch.nested``,
+``layout=torch.jagged``, the concatenated tokens plus row offsets: FlashAttention's ``cu_seqlens``
+layout), SDPA runs on it, and the outputs go back to their places (padded queries get zeros;
+nothing reads them). On CUDA PyTorch dispatches jagged SDPA to its FlashAttention-2 and
+memory-efficient varlen kernels, which skip the padding instead of masking it; that is what the
+option is for, and ``omicsformer bench gpu`` measures it (``varlen`` rows). It was not measured on
+a GPU in this project. On CPU jagged SDPA takes the math path, one row at a time: 3.4x slower than
+the masked fused CPU kernel in a forward + backward of 8 rows of 1,000-2,000 tokens (4 heads of
+16, one thread), so it stays off by default; it is exact on both (tested on CPU against the
+masked kernel, outputs and gradients). Every row must have at least one real token.
 """
 
 from __future__ import annotations
 
-from contextlib import nullcontext
+import logging
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Literal
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch.nn.attention import SDPBackend, sdpa_kernel
@@ -41,6 +57,11 @@ class SdpaOptions:
     kernel: Kernel = option(
         "auto", "pin one SDPA implementation (flash, efficient, cudnn, math); auto: PyTorch picks"
     )
+    varlen: bool = option(
+        False,
+        "key-padding masks run as variable-length attention (nested jagged tensors: padding "
+        "skipped, not masked; meant for CUDA's varlen kernels, slower on CPU)",
+    )
 
 
 class SDPAttention(AttentionBackend):
@@ -54,12 +75,12 @@ class SDPAttention(AttentionBackend):
         key_padding=True,
         paper="Dao 2023 (FlashAttention-2); Rabe & Staats 2021 (attention in O(√n) memory)",
         options=SdpaOptions,
-        model_options={"kernel": "sdpa_kernel"},
+        model_options={"kernel": "sdpa_kernel", "varlen": "sdpa_varlen"},
     )
 
-    def __init__(self, kernel: str) -> None:
+    def __init__(self, kernel: str, varlen: bool) -> None:
         super().__init__()
-        self.kernel = kernel
+        self.kernel, self.varlen = kernel, varlen
 
     @classmethod
     def check_options(cls, options: SdpaOptions, *, masked: bool) -> None:
@@ -84,5 +105,55 @@ class SDPAttention(AttentionBackend):
             return out, (self.all_weights(q, k, mask) if need_weights else None)
         pinned = sdpa_kernel([KERNELS[self.kernel]]) if self.kernel != "auto" else nullcontext()
         with pinned:
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, H, N, D)
+            if self.varlen and is_key_padding(mask, q, k):
+                out = varlen_attention(q, k, v, mask[:, 0, 0, :])  # (B, H, N, D)
+            else:
+                out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, H, N, D)
         return out, (self.all_weights(q, k, mask) if need_weights else None)
+
+
+def is_key_padding(mask: Tensor | None, q: Tensor, k: Tensor) -> bool:
+    """A boolean key-padding mask (B, 1, 1, N) of self-attention (as many queries as keys)."""
+    return (
+        mask is not None
+        and mask.dtype == torch.bool
+        and mask.dim() == 4
+        and mask.shape[1] == mask.shape[2] == 1
+        and mask.shape[0] == q.shape[0]
+        and q.shape[-2] == k.shape[-2] == mask.shape[-1]
+    )
+
+
+@contextmanager
+def quiet_nested_tensors() -> Iterator[None]:
+    """Silence what PyTorch 2.13 prints on a run's first jagged SDPA call, which is not about
+    the user's run: a prototype warning (the CPU math path builds a strided nested tensor
+    inside) and a one-time fx notice (is_fx_tracing) logged from the nested-tensor code."""
+    log = logging.getLogger("torch.fx._symbolic_trace")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "The PyTorch API of nested tensors", UserWarning)
+            yield
+    finally:
+        log.setLevel(level)
+
+
+def varlen_attention(q: Tensor, k: Tensor, v: Tensor, keep: Tensor) -> Tensor:
+    """Attention of each row over its kept tokens only, through a nested jagged tensor:
+    q, k, v (B, H, N, D), ``keep`` (B, N) the real tokens (queries and keys alike) ->
+    (B, H, N, D), zero at the padded queries. T = the kept tokens of all rows."""
+    offsets = F.pad(keep.sum(dim=1).cumsum(0), (1, 0))  # (B + 1,) row starts in the T tokens
+
+    def jagged(t: Tensor) -> Tensor:  # (B, H, N, D) -> (B, H, j, D), j the ragged dimension
+        values = t.transpose(1, 2)[keep]  # (T, H, D)
+        return torch.nested.nested_tensor_from_jagged(values, offsets).transpose(1, 2)
+
+    with quiet_nested_tensors():
+        out = F.scaled_dot_product_attention(jagged(q), jagged(k), jagged(v))  # (B, H, j, D)
+    values = out.transpose(1, 2).values()  # (T, H, D)
+    b, h, n, d = q.shape
+    full = values.new_zeros(b, n, h, d)
+    full[keep] = values
+    return full.transpose(1, 2)  # (B, H, N, D)
