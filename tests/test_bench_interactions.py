@@ -43,3 +43,28 @@ def test_bad_generator_settings_fail_before_any_output(tmp_path):
     with pytest.raises(ConfigError, match="binary label"):
         bench_interactions(tmp_path / "o", models=["mlp"], data={"n_classes": 3})
     assert not (tmp_path / "o").exists()
+
+
+def test_attention_scores_do_not_depend_on_the_evaluation_batch():
+    """The cohort's pair scores are computed a batch of patients at a time: the same means."""
+    import torch
+
+    from omicsformer.config import build_options
+    from omicsformer.data.grouping import random_grouping
+    from omicsformer.models.attomics import AttOmicsNet
+    from omicsformer.models.gene_transformer import GeneTransformer, GeneTransformerOptions
+
+    torch.manual_seed(0)
+    genes = [f"g{i}" for i in range(12)]
+    pairs = np.array([[0, 1], [2, 7], [5, 11]])
+    x = torch.randn(7, 12)
+    options = build_options(GeneTransformerOptions, {"dim": 8, "heads": 2, "dropout": 0.0}, "t")
+    networks = [
+        GeneTransformer(options, 12, 2).eval(),
+        AttOmicsNet(random_grouping(12, 3, 0), 12, [8], 2, [8], 0.0, 2).eval(),
+    ]
+    for module in networks:
+        whole = interactions._attention_scores(module, x, pairs, genes, batch=100)
+        batched = interactions._attention_scores(module, x, pairs, genes, batch=3)
+        assert whole.shape == (3,) and np.all(whole > 0)
+        np.testing.assert_allclose(batched, whole, rtol=1e-5)

@@ -80,12 +80,7 @@ def model_scores(
     target = grad.targets_for(module, xt)
     scores: dict[str, np.ndarray] = {}
     if "attention" in methods and att.has_attention(module):
-        layers = att.attention_layers(module, xt, genes)
-        if all(layer.level == "group" for layer in layers):  # AttOmics: between gene groups
-            scores["attention"] = _group_pair_attention(module, xt, pairs)
-        else:
-            named = [(genes[a], genes[b]) for a, b in pairs]
-            scores["attention"] = att.pair_scores(layers, named).mean(axis=0)
+        scores["attention"] = _attention_scores(module, xt, pairs, genes, run.model.batch)
     if "hessian" in methods:
         values = np.concatenate(
             [
@@ -104,11 +99,33 @@ def _t(target: torch.Tensor | None, i: int) -> torch.Tensor | None:
     return None if target is None else target[i : i + 16]
 
 
+def _attention_scores(
+    module: Any, x: torch.Tensor, pairs: np.ndarray, genes: list[str], batch: int
+) -> np.ndarray:
+    """Each pair's attention score, the mean over patients, computed ``batch`` patients at a
+    time (the run's evaluation batch: the attention states of a whole cohort need not fit)."""
+    named = [(genes[a], genes[b]) for a, b in pairs]
+    per_patient = []
+    for i in range(0, len(x), batch):
+        layers = att.attention_layers(module, x[i : i + batch], genes)
+        if all(layer.level == "group" for layer in layers):  # AttOmics: between gene groups
+            return _group_pair_attention(module, x, pairs, batch)
+        per_patient.append(att.pair_scores(layers, named))  # (b, P)
+    return np.concatenate(per_patient).mean(axis=0)
+
+
 @torch.no_grad()
-def _group_pair_attention(module: Any, x: torch.Tensor, pairs: np.ndarray) -> np.ndarray:
-    """AttOmics: the attention between the groups of a and b (head-, block- and patient-mean)."""
-    maps = module(x, return_attention=True)[1]
-    mean = torch.stack([m.float().mean(dim=(0, 1)) for m in maps]).mean(0).cpu().numpy()  # (K, K)
+def _group_pair_attention(
+    module: Any, x: torch.Tensor, pairs: np.ndarray, batch: int
+) -> np.ndarray:
+    """AttOmics: the attention between the groups of a and b (head-, block- and patient-mean),
+    ``batch`` patients at a time."""
+    total = None  # (K, K): sum over patients of the head- and block-mean attention
+    for i in range(0, len(x), batch):
+        maps = module(x[i : i + batch], return_attention=True)[1]  # blocks x (b, H, K, K)
+        part = torch.stack([m.float().mean(dim=1).sum(dim=0) for m in maps]).mean(0)
+        total = part if total is None else total + part
+    mean = (total / len(x)).cpu().numpy()
     sym = (mean + mean.T) / 2
     group_of: dict[int, list[int]] = {}
     for k, members in enumerate(module.group_members):
