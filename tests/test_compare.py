@@ -34,6 +34,7 @@ def test_compare_writes_one_row_per_model_and_fold(cli, tmp_path):
         out,
     )
     assert result.code == 0, result.err
+    assert f"results written to {out}; open {out / 'report.html'} in a browser" in result.err
     results = pd.read_csv(out / "results.csv")
     assert len(results) == 9
     assert sorted(results.groupby(["model", "fold"]).size().index.tolist()) == sorted(

@@ -444,8 +444,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
         pretrain=pretrain,
         report=not args.no_report,
     )
-    note(f"results written to {args.out}")
+    note(f"results written to {args.out}{_page_of(args.out)}")
     return 0
+
+
+def _page_of(folder: str | Path) -> str:
+    """The end of a "results written" line that points at the folder's report.html, if it has
+    one ('' with --no-report, or when the page failed: that is a warning, not an error)."""
+    page = Path(folder) / "report.html"
+    return f"; open {page} in a browser" if page.is_file() else ""
 
 
 def _add_eval_batch(parser: argparse.ArgumentParser) -> None:
@@ -852,7 +859,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         attention=args.attention,
         top_genes=read_flags(args, PreprocessConfig, ["top_genes"]).get("top_genes"),
     )
-    note(f"results written to {args.out} (results.csv, summary.md)")
+    note(f"results written to {args.out} (results.csv, summary.md){_page_of(args.out)}")
     return 0
 
 
