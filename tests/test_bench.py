@@ -6,10 +6,11 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from omicsformer.bench.attention import AttentionCase, length_buckets, synthetic_gene_sets
+from omicsformer.bench.attention import AttentionCase, synthetic_gene_sets
 from omicsformer.bench.augmentation import cvae_quality
 from omicsformer.bench.model import has_token_modes
 from omicsformer.bench.worker import THRESHOLD_OPTION, counts_like, kept_tokens
+from omicsformer.nn.packing import length_buckets
 
 
 def test_flop_convention():

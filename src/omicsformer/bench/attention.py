@@ -18,9 +18,9 @@ Masked rows report the same exact-equivalent FLOP rate.
 gene models (``-o tokens=expressed``): each patient keeps only its expressed genes, a share
 ``1 - zero_fraction`` of them on average (:meth:`AttentionCase.lengths`: seeded binomial counts,
 as in counts-like single-cell data where ~90 % of a cell's genes are zero), packed as the
-gene-transformer packs them (:func:`length_buckets`): patients sorted by length, those whose
-lengths differ by at most ``bucket_padding`` run together, padded to their bucket's longest with
-a key-padding mask (backends without key-padding masks: equal lengths only). FLOPs count
+models pack them (:func:`omicsformer.nn.packing.length_buckets`): patients sorted by length, those
+whose lengths differ by at most ``bucket_padding`` run together, padded to their bucket's longest
+with a key-padding mask (backends without key-padding masks: equal lengths only). FLOPs count
 4·Σ_b n_b²·H·D, the work the kept tokens need (padding not counted). Backends built for a fixed
 number of tokens (``linformer``) have no expressed mode: those rows are skipped.
 """
@@ -99,19 +99,6 @@ class AttentionCase:
 
             return tensors * 4 + 16 * min(CHUNK_ELEMENTS, self.n**2)
         return tensors * 4
-
-
-def length_buckets(lengths: list[int], padding: float) -> list[list[int]]:
-    """Patients (indices into ``lengths``) sorted by length and cut into buckets whose longest is
-    at most ``1 + padding`` times their shortest: the gene-transformer's packing of
-    ``tokens=expressed`` (its ``bucket_padding`` option), so that padding stays bounded."""
-    buckets: list[list[int]] = []
-    for b in sorted(range(len(lengths)), key=lambda b: lengths[b]):
-        if buckets and lengths[b] <= (1 + padding) * lengths[buckets[-1][0]]:
-            buckets[-1].append(b)
-        else:
-            buckets.append([b])
-    return buckets
 
 
 def synthetic_gene_sets(n_genes: int, density: float, seed: int = 0) -> list[list[int]]:

@@ -116,7 +116,8 @@ def attention(case: dict[str, Any]) -> dict[str, Any]:
 def _packed(case: dict[str, Any], backend: Any, device: str) -> tuple[list, list]:
     """The expressed mode's buckets: (patients, longest) shapes and key-padding masks (P, 1, 1, L)
     (True: a real token; None where every patient of the bucket has the same length)."""
-    from omicsformer.bench.attention import AttentionCase, length_buckets
+    from omicsformer.bench.attention import AttentionCase
+    from omicsformer.nn.packing import length_buckets
 
     known = {f.name for f in dataclasses.fields(AttentionCase)}
     attention_case = AttentionCase(**{k: v for k, v in case.items() if k in known})

@@ -28,24 +28,28 @@ class Bucket(NamedTuple):
     mask: Tensor | None  # (P, 1, 1, X + L) keys a query may attend to; None when nothing is padded
 
 
+def length_buckets(lengths: list[int], padding: float) -> list[list[int]]:
+    """Rows (indices into ``lengths``) sorted by length (stable) and cut greedily into buckets
+    whose longest is at most ``1 + padding`` times their shortest."""
+    buckets: list[list[int]] = []
+    for row in sorted(range(len(lengths)), key=lambda r: lengths[r]):
+        if buckets and lengths[row] <= (1 + padding) * lengths[buckets[-1][0]]:
+            buckets[-1].append(row)
+        else:
+            buckets.append([row])
+    return buckets
+
+
 def pack(keep: Tensor, padding: float, n_front: int = 0) -> list[Bucket]:
     """The kept positions of every row of ``keep`` (R, N), in length buckets (see the module
     docstring); ``n_front`` tokens in front of every row are real keys in the masks."""
     lengths = keep.sum(dim=1)  # (R,)
-    by_length = torch.argsort(lengths, stable=True)
-    sorted_lengths = lengths[by_length].tolist()
-    starts = [0]  # each bucket's first index into by_length
-    for i, n in enumerate(sorted_lengths):
-        if n > (1 + padding) * sorted_lengths[starts[-1]]:
-            starts.append(i)
     # kept positions first, in their order (a stable sort of "not kept")
     first = torch.argsort((~keep).to(torch.int8), dim=1, stable=True)  # (R, N)
     buckets = []
-    for start, end in zip(starts, [*starts[1:], len(sorted_lengths)], strict=True):
-        if start == end:  # R = 0
-            continue
-        rows = by_length[start:end]
-        longest = sorted_lengths[end - 1]
+    for bucket in length_buckets(lengths.tolist(), padding):
+        rows = torch.as_tensor(bucket, dtype=torch.long, device=keep.device)
+        longest = int(lengths[rows].max())
         positions = first[rows, :longest]  # (P, L)
         valid = torch.arange(longest, device=keep.device) < lengths[rows, None]  # (P, L)
         mask = None
