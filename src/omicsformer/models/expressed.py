@@ -63,8 +63,8 @@ class ExpressedTokens:
 
 class ExpressedGenes(nn.Module):
     """Which genes are a patient's tokens, from the thresholds saved in model.json; and how
-    padded a length bucket may be (none for backends without key-padding masks, such as flash,
-    which then run rows of equal length together only)."""
+    padded a length bucket may be (none for a backend without key-padding masks, which then
+    runs rows of equal length together only)."""
 
     def __init__(self, options: Any, thresholds: list[float] | None, n_genes: int) -> None:
         super().__init__()

@@ -15,7 +15,7 @@ The AttOmics path keeps what AttOmics models (a gene-specific linear summary of 
 interactions between groups); the gene path adds what it cannot: interactions between individual
 genes of a group, at O(G·S) attention cost instead of O(G²). Both read the same groups (random,
 size-balanced ``kmeans`` or ``gmt:PATH``, fitted on the training split). Groups of unequal size
-are padded and the padding masked; every backend but ``flash`` supports such key-padding masks.
+are padded and the padding masked (``flash`` and ``sdpa_varlen=true`` skip it instead).
 
 ``attention_mask=gmt:PATH`` restricts the gene blocks to gene sets within each group: one (S, S)
 mask per group, its rows made on demand (it also masks the padding), under which a gene attends

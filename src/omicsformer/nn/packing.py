@@ -10,7 +10,7 @@ length and grouped greedily: a row joins the current bucket while its length is 
 fraction. Each bucket is padded only to its own longest row; its key-padding mask hides the
 padded keys and pooling skips the padded queries, so a row's result does not depend on the rows
 it is packed with (tested in tests/models/test_expressed_tokens.py). ``padding=0`` packs only
-rows of equal length (no mask: backends without key-padding masks, such as flash, can run it).
+rows of equal length (no mask: a backend without key-padding masks could run it).
 """
 
 from __future__ import annotations

@@ -132,8 +132,7 @@ def test_bad_choices_fail_at_build_time_with_a_clear_message():
     with pytest.raises(ConfigError, match="does not support attention masks"):
         check_backend("performer", device="cpu", precision="32", masked=True)
     check_backend("performer", device="cpu", precision="32", key_padding=True)
-    with pytest.raises(ConfigError, match="does not support key-padding masks"):
-        check_backend("flash", device="cuda", precision="bf16-mixed", key_padding=True)
+    check_backend("flash", device="cuda", precision="bf16-mixed", key_padding=True)  # varlen
     with pytest.raises(ConfigError, match="'flash' does not run on cpu"):
         check_backend("flash", device="cpu", precision="bf16-mixed")
     with pytest.raises(ConfigError, match="'flash' does not support torch.float32"):
@@ -251,3 +250,35 @@ def test_sdpa_varlen_skips_the_padding_exactly():
     grads = [torch.autograd.grad(out[real].square().sum(), (q, k, v)) for out in (varlen, masked)]
     for a, b in zip(*grads, strict=True):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+
+
+def test_flash_runs_a_key_padding_mask_through_its_varlen_kernel(monkeypatch):
+    """flash-attn needs a GPU, so a stand-in package checks the call: each row's real tokens
+    (T, H, D), int32 row offsets and the longest row; the result is the masked attention's."""
+    import types
+
+    import torch.nn.functional as F
+
+    from omicsformer.nn.attention import flash
+
+    calls = []
+
+    def varlen_func(q, k, v, cu_q, cu_k, max_q, max_k):
+        calls.append((cu_q.dtype, cu_q.tolist(), cu_k.tolist(), max_q, max_k, tuple(q.shape)))
+        rows = []
+        for a, b in zip(cu_q[:-1].tolist(), cu_q[1:].tolist(), strict=True):
+            q_, k_, v_ = (t[a:b].transpose(0, 1)[None] for t in (q, k, v))  # (1, H, L, D)
+            rows.append(F.scaled_dot_product_attention(q_, k_, v_)[0].transpose(0, 1))
+        return torch.cat(rows)  # (T, H, D)
+
+    package = types.SimpleNamespace(flash_attn_func=None, flash_attn_varlen_func=varlen_func)
+    monkeypatch.setattr(flash, "flash_attn", lambda: package)
+    monkeypatch.setattr(flash.FlashAttention, "check_inputs", lambda self, q: None)  # CPU, fp32
+    q, k, v = (t.detach() for t in qkv((3, 2, 10, 8)))
+    mask = (torch.arange(10) < torch.tensor([10, 4, 7])[:, None])[:, None, None, :]
+    out, _ = flash.FlashAttention()(q, k, v, mask=mask)
+    assert calls == [(torch.int32, [0, 10, 14, 21], [0, 10, 14, 21], 10, 10, (21, 2, 8))]
+    expected, _ = build("sdpa", 10, 8)(q, k, v, mask=mask)
+    real = mask[:, 0, 0, :, None].unsqueeze(1).expand_as(out)  # (B, H, N, D)
+    torch.testing.assert_close(out[real], expected[real], atol=1e-6, rtol=1e-5)
+    assert (out[~real] == 0).all()

@@ -4,6 +4,11 @@ Attention with Better Parallelism and Work Partitioning", ICLR 2024) on CUDA GPU
 flash-attn is an optional extra (``pip install 'omicsformer[flash]'``), built for NVIDIA GPUs of
 the Ampere generation or newer; without it, or without such a GPU, choosing this backend is a
 clear error when the model is built. ``sdpa`` uses a FlashAttention kernel too and needs no extra.
+
+A key-padding mask (B, 1, 1, N) runs through ``flash_attn_varlen_func``: each row's real tokens
+only, in the concatenated layout with row offsets (:mod:`omicsformer.nn.attention.varlen`), so
+padded batches (``tokens=expressed`` buckets, the hybrid's unequal groups) skip their padding.
+Tested on CPU with a stand-in for the package (the layout and the call); not run on a GPU here.
 """
 
 from __future__ import annotations
@@ -13,16 +18,18 @@ from torch import Tensor
 
 from omicsformer.errors import ConfigError, MissingDependencyError
 from omicsformer.nn.attention.base import AttentionBackend, BackendInfo
+from omicsformer.nn.attention.varlen import is_key_padding, unpadded
 
 
-def flash_attn_func():
+def flash_attn():
+    """The flash-attn package (its ``flash_attn_func`` and ``flash_attn_varlen_func``)."""
     try:
-        from flash_attn import flash_attn_func as func
+        import flash_attn as package
     except ImportError:
         raise MissingDependencyError(
             "flash-attn", extra="flash", feature="--attention flash"
         ) from None
-    return func
+    return package
 
 
 class FlashAttention(AttentionBackend):
@@ -34,11 +41,12 @@ class FlashAttention(AttentionBackend):
         dtypes=(torch.float16, torch.bfloat16),
         returns_weights=False,
         paper="Dao 2024, FlashAttention-2 (ICLR)",
+        key_padding=True,
     )
 
     def __init__(self) -> None:
         super().__init__()
-        self.func = flash_attn_func()
+        self.package = flash_attn()
 
     def forward(
         self,
@@ -49,11 +57,27 @@ class FlashAttention(AttentionBackend):
         mask: Tensor | None = None,
         need_weights: bool = False,
     ) -> tuple[Tensor, Tensor | None]:
+        if mask is not None and not is_key_padding(mask, q, k):
+            raise ConfigError(
+                "attention backend 'flash' supports key-padding masks (B, 1, 1, N) only"
+            )
+        self.check_inputs(q)
         if mask is not None:
-            raise ConfigError("attention backend 'flash' does not support attention masks")
+            out = unpadded(q, k, v, mask, self.varlen)  # (B, H, N, D)
+        else:  # flash-attn takes (B, N, H, D)
+            out = self.package.flash_attn_func(
+                q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+            )
+            out = out.transpose(1, 2)  # (B, H, N, D)
+        return out, (self.all_weights(q, k, mask) if need_weights else None)
+
+    def check_inputs(self, q: Tensor) -> None:
         if q.device.type != "cuda" or q.dtype not in self.info.dtypes:
             raise ConfigError("attention backend 'flash' runs on CUDA in float16 or bfloat16 only")
-        # flash-attn takes (B, N, H, D)
-        out = self.func(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
-        out = out.transpose(1, 2)  # (B, H, N, D)
-        return out, (self.all_weights(q, k) if need_weights else None)
+
+    def varlen(self, q: Tensor, k: Tensor, v: Tensor, offsets: Tensor, longest: int) -> Tensor:
+        """flash-attn's varlen kernel: (T, H, D) tokens, int32 row offsets -> (T, H, D)."""
+        cu_seqlens = offsets.to(torch.int32)
+        return self.package.flash_attn_varlen_func(
+            q, k, v, cu_seqlens, cu_seqlens, longest, longest
+        )

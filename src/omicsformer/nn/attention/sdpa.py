@@ -12,17 +12,18 @@ A structured (gene-set) mask is not written out: :func:`~omicsformer.nn.attentio
 masked_attention` runs it (FlexAttention on CUDA, query chunks through the CPU flash kernel on
 CPU), so ``kernel`` must stay ``auto`` then (checked when the model is built).
 
-``varlen`` runs a key-padding mask (B, 1, 1, N) of self-attention as variable-length attention:
-the real tokens of every row are gathered into one nested jagged tensor (``torch.nested``,
-``layout=torch.jagged``, the concatenated tokens plus row offsets: FlashAttention's ``cu_seqlens``
-layout), SDPA runs on it, and the outputs go back to their places (padded queries get zeros;
-nothing reads them). On CUDA PyTorch dispatches jagged SDPA to its FlashAttention-2 and
-memory-efficient varlen kernels, which skip the padding instead of masking it; that is what the
-option is for, and ``omicsformer bench gpu`` measures it (``varlen`` rows). It was not measured on
-a GPU in this project. On CPU jagged SDPA takes the math path, one row at a time: 3.4x slower than
-the masked fused CPU kernel in a forward + backward of 8 rows of 1,000-2,000 tokens (4 heads of
-16, one thread), so it stays off by default; it is exact on both (tested on CPU against the
-masked kernel, outputs and gradients). Every row must have at least one real token.
+``varlen`` runs a key-padding mask (B, 1, 1, N) of self-attention as variable-length attention
+(:mod:`omicsformer.nn.attention.varlen`): the real tokens of every row become one nested jagged
+tensor (``torch.nested``, ``layout=torch.jagged``: the concatenated tokens plus row offsets,
+FlashAttention's ``cu_seqlens`` layout), SDPA runs on it, and the outputs go back to their
+places (padded queries get zeros; nothing reads them). On CUDA PyTorch dispatches jagged SDPA to
+its FlashAttention-2 and memory-efficient varlen kernels, which skip the padding instead of
+masking it; that is what the option is for, and ``omicsformer bench gpu`` measures it
+(``varlen`` rows). It was not measured on a GPU in this project. On CPU jagged SDPA takes the
+math path, one row at a time: 3.4x slower than the masked fused CPU kernel in a forward +
+backward of 8 rows of 1,000-2,000 tokens (4 heads of 16, one thread), so it stays off by
+default; it is exact on both (tested on CPU against the masked kernel, outputs and gradients).
+Every row must have at least one real token.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from omicsformer.errors import ConfigError
 from omicsformer.nn.attention.base import ALL_FLOATS, AttentionBackend, BackendInfo, option
 from omicsformer.nn.attention.masks import StructuredMask, masked_attention
+from omicsformer.nn.attention.varlen import is_key_padding, unpadded
 
 KERNELS = {
     "flash": SDPBackend.FLASH_ATTENTION,
@@ -106,22 +108,10 @@ class SDPAttention(AttentionBackend):
         pinned = sdpa_kernel([KERNELS[self.kernel]]) if self.kernel != "auto" else nullcontext()
         with pinned:
             if self.varlen and is_key_padding(mask, q, k):
-                out = varlen_attention(q, k, v, mask[:, 0, 0, :])  # (B, H, N, D)
+                out = unpadded(q, k, v, mask, jagged_sdpa)  # (B, H, N, D)
             else:
                 out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, H, N, D)
         return out, (self.all_weights(q, k, mask) if need_weights else None)
-
-
-def is_key_padding(mask: Tensor | None, q: Tensor, k: Tensor) -> bool:
-    """A boolean key-padding mask (B, 1, 1, N) of self-attention (as many queries as keys)."""
-    return (
-        mask is not None
-        and mask.dtype == torch.bool
-        and mask.dim() == 4
-        and mask.shape[1] == mask.shape[2] == 1
-        and mask.shape[0] == q.shape[0]
-        and q.shape[-2] == k.shape[-2] == mask.shape[-1]
-    )
 
 
 @contextmanager
@@ -140,20 +130,13 @@ def quiet_nested_tensors() -> Iterator[None]:
         log.setLevel(level)
 
 
-def varlen_attention(q: Tensor, k: Tensor, v: Tensor, keep: Tensor) -> Tensor:
-    """Attention of each row over its kept tokens only, through a nested jagged tensor:
-    q, k, v (B, H, N, D), ``keep`` (B, N) the real tokens (queries and keys alike) ->
-    (B, H, N, D), zero at the padded queries. T = the kept tokens of all rows."""
-    offsets = F.pad(keep.sum(dim=1).cumsum(0), (1, 0))  # (B + 1,) row starts in the T tokens
+def jagged_sdpa(q: Tensor, k: Tensor, v: Tensor, offsets: Tensor, longest: int) -> Tensor:
+    """The varlen kernel of ``sdpa`` (see :mod:`omicsformer.nn.attention.varlen`): SDPA on nested
+    jagged tensors built from the concatenated tokens (T, H, D) and the row offsets."""
 
-    def jagged(t: Tensor) -> Tensor:  # (B, H, N, D) -> (B, H, j, D), j the ragged dimension
-        values = t.transpose(1, 2)[keep]  # (T, H, D)
-        return torch.nested.nested_tensor_from_jagged(values, offsets).transpose(1, 2)
+    def jagged(t: Tensor) -> Tensor:  # (T, H, D) -> (B, H, j, D), j the ragged dimension
+        return torch.nested.nested_tensor_from_jagged(t, offsets).transpose(1, 2)
 
     with quiet_nested_tensors():
         out = F.scaled_dot_product_attention(jagged(q), jagged(k), jagged(v))  # (B, H, j, D)
-    values = out.transpose(1, 2).values()  # (T, H, D)
-    b, h, n, d = q.shape
-    full = values.new_zeros(b, n, h, d)
-    full[keep] = values
-    return full.transpose(1, 2)  # (B, H, N, D)
+    return out.transpose(1, 2).values()  # (T, H, D)
