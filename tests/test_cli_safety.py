@@ -97,11 +97,11 @@ def test_a_second_writer_is_refused_and_the_first_finishes(tiny_files, tmp_path)
     """A real concurrent writer: a training process is busy in .run.partial when a second
     command asks for the same --out (even with --force)."""
     out = tmp_path / "run"
+    log = tmp_path / "first.err"  # a file, not an unread pipe that could fill and block it
     first = subprocess.Popen(
         [sys.executable, "-m", "omicsformer.cli", *map(str, neural_args(tiny_files, out))],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+        stderr=log.open("w"),
     )
     checkpoint = tmp_path / ".run.partial" / "checkpoint" / "train_state.pt"
     try:
@@ -115,11 +115,15 @@ def test_a_second_writer_is_refused_and_the_first_finishes(tiny_files, tmp_path)
         assert "Traceback" not in second.stderr
         assert checkpoint.exists(), "the refused writer removed the first one's checkpoint"
         first.send_signal(2)  # SIGINT: the first writer stops, keeping its checkpoint
-        assert first.wait(timeout=60) == 130
+        try:
+            code = first.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the first writer ignored SIGINT for 120 s:\n{log.read_text()}")
+        assert code == 130, log.read_text()[-2000:]
     finally:
         if first.poll() is None:
             first.kill()
-    assert "continue it with: omicsformer train --resume" in first.stderr.read()
+    assert "continue it with: omicsformer train --resume" in log.read_text()
     assert checkpoint.exists()
 
 
