@@ -98,11 +98,12 @@ def test_a_second_writer_is_refused_and_the_first_finishes(tiny_files, tmp_path)
     command asks for the same --out (even with --force)."""
     out = tmp_path / "run"
     log = tmp_path / "first.err"  # a file, not an unread pipe that could fill and block it
-    first = subprocess.Popen(
-        [sys.executable, "-m", "omicsformer.cli", *map(str, neural_args(tiny_files, out))],
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("w"),
-    )
+    with log.open("w") as err:  # the child keeps its own copy of the descriptor
+        first = subprocess.Popen(
+            [sys.executable, "-m", "omicsformer.cli", *map(str, neural_args(tiny_files, out))],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
     checkpoint = tmp_path / ".run.partial" / "checkpoint" / "train_state.pt"
     try:
         deadline = time.monotonic() + 120
