@@ -8,6 +8,7 @@ output written.
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -103,6 +104,9 @@ def test_a_second_writer_is_refused_and_the_first_finishes(tiny_files, tmp_path)
             [sys.executable, "-m", "omicsformer.cli", *map(str, neural_args(tiny_files, out))],
             stdout=subprocess.DEVNULL,
             stderr=err,
+            # a suite started in the background by a non-interactive shell ignores SIGINT, and
+            # a child would inherit that (Python then installs no KeyboardInterrupt handler)
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
     checkpoint = tmp_path / ".run.partial" / "checkpoint" / "train_state.pt"
     try:
@@ -117,9 +121,9 @@ def test_a_second_writer_is_refused_and_the_first_finishes(tiny_files, tmp_path)
         assert checkpoint.exists(), "the refused writer removed the first one's checkpoint"
         first.send_signal(2)  # SIGINT: the first writer stops, keeping its checkpoint
         try:
-            code = first.wait(timeout=120)
+            code = first.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            pytest.fail(f"the first writer ignored SIGINT for 120 s:\n{log.read_text()}")
+            pytest.fail(f"the first writer ignored SIGINT for 60 s:\n{log.read_text()}")
         assert code == 130, log.read_text()[-2000:]
     finally:
         if first.poll() is None:
