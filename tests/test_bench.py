@@ -1,15 +1,13 @@
 """The benchmark commands run end to end on tiny sizes (figures are checked by running them,
 not here: these tests only check that rows, files and skip / failure notes are produced)."""
 
-from types import SimpleNamespace
-
 import numpy as np
 import pandas as pd
 
 from omicsformer.bench.attention import AttentionCase, synthetic_gene_sets
 from omicsformer.bench.augmentation import cvae_quality
 from omicsformer.bench.model import has_token_modes
-from omicsformer.bench.worker import THRESHOLD_OPTION, counts_like, kept_tokens
+from omicsformer.bench.worker import counts_like, kept_tokens
 from omicsformer.nn.packing import length_buckets
 
 
@@ -119,14 +117,33 @@ def test_length_buckets_bound_the_padding_as_the_model_does():
     assert length_buckets([5, 5, 5], 0.0) == [[0, 1, 2]]
 
 
-def test_counts_like_data_and_tokens_kept():
+def test_counts_like_data_and_the_tokens_a_model_keeps():
+    """The bench reports the tokens the network itself selects, from the values it trains on."""
+    import torch
+
+    from omicsformer.data.preprocess import Preprocessor
+    from omicsformer.models import MODELS, ModelContext
+    from omicsformer.tasks import TargetInfo
+
     raw = counts_like(20, 500, 0.9)
     assert abs((raw == 0).mean() - 0.9) < 0.02 and raw.min() == 0 and (raw[raw > 0] >= 1).all()
-    assert list(kept_tokens(raw, SimpleNamespace())) == [500] * 20  # no tokens option: all
-    expressed = SimpleNamespace(tokens="expressed", max_tokens=0, **{THRESHOLD_OPTION: 0.0})
-    assert (kept_tokens(raw, expressed) == (raw > 0).sum(axis=1)).all()
-    capped = SimpleNamespace(tokens="expressed", max_tokens=10, **{THRESHOLD_OPTION: 0.0})
-    assert kept_tokens(raw, capped).max() == 10
+    genes = [f"g{i}" for i in range(500)]
+    pre = Preprocessor.fit(raw, genes, transform="log1p")
+    x = torch.from_numpy(pre.apply(raw, genes))
+    target = TargetInfo("classification", ["y"], ["a", "b"])
+    context = ModelContext(genes, target, seed=0, preprocessor=pre)
+
+    def network(name: str, **options):
+        spec = MODELS.get(name)
+        typed = spec.parse_options({"dim": 8, "heads": 2, **options})
+        model = spec.build(typed, context)
+        return model.network(typed, context, model.architecture(typed, context, x.numpy()))
+
+    assert list(kept_tokens(network("gene-transformer"), x)) == [500] * 20  # tokens=all
+    expressed = network("gene-transformer", tokens="expressed")
+    assert (kept_tokens(expressed, x) == (raw > 0).sum(axis=1)).all()
+    capped = network("hybrid", tokens="expressed", max_tokens=10)
+    assert kept_tokens(capped, x).max() == 10
 
 
 def test_bench_attention_expressed_mode_beside_dense(cli, tmp_path):

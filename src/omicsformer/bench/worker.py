@@ -21,9 +21,6 @@ import torch
 
 from omicsformer.memory import PeakMemory
 
-# the gene models' expressed-only options (branch i16-a): tokens all|expressed, max_tokens, and
-# the raw value a gene must exceed to be a token
-THRESHOLD_OPTION = "expressed_above"
 COHORT = 32  # random counts-like data: patients preprocessing is fitted on (at least the batch)
 
 DTYPES = {"32": torch.float32, "bf16": torch.bfloat16, "16": torch.float16}
@@ -156,9 +153,9 @@ def counts_like(patients: int, genes: int, zero_fraction: float, seed: int = 0) 
     return np.where(expressed, counts, 0).astype(np.float32)
 
 
-def model_batch(case: dict[str, Any]) -> tuple[list[str], np.ndarray, np.ndarray, Any]:
-    """The genes, raw values and preprocessed values (batch x genes) one step trains on, and the
-    fitted preprocessor (None for Gaussian data: nothing fitted, the values are the inputs).
+def model_batch(case: dict[str, Any]) -> tuple[list[str], np.ndarray, Any]:
+    """The genes and preprocessed values (batch x genes) one step trains on, and the fitted
+    preprocessor (None for Gaussian data: nothing fitted, the values are the inputs).
 
     ``data``: a file or built-in name read by the library's reader, every gene of it (or the
     ``top_genes`` most variable), preprocessing fitted on all its patients as a run fits it on
@@ -185,24 +182,21 @@ def model_batch(case: dict[str, Any]) -> tuple[list[str], np.ndarray, np.ndarray
         genes = [f"g{i}" for i in range(case["genes"])]
         torch.manual_seed(0)
         x = torch.randn(case["batch"], len(genes)).numpy()
-        return genes, x, x, None
+        return genes, x, None
     preprocessor = Preprocessor.fit(
         values, genes, transform=transform, top_genes=case.get("top_genes")
     )
-    x = preprocessor.apply(values[rows], genes)
-    raw = values[rows][:, preprocessor.selected]
-    return preprocessor.genes, raw, x, preprocessor
+    return preprocessor.genes, preprocessor.apply(values[rows], genes), preprocessor
 
 
-def kept_tokens(raw: np.ndarray, options: Any) -> np.ndarray:
-    """Tokens each patient keeps: every gene (``tokens`` all, or a model without the option),
-    or its genes with a raw value above the model's threshold, at most ``max_tokens``."""
-    if getattr(options, "tokens", "all") != "expressed":
-        return np.full(len(raw), raw.shape[1])
-    threshold = getattr(options, THRESHOLD_OPTION, 0.0)
-    kept = (raw > threshold).sum(axis=1)
-    max_tokens = getattr(options, "max_tokens", 0) or 0
-    return np.minimum(kept, max_tokens) if max_tokens else kept
+@torch.no_grad()
+def kept_tokens(module: torch.nn.Module, x: torch.Tensor) -> np.ndarray:
+    """Tokens each patient of ``x`` (B, G) keeps in ``module``: the network's own selection
+    with ``tokens=expressed`` (its ``expressed_genes``), else every gene."""
+    select = getattr(module, "expressed_genes", None)
+    if select is None:
+        return np.full(len(x), x.shape[1])
+    return select(x).sum(dim=1).cpu().numpy()
 
 
 def model_step(case: dict[str, Any]) -> dict[str, Any]:
@@ -213,7 +207,7 @@ def model_step(case: dict[str, Any]) -> dict[str, Any]:
     from omicsformer.tasks import TargetInfo
 
     device = case["device"]
-    genes, raw, values, preprocessor = model_batch(case)
+    genes, values, preprocessor = model_batch(case)
     target = TargetInfo("classification", ["y"], ["a", "b"])
     # the fitted preprocessing goes to the model as a run gives it (tokens=expressed maps its raw
     # threshold through it)
@@ -227,6 +221,7 @@ def model_step(case: dict[str, Any]) -> dict[str, Any]:
     module = model.network(options, context, model.architecture(options, context, x.numpy()))
     module.to(device).train()
     x, y = x.to(device), y.to(device)
+    kept = kept_tokens(module, x)
     optimizer = torch.optim.AdamW(module.parameters(), lr=1e-4)
     autocast = torch.autocast(device, dtype=torch.bfloat16, enabled=case["precision"] == "bf16")
 
@@ -246,7 +241,7 @@ def model_step(case: dict[str, Any]) -> dict[str, Any]:
         "peak_memory_mb": peak,
         "n_parameters": count_parameters(module),
         "genes": len(genes),
-        **tokens_kept(kept_tokens(raw, options)),
+        **tokens_kept(kept),
         "note": "",
     }
 
