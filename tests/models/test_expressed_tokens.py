@@ -33,6 +33,48 @@ def pair(thresholds, **extra) -> tuple[GeneTransformer, GeneTransformer]:
     return dense, packed.eval()
 
 
+# unequal groups (sizes 9, 7, 5, 4) and one gene (g0) in two groups, as gene-set groupings have
+GROUPS = Grouping(
+    "gmt",
+    ["a", "b", "c", "d"],
+    [np.arange(0, 9), np.arange(9, 16), np.array([0, 16, 17, 18, 19]), np.arange(20, 24)],
+)
+
+
+def hybrids(thresholds, **extra) -> tuple[Hybrid, Hybrid]:
+    """A dense hybrid and an expressed one with the same weights, both in eval mode."""
+    torch.manual_seed(0)
+    o = build_options(HybridOptions, {**SMALL, **extra}, "test")
+    dense = Hybrid(o, GROUPS, G, 3).eval()
+    e = build_options(HybridOptions, {**SMALL, "tokens": "expressed", **extra}, "test")
+    packed = Hybrid(e, GROUPS, G, 3, thresholds=thresholds)
+    packed.load_state_dict(dense.state_dict())
+    return dense, packed.eval()
+
+
+BOTH = pytest.mark.parametrize("make", [pair, hybrids], ids=["gene-transformer", "hybrid"])
+
+
+def gene_path_only(model):
+    """The model with the hybrid's AttOmics path silenced (its linear maps read every value,
+    expressed or not); the gene-transformer unchanged."""
+    if isinstance(model, Hybrid):
+        with torch.no_grad():
+            for weight in model.project.weights:
+                weight.zero_()
+    return model
+
+
+def assert_no_attention_where_unexpressed(rows, x, heads=2):
+    """Attention rows (B, H, G, G): an unexpressed gene has no row and no column; a kept
+    gene's row sums to one."""
+    off = (x <= 0)[:, None, :].expand(-1, heads, -1)  # (B, H, G)
+    assert (rows.sum(-1)[off] == 0).all()  # no row for an unexpressed gene
+    assert (rows.permute(0, 1, 3, 2)[off] == 0).all()  # nor a column
+    kept = rows.sum(-1)[~off]
+    torch.testing.assert_close(kept, torch.ones_like(kept))
+
+
 def counts(seed=0, b=6, zeros=0.5) -> np.ndarray:
     rng = np.random.default_rng(seed)
     x = rng.poisson(5.0, size=(b, G)).astype(np.float32) + 1
@@ -40,17 +82,24 @@ def counts(seed=0, b=6, zeros=0.5) -> np.ndarray:
 
 
 @pytest.mark.parametrize("backend", ["sdpa", "eager", "performer", "linear", "nystrom"])
-@pytest.mark.parametrize("pooling", ["mean", "cls", "attention"])
-def test_every_gene_expressed_gives_the_dense_result(backend, pooling):
-    dense, packed = pair([-1e9] * G, attention=backend, pooling=pooling)
+@pytest.mark.parametrize(
+    ("make", "extra"),
+    [(pair, {"pooling": p}) for p in ("mean", "cls", "attention")] + [(hybrids, {})],
+    ids=["mean", "cls", "attention", "hybrid"],
+)
+def test_every_gene_expressed_gives_the_dense_result(backend, make, extra):
+    """The hybrid's groups are unequal and one gene is in two of them."""
+    dense, packed = make([-1e9] * G, attention=backend, **extra)
     x = torch.randn(5, G)
     with torch.no_grad():
         torch.testing.assert_close(packed(x), dense(x), rtol=1e-5, atol=1e-5)
 
 
+@BOTH
 @pytest.mark.parametrize("backend", ["sdpa", "eager", "performer"])
-def test_a_gene_below_the_threshold_has_no_influence(backend):
-    _, model = pair([0.0] * G, attention=backend)
+def test_a_gene_below_the_threshold_has_no_influence(make, backend):
+    """In the hybrid, on the gene path: its AttOmics path reads every value."""
+    model = gene_path_only(make([0.0] * G, attention=backend)[1])
     x = torch.from_numpy(counts())  # ~half the genes of each patient at 0: unequal lengths
     changed = x.clone()
     changed[x <= 0] = -torch.rand(int((x <= 0).sum())) * 5  # still not above the threshold
@@ -59,11 +108,12 @@ def test_a_gene_below_the_threshold_has_no_influence(backend):
         assert not torch.allclose(model(x + (x <= 0) * 3.0), model(x))  # above it: a token
 
 
+@BOTH
 @pytest.mark.parametrize("backend", ["sdpa", "eager", "linear"])
-def test_packing_gives_each_patient_its_own_result(backend):
-    """Buckets padded with masks (bucket_padding) equal one patient at a time (exact padding)."""
-    _, padded = pair([0.0] * G, attention=backend, bucket_padding=10.0)
-    _, alone = pair([0.0] * G, attention=backend, bucket_padding=0.0)
+def test_packing_gives_each_row_its_own_result(make, backend):
+    """Buckets padded with masks (bucket_padding) equal one row at a time (exact padding)."""
+    _, padded = make([0.0] * G, attention=backend, bucket_padding=10.0)
+    _, alone = make([0.0] * G, attention=backend, bucket_padding=0.0)
     x = torch.from_numpy(counts(b=8))
     with torch.no_grad():
         torch.testing.assert_close(padded(x), alone(x), rtol=1e-5, atol=1e-5)
@@ -91,8 +141,9 @@ def test_a_patient_with_no_expressed_gene_gets_one_fixed_prediction(pooling):
         torch.testing.assert_close(model(x[:1]), out[:1], rtol=1e-5, atol=1e-5)
 
 
-def test_training_backpropagates_through_packed_patients():
-    _, model = pair([0.0] * G)
+@BOTH
+def test_training_backpropagates_through_packed_rows(make):
+    _, model = make([0.0] * G)
     model.train()
     x = torch.from_numpy(counts(b=5))
     model(x).sum().backward()
@@ -110,11 +161,7 @@ def test_attention_layers_and_embedding_in_expressed_mode():
     assert len(layers) == 2 and layers[0].n_tokens == G
     rows = layers[1].rows(torch.arange(G))  # (B, H, G, G)
     assert rows.shape == (3, 2, G, G)
-    off = (x <= 0)[:, None, :]  # (B, 1, G)
-    assert (rows.sum(-1)[off.expand(-1, 2, -1)] == 0).all()  # no row for an unexpressed gene
-    assert (rows.permute(0, 1, 3, 2)[off.expand(-1, 2, -1)] == 0).all()  # nor a column
-    kept = rows.sum(-1)[(~off).expand(-1, 2, -1)]
-    torch.testing.assert_close(kept, torch.ones_like(kept))
+    assert_no_attention_where_unexpressed(rows, x)
 
 
 def test_preprocessor_model_value_is_what_apply_makes_of_the_raw_value():
@@ -173,63 +220,10 @@ def test_combinations_that_cannot_work_are_refused_when_built(name, extra, messa
         spec.validate({"tokens": "expressed", **extra}, TrainConfig(device="cpu"))
 
 
-@pytest.mark.parametrize("make", [lambda: pair([0.0] * G)[1], lambda: hybrids([0.0] * G)[1]])
+@BOTH
 def test_pretraining_is_refused_with_expressed_tokens(make):
     with pytest.raises(ConfigError, match="pretrain with tokens=all"):
-        make().pretraining_head()
-
-
-# ---------------------------------------------------------------- hybrid
-# unequal groups (sizes 9, 7, 5, 4) and one gene (g0) in two groups, as gene-set groupings have
-GROUPS = Grouping(
-    "gmt",
-    ["a", "b", "c", "d"],
-    [np.arange(0, 9), np.arange(9, 16), np.array([0, 16, 17, 18, 19]), np.arange(20, 24)],
-)
-
-
-def hybrids(thresholds, **extra) -> tuple[Hybrid, Hybrid]:
-    """A dense hybrid and an expressed one with the same weights, both in eval mode."""
-    small = {"dim": 16, "heads": 2, "dropout": 0.0, "landmarks": 4, "features": 32}
-    torch.manual_seed(0)
-    o = build_options(HybridOptions, {**small, **extra}, "test")
-    dense = Hybrid(o, GROUPS, G, 3).eval()
-    e = build_options(HybridOptions, {**small, "tokens": "expressed", **extra}, "test")
-    packed = Hybrid(e, GROUPS, G, 3, thresholds=thresholds)
-    packed.load_state_dict(dense.state_dict())
-    return dense, packed.eval()
-
-
-@pytest.mark.parametrize("backend", ["sdpa", "eager", "performer", "linear", "nystrom"])
-def test_hybrid_every_gene_expressed_gives_the_dense_result(backend):
-    dense, packed = hybrids([-1e9] * G, attention=backend)
-    x = torch.randn(5, G)
-    with torch.no_grad():
-        torch.testing.assert_close(packed(x), dense(x), rtol=1e-5, atol=1e-5)
-
-
-@pytest.mark.parametrize("backend", ["sdpa", "eager", "performer"])
-def test_hybrid_gene_below_the_threshold_has_no_influence_on_the_gene_path(backend):
-    """The gene path ignores unexpressed values; the AttOmics path reads every value, so the
-    change is measured with the projection's weights at zero."""
-    _, model = hybrids([0.0] * G, attention=backend)
-    with torch.no_grad():
-        for weight in model.project.weights:
-            weight.zero_()
-        x = torch.from_numpy(counts())
-        changed = x.clone()
-        changed[x <= 0] = -torch.rand(int((x <= 0).sum())) * 5  # still not above the threshold
-        torch.testing.assert_close(model(changed), model(x))
-        assert not torch.allclose(model(x + (x <= 0) * 3.0), model(x))  # above it: a token
-
-
-def test_hybrid_packing_gives_each_row_its_own_result():
-    _, padded = hybrids([0.0] * G, bucket_padding=10.0)
-    _, alone = hybrids([0.0] * G, bucket_padding=0.0)
-    x = torch.from_numpy(counts(b=8))
-    with torch.no_grad():
-        torch.testing.assert_close(padded(x), alone(x), rtol=1e-5, atol=1e-5)
-        torch.testing.assert_close(padded(x[3:4]), padded(x)[3:4], rtol=1e-5, atol=1e-5)
+        make([0.0] * G)[1].pretraining_head()
 
 
 def test_hybrid_group_with_no_expressed_gene_reads_out_zero():
@@ -247,27 +241,12 @@ def test_hybrid_group_with_no_expressed_gene_reads_out_zero():
     assert int(kept.sum((1, 2)).max()) <= 6 + 1  # the cap is per patient (g0 counts twice)
 
 
-def test_hybrid_training_backpropagates_through_packed_rows():
-    _, model = hybrids([0.0] * G)
-    model.train()
-    x = torch.from_numpy(counts(b=5))
-    model(x).sum().backward()
-    unused = (x > 0).sum(0) == 0
-    grads = model.tokens.identity.weight.grad.abs().sum(1)
-    assert (grads[unused] == 0).all() and (grads[~unused] > 0).all()
-
-
 def test_hybrid_attention_layers_in_expressed_mode():
     _, model = hybrids([0.0] * G)
     x = torch.from_numpy(counts(b=3))
     layers = model.attention_layers(x, GENES)
     assert [layer.level for layer in layers] == ["gene", "group", "group"]
-    rows = layers[0].rows(torch.arange(G))  # (B, H, G, G)
-    off = (x <= 0)[:, None, :].expand(-1, 2, -1)  # (B, H, G)
-    assert (rows.sum(-1)[off] == 0).all()  # no row for an unexpressed gene
-    assert (rows.permute(0, 1, 3, 2)[off] == 0).all()  # nor a column
-    kept = rows.sum(-1)[~off]
-    torch.testing.assert_close(kept, torch.ones_like(kept))
+    assert_no_attention_where_unexpressed(layers[0].rows(torch.arange(G)), x)
     with torch.no_grad():  # the group layers see the packed model's group tokens
         groups = model.merge(model.project(x) + model.packed_readout(x))  # (B, K, E)
         block = model.group_blocks[0]
@@ -275,7 +254,7 @@ def test_hybrid_attention_layers_in_expressed_mode():
     torch.testing.assert_close(layers[1].rows(torch.arange(4)), expected)
 
 
-@pytest.mark.parametrize("make", [pair, hybrids], ids=["gene-transformer", "hybrid"])
+@BOTH
 def test_sdpa_varlen_in_one_bucket_equals_the_masked_buckets(make):
     """sdpa_varlen=true skips the padding instead of masking it: the whole batch in one bucket
     gives the default buckets' result, and so does the hybrid's padded dense path."""
