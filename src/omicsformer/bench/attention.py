@@ -18,7 +18,7 @@ Masked rows report the same exact-equivalent FLOP rate.
 gene models (``-o tokens=expressed``): each patient keeps only its expressed genes, a share
 ``1 - zero_fraction`` of them on average (:meth:`AttentionCase.lengths`: seeded binomial counts,
 as in counts-like single-cell data where ~90 % of a cell's genes are zero), packed as the
-models pack them (:func:`omicsformer.nn.packing.length_buckets`): patients sorted by length, those
+models pack them (:func:`omicsformer.nn.packing.pack`): patients sorted by length, those
 whose lengths differ by at most ``bucket_padding`` run together, padded to their bucket's longest
 with a key-padding mask (backends without key-padding masks: equal lengths only). FLOPs count
 4·Σ_b n_b²·H·D, the work the kept tokens need (padding not counted). Backends built for a fixed

@@ -114,19 +114,16 @@ def _packed(case: dict[str, Any], backend: Any, device: str) -> tuple[list, list
     """The expressed mode's buckets: (patients, longest) shapes and key-padding masks (P, 1, 1, L)
     (True: a real token; None where every patient of the bucket has the same length)."""
     from omicsformer.bench.attention import AttentionCase
-    from omicsformer.nn.packing import length_buckets
+    from omicsformer.nn.packing import pack
 
     known = {f.name for f in dataclasses.fields(AttentionCase)}
     attention_case = AttentionCase(**{k: v for k, v in case.items() if k in known})
-    lengths = attention_case.lengths()
+    lengths = torch.tensor(attention_case.lengths())
+    keep = torch.arange(int(lengths.max()))[None, :] < lengths[:, None]  # (B, N): real tokens
     padding = attention_case.bucket_padding if backend.info.key_padding else 0.0
-    shapes, masks = [], []
-    for bucket in length_buckets(lengths, padding):
-        longest = max(lengths[p] for p in bucket)
-        shapes.append((len(bucket), longest))
-        valid = torch.arange(longest)[None, :] < torch.tensor([lengths[p] for p in bucket])[:, None]
-        masks.append(None if bool(valid.all()) else valid[:, None, None, :].to(device))
-    return shapes, masks
+    buckets = pack(keep, padding)  # the models' own packing
+    shapes = [(len(b.rows), b.positions.shape[1]) for b in buckets]
+    return shapes, [None if b.mask is None else b.mask.to(device) for b in buckets]
 
 
 def _random(shape: tuple[int, ...], device: str, dtype: torch.dtype, grad: bool) -> torch.Tensor:
