@@ -10,6 +10,7 @@ Notation: B batch, G genes, K groups, E_i token width of block i, C outputs.
       -> block i: per-group re-projection E_{i-1} -> E_i, then Norm(x + MHA(x))
       -> concatenate the K tokens                              (B, K * E_last)
       -> FCN head [Linear -> BatchNorm -> ReLU -> dropout]... -> Linear     (B, C)
+      + base(genes): the linear base (``base``, see omicsformer.models.residual) (B, C)
 
 As in the paper: no feed-forward sub-layer and no positional encoding (groups differ only by
 their own projection weights), post-norm residual blocks with LayerNorm. The paper's selected
@@ -40,10 +41,12 @@ from omicsformer.models import MODELS
 from omicsformer.models.base import ModelContext
 from omicsformer.models.mlp import fcn_layers
 from omicsformer.models.neural import check_attention, neural_spec
+from omicsformer.models.residual import BaseOptions
 from omicsformer.nn.attention import DEFAULT_BACKEND, BackendName
 from omicsformer.nn.attention.layers import AttentionLayer
 from omicsformer.nn.grouped import GroupedLinear, GroupedProjection
 from omicsformer.nn.mha import MultiHeadAttention
+from omicsformer.nn.residual import LinearBase, make_base, with_base, zero_last_layer
 from omicsformer.tuning.space import Choice, Float, Int
 
 PAPER_TOKENS = (2164, 1459, 754, 50)
@@ -51,7 +54,7 @@ PAPER_GROUP_SIZE = 56_902 / 20
 
 
 @dataclass
-class AttOmicsOptions:
+class AttOmicsOptions(BaseOptions):
     """AttOmics settings; ``token_sizes`` empty = scaled from the paper (see module docstring)."""
 
     grouping: str = bounded(
@@ -117,6 +120,7 @@ class AttOmicsNet(nn.Module):
         dropout: float,
         n_outputs: int,
         attention: str = DEFAULT_BACKEND,
+        base: LinearBase | None = None,
     ) -> None:
         super().__init__()
         k = len(grouping.members)
@@ -132,12 +136,15 @@ class AttOmicsNet(nn.Module):
         self.head = nn.Sequential(
             *fcn_layers(widths, dropout, "batch"), nn.Linear(widths[-1], n_outputs)
         )
+        self.base = base
+        if base is not None:
+            zero_last_layer(self.head)
 
     def forward(
         self, x: Tensor, return_attention: bool = False
     ) -> Tensor | tuple[Tensor, list[Tensor]]:
         tokens, maps = self.encode(x, return_attention)  # (B, K, E_last)
-        logits = self.head(tokens.flatten(1))  # (B, C)
+        logits = with_base(self.base, x, self.head(tokens.flatten(1)))  # (B, C)
         return (logits, maps) if return_attention else logits
 
     def patient_embedding(self, x: Tensor) -> Tensor:  # (B, G) -> (B, head_hidden[-1])
@@ -166,7 +173,7 @@ class AttOmicsNet(nn.Module):
         ]
 
     # ------------------------------------------------------------ pretraining / fine-tuning
-    head_prefixes = ("head",)  # the output FCN: new for every task, never transferred
+    head_prefixes = ("head", "base")  # the output FCN and the base: new for every task
     gene_tables = ()  # per-group weights: transferred only with the same genes and groups
 
     def pretraining_head(self) -> nn.Module:
@@ -241,6 +248,7 @@ def network(options: AttOmicsOptions, context: ModelContext, arch: dict[str, Any
         options.dropout,
         context.target.n_outputs,
         options.attention,
+        make_base(options.base, context.n_genes, context.target.n_outputs),
     )
 
 

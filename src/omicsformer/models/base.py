@@ -116,6 +116,9 @@ class ModelSpec:
     check
         ``check(options, train_config)``: raise a ConfigError early for an impossible set-up
         (e.g. an attention backend that cannot run on the chosen device or precision).
+    saved_defaults
+        Option values that model files written before the option existed stand for (read
+        into every saved model's options that lacks the key, see :meth:`saved_options`).
     """
 
     name: str
@@ -127,6 +130,14 @@ class ModelSpec:
     family: str
     extra: str | None = None
     check: Callable[[Any, TrainConfig], None] | None = None
+    saved_defaults: dict[str, Any] = field(default_factory=dict)
+
+    def saved_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        """Options read from a file (model.json, pretrained.json), with the value each option
+        added since stands for where the file lacks it."""
+        declared = {f.name for f in dataclasses.fields(self.options)}
+        old = {k: v for k, v in self.saved_defaults.items() if k in declared}
+        return {**old, **options}
 
     def parse_options(self, options: dict[str, Any]) -> Any:
         return build_options(self.options, options, f"options of model {self.name!r}")
@@ -183,7 +194,7 @@ def load_model(folder: Path) -> tuple[Model, ModelSpec, dict[str, Any]]:
     meta = read_json(folder / "model.json")
     try:
         spec = MODELS.get(meta["model"])
-        options = spec.parse_options(meta["options"])
+        options = spec.parse_options(spec.saved_options(meta["options"]))
         context = ModelContext(
             genes=list(meta["genes"]),
             target=TargetInfo.from_dict(meta["target"]),

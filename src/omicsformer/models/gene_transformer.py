@@ -7,6 +7,7 @@ Notation: B batch, G genes (tokens), E width, H heads, C outputs.
       -> L pre-norm blocks: x + Attn(LN x), x + FFN(LN x)             (B, T, E)
       -> pool: CLS token, mean over genes, or a learned query's attention (B, E)
       -> LN -> Linear                                                   (B, C)
+      + base(values): the linear base (``base``, see omicsformer.models.residual)  (B, C)
 
 The attention kernel is the one switch (``attention``): exact (``sdpa``, ``flash``, ``eager``)
 or approximate (``linformer``, ``nystrom``, ``performer``, ``linear``). Memory levers:
@@ -50,17 +51,19 @@ from omicsformer.models.expressed import (
     saved_thresholds,
 )
 from omicsformer.models.neural import check_attention, check_heads, neural_spec
+from omicsformer.models.residual import BaseOptions, GateOptions
 from omicsformer.nn.attention.layers import AttentionLayer, mha_rows
 from omicsformer.nn.attention.masks import GeneSetMask
 from omicsformer.nn.blocks import TransformerBlock, run_blocks
 from omicsformer.nn.embeddings import GeneTokens, quantile_edges
 from omicsformer.nn.packing import pack
+from omicsformer.nn.residual import make_base, with_base, zero_last_layer
 from omicsformer.nn.settings import AttentionSettings
 from omicsformer.tuning.space import Choice, Float, Int
 
 
 @dataclass
-class GeneTransformerOptions(ExpressedTokens, AttentionSettings):
+class GeneTransformerOptions(BaseOptions, GateOptions, ExpressedTokens, AttentionSettings):
     """Width, depth and heads; value embedding; pooling; memory levers; attention backend."""
 
     dim: int = bounded(64, low=1, search=Choice((32, 64, 128)), help="token width")
@@ -117,11 +120,16 @@ class GeneTransformer(nn.Module):
         if o.pooling == "attention":
             self.query = nn.Parameter(torch.randn(o.dim) * 0.02)
         self.blocks = nn.ModuleList(
-            TransformerBlock(o.dim, o.heads, o.ffn_mult, o.dropout, o, n_tokens, o.ffn_chunk)
+            TransformerBlock(
+                o.dim, o.heads, o.ffn_mult, o.dropout, o, n_tokens, o.ffn_chunk, o.layer_scale
+            )
             for _ in range(o.layers)
         )
         self.norm = nn.LayerNorm(o.dim)
         self.head = nn.Linear(o.dim, n_outputs)
+        self.base = make_base(o.base, n_genes, n_outputs)
+        if self.base is not None:
+            zero_last_layer(self.head)
 
     def embed(self, x: Tensor, hide: Tensor | None = None) -> Tensor:
         """Input tokens of the first block: (B, X + G, E) with X = CLS + global tokens
@@ -134,7 +142,7 @@ class GeneTransformer(nn.Module):
         return torch.cat([*extra, h], dim=1) if extra else h  # (B, X + G, E)
 
     def forward(self, x: Tensor) -> Tensor:  # (B, G) -> (B, C)
-        return self.head(self.patient_embedding(x))
+        return with_base(self.base, x, self.head(self.patient_embedding(x)))
 
     def patient_embedding(self, x: Tensor) -> Tensor:  # (B, G) -> (B, E)
         """The pooled, normalised tokens: the patient as the output layer sees it."""
@@ -190,7 +198,7 @@ class GeneTransformer(nn.Module):
         return torch.cat(pooled)[order]
 
     # ------------------------------------------------------------ pretraining / fine-tuning
-    head_prefixes = ("head",)  # the output layer: new for every task, never transferred
+    head_prefixes = ("head", "base")  # the output layer and the base: new for every task
     gene_tables = ("tokens.identity.weight", "tokens.gene_value")  # one row per gene
 
     def pretraining_head(self) -> nn.Module:

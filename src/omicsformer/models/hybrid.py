@@ -10,6 +10,7 @@ Notation: B batch, G genes, K groups, S largest group size, E width, C outputs.
       -> group token = LayerNorm(AttOmics token + gene-path readout)           (B, K, E)
       -> group blocks: attention between the K group tokens                    (B, K, E)
       -> concatenate the K tokens -> LN -> Linear (as AttOmics)                (B, C)
+      + base(values): the linear base (``base``, see omicsformer.models.residual)  (B, C)
 
 The AttOmics path keeps what AttOmics models (a gene-specific linear summary of each group, and
 interactions between groups); the gene path adds what it cannot: interactions between individual
@@ -54,18 +55,20 @@ from omicsformer.models.expressed import (
     saved_thresholds,
 )
 from omicsformer.models.neural import check_attention, check_heads, neural_spec
+from omicsformer.models.residual import BaseOptions, GateOptions
 from omicsformer.nn.attention.layers import AttentionLayer, memberships, mha_rows
 from omicsformer.nn.attention.masks import GroupMask
 from omicsformer.nn.blocks import TransformerBlock, run_blocks
 from omicsformer.nn.embeddings import GeneTokens
 from omicsformer.nn.grouped import GroupedProjection
 from omicsformer.nn.packing import pack
+from omicsformer.nn.residual import make_base, with_base, zero_last_layer
 from omicsformer.nn.settings import AttentionSettings
 from omicsformer.tuning.space import Choice, Float, Int
 
 
 @dataclass
-class HybridOptions(ExpressedTokens, AttentionSettings):
+class HybridOptions(BaseOptions, GateOptions, ExpressedTokens, AttentionSettings):
     grouping: str = bounded(
         "random",
         help="gene groups: random, kmeans (size-balanced, fitted on the training split), go-bp "
@@ -128,17 +131,20 @@ class Hybrid(nn.Module):
         self.project = GroupedProjection(grouping.members, n_genes, o.dim)
         self.tokens = GeneTokens(n_genes, o.dim, o.value_embedding)
         self.gene_blocks = nn.ModuleList(
-            TransformerBlock(o.dim, o.heads, o.ffn_mult, o.dropout, o, s)
+            TransformerBlock(o.dim, o.heads, o.ffn_mult, o.dropout, o, s, layer_scale=o.layer_scale)
             for _ in range(o.gene_layers)
         )
         self.readout = nn.Parameter(torch.randn(k, o.dim) * 0.02)  # one query per group
         self.merge = nn.LayerNorm(o.dim)
         self.group_blocks = nn.ModuleList(
-            TransformerBlock(o.dim, o.heads, o.ffn_mult, o.dropout, o, k)
+            TransformerBlock(o.dim, o.heads, o.ffn_mult, o.dropout, o, k, layer_scale=o.layer_scale)
             for _ in range(o.group_layers)
         )
         self.norm = nn.LayerNorm(k * o.dim)
         self.head = nn.Linear(k * o.dim, n_outputs)
+        self.base = make_base(o.base, n_genes, n_outputs)
+        if self.base is not None:
+            zero_last_layer(self.head)
 
     def gene_tokens(
         self, x: Tensor, hide: Tensor | None = None
@@ -167,7 +173,7 @@ class Hybrid(nn.Module):
         return torch.einsum("bks,bkse->bke", scores.softmax(dim=-1), genes)
 
     def forward(self, x: Tensor) -> Tensor:  # (B, G) -> (B, C)
-        return self.head(self.patient_embedding(x))
+        return with_base(self.base, x, self.head(self.patient_embedding(x)))
 
     def patient_embedding(self, x: Tensor) -> Tensor:  # (B, G) -> (B, K·E)
         """The normalised group tokens side by side: the patient as the output layer sees it."""
@@ -267,7 +273,7 @@ class Hybrid(nn.Module):
         return total - padded + self.project.n_real_weights
 
     # ------------------------------------------------------------ pretraining / fine-tuning
-    head_prefixes = ("head",)  # the output layer: new for every task, never transferred
+    head_prefixes = ("head", "base")  # the output layer and the base: new for every task
     gene_tables = ("tokens.identity.weight", "tokens.gene_value")  # one row per gene
 
     def pretraining_head(self) -> nn.Module:

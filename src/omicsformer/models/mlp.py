@@ -1,6 +1,8 @@
 """``mlp``: the fully connected baseline of the AttOmics paper (Beaudé et al. 2023).
 
-Input genes -> [Linear -> norm -> ReLU -> dropout] x len(hidden) -> Linear to the task output.
+Input genes -> [Linear -> norm -> ReLU -> dropout] x len(hidden) -> Linear to the task output,
+added to the base (``base``, see :mod:`omicsformer.models.residual`; the last layer starts at
+zero when there is one).
 """
 
 from __future__ import annotations
@@ -16,13 +18,15 @@ from omicsformer.config import PROBABILITY, bounded
 from omicsformer.models import MODELS
 from omicsformer.models.base import ModelContext
 from omicsformer.models.neural import neural_spec
+from omicsformer.models.residual import BaseOptions
+from omicsformer.nn.residual import LinearBase, make_base, with_base, zero_last_layer
 from omicsformer.tuning.space import Choice, Float
 
 Norm = Literal["batch", "layer", "none"]
 
 
 @dataclass
-class MLPOptions:
+class MLPOptions(BaseOptions):
     """Hidden layer widths, dropout after each hidden layer, and the normalisation used."""
 
     hidden: list[int] = bounded(
@@ -52,15 +56,24 @@ def fcn_layers(widths: list[int], dropout: float, norm: Norm) -> list[nn.Module]
 
 class MLP(nn.Module):
     def __init__(
-        self, n_inputs: int, hidden: list[int], n_outputs: int, dropout: float, norm: Norm
+        self,
+        n_inputs: int,
+        hidden: list[int],
+        n_outputs: int,
+        dropout: float,
+        norm: Norm,
+        base: LinearBase | None = None,
     ):
         super().__init__()
         widths = [n_inputs, *hidden]
         self.body = nn.Sequential(*fcn_layers(widths, dropout, norm))
         self.head = nn.Linear(widths[-1], n_outputs)
+        self.base = base
+        if base is not None:
+            zero_last_layer(self.head)
 
     def forward(self, x: Tensor) -> Tensor:  # (B, G) -> (B, outputs)
-        return self.head(self.patient_embedding(x))
+        return with_base(self.base, x, self.head(self.patient_embedding(x)))
 
     def patient_embedding(self, x: Tensor) -> Tensor:  # (B, G) -> (B, hidden[-1])
         """The last hidden layer: the patient as the output layer sees it."""
@@ -72,8 +85,14 @@ def architecture(options: MLPOptions, context: ModelContext, x_train: np.ndarray
 
 
 def network(options: MLPOptions, context: ModelContext, arch: dict[str, Any]) -> MLP:
+    n_genes, n_outputs = context.n_genes, context.target.n_outputs
     return MLP(
-        context.n_genes, options.hidden, context.target.n_outputs, options.dropout, options.norm
+        n_genes,
+        options.hidden,
+        n_outputs,
+        options.dropout,
+        options.norm,
+        make_base(options.base, n_genes, n_outputs),
     )
 
 

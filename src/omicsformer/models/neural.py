@@ -29,6 +29,7 @@ from omicsformer.config import TrainConfig
 from omicsformer.errors import ConfigError, RunError
 from omicsformer.fileio import read_file, write_with
 from omicsformer.models.base import FitData, ModelContext, ModelSpec, Runtime
+from omicsformer.models.residual import SAVED_DEFAULTS
 from omicsformer.tasks import TASKS
 from omicsformer.train import engine
 
@@ -81,6 +82,7 @@ class TorchModel:
         started_from = None
         if init is not None:
             started_from = self._start_from(init, same_genes, runtime.finetune)
+        base = self._fit_base(data)
         task = self.task
         has_val = data.x_val is not None and len(data.x_val) > 0
         train_data = engine.TrainData(
@@ -122,6 +124,7 @@ class TorchModel:
             on_epoch_end=runtime.on_epoch_end,
             report=runtime.report,
             loggers=runtime.track.loggers if runtime.track is not None else (),
+            score_start=self.has_base,
         )
         self.module.load_state_dict(result.best_state)
         self.history = result.history
@@ -131,6 +134,7 @@ class TorchModel:
         return {
             "architecture": self.arch,
             **({"init": started_from} if started_from else {}),
+            **({"base": base} if base else {}),
             "best_epoch": result.best_epoch,
             "epochs_run": result.epochs_run,
             "stopped_early": result.stopped_early,
@@ -140,6 +144,31 @@ class TorchModel:
             "eval_batch_size": self.eval_batch_size,
             "monitor": train.monitor,
         }
+
+    @property
+    def has_base(self) -> bool:
+        """Whether the network adds its output to a linear base (``base`` not ``none``)."""
+        return getattr(self.module, "base", None) is not None
+
+    def _fit_base(self, data: FitData) -> dict[str, Any] | None:
+        """``base=fitted``: fit the task's linear baseline on the training rows and fix it as
+        the network's base; returns what was fitted (for model.json)."""
+        kind = getattr(self.options, "base", "none")
+        if kind != "fitted":
+            return None if kind == "none" else {"kind": kind}
+        from omicsformer.models.residual import fit_base
+
+        weight, bias, record = fit_base(self.context, data)
+        self.module.base.set_fitted(weight, bias)
+        return {"kind": "fitted", **record}
+
+    def base_predict(self, x: np.ndarray) -> np.ndarray | None:
+        """The task output of the base alone (the untrained network), or None without one."""
+        if not self.has_base:
+            return None
+        values = torch.from_numpy(np.ascontiguousarray(x))
+        logits = engine.predict_logits(self.module, values, self.batch, apply=self.module.base)
+        return self.task.output(logits, self.task_state)
 
     def _start_from(self, init: Any, same_genes: bool, finetune: str) -> dict[str, Any]:
         """Copy a pretrained network's weights; freeze all but the head for ``finetune=head``."""
@@ -261,4 +290,5 @@ def neural_spec(
         tasks=tasks,
         family="neural",
         check=check,
+        saved_defaults=SAVED_DEFAULTS,
     )

@@ -35,7 +35,13 @@ class FeedForward(nn.Module):
 
 
 class TransformerBlock(nn.Module):
-    """Pre-norm block: x + Attn(LN(x)), then x + FFN(LN(x))."""
+    """Pre-norm block: x + g1 ⊙ Attn(LN(x)), then x + g2 ⊙ FFN(LN(x)).
+
+    ``layer_scale`` None: no gates (g = 1). A number: g1 and g2 are learned per-channel gates
+    started at that value (LayerScale, Touvron et al. 2021); at 0 the block starts as the
+    identity (as ReZero, Bachlechner et al. 2020), so a deep stack starts as its input and each
+    branch opens only as far as training asks.
+    """
 
     def __init__(
         self,
@@ -46,8 +52,13 @@ class TransformerBlock(nn.Module):
         attention: AttentionSettings,
         n_tokens: int | None = None,
         ffn_chunk: int = 0,
+        layer_scale: float | None = None,
     ) -> None:
         super().__init__()
+        self.gate1 = self.gate2 = None
+        if layer_scale is not None:
+            self.gate1 = nn.Parameter(torch.full((dim,), float(layer_scale)))  # (E,)
+            self.gate2 = nn.Parameter(torch.full((dim,), float(layer_scale)))  # (E,)
         self.norm1 = nn.LayerNorm(dim)
         self.attention = MultiHeadAttention(
             dim,
@@ -62,8 +73,13 @@ class TransformerBlock(nn.Module):
 
     def forward(self, x: Tensor, mask: Tensor | StructuredMask | None = None) -> Tensor:
         z, _ = self.attention(self.norm1(x), mask=mask)  # (B, N, E)
-        x = x + self.dropout(z)
-        return x + self.dropout(self.ffn(self.norm2(x)))
+        x = x + gated(self.gate1, self.dropout(z))
+        return x + gated(self.gate2, self.dropout(self.ffn(self.norm2(x))))
+
+
+def gated(gate: Tensor | None, branch: Tensor) -> Tensor:
+    """A residual branch (B, N, E) scaled by its per-channel gate (E,), if it has one."""
+    return branch if gate is None else branch * gate.to(branch.dtype)
 
 
 def run_blocks(

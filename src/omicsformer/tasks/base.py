@@ -109,6 +109,17 @@ class Task(Protocol):
         """The task output of a fitted estimator for ``x``."""
         ...
 
+    # the base of neural models (omicsformer.models.residual)
+    linear_baseline: str  # the registered penalised linear model of the task
+
+    def base_map(
+        self, weight: np.ndarray, bias: np.ndarray, info: TargetInfo, state: dict[str, Any]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The linear baseline's raw output map ``x @ weight.T + bias`` (its decision
+        function, linear predictor or prediction) in the network's output units: weight
+        (n_outputs, G), bias (n_outputs,)."""
+        ...
+
     # augmentation
     def mix_targets(self, y: Tensor, partner: Tensor, lam: Tensor, n_classes: int) -> Tensor:
         """Targets of mixed samples ``lam * x + (1 - lam) * x[partner]`` (mixup); ``lam``

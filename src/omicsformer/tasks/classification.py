@@ -37,6 +37,7 @@ class ClassificationTask:
     lower_is_better: frozenset[str] = frozenset()
     default_batch_size = 8
     drops_missing = True
+    linear_baseline = "logreg"
 
     def encode(self, obs: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, TargetInfo]:
         (column,) = columns
@@ -103,6 +104,19 @@ class ClassificationTask:
         from sklearn.utils.class_weight import compute_sample_weight
 
         return compute_sample_weight("balanced", y)
+
+    def base_map(
+        self, weight: np.ndarray, bias: np.ndarray, info: TargetInfo, state: dict[str, Any]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """A decision function's rows as logits: a binary model's one row is the second class's
+        logit against 0 for the first (softmax of (0, d) is the logistic of d)."""
+        if weight.shape[0] == 1 and len(info.classes) == 2:
+            return np.vstack([np.zeros_like(weight), weight]), np.concatenate([[0.0], bias])
+        if weight.shape[0] != len(info.classes):
+            raise ValueError(
+                f"the linear baseline has {weight.shape[0]} outputs for {len(info.classes)} classes"
+            )
+        return weight, bias
 
     def sklearn_output(self, estimator: Any, x: np.ndarray, info: TargetInfo) -> np.ndarray:
         proba = estimator.predict_proba(x)

@@ -31,6 +31,7 @@ class RegressionTask:
     lower_is_better = frozenset({"rmse", "mae"})
     default_batch_size = 8
     drops_missing = True
+    linear_baseline = "ridge"
 
     def encode(self, obs: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, TargetInfo]:
         (column,) = columns
@@ -93,6 +94,13 @@ class RegressionTask:
 
     def balanced_weights(self, y: np.ndarray) -> np.ndarray | None:
         return None
+
+    def base_map(
+        self, weight: np.ndarray, bias: np.ndarray, info: TargetInfo, state: dict[str, Any]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """A prediction in target units as the standardized target the network predicts."""
+        mean, std = state["y_mean"], state["y_std"]
+        return weight.reshape(1, -1) / std, (np.reshape(bias, 1) - mean) / std
 
     def sklearn_output(self, estimator: Any, x: np.ndarray, info: TargetInfo) -> np.ndarray:
         return np.asarray(estimator.predict(x), dtype=np.float64)

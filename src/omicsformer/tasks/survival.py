@@ -73,6 +73,7 @@ class SurvivalTask:
     tuning_overrides: ClassVar[dict[str, Any]] = {"batch_size": Choice((32, 64, 128))}
     default_batch_size = 64
     drops_missing = False
+    linear_baseline = "coxph"
 
     def encode(self, obs: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, TargetInfo]:
         time_column, event_column = columns
@@ -187,6 +188,12 @@ class SurvivalTask:
 
     def balanced_weights(self, y: np.ndarray) -> np.ndarray | None:
         return None
+
+    def base_map(
+        self, weight: np.ndarray, bias: np.ndarray, info: TargetInfo, state: dict[str, Any]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """A Cox linear predictor is already the network's output, a log hazard ratio."""
+        return weight.reshape(1, -1), np.reshape(bias, 1)
 
     def sklearn_output(self, estimator: Any, x: np.ndarray, info: TargetInfo) -> np.ndarray:
         return np.asarray(estimator.predict(x), dtype=np.float64)

@@ -208,6 +208,7 @@ def fit(
     on_epoch_end: Callable[[int], None] | None = None,
     report: Callable[[int, dict[str, float]], None] | None = None,
     loggers: Sequence[Any] = (),
+    score_start: bool = False,
 ) -> TrainResult:
     """Train ``module``; returns the best weights (on CPU) and the per-epoch history.
 
@@ -221,6 +222,10 @@ def fit(
     ``min_epochs``. ``report(epoch, history_row)`` is called after every epoch (tuning prunes
     trials from it; it may raise to stop training). Every history row also goes to
     ``loggers`` (experiment tracking), at step = epoch.
+
+    ``score_start``: the untrained network is a candidate too (a network that starts as its
+    base, :mod:`omicsformer.models.residual`): it is scored on the validation part before the
+    first epoch, as epoch 0, and kept if no epoch beats it.
     """
     fabric = make_fabric(cfg, loggers)
     fabric.launch()
@@ -246,6 +251,15 @@ def fit(
     best_state = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
     if resume and checkpoint_dir is not None and (checkpoint_dir / "best.pt").exists():
         best_state = read_file(checkpoint_dir / "best.pt", _load_tensors)
+
+    if score_start and has_val and not resume:
+        row = {"epoch": 0, "lr": 0.0, "train_loss": math.nan}
+        row.update(_validate(model, data, hooks, fabric, eval_batch_size(cfg)))
+        state.best_score = monitored(row, monitor, hooks.lower_is_better)
+        state.best_loss = row["val_loss"]
+        row["seconds"] = 0.0
+        state.history.append(row)
+        fabric.log_dict(row, step=0)
 
     show = progress and fabric.is_global_zero
     bar = EpochProgress(cfg.max_epochs, state.epoch, monitor) if show else None
@@ -327,6 +341,7 @@ def fit(
         note(
             f"stopped early after epoch {state.epoch}: no gain in {monitor} for "
             f"{cfg.patience} epochs; keeping epoch {state.best_epoch}"
+            + (" (the untrained network: its base)" if state.best_epoch == 0 else "")
         )
     return TrainResult(
         best_state=best_state,
