@@ -1,6 +1,7 @@
 import json
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -131,6 +132,29 @@ def test_repeated_folds_pair_every_model_with_the_best_baseline(cli, tmp_path):
     assert "Mean ± sd over 4 test folds" in summary
     assert "Nadeau & Bengio 2003" in summary and "overlap" in summary
     assert "Δ balanced_accuracy" in result.out and "reference" in result.out
+
+    added = pd.read_csv(out / "base_differences.csv")  # mlp starts as a fitted logreg
+    assert added["model"].tolist() == ["mlp"] and added["base"].tolist() == ["logreg (fitted)"]
+    assert added["n_pairs"].tolist() == [4]
+    mlp_rows = results[results["model"] == "mlp"]
+    gain = mlp_rows["balanced_accuracy"] - mlp_rows["base_balanced_accuracy"]
+    assert added["mean_diff"].iloc[0] == pytest.approx(gain.mean())
+    assert "## What each network added to its base" in summary
+    assert "what each network added to its base" in result.out
+
+
+def test_a_fitted_base_is_the_linear_baseline_of_the_same_fold(cli, tmp_path):
+    """With the baseline's default options, a network's fitted base alone scores exactly what
+    the baseline's own row scores on every fold: the same model on the same patients."""
+    out = tmp_path / "cmp"
+    args = ["compare", "--data", TINY, "--models", "logreg,mlp", "--folds", "2"]
+    result = cli(*args, "--max-epochs", "1", "--out", out)
+    assert result.code == 0, result.err
+    results = pd.read_csv(out / "results.csv").set_index(["model", "fold"])
+    np.testing.assert_allclose(
+        results.loc["mlp", "base_balanced_accuracy"], results.loc["logreg", "balanced_accuracy"]
+    )
+    assert results.loc["logreg", "base"].isna().all()  # a baseline has no base
 
 
 @pytest.mark.parametrize(

@@ -65,7 +65,13 @@ from omicsformer.pipeline import (
 )
 from omicsformer.ranks import is_main_process
 from omicsformer.report.pages import stage_report
-from omicsformer.report.pages.compare import differences_note, n_test_folds, summary_rows
+from omicsformer.report.pages.compare import (
+    added_note,
+    added_rows,
+    differences_note,
+    n_test_folds,
+    summary_rows,
+)
 from omicsformer.runs import prediction_frame
 from omicsformer.train.tracking import (
     TrackedRun,
@@ -168,6 +174,7 @@ def compare(
         ]
         reference = reference_model(results, task.main_metric, baselines, task.lower_is_better)
         differences = paired_differences(results, task.main_metric, reference)
+        added = base_differences(results, task.main_metric)
         title = _title(config, folds, repeats)
         summary = summary_markdown(
             results,
@@ -175,9 +182,12 @@ def compare(
             title=title,
             lower_is_better=task.lower_is_better,
             differences=differences,
+            added=added,
         )
         write_with(folder / "results.csv", lambda tmp: results.to_csv(tmp, index=False))
         write_with(folder / "differences.csv", lambda tmp: differences.to_csv(tmp, index=False))
+        if not added.empty:
+            write_with(folder / "base_differences.csv", lambda tmp: added.to_csv(tmp, index=False))
         predictions = kept.predictions_frame()
         write_with(
             folder / "predictions.csv",
@@ -226,7 +236,7 @@ def compare(
             stage_report(folder, "compare", output.target)
         output.publish()
         variants.tracking.root.finish(artifacts=Path(out_dir))
-    print_summary(results, metrics, title, task.lower_is_better, differences)
+    print_summary(results, metrics, title, task.lower_is_better, differences, added)
     return results
 
 
@@ -403,6 +413,10 @@ def _row(
     test = result.metrics["test"]
     row = {"model": label, "base_model": base, "variant": variant, **sizes}
     row.update({m: test[m] for m in task.metric_names})
+    base = result.fitted.get("base")
+    row["base"] = base_label(base)
+    base_test = (result.base_metrics or {}).get("test", {})
+    row.update({f"base_{m}": base_test.get(m, np.nan) for m in task.metric_names})
     row.update(
         fit_seconds=result.fit_seconds,
         predict_seconds=result.predict_seconds,
@@ -567,12 +581,54 @@ def paired_differences(results: pd.DataFrame, metric: str, reference: str) -> pd
     return pd.DataFrame(rows)
 
 
+def base_label(base: dict[str, Any] | None) -> str:
+    """How a model's base reads in tables: ``logreg (fitted)``, ``linear``, or "" for none."""
+    if not base:
+        return ""
+    return f"{base['model']} (fitted)" if base["kind"] == "fitted" else str(base["kind"])
+
+
+def base_differences(results: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Per model with a base: ``metric`` minus its base alone's on the same test folds (what
+    the network added to its base), with the corrected resampled t-test. The base of
+    ``base=fitted`` is the task's linear baseline fitted on the same training patients, so
+    this is also the difference to that baseline's own row when it was compared too.
+
+    ``results`` needs the columns model, base, n_train, n_test, ``metric`` and
+    ``base_<metric>``; models without a base are left out.
+    """
+    column = f"base_{metric}"
+    rows = []
+    if column not in results:
+        return pd.DataFrame(rows)
+    for model, own in results.groupby("model", sort=False):
+        own = own.dropna(subset=[column])
+        if own.empty:
+            continue
+        test = corrected_resampled_ttest(own[metric] - own[column], own["n_train"], own["n_test"])
+        rows.append(
+            {
+                "model": model,
+                "base": own["base"].iloc[0],
+                "metric": metric,
+                "n_pairs": test.n_pairs,
+                "base_mean": float(own[column].mean()),
+                "mean_diff": test.mean_diff,
+                "sd_diff": test.sd_diff,
+                "t": test.t,
+                "p_value": test.p_value,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def summary_markdown(
     results: pd.DataFrame,
     metrics: list[str],
     title: str = "",
     lower_is_better: frozenset[str] = frozenset(),
     differences: pd.DataFrame | None = None,
+    added: pd.DataFrame | None = None,
 ) -> str:
     header, rows = summary_rows(results, metrics, lower_is_better, differences)
     lines = [f"# {title}", ""] if title else []
@@ -588,6 +644,13 @@ def summary_markdown(
     ]
     if differences is not None and not differences.empty:
         lines += [differences_note(differences, lower_is_better), ""]
+    if added is not None and not added.empty:
+        header, rows = added_rows(added)
+        lines += ["## What each network added to its base", ""]
+        lines.append("| " + " | ".join(header) + " |")
+        lines.append("|" + "|".join("---" for _ in header) + "|")
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
+        lines += ["", added_note(added), ""]
     return "\n".join(lines)
 
 
@@ -597,6 +660,7 @@ def print_summary(
     title: str,
     lower_is_better: frozenset[str] = frozenset(),
     differences: pd.DataFrame | None = None,
+    added: pd.DataFrame | None = None,
 ) -> None:
     from rich.markup import escape
     from rich.table import Table
@@ -611,6 +675,7 @@ def print_summary(
             f"{first['metric']} to {first['reference']} ({better} is better); p: corrected "
             "resampled t-test (Nadeau & Bengio 2003; Bouckaert & Frank 2004)"
         )
+
     table = Table(title=title, caption=caption)
     for i, column in enumerate(header):
         table.add_column(column, justify="left" if i == 0 else "right")
@@ -619,3 +684,17 @@ def print_summary(
             *(f"[bold]{escape(c[2:-2])}[/bold]" if c.startswith("**") else escape(c) for c in r)
         )
     out.print(table)
+    if added is not None and not added.empty:
+        header, rows = added_rows(added)
+        table = Table(
+            title="what each network added to its base",
+            caption=escape(
+                f"Δ: the network minus its base alone on the same {n_test_folds(results)} test "
+                "folds; p: corrected resampled t-test"
+            ),
+        )
+        for i, column in enumerate(header):
+            table.add_column(column, justify="left" if i < 2 else "right")
+        for r in rows:
+            table.add_row(*map(escape, r))
+        out.print(table)

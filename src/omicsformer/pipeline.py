@@ -98,6 +98,8 @@ class FitResult:
     predict_seconds: float
     task_state: dict[str, Any]
     augmenters: list[Any] = dataclasses.field(default_factory=list)  # fitted on training data
+    # a network with a base (omicsformer.models.residual): the base alone's scores per part
+    base_metrics: dict[str, dict[str, Any]] | None = None
 
     @property
     def task(self) -> Task:
@@ -305,8 +307,10 @@ def fit_model(
     output_all = model.predict(arrays.x_all)
     predict_seconds = time.perf_counter() - start
     outputs = {part: output_all[idx] for part, idx in arrays.split.items() if len(idx)}
-    state = task.calibrate(state, arrays.y("train"), outputs["train"])
+    fit_state = state
+    state = task.calibrate(fit_state, arrays.y("train"), outputs["train"])
     metrics = {part: task.metrics(arrays.y(part), out, state) for part, out in outputs.items()}
+    base_metrics = _base_metrics(model, arrays, task, fit_state)
     result = FitResult(
         preprocessor=arrays.preprocessor,
         model=model,
@@ -319,10 +323,26 @@ def fit_model(
         predict_seconds=predict_seconds,
         task_state=state,
         augmenters=augmenters,
+        base_metrics=base_metrics,
     )
     if runtime.track is not None:  # settings and final metrics; the epochs went on the way
         runtime.track.log_fit(config, result)
     return result
+
+
+def _base_metrics(
+    model: Model, arrays: SplitArrays, task: Task, state: dict[str, Any]
+) -> dict[str, dict[str, Any]] | None:
+    """The scores of a network's base alone on every part (calibrated on its own training
+    outputs, as the model is), or None for a model without a base: what the network added is
+    its score minus these, on the same patients."""
+    predict = getattr(model, "base_predict", None)
+    output_all = predict(arrays.x_all) if predict is not None else None
+    if output_all is None:
+        return None
+    outputs = {part: output_all[idx] for part, idx in arrays.split.items() if len(idx)}
+    state = task.calibrate(state, arrays.y("train"), outputs["train"])
+    return {part: task.metrics(arrays.y(part), out, state) for part, out in outputs.items()}
 
 
 def fit_split(

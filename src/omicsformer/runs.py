@@ -9,6 +9,8 @@ A run folder holds everything needed to repeat or reuse a run::
     predictions.csv         sample_id, split, true, predicted, per-class probabilities
     task_state.json         the task's state fitted on the training part (scale, baseline)
     metrics.json            {"train": ..., "val": ..., "test": ...}
+    base_metrics.json       a network with a base: the same for the base alone (what the
+                            network added is the difference on the same patients)
     run.json                task, sizes, timings, software versions
     history.csv             per-epoch training history (neural models), with learning_curve.png
     km_test.png             Kaplan-Meier curves by predicted risk (survival; regression:
@@ -99,6 +101,8 @@ def write_run(
     write_with(folder / "predictions.csv", lambda tmp: predictions.to_csv(tmp, index=False))
     write_json(folder / "task_state.json", result.task_state)
     write_json(folder / "metrics.json", result.metrics)
+    if result.base_metrics is not None:
+        write_json(folder / "base_metrics.json", result.base_metrics)
     _write_task_plots(folder, data, split, result)
     write_json(
         folder / "run.json",

@@ -40,10 +40,13 @@ def sections(folder: Path, kind: str = "compare") -> list[Section]:
     if differences is not None and not differences.empty:
         metric = str(differences["metric"].iloc[0])
     reference = None if differences is None or differences.empty else differences
+    added = read_optional_csv(folder / "base_differences.csv")
+    added = None if added is None or added.empty else added
     parts = [
         _settings(folder, config, results, task),
         _summary(results, task, reference),
         _differences(reference, task),
+        _added(added, task),
         _per_fold(results, metric, reference, task),
         _costs(results),
     ]
@@ -173,6 +176,20 @@ def _differences(differences: pd.DataFrame | None, task: Task) -> Section | None
             "apart; a large p says they do not (which is not evidence that the models are "
             "equal). " + differences_note(differences, task.lower_is_better)
         ),
+    )
+
+
+def _added(added: pd.DataFrame | None, task: Task) -> Section | None:
+    """Each network against its own base on the same folds: what the network added."""
+    if added is None:
+        return None
+    header, rows = added_rows(added)
+    return Section("What each network added to its base").add(
+        Table(
+            pd.DataFrame(rows, columns=header),
+            "base_differences.csv: each network minus its base alone.",
+        ),
+        Text(added_note(added)),
     )
 
 
@@ -399,4 +416,34 @@ def differences_note(differences: pd.DataFrame, lower_is_better: frozenset[str])
         "repetitions) overlap, so the per-fold differences are not independent and a plain "
         "paired t-test would understate their variance and give too small p-values. "
         "p-values are not adjusted for comparing several models."
+    )
+
+
+def added_rows(added: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the table of each network against its own base (from
+    :func:`~omicsformer.compare.base_differences`): the base, its mean, Δ mean ± sd, p."""
+    metric = str(added["metric"].iloc[0])
+    header = ["model", "base", f"base {metric}", f"Δ {metric} vs base", "p"]
+    rows = [
+        [
+            str(d["model"]),
+            str(d["base"]),
+            _number(d["base_mean"]),
+            _cell(d["mean_diff"], d["sd_diff"], 3),
+            _p_text(d["p_value"]),
+        ]
+        for _, d in added.iterrows()
+    ]
+    return header, rows
+
+
+def added_note(added: pd.DataFrame) -> str:
+    """How to read the columns of each network's difference to its own base."""
+    metric = added["metric"].iloc[0]
+    n = int(added["n_pairs"].max())
+    return (
+        f"Δ vs base: a network's {metric} minus its base alone's on the same {n} test folds "
+        "(mean ± sd): what the network added to the linear model it starts as; p: the same "
+        "corrected resampled t-test. A fitted base is the task's linear baseline fitted on the "
+        "same training patients, so its column equals that baseline's own row."
     )

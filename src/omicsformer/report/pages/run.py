@@ -89,21 +89,35 @@ def test_patients(
     return read_file(folder / "predictions.csv", read)
 
 
-def parts_section(metrics: dict[str, Any], task: Task) -> Section:
-    """The metrics of every part (train, validation, test) as metrics.json holds them."""
+def parts_section(
+    metrics: dict[str, Any], task: Task, base: dict[str, Any] | None = None
+) -> Section:
+    """The metrics of every part (train, validation, test) as metrics.json holds them, and
+    below each part its base alone's (``base``, from base_metrics.json) if the network has one."""
     rows = []
     for part, values in metrics.items():
         if not isinstance(values, dict):
             continue
-        scalar = {k: v for k, v in values.items() if isinstance(v, int | float)}
-        names = [n for n in ("n", *task.metric_names) if n in scalar]
-        names += [k for k in scalar if k not in names]
-        rows.append({"part": part, **{k: _text(scalar[k]) for k in names}})
+        rows.append(_part_row(part, values, task))
+        if base is not None and isinstance(base.get(part), dict):
+            rows.append(_part_row(f"{part}, base alone", base[part], task))
     caption = (
         "Point estimates from metrics.json. The validation part chose the model (early stopping, "
         "inner search), so its numbers are optimistic; the training part's more so."
     )
+    if base is not None:
+        caption += (
+            ' "Base alone": the network\'s linear base without what the network learned '
+            "(base_metrics.json): the difference is what the network added."
+        )
     return Section("Metrics of every part", [Table(pd.DataFrame(rows), caption=caption)])
+
+
+def _part_row(part: str, values: dict[str, Any], task: Task) -> dict[str, Any]:
+    scalar = {k: v for k, v in values.items() if isinstance(v, int | float)}
+    names = [n for n in ("n", *task.metric_names) if n in scalar]
+    names += [k for k in scalar if k not in names]
+    return {"part": part, **{k: _text(scalar[k]) for k in names}}
 
 
 def learning_section(folder: Path, fitted: dict[str, Any]) -> Section | None:
@@ -144,7 +158,12 @@ def sections(folder: Path, kind: str, *, seed: int = 0) -> list[Section]:
             Section(f"Test set: {s.title}", s.blocks)
             for s in task.report(y, output, info, state, seed=seed)
         ]
-    result.append(parts_section(metrics, task))
+    base = (
+        read_json(folder / "base_metrics.json")
+        if (folder / "base_metrics.json").is_file()
+        else None
+    )
+    result.append(parts_section(metrics, task, base))
     learning = learning_section(folder, run.get("fitted", {}))
     if learning is not None:
         result.append(learning)
