@@ -112,4 +112,4 @@ def dataset_for(source: str) -> DatasetSpec | None:
 
 
 # Registration happens on import of the modules below.
-from omicsformer.data.datasets import all_leukemia, breast, synthetic  # noqa: E402, F401
+from omicsformer.data.datasets import all_leukemia, breast, survset, synthetic  # noqa: E402, F401
