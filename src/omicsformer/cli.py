@@ -811,6 +811,9 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     for name, spec in DATASETS.items():
         for target, meaning in spec.targets.items():
             out.print(escape(f"  {name} {target}: {meaning}"))
+    for name, spec in DATASETS.items():
+        for choice, meaning in spec.choices.items():
+            out.print(escape(f"  {name}:{choice}: {meaning}"))
     return 0
 
 

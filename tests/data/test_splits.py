@@ -93,3 +93,20 @@ def test_too_few_groups_is_an_error():
     y, groups = grouped_cohort(4)
     with pytest.raises(DataError, match="4 groups cannot be dealt into 5 parts"):
         kfold_splits(y, folds=5, groups=groups)
+
+
+def test_as_many_folds_as_groups_is_leave_one_group_out_with_a_whole_group_for_validation():
+    sizes = {"A": 80, "B": 60, "C": 260, "D": 500}
+    groups = np.repeat(list(sizes), list(sizes.values()))
+    y = np.random.default_rng(0).integers(0, 2, size=len(groups))
+    for seed in range(3):
+        folds = kfold_splits(y, folds=4, seed=seed, groups=groups)
+        assert sorted(sorted(set(groups[f["test"]])) for f in folds) == [["A"], ["B"], ["C"], ["D"]]
+        for fold in folds:
+            train, val, test = sides(fold, groups)
+            assert len(val) == 1 and not (train & val) and not (train & test)
+            rest = {g: sizes[g] for g in sizes if g not in test}  # val: nearest 15 % of the rest
+            share = 0.15 * sum(rest.values())
+            assert val == {min(rest, key=lambda g: abs(rest[g] - share))}
+    split = train_val_test_split(y, seed=0, groups=groups)  # 4 groups: one each for test, val
+    assert [len(s) for s in sides(split, groups)] == [2, 1, 1]

@@ -9,7 +9,9 @@
   :func:`omicsformer.pipeline.prepare_data` picks when a patient has several samples): samples
   sharing a group (a patient's several samples, a centre, a batch) then stay on one side of
   every split, with scikit-learn's ``StratifiedGroupKFold`` keeping the class proportions as
-  close as whole groups allow.
+  close as whole groups allow. With as many folds as groups every test fold is one group
+  (leave-one-group-out); a held-out part asking for more groups than there are is one whole
+  group, the one nearest its fraction in size.
 
 Splits are index arrays into the sample order; :func:`splits_to_json` stores them by sample ID.
 """
@@ -133,8 +135,18 @@ def _grouped_holdout(
     strata: np.ndarray, groups: np.ndarray, members: np.ndarray, fraction: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Split ``members`` into (kept, held out), about ``fraction`` held out, by whole groups:
-    the first fold of a stratified group k-fold with k = round(1 / fraction)."""
+    the first fold of a stratified group k-fold with k = round(1 / fraction). With fewer groups
+    than k (but at least 2), the one group whose size is nearest ``fraction`` of the members is
+    held out (ties broken by ``seed``): so a leave-one-study-out fold of a few studies (4 folds
+    of 4 studies) still gets a validation part, one whole other study."""
     n_splits = max(2, round(1 / fraction))
+    names, sizes = np.unique(groups[members], return_counts=True)
+    if 2 <= len(names) < n_splits:
+        _check_groups(strata[members], groups[members], 2)
+        order = np.random.default_rng(seed).permutation(len(names))
+        nearest = names[order[np.argmin(np.abs(sizes[order] - fraction * len(members)))]]
+        held = groups[members] == nearest
+        return np.sort(members[~held]), np.sort(members[held])
     _check_groups(strata[members], groups[members], n_splits)
     kfold = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     kept, held = next(kfold.split(np.zeros(len(members)), strata[members], groups[members]))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import anndata as ad
@@ -40,9 +40,15 @@ class DatasetSpec:
     load
         ``load(options) -> AnnData`` (``load() -> AnnData`` for a dataset without options).
     shape
-        (samples, genes) with default parameters, for listings.
+        (samples, genes) with default parameters, for listings; a range as text
+        (``"78-912"``) when they depend on a required parameter.
     options
         The dataclass of its parameters (``name:key=value,...``), None if it has none.
+    positional
+        The parameter that may be given without its key: ``name:VALUE`` is
+        ``name:positional=VALUE`` (the whole rest is its value); None: keys always.
+    choices
+        The values of ``positional``, each with one line for ``omicsformer datasets``.
     """
 
     name: str
@@ -52,8 +58,10 @@ class DatasetSpec:
     targets: dict[str, str]
     default_targets: dict[str, str | tuple[str, str]]
     load: Callable[..., ad.AnnData]
-    shape: tuple[int, int]
+    shape: tuple[int | str, int | str]
     options: type | None = None
+    positional: str | None = None
+    choices: dict[str, str] = field(default_factory=dict)
 
     @property
     def params(self) -> tuple[str, ...]:
@@ -80,8 +88,11 @@ DATASETS: Registry[DatasetSpec] = Registry("dataset")
 
 
 def parse_source(source: str) -> tuple[DatasetSpec, Any]:
-    """``name`` or ``name:key=value,key=value`` -> the dataset and its typed options."""
-    name, params = parse_spec(source, what="dataset")
+    """``name`` or ``name:key=value,key=value`` (``name:VALUE`` for a dataset with a
+    positional parameter) -> the dataset and its typed options."""
+    head = source.strip().partition(":")[0].strip()
+    positional = DATASETS.get(head).positional if head in DATASETS else None
+    name, params = parse_spec(source, positional=positional, what="dataset")
     spec = DATASETS.get(name)
     return spec, spec.parse_options(params)
 
@@ -101,4 +112,4 @@ def dataset_for(source: str) -> DatasetSpec | None:
 
 
 # Registration happens on import of the modules below.
-from omicsformer.data.datasets import all_leukemia, breast, synthetic  # noqa: E402, F401
+from omicsformer.data.datasets import all_leukemia, breast, survset, synthetic  # noqa: E402, F401
