@@ -496,8 +496,9 @@ class CoxnetModel(SklearnModel):
     def __init__(self, options: CoxPHOptions, context: ModelContext) -> None:
         from sksurv.linear_model import CoxnetSurvivalAnalysis
 
-        estimator = CoxnetSurvivalAnalysis(l1_ratio=options.l1_ratio, max_iter=options.max_iter)
-        super().__init__(estimator, {}, context, options.inner_folds)
+        # the unfitted estimator every path is cloned from (``estimator`` becomes the fitted one)
+        self.coxnet = CoxnetSurvivalAnalysis(l1_ratio=options.l1_ratio, max_iter=options.max_iter)
+        super().__init__(self.coxnet, {}, context, options.inner_folds)
         self.options = options
 
     def _genes(self, x: np.ndarray) -> np.ndarray:
@@ -506,14 +507,20 @@ class CoxnetModel(SklearnModel):
         return np.arange(x.shape[1]) if keep is None else keep
 
     def alpha_grid(self, x: np.ndarray, target: np.ndarray) -> np.ndarray:
-        """``n_alphas`` penalties, log-spaced from the smallest that keeps every coefficient of
-        a fit on ``x`` at 0 (Coxnet's own, read from a two-step path that stops right below it)
-        down to ``alpha_min_ratio`` times it."""
-        top = clone(self.estimator).set_params(n_alphas=2, alpha_min_ratio=0.999)
+        """``n_alphas`` penalties (descending), log-spaced below the smallest that keeps every
+        coefficient of a fit on ``x`` at 0 (Coxnet's own, read from a two-step path that stops
+        right below it) down to ``alpha_min_ratio`` times it.
+
+        That penalty itself is left out: refitted on ``x`` it is the null model (one risk for
+        everyone), while on inner folds, with fewer rows, it may still keep a few genes by
+        chance, so their scores would not stand for what it predicts.
+        """
+        top = clone(self.coxnet).set_params(alphas=None, n_alphas=2, alpha_min_ratio=0.999)
         with warnings.catch_warnings():  # zero coefficients, and iterations, do not matter here
             warnings.simplefilter("ignore")
             largest = float(top.fit(x, target).alphas_[0])
-        return np.geomspace(largest, largest * self.options.alpha_min_ratio, self.options.n_alphas)
+        n = self.options.n_alphas
+        return np.geomspace(largest, largest * self.options.alpha_min_ratio, n + 1)[1:]
 
     def fit(self, data: FitData, runtime: Runtime | None = None) -> dict[str, Any]:
         """Choose the penalty on inner folds of the training part, refit on all of it.
@@ -537,7 +544,7 @@ class CoxnetModel(SklearnModel):
             scores = np.full((len(splits), len(grid)), np.nan)  # (folds, alphas)
             for i, (train, val) in enumerate(splits):
                 keep = self._genes(x[train])
-                path, n_fitted = coxnet_path(self.estimator, x[train][:, keep], target[train], grid)
+                path, n_fitted = coxnet_path(self.coxnet, x[train][:, keep], target[train], grid)
                 for j in range(n_fitted):
                     risk = path.predict(x[val][:, keep], alpha=grid[j])
                     scores[i, j] = harrell_c(y[val, 0], y[val, 1] > 0, risk)
@@ -549,8 +556,10 @@ class CoxnetModel(SklearnModel):
                 "inner_folds": len(splits),
                 "inner_cv_score": float(mean[best]),
                 "alphas_skipped": int(np.isnan(mean).sum()),
+                # mean inner C of each alpha of the grid (None: skipped), for the record
+                "inner_cv_scores": [None if np.isnan(c) else round(float(c), 6) for c in mean],
             }
-        path, n_fitted = coxnet_path(self.estimator, x[:, genes], target, grid[: best + 1])
+        path, n_fitted = coxnet_path(self.coxnet, x[:, genes], target, grid[: best + 1])
         if path is None:
             raise ConfigError(self._failure("the training part"))
         if n_fitted <= best:
