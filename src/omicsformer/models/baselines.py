@@ -395,15 +395,21 @@ def build_ridge(options: RidgeOptions, context: ModelContext) -> SklearnModel:
 class CoxPHOptions:
     """Elastic-net penalised Cox model (scikit-survival's Coxnet). One regularisation path per
     inner fold scores every penalty of a shared grid by Harrell's C; the best (ties: the larger
-    penalty) is refitted on the whole training part."""
+    penalty) is refitted on the whole training part.
+
+    The defaults (ridge-like ``l1_ratio``, 10 penalties down to 1/100 of the largest, 3 inner
+    folds, every gene) scored the best validation C, or within noise of it at a lower cost, on
+    validation parts of the training folds of breast-gse7390, SurvSet's dataOvarian1 and DBCD
+    (never their test folds): l1_ratio 0.1 (the earlier default) was 0.005-0.016 lower on each.
+    """
 
     l1_ratio: float = bounded(
-        0.1,
+        0.001,
         low=0.001,
         high=1,
         search=Float(0.001, 1.0, log=True),
         help="share of the L1 (lasso) penalty in the elastic net; 1: lasso; small values "
-        "(0.001-0.01) act like ridge (every gene kept, shrunk)",
+        "(0.001-0.01) act like ridge (mostly L2 shrinkage)",
     )
     top_genes: int = bounded(
         0,
@@ -411,7 +417,7 @@ class CoxPHOptions:
         help="0: every gene; K: only the K genes of highest variance on the training rows "
         "(before z-scoring), chosen inside each fit",
     )
-    n_alphas: int = bounded(30, low=2, help="penalty strengths of the path tried by the inner CV")
+    n_alphas: int = bounded(10, low=1, help="penalty strengths of the path tried by the inner CV")
     alpha_min_ratio: float = bounded(
         0.01,
         low=0,
