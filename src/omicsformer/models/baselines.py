@@ -216,30 +216,6 @@ class SklearnModel:
 
         return read_file(folder / "estimator.skops", load)
 
-    def linear_map(self) -> tuple[np.ndarray, np.ndarray]:
-        """(W (outputs, G), b (outputs,)) with the raw output ``x @ W.T + b`` of a fitted linear
-        model for inputs ``x`` (N, G) as it receives them (its decision function, linear
-        predictor or prediction; a pipeline's scaling folded in)."""
-        scale = None
-        final = self.estimator
-        if isinstance(final, Pipeline):
-            *steps, (_, final) = final.steps
-            if [type(s) for _, s in steps] not in ([], [StandardScaler]):
-                raise ConfigError("only a standardizing pipeline folds into a linear map")
-            scale = steps[0][1] if steps else None
-        if not hasattr(final, "coef_"):
-            raise ConfigError(f"{type(final).__name__} is not a linear model")
-        weight = np.atleast_2d(np.asarray(final.coef_, dtype=np.float64))
-        if hasattr(final, "alphas_"):  # Coxnet: (G, n_alphas) along its path, last = chosen
-            weight = weight[:, -1][None, :]
-            bias = -np.atleast_1d(np.asarray(final.offset_, dtype=np.float64))[-1:]
-        else:
-            bias = np.atleast_1d(np.asarray(getattr(final, "intercept_", 0.0), dtype=np.float64))
-        if scale is not None:  # W ((x - mean) / sd) + b = (W / sd) x + (b - W mean / sd)
-            weight = weight / scale.scale_
-            bias = bias - weight @ scale.mean_
-        return weight, np.broadcast_to(bias, (weight.shape[0],)).copy()
-
     def n_parameters(self) -> int:
         final = (
             self.estimator.steps[-1][1] if isinstance(self.estimator, Pipeline) else self.estimator
