@@ -9,7 +9,7 @@ EXTRAS ?= dev
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(EXTRAS)
 
-.PHONY: setup demo test lint format clean bench-gpu
+.PHONY: setup demo test quick lint format clean bench-gpu
 
 setup: $(STAMP)
 
@@ -35,6 +35,10 @@ lint: setup
 
 test: lint
 	$(BIN)/python -m pytest -q
+
+# the edit loop: every test not marked slow (see CONTRIBUTING.md), without the lint
+quick: setup
+	$(BIN)/python -m pytest -q -m "not slow"
 
 format: setup
 	$(BIN)/ruff format src tests scripts

@@ -77,7 +77,9 @@ def test_a_network_that_never_beats_its_base_keeps_it(name):
     context = ModelContext(genes=[f"g{i}" for i in range(G)], target=info, seed=0)
     model = build_model(MODELS.get(name), {**NEURAL[name], "base": "fitted"}, context)
     train = TrainConfig(max_epochs=2, min_epochs=0, patience=1, lr=1e-12, batch_size=16)
-    fitted = model.fit(FitData(x[:36], y[:36], x[36:], y[36:]), Runtime(train=train, progress=False))
+    fitted = model.fit(
+        FitData(x[:36], y[:36], x[36:], y[36:]), Runtime(train=train, progress=False)
+    )
     assert model.history[0]["epoch"] == 0 and np.isnan(model.history[0]["train_loss"])
     assert fitted["best_epoch"] == 0
     assert fitted["base"]["kind"] == "fitted" and fitted["base"]["model"] == "logreg"
