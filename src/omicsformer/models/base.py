@@ -131,6 +131,13 @@ class ModelSpec:
     def parse_options(self, options: dict[str, Any]) -> Any:
         return build_options(self.options, options, f"options of model {self.name!r}")
 
+    def saved_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        """Options read back from a saved record (model.json, pretrained.json), which holds
+        every option the model had when it was saved: an option added since takes the value
+        that keeps the record's meaning (the options class's ``SAVED_DEFAULTS``), not today's
+        default."""
+        return {**getattr(self.options, "SAVED_DEFAULTS", {}), **options}
+
     def validate(self, options: dict[str, Any], train: TrainConfig) -> Any:
         """Parse options and check them against the training set-up, before any data is read."""
         parsed = self.parse_options(options)
@@ -183,7 +190,7 @@ def load_model(folder: Path) -> tuple[Model, ModelSpec, dict[str, Any]]:
     meta = read_json(folder / "model.json")
     try:
         spec = MODELS.get(meta["model"])
-        options = spec.parse_options(meta["options"])
+        options = spec.parse_options(spec.saved_options(meta["options"]))
         context = ModelContext(
             genes=list(meta["genes"]),
             target=TargetInfo.from_dict(meta["target"]),

@@ -223,7 +223,7 @@ def load_pretrained(folder: str | Path) -> Pretrained:
         info = {k: v for k, v in meta.items() if k not in ("options", "genes", "architecture")}
         return Pretrained(
             meta["model"],
-            dict(meta["options"]),
+            MODELS.get(meta["model"]).saved_options(dict(meta["options"])),
             list(meta["genes"]),
             dict(meta["architecture"]),
             state,
