@@ -16,10 +16,12 @@ interactions between groups); the gene path adds what it cannot: interactions be
 genes of a group, at O(G·S) attention cost instead of O(G²). Both read the same groups (random,
 size-balanced ``kmeans``, ``go-bp`` or ``gmt:PATH``, fitted on the training split), with the
 options and defaults of AttOmics (:class:`~omicsformer.data.grouping.GroupingOptions`: as many
-groups as the gene count allows at ``min_group_size=32`` genes, at most 20; at most
-``max_sets=50`` non-redundant gene sets, the genes in none in ``ungrouped`` groups no larger than
-a kept set). Groups of unequal size are padded to the largest and the padding masked (``flash``
-and ``sdpa_varlen=true`` skip it instead), so the largest group sets the gene path's cost.
+groups as the gene count allows at ``min_group_size=32`` genes, at most 20 (on validation parts
+the hybrid is flat in the number of groups: C-index 0.72-0.74 for 2 to 20 on breast-gse7390);
+at most ``max_sets=50`` non-redundant gene sets, the genes in none in ``ungrouped`` groups no
+larger than a kept set). Groups of unequal size are padded to the largest and the padding
+masked (``flash`` and ``sdpa_varlen=true`` skip it instead), so the largest group sets the gene
+path's cost.
 
 ``attention_mask=gmt:PATH`` restricts the gene blocks to gene sets within each group: one (S, S)
 mask per group, its rows made on demand (it also masks the padding), under which a gene attends
