@@ -256,14 +256,16 @@ def _add_train_args(
     m.add_argument(
         "--grouping",
         help="gene grouping (attomics, hybrid): random, kmeans, go-bp (the shipped GO "
-        "biological-process sets, human symbols) or gmt:PATH (default: random)",
+        "biological-process sets, human symbols) or gmt:PATH (default: random); gene sets: at "
+        "most -o max_sets=50",
     )
     add_config_arguments(m, ModelConfig, ["init", "finetune"])
     m.add_argument(
         "--drop-ungrouped",
         action="store_true",
         default=None,
-        help="attomics with gmt: drop genes in no set instead of keeping them as one group",
+        help="attomics, hybrid with go-bp or gmt: drop the genes in no (kept) set instead of "
+        "grouping them",
     )
     add_config_arguments(parser.add_argument_group("training (neural models)"), TrainConfig)
     a = parser.add_argument_group("augmentation (training data only)")

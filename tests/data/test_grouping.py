@@ -6,7 +6,11 @@ import pytest
 
 from omicsformer.data.datasets.synthetic import make_synthetic
 from omicsformer.data.grouping import (
+    MAX_SETS,
+    MIN_GROUP_SIZE,
     Grouping,
+    GroupingOptions,
+    auto_n_groups,
     gene_set_file,
     gene_set_membership,
     gmt_grouping,
@@ -14,6 +18,7 @@ from omicsformer.data.grouping import (
     make_grouping,
     random_grouping,
     read_gmt,
+    select_gene_sets,
     shipped_gene_sets,
 )
 from omicsformer.errors import ConfigError, DataError
@@ -157,7 +162,8 @@ def test_go_bp_grouping_on_real_symbols(capsys):
     assert g.names[-1] == "ungrouped" and g.members[-1].tolist() == [10, 11]
     assert Grouping.from_dict(g.to_dict()).names == g.names
     err = " ".join(capsys.readouterr().err.split())
-    assert re.search(r"gene sets \(go-bp\): 10 of 12 genes are in some set; \d+ of 4923 sets", err)
+    found = r"gene sets \(go-bp\): 10 of 12 genes are in some set; [\d,]+ of 4,923 sets"
+    assert re.search(found, err)
     dropped = make_grouping("go-bp", genes, np.zeros((2, 12)), 4, 0, drop_ungrouped=True)
     assert "ungrouped" not in dropped.names
 
@@ -174,3 +180,119 @@ def test_go_bp_attention_mask_membership(capsys):
     assert "GO:0006281 DNA repair" in record["sets"]
     err = " ".join(capsys.readouterr().err.split())
     assert "attention mask: 10 of 11 genes are in some gene set" in err
+
+
+# ------------------------------------------------------------ groups that follow the gene count
+@pytest.mark.parametrize(
+    ("n_genes", "expected"), [(10, 2), (76, 2), (158, 4), (2000, 20), (60000, 20)]
+)
+def test_default_groups_follow_the_gene_count(n_genes, expected, capsys):
+    assert auto_n_groups(n_genes) == expected == min(20, max(2, n_genes // MIN_GROUP_SIZE))
+    notes = capsys.readouterr().err.splitlines()
+    if n_genes < 2 * MIN_GROUP_SIZE:  # too few for groups of the minimum size: one line says so
+        assert len(notes) == 1
+        assert f"{n_genes} genes are too few for 2 groups of min_group_size=" in notes[0]
+        assert f"using {expected} groups of about {n_genes // expected} genes" in notes[0]
+    else:
+        assert notes == []
+
+
+def test_n_groups_zero_is_the_rule_and_an_explicit_count_is_kept():
+    x = np.zeros((3, 76))
+    genes = [f"g{i}" for i in range(76)]
+    assert len(make_grouping("random", genes, x, 0, 0).members) == 2
+    assert len(make_grouping("random", genes, x, 0, 0, min_group_size=8).members) == 9
+    points = np.random.default_rng(0).normal(size=(5, 76))
+    assert len(make_grouping("kmeans", genes, points, 0, 0).members) == 2
+    assert len(make_grouping("random", genes, x, 20, 0).members) == 20  # an old model's 20
+    assert len(GroupingOptions().make(genes, x, 0).members) == 2
+    assert auto_n_groups(1) == 1
+
+
+# ------------------------------------------------------------ gene sets: a bounded, greedy choice
+# genes A..L; BIG covers the most, BIG_CHILD lies inside it, TWIN overlaps BIG (Jaccard 4/7),
+# SMALL adds two new genes, LAST one
+TINY_GMT = (
+    "SMALL\td\tI\tJ\tA\n"
+    "BIG\td\tA\tB\tC\tD\tE\n"
+    "BIG_CHILD\td\tA\tB\n"
+    "TWIN\td\tA\tB\tC\tD\tF\tG\n"
+    "OTHER\td\tF\tG\tH\n"
+    "LAST\td\tK\tA\n"
+)
+TINY_GENES = list("ABCDEFGHIJKL")
+
+
+def tiny_members(tmp_path):
+    sets = read_gmt(write_gmt(tmp_path, TINY_GMT))
+    position = {g: i for i, g in enumerate(TINY_GENES)}
+    return list(sets), [np.array(sorted(position[g] for g in s)) for s in sets.values()]
+
+
+def test_greedy_selection_covers_most_genes_without_redundant_sets(tmp_path):
+    names, members = tiny_members(tmp_path)
+    kept = select_gene_sets(members, len(TINY_GENES), max_sets=10, max_overlap=0.5)
+    # TWIN adds 6 genes; BIG overlaps it by 4/7 > 0.5 and is ruled out (its E is lost);
+    # SMALL adds I, J; OTHER (H) and LAST (K) add one each, the first in file order first;
+    # BIG_CHILD adds nothing
+    assert [names[j] for j in kept] == ["TWIN", "SMALL", "OTHER", "LAST"]
+    covered = {TINY_GENES[i] for j in kept for i in members[j]}
+    assert covered == set("ABCDFGHIJK")
+    for a in kept:  # no two kept sets overlap by more than max_overlap
+        for b in kept:
+            if a != b:
+                shared = len(np.intersect1d(members[a], members[b]))
+                assert shared / len(np.union1d(members[a], members[b])) <= 0.5
+    assert select_gene_sets(members, len(TINY_GENES), 10, 0.5) == kept  # deterministic
+    assert select_gene_sets(members, len(TINY_GENES), 2, 0.5) == kept[:2]  # the cap
+    overlapping = [names[j] for j in select_gene_sets(members, len(TINY_GENES), 10, 1.0)]
+    assert overlapping == ["TWIN", "SMALL", "BIG", "OTHER", "LAST"]  # E is BIG's alone
+
+
+def test_capped_gene_set_grouping_says_what_it_kept(tmp_path, capsys):
+    path = write_gmt(tmp_path, TINY_GMT)
+    g = gmt_grouping(path, TINY_GENES, max_sets=2, max_overlap=0.5)
+    assert g.names[:2] == ["TWIN", "SMALL"] and g.names[-1] == "ungrouped"
+    assert sorted(TINY_GENES[i] for i in g.members[-1]) == ["E", "H", "K", "L"]
+    err = " ".join(capsys.readouterr().err.split())
+    assert (
+        f"{path}: 2 of 6 sets kept (non-redundant, greedy coverage; -o max_sets=0 keeps all), "
+        "covering 8 of 12 genes (67 %; 11 are in some set); 4 genes in 'ungrouped'"
+    ) in err
+    every = gmt_grouping(path, TINY_GENES, max_sets=0)
+    assert every.names == [*read_gmt(path), "ungrouped"]  # 0: every set, as before the cap
+    assert gmt_grouping(path, TINY_GENES, max_sets=6).names == every.names  # no more than cap
+    dropped = gmt_grouping(path, TINY_GENES, drop_ungrouped=True, max_sets=2)
+    assert dropped.names == ["TWIN", "SMALL"]
+    assert "4 genes in no kept set dropped (drop_ungrouped)" in capsys.readouterr().err
+
+
+def test_genes_left_out_of_the_kept_sets_are_dealt_into_groups_no_larger_than_a_set(
+    tmp_path, capsys
+):
+    path = write_gmt(tmp_path, TINY_GMT)
+    genes = TINY_GENES + [f"X{i}" for i in range(14)]  # 18 genes in no kept set, largest set 6
+    g = gmt_grouping(path, genes, max_sets=2, seed=0)
+    assert g.names == ["TWIN", "SMALL", "ungrouped_1", "ungrouped_2", "ungrouped_3"]
+    left = {genes.index(x) for x in "EHKL"} | set(range(12, 26))
+    assert sorted(np.concatenate(g.members[2:]).tolist()) == sorted(left)
+    assert g.sizes[2:] == [6, 6, 6]
+    assert "18 genes in 'ungrouped' (at random in 3 groups, none larger than the largest set)" in (
+        " ".join(capsys.readouterr().err.split())
+    )
+    again, other = (
+        gmt_grouping(path, genes, max_sets=2, seed=0),
+        gmt_grouping(path, genes, max_sets=2, seed=1),
+    )
+    assert [m.tolist() for m in again.members] == [m.tolist() for m in g.members]  # seeded
+    assert [m.tolist() for m in other.members[2:]] != [m.tolist() for m in g.members[2:]]
+    assert gmt_grouping(path, genes, max_sets=0).names[-1] == "ungrouped"  # as before the cap
+
+
+def test_go_bp_default_cap_keeps_a_bounded_number_of_sets():
+    genes = [*REAL_SYMBOLS, "NOT_A_GENE"]
+    g = GroupingOptions(grouping="go-bp").make(genes, np.zeros((2, len(genes))), 0)
+    assert len(g.names) <= MAX_SETS + 1
+    every = make_grouping("go-bp", genes, np.zeros((2, len(genes))), 0, 0)
+    assert len(every.names) > len(g.names)
+    assert set(np.concatenate(g.members).tolist()) == set(range(len(genes)))  # coverage kept

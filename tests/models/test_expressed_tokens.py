@@ -17,7 +17,9 @@ from omicsformer.tasks import TargetInfo
 
 G = 24
 GENES = [f"g{i}" for i in range(G)]
+# the network alone (no base, no gates), so that its gene path shows in every output
 SMALL = {"dim": 16, "heads": 2, "dropout": 0.0, "landmarks": 4, "features": 32}
+SMALL |= {"base": "none", "layer_scale": None}
 
 
 def options(**extra) -> GeneTransformerOptions:

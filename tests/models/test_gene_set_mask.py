@@ -18,7 +18,8 @@ from omicsformer.tasks import TargetInfo
 
 N_GENES = 24
 GENES = [f"g{i}" for i in range(N_GENES)]
-SMALL = {"dim": 16, "heads": 2, "dropout": 0.0}
+# the network alone (no base, no gates), so that its gene path shows in every output
+SMALL = {"dim": 16, "heads": 2, "dropout": 0.0, "base": "none", "layer_scale": None}
 # A: g0-g5, B: g4-g9 (g4, g5 in both), C: g12-g17 and two genes not in the data; g10, g11 and
 # g18-g23 are in no set
 SETS = {

@@ -1,5 +1,7 @@
 """MLP and AttOmics: shapes, attention maps, overfitting a tiny batch, save / load."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -88,3 +90,25 @@ def test_attomics_parameter_count_excludes_padding():
     norm = 2 * 4
     head = 3 * 4 * 2 + 2
     assert net.n_parameters() == projection + attention + norm + head
+
+
+def test_a_model_saved_before_the_grouping_defaults_means_what_it_meant(tmp_path, tiny_batch):
+    """model.json of an older version: n_groups=20 explicitly, no min_group_size / max_sets /
+    max_overlap. It loads, predicts the same, and its options still say 20 groups and every set
+    (max_sets=0), not today's defaults."""
+    x, y = tiny_batch
+    spec = MODELS.get("attomics")
+    old = {"n_groups": 20, "token_sizes": [8], "head_hidden": [16]}
+    model = build_model(spec, old, context())
+    fitted = model.fit(FitData(x, y), Runtime(train=TrainConfig(max_epochs=1), progress=False))
+    assert len(fitted["architecture"]["grouping"]["names"]) == 20
+    save_model(model, spec, spec.parse_options(old), tmp_path / "m", fitted)
+    path = tmp_path / "m" / "model.json"
+    record = json.loads(path.read_text())
+    for new in ("min_group_size", "max_sets", "max_overlap"):
+        del record["options"][new]
+    path.write_text(json.dumps(record))
+    loaded, _, _ = load_model(tmp_path / "m")
+    assert loaded.options.n_groups == 20 and loaded.options.max_sets == 0
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    assert spec.parse_options({}).max_sets == 50  # a new model: today's default cap

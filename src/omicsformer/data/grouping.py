@@ -17,9 +17,36 @@ Three strategies, each returning a :class:`Grouping` (group names and the gene p
   4,923 sets of 15 to 500 human gene symbols, built by ``scripts/build_gene_tables.py``; data
   named otherwise need ``--gene-id symbol``).
 
+How many groups (random, kmeans): ``n_groups=0`` (the default) follows the gene count, ``k = min(20,
+G // m)`` with ``m = min_group_size`` (32), and at least 2 (:func:`auto_n_groups`; a note says so
+when the genes are too few for 2 groups of ``m``): the paper's 20 groups from 640 genes on; 76 genes
+make 2 groups of 38, not 20 of 3-4. ``m`` was chosen on validation parts only
+(``scripts/tune_defaults.py --grid n_groups=...``, 5 folds x 6-10 split seeds, attomics): mean
+validation C-index on breast-gse7390 (76 genes) 0.566 with 20 groups, 0.547 with 4, 0.653 with 3 and
+0.652 with 2; on SurvSet dataOvarian1 (158 genes) 0.639 with 20, 0.602 with 9, 0.618 with 6 and
+0.623 with 4; all-leukemia subtype on 2,000 genes flat (balanced accuracy 0.91-0.94 for 2 to 20
+groups). The sum over the two cohorts is highest, and flat, for m from 25 to 52; 32 is in its
+middle. An explicit ``n_groups`` is used as given (models saved before the rule hold their
+``n_groups=20``).
+
+How many gene sets (go-bp, gmt): every set found in the data makes a group token, and the
+shipped GO sets make ~4,800 on 3,000 genes (hours per run on a CPU). By default at most
+``max_sets=50`` are kept when there are more (the paper's GO-slim grouping had 46):
+:func:`select_gene_sets` chooses them greedily for gene coverage, each next set the one adding
+the most genes not yet covered, skipping sets whose Jaccard overlap with a chosen one is above
+``max_overlap``. It reads the gene lists only, so it is deterministic and sees no values. The
+genes in no kept set are dealt at random into groups no larger than the largest kept set
+(``ungrouped_1``, ...; one ``ungrouped`` when they fit in one): a single ``ungrouped`` group of
+1,000+ genes would set the padded group width, and so the cost, of the hybrid's gene path. One
+line says what was kept. ``max_sets=0`` keeps every set and one ``ungrouped`` group, as before
+(what models saved before the cap mean, through ``GroupingOptions.SAVED_DEFAULTS``).
+:class:`GroupingOptions` declares these options once for both models (attomics, hybrid).
+
 :func:`gene_set_membership` reads a GMT file the other way round, as the sets of each gene, for
 the gene-set attention masks of the gene-level models (``attention_mask=gmt:PATH`` or
-``attention_mask=go-bp``). Both report how many of the data's genes fall in some set.
+``attention_mask=go-bp``). Both report how many of the data's genes fall in some set. The masks
+keep every set: their cost is that of the genes each gene may attend to, not of the number of
+sets, and dropping sets would cut a gene off from genes it shares a set with.
 """
 
 from __future__ import annotations
@@ -29,17 +56,23 @@ import zlib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
+from scipy import sparse
 from sklearn.cluster import kmeans_plusplus
 
-from omicsformer.config import parse_spec
+from omicsformer.config import bounded, parse_spec
 from omicsformer.console import note
 from omicsformer.errors import ConfigError, DataError
+from omicsformer.tuning.space import Int
 
 SHIPPED_GENE_SETS = {"go-bp": "go_bp.gmt.gz"}  # name -> file in omicsformer/data/annotations
 GMT = "gmt"  # gmt:PATH, a user's gene-set file
+MAX_AUTO_GROUPS = 20  # the paper's selected mRNA models (56,902 genes in 20 groups)
+MIN_GROUP_SIZE = 32  # n_groups=0: chosen on validation parts (scripts/tune_defaults.py)
+MAX_SETS = 50  # the paper's GO-slim grouping had 46 sets
+MAX_OVERLAP = 0.5
 
 
 def shipped_gene_sets(name: str) -> Path:
@@ -210,14 +243,29 @@ def read_gmt(path: str | Path) -> dict[str, list[str]]:
     return sets
 
 
-def gmt_grouping(path: str | Path, genes: list[str], drop_ungrouped: bool = False) -> Grouping:
-    """Groups from a GMT file, matched to ``genes`` by name."""
+def gmt_grouping(
+    path: str | Path,
+    genes: list[str],
+    drop_ungrouped: bool = False,
+    max_sets: int = 0,
+    max_overlap: float = MAX_OVERLAP,
+    seed: int = 0,
+) -> Grouping:
+    """Groups from a GMT file, matched to ``genes`` by name.
+
+    ``max_sets`` 0: every set found in the data, and the genes in none as one group
+    ``ungrouped``. ``max_sets`` > 0: at most that many sets, chosen by :func:`select_gene_sets`
+    when there are more, and the genes in no kept set dealt at random (``seed``) into groups no
+    larger than the largest kept set (``ungrouped_1``, ...; one ``ungrouped`` when they fit), so
+    that no group dwarfs the others (the hybrid pads every group to the largest). With
+    ``drop_ungrouped`` those genes are dropped instead. One line says what was kept.
+    """
     source = _source_name(path)
     sets = read_gmt(path)
     position = {g: i for i, g in enumerate(genes)}
     names, members = [], []
     for name, set_genes in sets.items():
-        found = sorted(position[g] for g in set_genes if g in position)
+        found = sorted({position[g] for g in set_genes if g in position})
         if found:
             names.append(name)
             members.append(np.asarray(found, dtype=np.int64))
@@ -228,21 +276,96 @@ def gmt_grouping(path: str | Path, genes: list[str], drop_ungrouped: bool = Fals
             f"{', '.join(genes[:3])}; set genes e.g. {', '.join(example)}); "
             f"{_identifier_hint(source)}"
         )
-    covered = np.zeros(len(genes), dtype=bool)
-    for m in members:
-        covered[m] = True
-    note(
-        f"gene sets ({source}): {int(covered.sum())} of {len(genes)} genes are in some set; "
-        f"{len(members)} of {len(sets)} sets found in the data"
-    )
-    if not covered.all():
-        if drop_ungrouped:
-            note(f"{int((~covered).sum())} genes in no set are dropped (drop_ungrouped)")
-        else:
+    found_sets = len(members)
+    in_some_set = _covered(members, len(genes))
+    if 0 < max_sets < found_sets:
+        kept = select_gene_sets(members, len(genes), max_sets, max_overlap)
+        names, members = [names[j] for j in kept], [members[j] for j in kept]
+    covered = _covered(members, len(genes))
+    left = np.flatnonzero(~covered)
+    parts = 1
+    if max_sets > 0:
+        parts = -(-len(left) // max(len(m) for m in members))
+    rest = ""
+    if len(left) and drop_ungrouped:
+        rest = f"; {len(left):,} genes in no kept set dropped (drop_ungrouped)"
+    elif len(left):
+        rest = f"; {len(left):,} genes in 'ungrouped'"
+        if parts > 1:
+            rest += f" (at random in {parts} groups, none larger than the largest set)"
+    if len(members) < found_sets:
+        note(
+            f"{source}: {len(members):,} of {found_sets:,} sets kept (non-redundant, greedy "
+            f"coverage; -o max_sets=0 keeps all), covering {int(covered.sum()):,} of "
+            f"{len(genes):,} genes ({100 * covered.mean():.0f} %; {int(in_some_set.sum()):,} are "
+            f"in some set){rest}"
+        )
+    else:
+        note(
+            f"gene sets ({source}): {int(covered.sum()):,} of {len(genes):,} genes are in some "
+            f"set; {found_sets:,} of {len(sets):,} sets found in the data{rest}"
+        )
+    if len(left) and not drop_ungrouped:
+        if parts == 1:
             names.append("ungrouped")
-            members.append(np.flatnonzero(~covered))
+            members.append(left)
+        else:
+            shuffled = np.random.default_rng(seed).permutation(left)
+            names += [f"ungrouped_{j + 1}" for j in range(parts)]
+            members += [np.sort(chunk) for chunk in np.array_split(shuffled, parts)]
     strategy = source if source in SHIPPED_GENE_SETS else f"{GMT}:{path}"
     return Grouping(strategy, names, members)
+
+
+def _covered(members: list[np.ndarray], n_genes: int) -> np.ndarray:
+    """(G,) true at the genes in some group."""
+    covered = np.zeros(n_genes, dtype=bool)
+    for m in members:
+        covered[m] = True
+    return covered
+
+
+def select_gene_sets(
+    members: list[np.ndarray], n_genes: int, max_sets: int, max_overlap: float = MAX_OVERLAP
+) -> list[int]:
+    """At most ``max_sets`` non-redundant sets that cover the most genes, greedily.
+
+    Each step keeps the set that adds the most genes not yet covered (ties: the first in file
+    order), then rules out every set whose Jaccard overlap with it, |A ∩ B| / |A ∪ B|, is above
+    ``max_overlap``; it stops at ``max_sets`` or when no set adds a gene. Greedy selection
+    covers at least 1 - 1/e of what the best ``max_sets`` sets could (Nemhauser et al. 1978).
+    Only the gene lists are read (no values): deterministic, and free of any leakage.
+
+    Parameters
+    ----------
+    members
+        Each set's gene positions (sorted, unique) among ``n_genes``.
+
+    Returns
+    -------
+    The indices of the kept sets, in the order they were chosen.
+    """
+    lengths = np.array([len(m) for m in members])
+    rows = np.repeat(np.arange(len(members)), lengths)
+    matrix = sparse.csr_matrix(  # (S, G) set membership
+        (np.ones(len(rows), dtype=np.float64), (rows, np.concatenate(members))),
+        shape=(len(members), n_genes),
+    )
+    uncovered = np.ones(n_genes)
+    eligible = np.ones(len(members), dtype=bool)
+    kept: list[int] = []
+    while len(kept) < max_sets:
+        gain = np.where(eligible, matrix @ uncovered, 0.0)  # (S,) new genes each set adds
+        best = int(np.argmax(gain))
+        if gain[best] < 1:
+            break
+        kept.append(best)
+        eligible[best] = False
+        shared = matrix @ matrix[best].toarray().ravel()  # (S,) |A ∩ best|
+        jaccard = shared / (lengths + lengths[best] - shared)
+        eligible &= jaccard <= max_overlap
+        uncovered[members[best]] = 0.0
+    return kept
 
 
 def gene_set_membership(path: str | Path, genes: list[str]) -> dict[str, Any]:
@@ -293,6 +416,24 @@ def saved_gene_sets(attention_mask: str, arch: dict[str, Any]) -> list[list[int]
     return arch["gene_sets"]["gene_sets"]
 
 
+def auto_n_groups(n_genes: int, min_group_size: int = MIN_GROUP_SIZE) -> int:
+    """The default number of groups for ``n_genes`` genes: ``min(20, G // m)`` with
+    ``m = min_group_size``, and at least 2 (1 for a single gene).
+
+    When the genes are too few for 2 groups of ``m`` genes, one line says so with the number
+    chosen.
+    """
+    k = min(MAX_AUTO_GROUPS, n_genes // min_group_size)
+    if k < 2:
+        k = min(2, n_genes)
+        note(
+            f"groups: {n_genes} genes are too few for 2 groups of min_group_size="
+            f"{min_group_size}; using {k} group{'s' if k > 1 else ''} of about "
+            f"{n_genes // k} genes (set -o n_groups=N to choose)"
+        )
+    return k
+
+
 def make_grouping(
     strategy: str,
     genes: list[str],
@@ -300,20 +441,92 @@ def make_grouping(
     n_groups: int,
     seed: int,
     drop_ungrouped: bool = False,
+    *,
+    min_group_size: int = MIN_GROUP_SIZE,
+    max_sets: int = 0,
+    max_overlap: float = MAX_OVERLAP,
 ) -> Grouping:
     """Build the grouping named by ``strategy`` (``random``, ``kmeans``, ``go-bp`` or
-    ``gmt:PATH``)."""
+    ``gmt:PATH``).
+
+    ``n_groups`` (random, kmeans) 0: :func:`auto_n_groups` of the genes. ``max_sets`` and
+    ``max_overlap`` (gene sets): see :func:`gmt_grouping`.
+    """
+    if strategy in ("random", "kmeans") and n_groups == 0:
+        n_groups = auto_n_groups(len(genes), min_group_size)
     if strategy == "random":
         return random_grouping(len(genes), n_groups, seed)
     if strategy == "kmeans":
         return kmeans_grouping(x_train, n_groups, seed)
     path = gene_set_file(strategy, "grouping")
     if path is not None:
-        return gmt_grouping(path, genes, drop_ungrouped)
+        return gmt_grouping(path, genes, drop_ungrouped, max_sets, max_overlap, seed)
     raise ConfigError(
         f"unknown grouping {strategy!r}; choose from: random, kmeans, "
         f"{', '.join(SHIPPED_GENE_SETS)}, gmt:PATH"
     )
+
+
+@dataclass
+class GroupingOptions:
+    """How an AttOmics-style model groups its genes (a base of the attomics and hybrid options).
+
+    Old model records (model.json, pretrained.json) hold every option they had; an option added
+    since takes the value in ``SAVED_DEFAULTS`` when such a record is read back, so that it means
+    what it meant (``max_sets=0``: every set, as before the cap existed).
+    """
+
+    SAVED_DEFAULTS: ClassVar[dict[str, Any]] = {"max_sets": 0}
+
+    grouping: str = bounded(
+        "random",
+        help="gene groups: random, kmeans (size-balanced, fitted on the training split), go-bp "
+        "(shipped GO biological-process sets) or gmt:PATH",
+    )
+    n_groups: int = bounded(
+        0,
+        low=0,
+        search=Int(5, 50, log=True),
+        help=f"groups (random, kmeans); 0: min({MAX_AUTO_GROUPS}, genes // min_group_size), at "
+        "least 2",
+    )
+    min_group_size: int = bounded(
+        MIN_GROUP_SIZE,
+        low=1,
+        help="n_groups=0: the fewest genes a group holds (when there are "
+        "enough genes for 2 groups)",
+    )
+    max_sets: int = bounded(
+        MAX_SETS,
+        low=0,
+        help="go-bp, gmt: at most this many sets (greedy gene coverage) when more are in the "
+        "data, the genes in none in groups no larger than a set; 0: every set, one 'ungrouped'",
+    )
+    max_overlap: float = bounded(
+        MAX_OVERLAP,
+        low=0,
+        high=1,
+        help="go-bp, gmt, choosing max_sets: skip a set whose Jaccard overlap with a chosen set "
+        "is above this",
+    )
+    drop_ungrouped: bool = bounded(
+        False, help="go-bp, gmt: drop the genes in no (kept) set instead of grouping them"
+    )
+
+    def make(self, genes: list[str], x_train: np.ndarray, seed: int) -> Grouping:
+        """The grouping these options name, for ``genes`` (``x_train``: training rows only,
+        read by ``kmeans``)."""
+        return make_grouping(
+            self.grouping,
+            genes,
+            x_train,
+            self.n_groups,
+            seed,
+            self.drop_ungrouped,
+            min_group_size=self.min_group_size,
+            max_sets=self.max_sets,
+            max_overlap=self.max_overlap,
+        )
 
 
 def _check_n_groups(n_genes: int, n_groups: int) -> None:

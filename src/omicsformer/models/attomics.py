@@ -18,6 +18,14 @@ mRNA model has 20 groups, 4 blocks, 1 head and token sizes 2164 -> 1459 -> 754 -
 ~2,845 genes (56,902 / 20); by default the token sizes keep those ratios to the mean group size of
 the data at hand. Attention maps between groups are returned on request.
 
+The groups (options of :class:`~omicsformer.data.grouping.GroupingOptions`, shared with
+``hybrid``): by default their number follows the gene count, ``min(20, G // min_group_size)``
+with ``min_group_size=32`` and at least 2 (20 from 640 genes on, as the paper; 2 groups of 38 on
+76 genes rather than 20 of 3-4, chosen on validation parts), and a gene-set grouping (``go-bp``,
+``gmt:PATH``) keeps at most ``max_sets=50`` non-redundant sets chosen for gene coverage (the
+paper's GO grouping had 46), the genes in none dealt into ``ungrouped`` groups no larger than a
+kept set. See :mod:`omicsformer.data.grouping`.
+
 ``attention`` picks the kernel between the K group tokens (any registered backend, with its
 default options; backends built for a fixed number of tokens get K). It is checked when the model
 is built, before any data is read: an unknown name lists the valid ones, and a backend that
@@ -35,7 +43,7 @@ import torch
 from torch import Tensor, nn
 
 from omicsformer.config import PROBABILITY, TrainConfig, bounded
-from omicsformer.data.grouping import Grouping, make_grouping
+from omicsformer.data.grouping import Grouping, GroupingOptions
 from omicsformer.errors import ConfigError
 from omicsformer.models import MODELS
 from omicsformer.models.base import ModelContext
@@ -54,15 +62,9 @@ PAPER_GROUP_SIZE = 56_902 / 20
 
 
 @dataclass
-class AttOmicsOptions(BaseOptions):
+class AttOmicsOptions(BaseOptions, GroupingOptions):
     """AttOmics settings; ``token_sizes`` empty = scaled from the paper (see module docstring)."""
 
-    grouping: str = bounded(
-        "random",
-        help="gene groups: random, kmeans (size-balanced, fitted on the training split), go-bp "
-        "(shipped GO biological-process sets) or gmt:PATH",
-    )
-    n_groups: int = bounded(20, low=1, search=Int(5, 50, log=True), help="groups (random, kmeans)")
     n_blocks: int = bounded(4, low=1, search=Int(1, 4), help="attention blocks")
     token_sizes: list[int] = bounded(
         [], low=1, help="token width of each block (default: the paper's, scaled)"
@@ -76,9 +78,6 @@ class AttOmicsOptions(BaseOptions):
     )
     dropout: float = bounded(
         0.5, **PROBABILITY, search=Float(0.1, 0.7), help="dropout of the FCN head"
-    )
-    drop_ungrouped: bool = bounded(
-        False, help="gmt: drop genes in no set instead of keeping them as one group"
     )
     attention: BackendName = bounded(DEFAULT_BACKEND, help="attention backend between group tokens")
 
@@ -221,14 +220,7 @@ def architecture(
     options: AttOmicsOptions, context: ModelContext, x_train: np.ndarray
 ) -> dict[str, Any]:
     """Fit the grouping on the training split and fix the token sizes."""
-    grouping = make_grouping(
-        options.grouping,
-        context.genes,
-        x_train,
-        options.n_groups,
-        context.seed,
-        options.drop_ungrouped,
-    )
+    grouping = options.make(context.genes, x_train, context.seed)
     sizes = list(options.token_sizes)
     if not sizes:
         sizes = scaled_token_sizes(float(np.mean(grouping.sizes)), options.n_blocks, options.heads)

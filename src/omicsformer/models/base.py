@@ -116,9 +116,6 @@ class ModelSpec:
     check
         ``check(options, train_config)``: raise a ConfigError early for an impossible set-up
         (e.g. an attention backend that cannot run on the chosen device or precision).
-    saved_defaults
-        Option values that model files written before the option existed stand for (read
-        into every saved model's options that lacks the key, see :meth:`saved_options`).
     """
 
     name: str
@@ -130,17 +127,20 @@ class ModelSpec:
     family: str
     extra: str | None = None
     check: Callable[[Any, TrainConfig], None] | None = None
-    saved_defaults: dict[str, Any] = field(default_factory=dict)
-
-    def saved_options(self, options: dict[str, Any]) -> dict[str, Any]:
-        """Options read from a file (model.json, pretrained.json), with the value each option
-        added since stands for where the file lacks it."""
-        declared = {f.name for f in dataclasses.fields(self.options)}
-        old = {k: v for k, v in self.saved_defaults.items() if k in declared}
-        return {**old, **options}
 
     def parse_options(self, options: dict[str, Any]) -> Any:
         return build_options(self.options, options, f"options of model {self.name!r}")
+
+    def saved_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        """Options read back from a saved record (model.json, pretrained.json), which holds
+        every option the model had when it was saved: an option added since takes the value
+        that keeps the record's meaning, not today's default. Each options class (and each of
+        its bases, e.g. ``GroupingOptions``, ``BaseOptions``) declares those values in its
+        ``SAVED_DEFAULTS``; they are merged along the class hierarchy."""
+        old: dict[str, Any] = {}
+        for cls in reversed(self.options.__mro__):
+            old.update(vars(cls).get("SAVED_DEFAULTS", {}))
+        return {**old, **options}
 
     def validate(self, options: dict[str, Any], train: TrainConfig) -> Any:
         """Parse options and check them against the training set-up, before any data is read."""

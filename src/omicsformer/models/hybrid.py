@@ -15,8 +15,14 @@ Notation: B batch, G genes, K groups, S largest group size, E width, C outputs.
 The AttOmics path keeps what AttOmics models (a gene-specific linear summary of each group, and
 interactions between groups); the gene path adds what it cannot: interactions between individual
 genes of a group, at O(G·S) attention cost instead of O(G²). Both read the same groups (random,
-size-balanced ``kmeans`` or ``gmt:PATH``, fitted on the training split). Groups of unequal size
-are padded and the padding masked (``flash`` and ``sdpa_varlen=true`` skip it instead).
+size-balanced ``kmeans``, ``go-bp`` or ``gmt:PATH``, fitted on the training split), with the
+options and defaults of AttOmics (:class:`~omicsformer.data.grouping.GroupingOptions`: as many
+groups as the gene count allows at ``min_group_size=32`` genes, at most 20 (on validation parts
+the hybrid is flat in the number of groups: C-index 0.72-0.74 for 2 to 20 on breast-gse7390);
+at most ``max_sets=50`` non-redundant gene sets, the genes in none in ``ungrouped`` groups no
+larger than a kept set). Groups of unequal size are padded to the largest and the padding
+masked (``flash`` and ``sdpa_varlen=true`` skip it instead), so the largest group sets the gene
+path's cost.
 
 ``attention_mask=gmt:PATH`` restricts the gene blocks to gene sets within each group: one (S, S)
 mask per group, its rows made on demand (it also masks the padding), under which a gene attends
@@ -42,7 +48,12 @@ import torch
 from torch import Tensor, nn
 
 from omicsformer.config import PROBABILITY, TrainConfig, bounded
-from omicsformer.data.grouping import Grouping, gene_set_membership, make_grouping, saved_gene_sets
+from omicsformer.data.grouping import (
+    Grouping,
+    GroupingOptions,
+    gene_set_membership,
+    saved_gene_sets,
+)
 from omicsformer.errors import ConfigError
 from omicsformer.models import MODELS
 from omicsformer.models.base import ModelContext
@@ -68,16 +79,7 @@ from omicsformer.tuning.space import Choice, Float, Int
 
 
 @dataclass
-class HybridOptions(BaseOptions, GateOptions, ExpressedTokens, AttentionSettings):
-    grouping: str = bounded(
-        "random",
-        help="gene groups: random, kmeans (size-balanced, fitted on the training split), go-bp "
-        "(shipped GO biological-process sets) or gmt:PATH",
-    )
-    n_groups: int = bounded(20, low=1, search=Int(5, 50, log=True), help="groups (random, kmeans)")
-    drop_ungrouped: bool = bounded(
-        False, help="gmt: drop genes in no set instead of keeping them as one group"
-    )
+class HybridOptions(BaseOptions, GateOptions, GroupingOptions, ExpressedTokens, AttentionSettings):
     dim: int = bounded(32, low=1, search=Choice((16, 32, 64)), help="token width")
     heads: int = bounded(2, low=1, search=Choice((1, 2, 4)), help="attention heads (divide dim)")
     gene_layers: int = bounded(
@@ -302,14 +304,7 @@ def architecture(
     options: HybridOptions, context: ModelContext, x_train: np.ndarray
 ) -> dict[str, Any]:
     check_tokens(options)
-    grouping = make_grouping(
-        options.grouping,
-        context.genes,
-        x_train,
-        options.n_groups,
-        context.seed,
-        options.drop_ungrouped,
-    )
+    grouping = options.make(context.genes, x_train, context.seed)
     # unequal groups are padded (key-padding masks needed); expressed rows are bucketed instead
     if len(set(grouping.sizes)) > 1 and options.tokens == "all":
         check_attention(options.attention, None, key_padding=True)

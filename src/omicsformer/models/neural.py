@@ -29,7 +29,6 @@ from omicsformer.config import TrainConfig
 from omicsformer.errors import ConfigError, RunError
 from omicsformer.fileio import read_file, write_with
 from omicsformer.models.base import FitData, ModelContext, ModelSpec, Runtime
-from omicsformer.models.residual import SAVED_DEFAULTS
 from omicsformer.tasks import TASKS
 from omicsformer.train import engine
 
@@ -290,5 +289,4 @@ def neural_spec(
         tasks=tasks,
         family="neural",
         check=check,
-        saved_defaults=SAVED_DEFAULTS,
     )

@@ -16,14 +16,15 @@ before the first epoch, as epoch 0: a network that never beats its base there is
 base. ``layer_scale`` gates each transformer block's residual branches (``None``: no gates; 0:
 every block starts as the identity).
 
-Runs saved before these options existed had neither a base nor gates: :data:`SAVED_DEFAULTS`
-says so, and saved model files and pretrained networks without the keys are read with them.
+Runs saved before these options existed had neither a base nor gates: each options class says so
+in its ``SAVED_DEFAULTS`` (:meth:`ModelSpec.saved_options`), and saved model files and
+pretrained networks without the keys are read with them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -35,13 +36,13 @@ from omicsformer.tasks import TASKS
 
 Base = Literal["fitted", "linear", "none"]
 
-# the values of these options in model files and pretrained networks written before they existed
-SAVED_DEFAULTS: dict[str, Any] = {"base": "none", "layer_scale": None}
-
 
 @dataclass
 class BaseOptions:
     """What a neural model starts as and adds to (a base of every neural model's options)."""
+
+    # what model files and pretrained networks written before the option existed mean
+    SAVED_DEFAULTS: ClassVar[dict[str, Any]] = {"base": "none"}
 
     base: Base = bounded(
         "fitted",
@@ -54,6 +55,8 @@ class BaseOptions:
 @dataclass
 class GateOptions:
     """Gates on the residual branches of transformer blocks."""
+
+    SAVED_DEFAULTS: ClassVar[dict[str, Any]] = {"layer_scale": None}  # as BaseOptions'
 
     layer_scale: float | None = bounded(
         0.0,
