@@ -336,7 +336,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     if outcome is None:  # a secondary process of a multi-process run
         return 0
     folder, result = outcome
-    print_metrics({result.spec.name: result.metrics}, result.task.metric_names)
+    rows = {result.spec.name: result.metrics}
+    if result.base_metrics is not None:  # what the network added is the difference
+        rows[f"{result.spec.name}: its base alone"] = result.base_metrics
+    print_metrics(rows, result.task.metric_names)
+    if result.fitted.get("best_epoch") == 0:
+        note(
+            "no epoch beat the untrained network on the validation part: the model kept is its "
+            "base (-o base=none trains the network alone)"
+        )
     note(f"run written to {folder}")
     return 0
 

@@ -21,7 +21,7 @@ def networks():
         "gmt", ["a", "b", "c"], [np.arange(0, 5), np.arange(5, 15), np.arange(10, 24)]
     )
     return {
-        "gene-transformer": GeneTransformer(GeneTransformerOptions(**SMALL), G, 2),
+        "gene-transformer": GeneTransformer(GeneTransformerOptions(**SMALL, layers=2), G, 2),
         "gene-transformer-cls-performer": GeneTransformer(
             GeneTransformerOptions(**SMALL, pooling="cls", attention="performer"), G, 2
         ),

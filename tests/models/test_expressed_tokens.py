@@ -156,7 +156,7 @@ def test_training_backpropagates_through_packed_rows(make):
 
 
 def test_attention_layers_and_embedding_in_expressed_mode():
-    _, model = pair([0.0] * G)
+    _, model = pair([0.0] * G, layers=2)
     x = torch.from_numpy(counts(b=3))
     assert model.patient_embedding(x).shape == (3, 16)
     layers = model.attention_layers(x, GENES)
