@@ -136,3 +136,20 @@ def test_a_model_saved_before_bases_and_gates_loads_as_it_was(tmp_path, name):
     np.testing.assert_allclose(loaded.predict(x), model.predict(x), rtol=1e-6)
     with torch.no_grad():
         assert loaded.module(torch.from_numpy(x)).shape == (N, 3)
+
+
+def test_a_class_missing_from_the_training_part_gets_no_probability_from_the_base():
+    """The baseline never saw it (two classes fitted, three in the target): its logit is far
+    below the others, and the two it knows keep the baseline's probabilities."""
+    x, y, info = cohort("classification")
+    keep = y != 2
+    context = ModelContext(genes=[f"g{i}" for i in range(G)], target=info, seed=0)
+    weight, bias, _ = fit_base(context, FitData(x[keep], y[keep]))
+    assert weight.shape == (3, G)
+    logits = torch.from_numpy(x) @ weight.T + bias
+    probability = logits.softmax(-1).numpy()
+    assert probability[:, 2].max() < 1e-9
+    baseline = build_model(MODELS.get("logreg"), {}, context)
+    baseline.fit(FitData(x[keep], y[keep]), Runtime())
+    two = baseline.estimator.predict_proba(x)  # (N, 2): the classes it was fitted on
+    np.testing.assert_allclose(probability[:, :2], two, rtol=1e-4, atol=1e-6)

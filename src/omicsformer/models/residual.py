@@ -77,7 +77,8 @@ def fit_base(context: ModelContext, data: FitData) -> tuple[Tensor, Tensor, dict
     model = build_model(spec, spec.parse_options({}), context)
     fitted = model.fit(FitData(data.x_train, data.y_train, task_state=data.task_state), Runtime())
     weight, bias = model.linear_map()
-    weight, bias = task.base_map(weight, bias, context.target, data.task_state)
+    present = np.unique(data.y_train) if context.target.task == "classification" else None
+    weight, bias = task.base_map(weight, bias, context.target, data.task_state, present)
     record = {"model": spec.name, **{k: v for k, v in fitted.items() if k != "architecture"}}
     as_tensor = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float32))  # noqa: E731
     return as_tensor(weight), as_tensor(bias), record

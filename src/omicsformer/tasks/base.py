@@ -113,11 +113,17 @@ class Task(Protocol):
     linear_baseline: str  # the registered penalised linear model of the task
 
     def base_map(
-        self, weight: np.ndarray, bias: np.ndarray, info: TargetInfo, state: dict[str, Any]
+        self,
+        weight: np.ndarray,
+        bias: np.ndarray,
+        info: TargetInfo,
+        state: dict[str, Any],
+        present: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """The linear baseline's raw output map ``x @ weight.T + bias`` (its decision
         function, linear predictor or prediction) in the network's output units: weight
-        (n_outputs, G), bias (n_outputs,)."""
+        (n_outputs, G), bias (n_outputs,). ``present``: the classes the baseline was fitted on
+        (classification; None: all)."""
         ...
 
     # augmentation

@@ -30,6 +30,9 @@ def class_text(series: pd.Series) -> pd.Series:
     return series.map(text)
 
 
+ABSENT_LOGIT = -30.0  # a class the linear base never saw: softmax probability ~1e-13
+
+
 class ClassificationTask:
     name = "classification"
     main_metric = "balanced_accuracy"
@@ -106,17 +109,27 @@ class ClassificationTask:
         return compute_sample_weight("balanced", y)
 
     def base_map(
-        self, weight: np.ndarray, bias: np.ndarray, info: TargetInfo, state: dict[str, Any]
+        self,
+        weight: np.ndarray,
+        bias: np.ndarray,
+        info: TargetInfo,
+        state: dict[str, Any],
+        present: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """A decision function's rows as logits: a binary model's one row is the second class's
-        logit against 0 for the first (softmax of (0, d) is the logistic of d)."""
-        if weight.shape[0] == 1 and len(info.classes) == 2:
-            return np.vstack([np.zeros_like(weight), weight]), np.concatenate([[0.0], bias])
-        if weight.shape[0] != len(info.classes):
-            raise ValueError(
-                f"the linear baseline has {weight.shape[0]} outputs for {len(info.classes)} classes"
-            )
-        return weight, bias
+        """A decision function's rows as logits over every class: a binary model's one row is
+        the second class's logit against 0 for the first (softmax of (0, d) is the logistic of
+        d). ``present``: the classes (codes) the model was fitted on, if not all; a class
+        absent from its training rows gets the logit ``ABSENT_LOGIT`` (probability ~0, as the
+        model gives it none)."""
+        present = np.arange(len(info.classes)) if present is None else np.asarray(present)
+        if weight.shape[0] == 1 and len(present) == 2:
+            weight, bias = np.vstack([np.zeros_like(weight), weight]), np.concatenate([[0], bias])
+        if weight.shape[0] != len(present):
+            raise ValueError(f"the linear baseline has {weight.shape[0]} outputs for {present}")
+        full_weight = np.zeros((len(info.classes), weight.shape[1]))
+        full_bias = np.full(len(info.classes), ABSENT_LOGIT)
+        full_weight[present], full_bias[present] = weight, bias
+        return full_weight, full_bias
 
     def sklearn_output(self, estimator: Any, x: np.ndarray, info: TargetInfo) -> np.ndarray:
         proba = estimator.predict_proba(x)

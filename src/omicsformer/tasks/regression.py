@@ -96,7 +96,12 @@ class RegressionTask:
         return None
 
     def base_map(
-        self, weight: np.ndarray, bias: np.ndarray, info: TargetInfo, state: dict[str, Any]
+        self,
+        weight: np.ndarray,
+        bias: np.ndarray,
+        info: TargetInfo,
+        state: dict[str, Any],
+        present: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """A prediction in target units as the standardized target the network predicts."""
         mean, std = state["y_mean"], state["y_std"]

@@ -190,7 +190,12 @@ class SurvivalTask:
         return None
 
     def base_map(
-        self, weight: np.ndarray, bias: np.ndarray, info: TargetInfo, state: dict[str, Any]
+        self,
+        weight: np.ndarray,
+        bias: np.ndarray,
+        info: TargetInfo,
+        state: dict[str, Any],
+        present: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """A Cox linear predictor is already the network's output, a log hazard ratio."""
         return weight.reshape(1, -1), np.reshape(bias, 1)
