@@ -608,7 +608,7 @@ def test_version_and_compare_help(cli):
         ("mlp", "dropout=2", "dropout: must be in [0, 1)"),
         ("mlp", "hidden=64,0", "hidden: must be at least 1"),
         ("gene-transformer", "dim=0", "dim: must be at least 1"),
-        ("gene-transformer", "heads=3", "dim 64 is not divisible by heads 3"),
+        ("gene-transformer", "heads=3", "dim 32 is not divisible by heads 3"),
         ("hybrid", "linformer_k=0", "linformer_k: must be at least 1"),
         ("attomics", "n_blocks=0", "n_blocks: must be at least 1"),
         ("logreg", "C=0,1", "C: must be greater than 0"),

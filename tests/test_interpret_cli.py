@@ -16,6 +16,8 @@ def test_interpret_writes_every_output(cli, tmp_path):
             "gene-transformer",
             "-o",
             "dim=16",
+            "-o",
+            "layers=2",
             "--max-epochs",
             "2",
             "--out",

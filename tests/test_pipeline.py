@@ -44,7 +44,7 @@ def test_resume_after_interruption_gives_the_uninterrupted_result(tmp_path, mode
     folder, _ = resume_run(tmp_path / "cut")
     assert not partial.exists()
     history = pd.read_csv(folder / "history.csv")
-    assert history["epoch"].tolist() == list(range(1, 7))
+    assert history["epoch"].tolist() == list(range(7))  # epoch 0: the untrained network (base)
     pd.testing.assert_frame_equal(
         pd.read_csv(full / "predictions.csv"), pd.read_csv(folder / "predictions.csv")
     )

@@ -157,7 +157,7 @@ def test_partial_label_match_keeps_unmatched_samples_without_target(tiny_files, 
 
 def test_unknown_source_lists_builtin_datasets():
     with pytest.raises(
-        DataError, match="built-in datasets: all-leukemia, breast-gse7390, synthetic"
+        DataError, match="built-in datasets: all-leukemia, breast-gse7390, survset, synthetic"
     ):
         load_data("no-such-dataset")
 

@@ -61,6 +61,7 @@ def test_the_page_shows_settings_summary_differences_and_every_fold(compared):
         "Settings",
         "Summary",
         "Paired differences",
+        "What each network added to its base",
         "Every test fold: balanced_accuracy",
         "Cost",
         "Learning curves",
@@ -77,7 +78,7 @@ def test_the_page_shows_settings_summary_differences_and_every_fold(compared):
     ]
     pngs = figures(page)  # per-fold pairing, cost, learning curves; per model ROC/PR,
     assert len(pngs) == 3 + 2 * 3 and all(png.startswith(b"\x89PNG") for png in pngs)
-    settings, summary, differences, folds, *_ = tables(page)
+    settings, summary, differences, added, folds, *_ = tables(page)
     values = dict(zip(settings.setting, settings.value, strict=True))
     assert values["models"] == "logreg, mlp" and values["split seeds"] == "0, 1"
     assert values["repeats"] == "2" and values["folds"] == "2"
@@ -86,6 +87,8 @@ def test_the_page_shows_settings_summary_differences_and_every_fold(compared):
     assert list(differences.model) == ["logreg", "mlp"]
     assert differences.iloc[0]["Δ balanced_accuracy (mean)"] == "reference"
     assert "How to read it" in page and "Nadeau &amp; Bengio 2003" in page
+    # each network against its own base: the mlp starts as a fitted logreg
+    assert list(added.model) == ["mlp"] and list(added.base) == ["logreg (fitted)"]
     # the per-fold table: one row per repeat x fold, a column per model and the difference
     assert list(folds.columns) == ["repeat", "fold", "logreg", "mlp", "Δ mlp"]
     pairs = sorted(zip(folds.repeat, folds.fold, strict=True))

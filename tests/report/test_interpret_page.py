@@ -12,7 +12,17 @@ DATA = "synthetic:n_samples=80,n_genes=20,n_modules=1,module_size=5"
 
 def test_interpret_page_shows_pairs_genes_and_the_heatmaps(cli, tmp_path):
     run = tmp_path / "run"
-    args = ["train", "--data", DATA, "--model", "gene-transformer", "-o", "dim=16"]
+    args = [
+        "train",
+        "--data",
+        DATA,
+        "--model",
+        "gene-transformer",
+        "-o",
+        "dim=16",
+        "-o",
+        "layers=2",
+    ]
     assert cli(*args, "--max-epochs", "1", "--out", run).code == 0
     out = tmp_path / "interp"
     args = ["interpret", run, "--data", DATA, "--samples", "S00000,S00001,S00002"]

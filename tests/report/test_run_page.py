@@ -56,7 +56,12 @@ def test_page_has_its_sections_figures_and_the_test_metrics_with_intervals(
     settings = dict(page.section("Run settings").tables[0][1:])
     assert settings["model"] == run["model"] and settings["task"] == task.name
     parts = page.section("Metrics of every part").tables[0]
-    assert [row[0] for row in parts[1:]] == ["train", "val", "test"]
+    parts = [row[0] for row in parts[1:]]
+    if (run_folders[name] / "base_metrics.json").exists():  # each part, then its base alone
+        alone = ("", ", base alone")
+        assert parts == [f"{part}{a}" for part in ("train", "val", "test") for a in alone]
+    else:
+        assert parts == ["train", "val", "test"]
 
 
 def test_classification_figures_and_counts(pages, run_folders):

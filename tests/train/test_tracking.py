@@ -17,7 +17,9 @@ from omicsformer.train.tracking import check_tracking, final_metrics, flatten
 
 DATA = "synthetic:n_samples=60,n_genes=20,n_modules=1,module_size=5"
 EPOCHS = 3
-# min-epochs = max-epochs: no early stop, so every run has EPOCHS history rows
+# min-epochs = max-epochs: no early stop, so every run trains EPOCHS epochs; the mlp starts as its
+# fitted base, scored first as epoch 0, so its history has EPOCHS + 1 rows
+ROWS = EPOCHS + 1
 TRAIN = ["--data", DATA, "--max-epochs", EPOCHS, "--min-epochs", EPOCHS]
 
 
@@ -31,8 +33,8 @@ def test_csv_logs_one_row_per_epoch_the_settings_and_the_final_metrics(cli, tmp_
     assert result.code == 0, result.err
     rows = pd.read_csv(run / "logs" / "metrics.csv")
     epochs = rows.dropna(subset=["epoch"])
-    assert epochs["epoch"].tolist() == [1, 2, 3]
-    assert epochs["step"].tolist() == [1, 2, 3]
+    assert epochs["epoch"].tolist() == [0, 1, 2, 3]
+    assert epochs["step"].tolist() == [0, 1, 2, 3]
     assert epochs["val_loss"].notna().all() and epochs["train_loss"].notna().all()
     final = rows.dropna(subset=["final/test_balanced_accuracy"])
     assert len(final) == 1
@@ -58,7 +60,7 @@ def test_tensorboard_event_files_hold_every_epoch(cli, tmp_path):
     assert result.code == 0, result.err
     events = EventAccumulator(str(logs / "run"))  # a shared folder: one subfolder per run
     events.Reload()
-    assert [e.step for e in events.Scalars("val_loss")] == [1, 2, 3]
+    assert [e.step for e in events.Scalars("val_loss")] == [0, 1, 2, 3]
     (final,) = events.Scalars("final/test_balanced_accuracy")
     assert final.value == pytest.approx(_metrics_json(run)["test"]["balanced_accuracy"])
     assert not (run / "logs").exists()  # --log-uri: the logs went there
@@ -97,7 +99,7 @@ def test_mlflow_run_has_params_epoch_history_final_metrics_and_the_run_folder(
     assert logged.data.params["model.name"] == "mlp"
     assert logged.data.params["train.max_epochs"] == str(EPOCHS)
     history = client.get_metric_history(logged.info.run_id, "val_loss")
-    assert sorted(m.step for m in history) == [1, 2, 3]
+    assert sorted(m.step for m in history) == [0, 1, 2, 3]
     test = _metrics_json(run)["test"]
     assert logged.data.metrics["final/test_balanced_accuracy"] == pytest.approx(
         test["balanced_accuracy"]
@@ -145,7 +147,7 @@ def test_compare_logs_a_parent_and_one_tagged_child_per_model_and_fold(cli, tmp_
         )
         assert child.data.params["model.name"] == model
         steps = client.get_metric_history(child.info.run_id, "val_loss")
-        assert len(steps) == (EPOCHS if model == "mlp" else 0)  # a baseline has no epochs
+        assert len(steps) == (ROWS if model == "mlp" else 0)  # a baseline has no epochs
     assert parent.data.params["compare.folds"] == "2"
     assert parent.data.metrics["mean/mlp_balanced_accuracy"] == pytest.approx(
         results[results["model"] == "mlp"]["balanced_accuracy"].mean()
@@ -166,7 +168,7 @@ def test_compare_csv_logs_one_folder_per_model_repeat_and_fold(cli, tmp_path):
             for f in range(2):
                 rows = pd.read_csv(logs / model / f"repeat-{r}" / f"fold-{f}" / "metrics.csv")
                 epochs = rows["epoch"].notna().sum() if "epoch" in rows else 0
-                assert epochs == (EPOCHS if model == "mlp" else 0)  # a baseline has no epochs
+                assert epochs == (ROWS if model == "mlp" else 0)  # a baseline has no epochs
                 assert rows["final/test_balanced_accuracy"].notna().sum() == 1
 
 
@@ -181,7 +183,7 @@ def test_tune_logs_one_child_per_trial_and_the_final_fit_in_the_parent(cli, tmp_
     trials = pd.read_csv(out / "trials.csv")
     for number in trials["number"]:
         rows = pd.read_csv(logs / f"trial-{number:03d}" / "metrics.csv")
-        assert len(rows.dropna(subset=["epoch"])) == EPOCHS
+        assert len(rows.dropna(subset=["epoch"])) == ROWS
         value = trials.loc[trials["number"] == number, "value"].iloc[0]
         assert rows["search_balanced_accuracy"].dropna().iloc[0] == pytest.approx(value)
     final = pd.read_csv(logs / "metrics.csv")
@@ -274,7 +276,7 @@ def test_a_resumed_run_logs_its_whole_history(tmp_path):
         train_run(config, tmp_path / "cut", on_epoch_end=stop_after_two)
     folder, _ = resume_run(tmp_path / "cut")
     rows = pd.read_csv(folder / "logs" / "metrics.csv")
-    assert rows["epoch"].dropna().tolist() == [1, 2, 3, 4]
+    assert rows["epoch"].dropna().tolist() == [0, 1, 2, 3, 4]
     assert rows["final/test_balanced_accuracy"].notna().sum() == 1
 
 

@@ -224,8 +224,9 @@ def fit(
     ``loggers`` (experiment tracking), at step = epoch.
 
     ``score_start``: the untrained network is a candidate too (a network that starts as its
-    base, :mod:`omicsformer.models.residual`): it is scored on the validation part before the
-    first epoch, as epoch 0, and kept if no epoch beats it.
+    base, :mod:`omicsformer.models.residual`): it is scored before the first epoch, as epoch 0
+    of the history (its training loss over every training row in evaluation mode, its
+    validation loss and metrics), and kept if no epoch beats it.
     """
     fabric = make_fabric(cfg, loggers)
     fabric.launch()
@@ -252,12 +253,13 @@ def fit(
     if resume and checkpoint_dir is not None and (checkpoint_dir / "best.pt").exists():
         best_state = read_file(checkpoint_dir / "best.pt", _load_tensors)
 
-    if score_start and has_val and not resume:
-        row = {"epoch": 0, "lr": 0.0, "train_loss": math.nan}
+    if score_start and has_val and not resume:  # epoch 0: the untrained network (its base)
+        start = time.perf_counter()
+        row = {"epoch": 0, "lr": 0.0, "train_loss": _loss(model, data, hooks, fabric, cfg)}
         row.update(_validate(model, data, hooks, fabric, eval_batch_size(cfg)))
         state.best_score = monitored(row, monitor, hooks.lower_is_better)
         state.best_loss = row["val_loss"]
-        row["seconds"] = 0.0
+        row["seconds"] = time.perf_counter() - start
         state.history.append(row)
         fabric.log_dict(row, step=0)
 
@@ -361,6 +363,23 @@ def monitored(row: dict[str, float], monitor: str, lower_is_better: frozenset[st
     if math.isnan(value):
         raise ConfigError(f"cannot monitor {monitor!r}: not a validation metric of this task")
     return value if monitor in lower_is_better else -value
+
+
+def _loss(
+    model: nn.Module, data: TrainData, hooks: TaskHooks, fabric: Any, cfg: TrainConfig
+) -> float:
+    """The training loss of the network as it is, over every training row (evaluation mode, no
+    augmentation; in batches): epoch 0's, before any step."""
+    model.eval()
+    with fabric.autocast():
+        logits = in_batches(
+            lambda batch: model(fabric.to_device(batch)),
+            data.x_train,
+            eval_batch_size(cfg),
+            "the untrained network's training loss",
+            to_cpu=False,
+        )
+    return float(hooks.loss(logits, fabric.to_device(data.y_train)))
 
 
 def _validate(
