@@ -8,6 +8,11 @@ figure of docs/ an honest estimate. Each combination of the ``--grid`` values is
 mean (sd) of the task's validation metric over all folds, and its seconds; ``--scores FILE``
 also writes every fold's score, so two settings can be compared fold by fold (paired).
 
+``--score held-out`` scores on a part that nothing chose: each fold's validation part becomes
+the scoring part, and a new validation part (15 % of the rest of the training fold, stratified)
+is carved for early stopping. Use it to compare settings that change how the validation part is
+used (``train.monitor``, patience), which the default scoring would favour.
+
 A grid item is ``KEY=V1,V2,...``: a model option (``base=fitted,none``), or a training or
 preprocessing setting (``train.batch_size=8,64``, ``preprocess.top_genes=1000,2000``); values
 are read as YAML (``none``, numbers, lists as ``[256,64]``). Results are in docs/tuning.md.
@@ -64,6 +69,17 @@ def configured(config: RunConfig, settings: dict) -> tuple[RunConfig, dict]:
     return config, options
 
 
+def held_out(split: dict, strata: np.ndarray, seed: int) -> dict:
+    """The fold's validation part as the scoring part (where fit_model scores "test"), and a
+    new stratified validation part of 15 % of its training part; its test fold is dropped."""
+    from sklearn.model_selection import train_test_split
+
+    train, val = train_test_split(
+        split["train"], test_size=0.15, stratify=strata[split["train"]], random_state=seed
+    )
+    return {"train": np.sort(train), "val": np.sort(val), "test": split["val"]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -79,6 +95,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1, help="fold sets (split seeds 0, 1, ..)")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--scores", help="write every fold's score to this CSV")
+    parser.add_argument(
+        "--score",
+        choices=["validation", "held-out"],
+        default="validation",
+        help="score on the validation part, or on a held-out part nothing chose (see above)",
+    )
     args = parser.parse_args()
     config = RunConfig(
         data=DataConfig(source=args.data, labels=args.labels, target=args.target),
@@ -96,6 +118,10 @@ def main() -> None:
             kfold_splits(strata, folds=args.folds, val_fraction=0.15, seed=seed)
         )
     ]
+    part = "val"
+    if args.score == "held-out":  # the validation part scores; a new one chooses epochs
+        folds = [(seed, fold, held_out(split, strata, seed)) for seed, fold, split in folds]
+        part = "test"  # the scoring part sits where fit_model scores its test rows
     grid = grid_items(args.grid)
     rows, per_fold = [], []
     for values in itertools.product(*grid.values()):
@@ -112,7 +138,7 @@ def main() -> None:
                 model_name=args.model,
                 options=options,
             )
-            scores.append(result.metrics["val"][metric])
+            scores.append(result.metrics[part][metric])
             per_fold.append({**settings, "seed": seed, "fold": fold, f"val_{metric}": scores[-1]})
         rows.append(
             {

@@ -31,6 +31,7 @@ def cohort(n: int = 60, genes: int = 12, seed: int = 0) -> tuple[np.ndarray, np.
     return x, np.where(x[:, 0] + x[:, 1] > 0, "tumour", "normal")
 
 
+@pytest.mark.slow
 def test_docs_example_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (code,) = re.findall(r"```python\n(.*?)```", DOCS.read_text(), flags=re.S)
     exec(compile(code, str(DOCS), "exec"), {"run_dir": tmp_path})

@@ -3,6 +3,7 @@ not here: these tests only check that rows, files and skip / failure notes are p
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from omicsformer.bench.attention import AttentionCase, synthetic_gene_sets
 from omicsformer.bench.augmentation import cvae_quality
@@ -17,6 +18,7 @@ def test_flop_convention():
     assert AttentionCase("sdpa", n=1000, batch=2, mode="fwd+bwd").flops() == 3.5 * case.flops()
 
 
+@pytest.mark.slow
 def test_bench_attention_writes_rows_plot_and_skips_over_budget(cli, tmp_path):
     out = tmp_path / "bench"
     result = cli(
@@ -56,6 +58,7 @@ def test_bench_attention_writes_rows_plot_and_skips_over_budget(cli, tmp_path):
     assert (out / "attention.png").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_bench_model_measures_a_training_step(cli, tmp_path):
     out = tmp_path / "model"
     result = cli(
@@ -87,6 +90,7 @@ def test_bench_bad_arguments_exit_2(cli, tmp_path):
     assert cli("bench", "model", "--models", "logreg", "--out", tmp_path / "y").code == 2
 
 
+@pytest.mark.slow
 def test_bench_attention_times_gene_set_masks(cli, tmp_path):
     out = tmp_path / "masked"
     args = ["bench", "attention", "--genes", "128", "--dim", "32", "--heads", "2"]
@@ -146,6 +150,7 @@ def test_counts_like_data_and_the_tokens_a_model_keeps():
     assert kept_tokens(capped, x).max() == 10
 
 
+@pytest.mark.slow
 def test_bench_attention_expressed_mode_beside_dense(cli, tmp_path):
     out = tmp_path / "expressed"
     args = ["bench", "attention", "--genes", "200", "--dim", "32", "--heads", "2"]
@@ -161,6 +166,7 @@ def test_bench_attention_expressed_mode_beside_dense(cli, tmp_path):
     assert bad.code == 2 and "--tokens takes all and/or expressed" in bad.err
 
 
+@pytest.mark.slow
 def test_bench_model_on_a_real_matrix_uses_every_gene(cli, tmp_path):
     out = tmp_path / "data"
     data = "synthetic:n_samples=30,n_genes=120"
@@ -176,6 +182,7 @@ def test_bench_model_on_a_real_matrix_uses_every_gene(cli, tmp_path):
     assert missing.code == 2
 
 
+@pytest.mark.slow
 def test_bench_model_expressed_mode(cli, tmp_path):
     """The gene-transformer's expressed mode beside dense: tokens kept, time, memory."""
     assert has_token_modes("gene-transformer")

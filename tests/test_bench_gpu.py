@@ -135,6 +135,7 @@ def test_bench_gpu_refuses_without_cuda(cli, tmp_path):
     assert cli("bench", "gpu", "--device", "cpu", "--out", tmp_path).code == 2  # cpu: --smoke only
 
 
+@pytest.mark.slow
 def test_bench_gpu_cpu_smoke_end_to_end(cli, tmp_path):
     result = cli("bench", "gpu", "--device", "cpu", "--smoke", "--out", tmp_path)
     assert result.code == 0, result.err

@@ -292,6 +292,7 @@ def test_nan_passes_with_median_imputation(cli, tiny_files, tiny, tmp_path):
     assert result.code == 0, result.err
 
 
+@pytest.mark.slow
 def test_console_script_prints_no_traceback(tmp_path):
     result = subprocess.run(
         [
@@ -361,6 +362,7 @@ def test_neural_train_then_predict_is_bit_identical(cli, tiny_files, tmp_path):
     np.testing.assert_array_equal(saved[columns].to_numpy(), again[columns].to_numpy())
 
 
+@pytest.mark.slow
 def test_ddp_with_two_cpu_processes_matches_one_process(tmp_path):
     """A real 2-process DDP run (gloo, loopback) through the console entry point."""
     data = "synthetic:n_samples=160,n_genes=40,n_modules=2,module_size=5"
@@ -401,6 +403,7 @@ def test_ddp_with_two_cpu_processes_matches_one_process(tmp_path):
     assert not list(tmp_path.glob(".*partial"))
 
 
+@pytest.mark.slow
 def test_bench_augmentation_writes_curves(cli, tmp_path):
     out = tmp_path / "aug"
     result = cli(
@@ -638,6 +641,7 @@ def test_new_data_is_named_as_the_run_was_trained():
         _run_gene_id("entrez", run("symbol", ["TP53"]))
 
 
+@pytest.mark.slow
 def test_baselines_with_smote_train_predict_bench_and_compare(cli, tiny_files, tmp_path):
     labels = pd.read_csv(tiny_files["labels"])
     labels.loc[:5, "label"] = "rare"  # 6 of 60 patients: 3-4 in a training part

@@ -94,6 +94,7 @@ def neural_args(files, out) -> list:
     ]
 
 
+@pytest.mark.slow
 def test_a_second_writer_is_refused_and_the_first_finishes(tiny_files, tmp_path):
     """A real concurrent writer: a training process is busy in .run.partial when a second
     command asks for the same --out (even with --force)."""

@@ -13,6 +13,7 @@ from omicsformer.compare import (
 )
 
 
+@pytest.mark.slow
 def test_compare_writes_one_row_per_model_and_fold(cli, tmp_path):
     out = tmp_path / "cmp"
     result = cli(
@@ -76,6 +77,7 @@ def test_summary_marks_the_best_mean():
 TINY = "synthetic:n_samples=40,n_genes=20,n_modules=1,module_size=5"
 
 
+@pytest.mark.slow
 def test_repeated_folds_pair_every_model_with_the_best_baseline(cli, tmp_path):
     out = tmp_path / "cmp"
     args = ["compare", "--data", TINY, "--models", "logreg,mlp", "--folds", "2"]
@@ -214,6 +216,7 @@ def test_paired_differences_pair_on_repeat_and_fold():
     assert "lower is better" in lower
 
 
+@pytest.mark.slow
 def test_tuned_and_pretrained_variants_never_see_the_test_fold(cli, tmp_path, monkeypatch):
     """compare --tune / --pretrain: rows NAME (tuned) and NAME (pretrained) beside the
     defaults; every search and every pretraining sees the fold's training patients only."""

@@ -1,6 +1,7 @@
 """interpret and bench interactions through the command line."""
 
 import pandas as pd
+import pytest
 
 DATA = "synthetic:n_samples=120,n_genes=20,n_modules=1,module_size=5"
 
@@ -82,6 +83,7 @@ def test_interpret_refuses_other_genes_and_baselines(cli, tmp_path):
     assert result.code == 2 and "explains neural models" in result.err
 
 
+@pytest.mark.slow
 def test_bench_interactions_writes_the_table(cli, tmp_path):
     out = tmp_path / "bench"
     result = cli(

@@ -110,6 +110,7 @@ def test_augmentation_page_pairs_every_fold(cli, tmp_path):
     assert f"{(gain > 0).sum()} up / {(gain < 0).sum()} down" in table.iloc[1, 2]
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_interactions_page_shows_recovery_per_model_and_method(cli, tmp_path):
     out = tmp_path / "inter"

@@ -108,6 +108,7 @@ def test_mlflow_run_has_params_epoch_history_final_metrics_and_the_run_folder(
     assert {"config.yaml", "metrics.json", "predictions.csv", "model"} <= artifacts
 
 
+@pytest.mark.slow
 def test_compare_logs_a_parent_and_one_tagged_child_per_model_and_fold(cli, tmp_path, mlflow_store):
     uri, client = mlflow_store
     out = tmp_path / "cmp"
@@ -155,6 +156,7 @@ def test_compare_logs_a_parent_and_one_tagged_child_per_model_and_fold(cli, tmp_
     assert "results.csv" in {f.path for f in client.list_artifacts(parent.info.run_id)}
 
 
+@pytest.mark.slow
 def test_compare_csv_logs_one_folder_per_model_repeat_and_fold(cli, tmp_path):
     out = tmp_path / "cmp"
     result = cli(

@@ -146,6 +146,7 @@ def test_tune_writes_a_run_folder_with_the_best_values(cli, tiny_files, tmp_path
     assert again.code == 0, again.err
 
 
+@pytest.mark.slow
 def test_workers_share_a_study_through_a_storage(cli, tiny_files, tmp_path):
     storage = f"sqlite:///{tmp_path / 'shared.db'}"
     for name in ("a", "b"):
