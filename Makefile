@@ -6,6 +6,8 @@ VENV ?= .venv
 TORCH ?= torch==2.13.0
 PIP_FLAGS ?= -q
 EXTRAS ?= dev
+# pytest workers (pytest-xdist): one per core; each runs torch on one thread (tests/conftest.py)
+TEST_WORKERS ?= auto
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(EXTRAS)
 
@@ -34,11 +36,11 @@ lint: setup
 	$(BIN)/ruff format --check src tests scripts
 
 test: lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 # the edit loop: every test not marked slow (see CONTRIBUTING.md), without the lint
 quick: setup
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) -m "not slow"
 
 format: setup
 	$(BIN)/ruff format src tests scripts

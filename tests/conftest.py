@@ -15,6 +15,12 @@ from omicsformer.data.datasets.synthetic import make_synthetic
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+if "PYTEST_XDIST_WORKER" in os.environ:
+    # `make test` runs one worker per core: one thread each, or the workers fight over the cores
+    import torch
+
+    torch.set_num_threads(1)
+
 
 @dataclass
 class CliResult:
