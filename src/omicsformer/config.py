@@ -441,6 +441,12 @@ class TrainConfig:
         help="validation quantity that picks the kept epoch and stops training: auto (the task's "
         "metric: balanced_accuracy, c_index, r2), loss, or a task metric",
     )
+    epoch_ties: Literal["loss", "earlier"] = setting(
+        "loss",
+        help="of epochs with the same monitored score, keep the one with the lower validation "
+        "loss, or the earlier one (a network that starts as its base then keeps it until an "
+        "epoch beats it)",
+    )
     class_weight: Literal["balanced", "none"] = setting(
         "balanced", flag=False, help="class weights of the classification loss"
     )

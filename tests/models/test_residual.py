@@ -86,6 +86,34 @@ def test_a_network_that_never_beats_its_base_keeps_it(name):
     np.testing.assert_allclose(model.predict(x), model.base_predict(x), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("ties", ["loss", "earlier"])
+def test_epochs_that_tie_with_the_base_keep_the_lower_loss_or_the_base(ties):
+    """On a cohort whose validation part the base already classifies perfectly, no epoch can
+    beat epoch 0 on balanced accuracy: ``epoch_ties=earlier`` keeps the base, ``loss`` the
+    tying epoch with the lowest validation loss."""
+    x, _, info = cohort("binary")
+    y = np.arange(N) % 2
+    x[:, 0] = np.where(y == 1, 1.0, -1.0) * (2 + np.abs(x[:, 0]))  # a wide gap between classes
+    context = ModelContext(genes=[f"g{i}" for i in range(G)], target=info, seed=0)
+    model = build_model(MODELS.get("mlp"), {**NEURAL["mlp"], "base": "fitted"}, context)
+    train = TrainConfig(
+        max_epochs=6, min_epochs=6, lr=1e-2, batch_size=16, monitor="auto", epoch_ties=ties
+    )
+    fitted = model.fit(
+        FitData(x[:36], y[:36], x[36:], y[36:]), Runtime(train=train, progress=False)
+    )
+    history = model.history
+    assert history[0]["val_balanced_accuracy"] == 1.0  # the base is perfect on validation
+    best = max(row["val_balanced_accuracy"] for row in history)
+    tying = [row for row in history if row["val_balanced_accuracy"] == best]
+    if ties == "earlier":
+        assert fitted["best_epoch"] == 0
+        np.testing.assert_allclose(model.predict(x), model.base_predict(x), rtol=1e-5, atol=1e-6)
+    else:
+        lowest = min(tying, key=lambda row: row["val_loss"])
+        assert fitted["best_epoch"] == lowest["epoch"] > 0  # training sharpened the base
+
+
 @pytest.mark.parametrize("name", list(NEURAL))
 def test_a_linear_base_trains_with_the_network(name):
     x, y, info = cohort("classification")

@@ -217,7 +217,8 @@ def fit(
 
     Model selection: the kept weights are those of the epoch with the best ``cfg.monitor`` on
     the validation part (a task metric, or the loss); among epochs with exactly the same metric
-    (a balanced accuracy of 15 patients moves in steps) the lower validation loss wins. Early
+    (a balanced accuracy of 15 patients moves in steps) the lower validation loss wins, or with
+    ``cfg.epoch_ties == "earlier"`` the earlier epoch (a tie then does not count as progress). Early
     stopping ends training after ``patience`` epochs without a better epoch, never before
     ``min_epochs``. ``report(epoch, history_row)`` is called after every epoch (tuning prunes
     trials from it; it may raise to stop training). Every history row also goes to
@@ -306,7 +307,11 @@ def fit(
             if has_val:
                 row.update(_validate(model, data, hooks, fabric, eval_batch_size(cfg)))
                 score = monitored(row, monitor, hooks.lower_is_better)
-                tie = score == state.best_score and row["val_loss"] < state.best_loss
+                tie = (
+                    cfg.epoch_ties == "loss"
+                    and score == state.best_score
+                    and row["val_loss"] < state.best_loss
+                )
                 improved = score < state.best_score - cfg.min_delta or tie
                 state.bad_epochs = 0 if improved else state.bad_epochs + 1
             else:
