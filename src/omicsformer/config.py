@@ -442,7 +442,7 @@ class TrainConfig:
         "metric: balanced_accuracy, c_index, r2), loss, or a task metric",
     )
     epoch_ties: Literal["loss", "earlier"] = setting(
-        "loss",
+        "earlier",
         help="of epochs with the same monitored score, keep the one with the lower validation "
         "loss, or the earlier one (a network that starts as its base then keeps it until an "
         "epoch beats it)",

@@ -88,20 +88,28 @@ def test_min_epochs_holds_early_stopping_back():
     assert result.stopped_early and result.epochs_run >= 25
 
 
-def test_the_task_metric_picks_the_epoch_and_ties_go_to_the_lower_loss():
+@pytest.mark.parametrize("ties", ["loss", "earlier"])
+def test_the_task_metric_picks_the_epoch_and_ties_go_to_the_lower_loss_or_the_earlier(ties):
     """Validation accuracy (higher is better) monitored; among epochs of equal accuracy the
-    one with the lowest validation loss is kept."""
+    one with the lowest validation loss is kept (``epoch_ties=loss``), or the first of them
+    (``earlier``, the default)."""
     x, y = linear_problem()
-    cfg = TrainConfig(max_epochs=30, batch_size=16, lr=0.05, patience=100, monitor="accuracy")
+    cfg = TrainConfig(
+        max_epochs=30, batch_size=16, lr=0.05, patience=100, monitor="accuracy", epoch_ties=ties
+    )
     result = fit(
         nn.Linear(5, 2), TrainData(x, y, x, y), hooks(y.numpy()), cfg, seed=0, progress=False
     )
     history = result.history
     best = max(row["val_accuracy"] for row in history)
     tied = [row for row in history if row["val_accuracy"] == best]
-    kept = min(tied, key=lambda row: row["val_loss"])
-    assert result.best_epoch == kept["epoch"]
     assert len(tied) > 1  # the tie-break was exercised
+    if ties == "loss":
+        kept = min(tied, key=lambda row: row["val_loss"])
+    else:
+        kept = tied[0]
+    assert result.best_epoch == kept["epoch"]
+    assert min(tied, key=lambda row: row["val_loss"]) != tied[0]  # the two rules differ here
 
 
 def test_a_lower_is_better_metric_is_minimised():
