@@ -91,6 +91,7 @@ SAMPLES = {
     "--patience": "4",
     "--min-epochs": "3",
     "--monitor": "loss",
+    "--epoch-ties": "loss",
     "--device": "cpu",
     "--devices": "2",
     "--num-nodes": "3",
