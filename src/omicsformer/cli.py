@@ -1278,6 +1278,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_fetch_command(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
     """``omicsformer fetch tcga``: a GDC project's files and clinical table, resumable."""
+    from omicsformer.data.fetch import API, TIMEOUT
+
     fetch = command("fetch", "download public cohorts (TCGA from the GDC API)")
     fetch_sub = fetch.add_subparsers(dest="source", required=True, metavar="SOURCE")
     tcga = fetch_sub.add_parser(
@@ -1308,7 +1310,16 @@ def _add_fetch_command(command: Callable[[str, str], argparse.ArgumentParser]) -
     tcga.add_argument(
         "--max-files", type=COUNT, help="at most this many files, for a first look (default: all)"
     )
-    tcga.add_argument("--api", default="https://api.gdc.cancer.gov", help="GDC API root")
+    tcga.add_argument("--api", default=API, help="GDC API root, an http(s) URL")
+    tcga.add_argument(
+        "--timeout",
+        type=POSITIVE,
+        default=TIMEOUT,
+        metavar="SECONDS",
+        help="give up on a request (a page of the file list, or one file) once the GDC API has "
+        "sent nothing for this long in all: connecting, waiting for an answer or for the next "
+        "bytes, retries (at most 4) and back-off included",
+    )
     tcga.add_argument("--out", required=True, help="folder to fill (run again to complete it)")
     tcga.set_defaults(func=cmd_fetch_tcga)
 
@@ -1332,7 +1343,7 @@ def cmd_fetch_tcga(args: argparse.Namespace) -> int:
         sample_types=types,
         clinical=not args.no_clinical,
         max_files=args.max_files,
-        client=GDCClient(args.api),
+        client=GDCClient(args.api, timeout=args.timeout),
     )
     cases = f", {summary.cases} cases in clinical.tsv" if summary.cases is not None else ""
     note(
