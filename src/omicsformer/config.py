@@ -498,7 +498,9 @@ class TuneConfig:
     )
     storage: str | None = setting(
         help="Optuna database URL shared by several processes or machines, e.g. "
-        "postgresql://host/db (default: a SQLite file in the output folder)"
+        "postgresql://host/db (default: a SQLite file in the output folder); checked before "
+        "any data is read; a server has 10 s to take a connection (?connect_timeout=N in the "
+        "URL sets it)"
     )
     study_name: str | None = setting(help="study to create or join in --storage")
     pinned: list[str] = setting(
