@@ -173,6 +173,14 @@ class CutShort(ConnectionError):
         self.got, self.size = got, size
 
 
+class Stalled(TimeoutError):
+    """A download stopped: the server sent some bytes, then nothing within the wait left."""
+
+    def __init__(self, got: int, size: int) -> None:
+        super().__init__(f"{got} of {size} bytes received, then nothing")
+        self.got, self.size = got, size
+
+
 @dataclass
 class Patience:
     """What one request may still wait for the server: ``seconds`` in all, spent while nothing
@@ -275,6 +283,12 @@ class GDCClient:
         if isinstance(error, urllib.error.HTTPError):
             return f"{self._answered(what, error)} ({tries})"
         reason = error.reason if isinstance(error, urllib.error.URLError) else error
+        if isinstance(reason, Stalled):
+            return (
+                f"{what}: {self.api} stopped sending: {reason.got} of {reason.size} bytes "
+                f"received, then nothing for the rest of {self.timeout:g} s ({tries}); try "
+                "again later (the same command continues it), or wait longer with --timeout"
+            )
         if isinstance(reason, TimeoutError):
             return (
                 f"{what}: no answer from {self.api} within {self.timeout:g} s ({tries}); the "
@@ -377,13 +391,17 @@ class GDCClient:
                 # and only the network's are retried
                 with local_file(part):
                     handle = part.open(mode)
+                received = offset if mode == "ab" else 0
                 try:
                     # read1: what one read of the socket gives, so a stall is seen at once
                     for block in iter(lambda: response.read1(CHUNK), b""):
                         patience.progress()
                         with local_file(part):
                             handle.write(block)
+                        received += len(block)
                         on_bytes(len(block))
+                except TimeoutError:
+                    raise Stalled(received, size) from None
                 finally:
                     with local_file(part):
                         handle.close()  # a full disk may show only when the buffer is flushed

@@ -128,9 +128,11 @@ def _check_sqlite_file(shown: str, path: Path) -> None:
             "left as it is"
         ) from None
     if tables and not OPTUNA_TABLES <= tables:
+        names = sorted(tables)
+        listed = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
         raise ConfigError(
-            f"--storage {shown}: {path} is a database of another program (tables "
-            f"{', '.join(sorted(tables)[:4])}, ...); give a new file or an Optuna study's"
+            f"--storage {shown}: {path} is a database of another program (tables {listed}); "
+            "give a new file or one of an Optuna study"
         )
 
 
@@ -150,7 +152,8 @@ def _engine(url: Any) -> Any:
         ) from None
     except NoSuchModuleError:
         raise ConfigError(
-            f"--storage {_shown(url)}: unknown database kind {url.drivername!r} (e.g. {EXAMPLES})"
+            f"--storage {_shown(url)}: unknown database kind or driver {url.drivername!r} (e.g. "
+            f"{EXAMPLES})"
         ) from None
     except Exception as exc:  # a bad argument in the URL
         raise ConfigError(f"--storage {_shown(url)}: {_database_reason(exc)}") from None
