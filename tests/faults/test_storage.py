@@ -78,3 +78,12 @@ def importable(name):
     import importlib.util
 
     return importlib.util.find_spec(name) is not None
+
+
+def test_compare_tune_checks_the_storage_before_the_data(cli, tmp_path):
+    result = cli("compare", "--data", tmp_path / "absent.csv", "--models", "logreg", "--tune", "1",
+                 "--out", tmp_path / "cmp", "--storage", "sqlite:/relative.db")  # fmt: skip
+    assert result.code == 2
+    (line,) = result.err.splitlines()
+    assert "--storage sqlite:/relative.db: not a database URL" in line
+    assert not (tmp_path / "cmp").exists()

@@ -286,8 +286,8 @@ class GDCClient:
         if isinstance(reason, Stalled):
             return (
                 f"{what}: {self.api} stopped sending: {reason.got} of {reason.size} bytes "
-                f"received, then nothing for the rest of {self.timeout:g} s ({tries}); try "
-                "again later (the same command continues it), or wait longer with --timeout"
+                f"received, then nothing within the {self.timeout:g} s timeout ({tries}); try "
+                "again later, or wait longer with --timeout"
             )
         if isinstance(reason, TimeoutError):
             return (
