@@ -322,19 +322,37 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 # ---------------------------------------------------------------------------------- commands
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from omicsformer.pipeline import resume_run, train_run
-    from omicsformer.report.tables import print_metrics
+def check_services(config: RunConfig, *, storage: bool = False) -> None:
+    """Ask the outside services a run needs (the MLflow store; the Optuna ``storage``) before
+    the heavy imports, so that one that is down is one line within its timeout, seconds after
+    the command starts. The run checks again (at no cost: each answer is remembered)."""
+    from omicsformer.train.tracking import check_tracking
 
+    check_tracking(config.track)
+    if storage and config.tune.storage is not None:
+        from omicsformer.tuning.storage import check_storage
+
+        check_storage(config.tune.storage)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
     if args.resume:  # the saved settings; the evaluation batch may change (it trains nothing)
+        from omicsformer.pipeline import resume_run
+
         given = read_flags(args, TrainConfig, ["eval_batch_size"])
         outcome = resume_run(args.resume, eval_batch_size=given.get("eval_batch_size"))
     else:
         if not args.out:
             raise OmicsformerError("--out is required (or --resume RUN_DIR)")
-        outcome = train_run(config_from_args(args), args.out, overwrite=args.force)
+        config = config_from_args(args)
+        check_services(config)
+        from omicsformer.pipeline import train_run
+
+        outcome = train_run(config, args.out, overwrite=args.force)
     if outcome is None:  # a secondary process of a multi-process run
         return 0
+    from omicsformer.report.tables import print_metrics
+
     folder, result = outcome
     rows = {result.spec.name: result.metrics}
     if result.base_metrics is not None:  # what the network added is the difference
@@ -350,11 +368,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    _tune_settings(config, args)
+    check_services(config, storage=True)
     from omicsformer.report.tables import print_metrics
     from omicsformer.tuning.run import tune_run
 
-    config = config_from_args(args)
-    _tune_settings(config, args)
     folder, result, search = tune_run(config, args.out, overwrite=args.force)
     trials = search.trials.sort_values(
         "value", ascending=search.metric in result.task.lower_is_better
@@ -432,11 +451,12 @@ def _add_tune_args(parser: argparse.ArgumentParser, *, in_compare: bool) -> None
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from omicsformer.compare import Pretraining, compare
-
     config = config_from_args(args)
     if args.tune:
         _tune_settings(config, args)
+    check_services(config, storage=bool(args.tune))
+    from omicsformer.compare import Pretraining, compare
+
     pretrain = None
     if args.pretrain or args.pretrain_data:
         cohorts = [c.strip() for c in (args.pretrain_data or "").split(",") if c.strip()]

@@ -206,14 +206,21 @@ def mlflow_wait(seconds: int) -> Iterator[None]:
                 os.environ[name] = value
 
 
+_ANSWERED: set[tuple[str, str]] = set()  # (store, experiment) that answered in this process
+
+
 def check_mlflow_store(cfg: TrackConfig) -> None:
     """Open the MLflow store of ``cfg`` and ask it for the experiment, within ``log_timeout``:
     an unreachable, hanging, refusing or damaged store is one :class:`RunError` line, before any
-    data is read (a local store is created here, as the run would)."""
+    data is read (a local store is created here, as the run would). Asked once per process (the
+    command line asks before its heavy imports, the run again)."""
     from mlflow.tracking import MlflowClient
 
     uri = tracking_uri(cfg)
     store, _ = mlflow_store(uri)
+    experiment = cfg.experiment or DEFAULT_EXPERIMENT
+    if (store, experiment) in _ANSWERED:
+        return
     folder = _local_folder(uri)
     # a new SQLite store says at INFO level that it creates its tables: not worth two lines
     chatty = logging.getLogger("mlflow.store.db.utils")
@@ -223,11 +230,12 @@ def check_mlflow_store(cfg: TrackConfig) -> None:
         if folder is not None and store != uri:
             folder.mkdir(parents=True, exist_ok=True)  # as MLflow's folder store did
         with mlflow_wait(cfg.log_timeout):
-            MlflowClient(store).get_experiment_by_name(cfg.experiment or DEFAULT_EXPERIMENT)
+            MlflowClient(store).get_experiment_by_name(experiment)
     except Exception as exc:  # any failure of the store is the user's to fix: one line
         raise RunError(mlflow_failure(uri, exc, cfg.log_timeout)) from None
     finally:
         chatty.setLevel(level)
+    _ANSWERED.add((store, experiment))
 
 
 def _causes(exc: BaseException) -> list[BaseException]:
