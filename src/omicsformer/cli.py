@@ -322,19 +322,37 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 # ---------------------------------------------------------------------------------- commands
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from omicsformer.pipeline import resume_run, train_run
-    from omicsformer.report.tables import print_metrics
+def check_services(config: RunConfig, *, storage: bool = False) -> None:
+    """Ask the outside services a run needs (the MLflow store; the Optuna ``storage``) before
+    the heavy imports, so that one that is down is one line within its timeout, seconds after
+    the command starts. The run checks again (at no cost: each answer is remembered)."""
+    from omicsformer.train.tracking import check_tracking
 
+    check_tracking(config.track)
+    if storage and config.tune.storage is not None:
+        from omicsformer.tuning.storage import check_storage
+
+        check_storage(config.tune.storage)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
     if args.resume:  # the saved settings; the evaluation batch may change (it trains nothing)
+        from omicsformer.pipeline import resume_run
+
         given = read_flags(args, TrainConfig, ["eval_batch_size"])
         outcome = resume_run(args.resume, eval_batch_size=given.get("eval_batch_size"))
     else:
         if not args.out:
             raise OmicsformerError("--out is required (or --resume RUN_DIR)")
-        outcome = train_run(config_from_args(args), args.out, overwrite=args.force)
+        config = config_from_args(args)
+        check_services(config)
+        from omicsformer.pipeline import train_run
+
+        outcome = train_run(config, args.out, overwrite=args.force)
     if outcome is None:  # a secondary process of a multi-process run
         return 0
+    from omicsformer.report.tables import print_metrics
+
     folder, result = outcome
     rows = {result.spec.name: result.metrics}
     if result.base_metrics is not None:  # what the network added is the difference
@@ -350,11 +368,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    _tune_settings(config, args)
+    check_services(config, storage=True)
     from omicsformer.report.tables import print_metrics
     from omicsformer.tuning.run import tune_run
 
-    config = config_from_args(args)
-    _tune_settings(config, args)
     folder, result, search = tune_run(config, args.out, overwrite=args.force)
     trials = search.trials.sort_values(
         "value", ascending=search.metric in result.task.lower_is_better
@@ -432,11 +451,12 @@ def _add_tune_args(parser: argparse.ArgumentParser, *, in_compare: bool) -> None
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from omicsformer.compare import Pretraining, compare
-
     config = config_from_args(args)
     if args.tune:
         _tune_settings(config, args)
+    check_services(config, storage=bool(args.tune))
+    from omicsformer.compare import Pretraining, compare
+
     pretrain = None
     if args.pretrain or args.pretrain_data:
         cohorts = [c.strip() for c in (args.pretrain_data or "").split(",") if c.strip()]
@@ -1278,6 +1298,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_fetch_command(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
     """``omicsformer fetch tcga``: a GDC project's files and clinical table, resumable."""
+    from omicsformer.data.fetch import API, TIMEOUT
+
     fetch = command("fetch", "download public cohorts (TCGA from the GDC API)")
     fetch_sub = fetch.add_subparsers(dest="source", required=True, metavar="SOURCE")
     tcga = fetch_sub.add_parser(
@@ -1308,7 +1330,16 @@ def _add_fetch_command(command: Callable[[str, str], argparse.ArgumentParser]) -
     tcga.add_argument(
         "--max-files", type=COUNT, help="at most this many files, for a first look (default: all)"
     )
-    tcga.add_argument("--api", default="https://api.gdc.cancer.gov", help="GDC API root")
+    tcga.add_argument("--api", default=API, help="GDC API root, an http(s) URL")
+    tcga.add_argument(
+        "--timeout",
+        type=POSITIVE,
+        default=TIMEOUT,
+        metavar="SECONDS",
+        help="give up on a request (a page of the file list, or one file) once the GDC API has "
+        "sent nothing for this long in all: connecting, waiting for an answer or for the next "
+        "bytes, retries (at most 4) and back-off included",
+    )
     tcga.add_argument("--out", required=True, help="folder to fill (run again to complete it)")
     tcga.set_defaults(func=cmd_fetch_tcga)
 
@@ -1332,7 +1363,7 @@ def cmd_fetch_tcga(args: argparse.Namespace) -> int:
         sample_types=types,
         clinical=not args.no_clinical,
         max_files=args.max_files,
-        client=GDCClient(args.api),
+        client=GDCClient(args.api, timeout=args.timeout),
     )
     cases = f", {summary.cases} cases in clinical.tsv" if summary.cases is not None else ""
     note(
