@@ -446,6 +446,41 @@ def test_library_warnings_do_not_spill_around_the_error_line(cli, tmp_path, monk
     ]
 
 
+def test_a_warning_quoting_a_traceback_is_one_line_without_it(cli, tmp_path, monkeypatch):
+    """scikit-learn's "Scoring failed" warning quotes the scorer's traceback (issue 24: 1,418
+    characters of sksurv's NoComparablePairException); the note keeps the exception line."""
+    import omicsformer.pipeline as pipeline
+    from omicsformer.errors import DataError
+
+    try:
+        raise ValueError("Data has no comparable pairs, cannot estimate concordance index.")
+    except ValueError:
+        import traceback
+
+        quoted = traceback.format_exc()
+
+    def noisy(*args, **kwargs):
+        warnings.warn(
+            "Scoring failed. The score on this train-test partition for these parameters will "
+            f"be set to nan. Details: \n{quoted}\n-----\nDuring handling of the above exception, "
+            f"another exception occurred:\n\n{quoted}",
+            UserWarning,
+            stacklevel=1,
+        )
+        raise DataError("stop")
+
+    monkeypatch.setattr(pipeline, "load_data", noisy)
+    result = cli("train", "--data", "x.csv", "--target", "y", "--out", tmp_path / "r")
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 2 and "Traceback" not in result.err and 'File "' not in result.err
+    assert lines[0] == (
+        "omicsformer: warning (UserWarning): Scoring failed. The score on this train-test "
+        "partition for these parameters will be set to nan. Details: ValueError: Data has no "
+        "comparable pairs, cannot estimate concordance index. ValueError: Data has no comparable "
+        "pairs, cannot estimate concordance index."
+    )
+
+
 # ----------------------------------------------------------------------- silent wrong results
 def train_on(cli, frame: pd.DataFrame, files, tmp_path: Path):
     frame.to_csv(tmp_path / "matrix.csv")

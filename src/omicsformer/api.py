@@ -295,13 +295,17 @@ class OmicsEstimator(BaseEstimator):
 
         share = config.split.val_fraction if family == "neural" else 0.0
         strata = data.task.strata(data.y, data.target)
-        return train_val_test_split(
+        split = train_val_test_split(
             strata,
             val_fraction=share,
             test_fraction=0.0,
             seed=config.seed,
             groups=data.groups(config),
         )
+        data.task.check_parts(
+            data.y, split, remedy="fit on more samples" + (", or raise val_fraction" * (share > 0))
+        )
+        return split
 
     def _set_fitted(self, config: RunConfig, preprocessor, model, task_state) -> None:
         self.config_ = config

@@ -32,7 +32,7 @@ from omicsformer.config import (
     parse_overrides,
     settings,
 )
-from omicsformer.console import note, out
+from omicsformer.console import note, one_line, out
 from omicsformer.errors import ConfigError, OmicsformerError
 
 # --------------------------------------------------------------------------------- arguments
@@ -1422,7 +1422,7 @@ def _route_warnings() -> None:
     seen: set[str] = set()
 
     def show(message: Any, category: type, filename: str, lineno: int, *rest: Any) -> None:
-        text = " ".join(str(message).split())
+        text = one_line(str(message))  # never a quoted traceback
         if text in seen:
             return
         seen.add(text)

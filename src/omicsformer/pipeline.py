@@ -190,7 +190,7 @@ def make_split(config: RunConfig, data: PreparedData) -> Split:
     s = config.split
     strata = data.task.strata(data.y, data.target)
     try:
-        return train_val_test_split(
+        split = train_val_test_split(
             strata,
             val_fraction=s.val_fraction,
             test_fraction=s.test_fraction,
@@ -199,6 +199,10 @@ def make_split(config: RunConfig, data: PreparedData) -> Split:
         )
     except DataError as exc:
         raise DataError(f"{exc}{numeric_class_hint(data)}") from None
+    data.task.check_parts(
+        data.y, split, remedy="add patients, or raise --val-fraction / --test-fraction"
+    )
+    return split
 
 
 def make_folds(
@@ -211,7 +215,7 @@ def make_folds(
     """
     strata = data.task.strata(data.y, data.target)
     try:
-        return kfold_splits(
+        splits = kfold_splits(
             strata,
             folds=folds,
             val_fraction=config.split.val_fraction,
@@ -220,6 +224,16 @@ def make_folds(
         )
     except DataError as exc:
         raise DataError(f"{exc}{numeric_class_hint(data)}") from None
+    for i, split in enumerate(splits):
+        data.task.check_parts(
+            data.y,
+            split,
+            where=f" (fold {i + 1}/{folds}"
+            + ("" if seed in (None, config.seed) else f", split seed {seed}")
+            + ")",
+            remedy="add patients, or use fewer --folds or a larger --val-fraction",
+        )
+    return splits
 
 
 @dataclass
