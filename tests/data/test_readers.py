@@ -67,6 +67,22 @@ def test_labels_with_a_named_id_column(tmp_path, tiny_files, tiny):
         read_table(path, sample_id="nope")
 
 
+def test_labels_rows_of_one_sample_merge_when_equal_and_are_refused_when_not(tmp_path, capsys):
+    path = tmp_path / "labels.csv"
+    path.write_text("sample,time,event\ns1,100,1\ns2,50,0\ns1,100,1\ns3,70,1\ns2,50,0\n")
+    table = read_table(path)
+    assert list(table.index) == ["s1", "s2", "s3"] and table["time"].tolist() == [100, 50, 70]
+    err = capsys.readouterr().err
+    assert "labels.csv: 2 rows repeat an earlier row of the same sample exactly; merged (3 " in err
+    path.write_text("sample,time,event\ns1,100,1\ns2,50,0\ns1,9999,0\ns2,50,1\n")
+    with pytest.raises(DataError) as info:
+        read_table(path)
+    assert str(info.value) == (
+        f"{path}: 2 samples have rows that disagree: s1 on 'time' (100 vs 9999), 'event' "
+        "(1 vs 0) (also s2); keep one row per sample"
+    )
+
+
 def test_target_column_inside_the_matrix_moves_to_obs(tmp_path, tiny):
     frame = tiny.frame.copy()
     frame.insert(0, "diagnosis", tiny.labels.to_numpy())

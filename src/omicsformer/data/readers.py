@@ -298,8 +298,39 @@ def read_table(path: str | Path, *, sample_id: str | None = None) -> pd.DataFram
     table.index = table.index.map(_id_text)
     table.index.name = None
     table.columns = [str(c) for c in table.columns]
-    check_unique(table.index, "sample", path)
-    return table
+    return _merge_repeated_rows(table, path)
+
+
+def _merge_repeated_rows(table: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Rows of one sample that are equal in every column are merged (counted, one note); rows
+    of one sample that disagree are an error naming the samples and the columns."""
+    if table.index.is_unique:
+        return table
+    rows = table.reset_index(names="__id__")
+    same = rows.duplicated()  # the same sample and the same values as an earlier row
+    rows = rows[~same].set_index("__id__")
+    rows.index.name = None
+    if not rows.index.is_unique:
+        repeated = rows[rows.index.duplicated(keep=False)]
+        varies = repeated.groupby(level=0, sort=False).nunique(dropna=False) > 1
+        first = varies.index[0]
+        columns = list(varies.columns[varies.loc[first].to_numpy()])
+        said = ", ".join(
+            f"{c!r} ({' vs '.join(map(repr, repeated.loc[first, c].tolist()[:3]))})"
+            for c in columns[:3]
+        )
+        others = ", ".join(map(str, varies.index[1:4])) + (", ..." if len(varies) > 4 else "")
+        n = len(varies)
+        raise DataError(
+            f"{path}: {n} sample{'s' * (n > 1)} {'have' if n > 1 else 'has'} rows that disagree: "
+            f"{first} on {said}{f' (also {others})' if n > 1 else ''}; keep one row per sample"
+        )
+    n = int(same.sum())
+    note(
+        f"{path.name}: {n} row{'s' * (n > 1)} repeat{'s' * (n == 1)} an earlier row of the same "
+        f"sample exactly; merged ({len(rows)} samples)"
+    )
+    return rows
 
 
 def join_labels(adata: ad.AnnData, table: pd.DataFrame, labels_path: str | Path) -> ad.AnnData:
