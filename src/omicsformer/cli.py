@@ -292,6 +292,13 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         config.model = ModelConfig(name=model, options={})
     for name, values in given.items():
         setattr(config, name, dataclasses.replace(getattr(config, name), **values))
+    if model is not None and config.model.init:  # an explicit --model wins or is refused
+        from omicsformer.pipeline import init_mismatch
+        from omicsformer.pretrain.run import pretrained_model
+
+        held = pretrained_model(config.model.init)
+        if held is not None and held != model:
+            raise ConfigError(init_mismatch(config.model.init, held, model))
     config.model.options.update(parse_overrides(args.option))
     if args.grouping is not None:
         config.model.options["grouping"] = args.grouping

@@ -386,13 +386,25 @@ def resolve_init(config: RunConfig) -> tuple[RunConfig, Any]:
         note(f"--init: model {pretrained.model} (the pretrained network's)")
         name = pretrained.model
     elif name != pretrained.model:
-        raise ConfigError(
-            f"--init {config.model.init} holds a pretrained {pretrained.model}; --model {name} "
-            "cannot start from it"
-        )
+        raise ConfigError(init_mismatch(config.model.init, pretrained.model, name))
     options = {**pretrained.options, **config.model.options}
     model = dataclasses.replace(config.model, name=name, options=options)
     return dataclasses.replace(config, model=model), pretrained
+
+
+def init_mismatch(init: str, pretrained: str, model: str) -> str:
+    """The refusal of ``--model MODEL --init INIT`` where INIT holds another model's network."""
+    from omicsformer.pretrain.run import PRETRAINABLE
+
+    other = (
+        f"pretrain a {model} (omicsformer pretrain --model {model})"
+        if model in PRETRAINABLE
+        else f"leave out --init to train {model} from scratch"
+    )
+    return (
+        f"--init {init} holds a pretrained {pretrained}, and --model {model} cannot start from "
+        f"it: leave out --model to fine-tune the {pretrained}, or {other}"
+    )
 
 
 def init_genes(pretrained: Any, data: PreparedData) -> list[str] | None:
