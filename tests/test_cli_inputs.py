@@ -1,0 +1,51 @@
+"""Odd inputs at the command line (issue 24): each ends in a right result or in one error line
+that says what was found and the way out, never in a traceback or a silent wrong result."""
+
+from __future__ import annotations
+
+import anndata as ad
+import pandas as pd
+
+
+def error_line(result) -> str:
+    """Exit code 2 and exactly one error line (the last), every other line one of our notes."""
+    assert result.code == 2, result.err
+    lines = result.err.strip().splitlines()
+    assert all(line.startswith("omicsformer: ") for line in lines), result.err
+    errors = [line for line in lines if line.startswith("omicsformer: error: ")]
+    assert len(errors) == 1 and lines[-1] == errors[0], result.err
+    return errors[0].removeprefix("omicsformer: error: ")
+
+
+def test_predict_and_embed_need_only_the_genes_a_top_genes_run_uses(cli, tiny_files, tmp_path):
+    common = ["--labels", tiny_files["labels"], "--target", "label"]
+    run = tmp_path / "run"
+    trained = cli("train", "--data", tiny_files["csv"], *common, "--model", "mlp",
+                  "--top-genes", "8", "--max-epochs", "1", "--out", run)  # fmt: skip
+    assert trained.code == 0, trained.err
+    frame = pd.read_csv(tiny_files["csv"], index_col=0)
+    whole = tmp_path / "whole.csv"
+    assert cli("predict", run, "--data", tiny_files["csv"], "--out", whole).code == 0
+    kept = ["sample_id", "predicted", *pd.read_csv(whole).filter(like="prob_").columns]
+    assert len(kept) == 2 + 3  # three classes
+    from omicsformer.runs import load_run
+
+    genes = load_run(run).preprocessor.genes
+    assert len(genes) == 8
+    subset = tmp_path / "subset.csv"
+    frame[genes[::-1]].to_csv(subset)  # the model's genes only, in another order
+    done = cli("predict", run, "--data", subset, "--out", tmp_path / "p.csv")
+    assert done.code == 0, done.err
+    pd.testing.assert_frame_equal(
+        pd.read_csv(tmp_path / "p.csv")[kept], pd.read_csv(whole)[kept], check_exact=True
+    )
+    embedded = cli("embed", run, "--data", subset, "--out", tmp_path / "e.h5ad")
+    assert embedded.code == 0, embedded.err
+    assert ad.read_h5ad(tmp_path / "e.h5ad").obsm["X_omicsformer"].shape[0] == 60
+
+    frame[genes[:6]].to_csv(subset)
+    line = error_line(cli("predict", run, "--data", subset, "--out", tmp_path / "q.csv"))
+    assert line == (
+        f"2 of the 8 genes the model uses are missing from the data (e.g. {genes[6]}, {genes[7]})"
+    )
+    assert not (tmp_path / "q.csv").exists()
