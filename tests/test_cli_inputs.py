@@ -49,3 +49,25 @@ def test_predict_and_embed_need_only_the_genes_a_top_genes_run_uses(cli, tiny_fi
         f"2 of the 8 genes the model uses are missing from the data (e.g. {genes[6]}, {genes[7]})"
     )
     assert not (tmp_path / "q.csv").exists()
+
+
+def test_a_model_flag_the_model_does_not_take_names_the_flag(cli, tiny_files, tmp_path):
+    """Issue 24: --grouping go-bp --model mlp was refused with an -o key never typed."""
+    common = ["--data", tiny_files["csv"], "--labels", tiny_files["labels"], "--target", "label"]
+    out = tmp_path / "r"
+    cases = [
+        (["train", "--model", "mlp", "--grouping", "go-bp"],
+         "--grouping applies to attomics and hybrid only, not to --model mlp"),
+        (["train", "--model", "logreg", "--attention", "sdpa"],
+         "--attention applies to attomics, gene-transformer and hybrid only, not to --model "
+         "logreg"),
+        (["tune", "--model", "mlp", "--drop-ungrouped"],
+         "--drop-ungrouped applies to attomics and hybrid only, not to --model mlp"),
+        (["compare", "--models", "mlp,logreg", "--grouping", "go-bp"],
+         "--grouping applies to attomics and hybrid only, not to --models mlp,logreg"),
+        (["compare", "--models", "mlp,logreg", "-o", "grouping=go-bp"],
+         "option 'grouping': none of mlp, logreg has it (it is an option of attomics, hybrid)"),
+    ]  # fmt: skip
+    for args, expected in cases:
+        assert error_line(cli(*args, *common, "--out", out)) == expected
+    assert not out.exists()
