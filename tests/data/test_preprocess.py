@@ -158,5 +158,13 @@ def test_new_data_on_another_scale_than_the_training_data_is_refused(matrix):
     )
     with pytest.raises(DataError, match="on a log2\\(x\\+0.001\\) scale, but the run was"):
         pre.apply_to(_adata(matrix, "log2(x+0.001)"))
+    linear = Preprocessor.fit(matrix, GENES, value_scale="linear")
+    with pytest.raises(DataError) as info:
+        linear.apply_to(_adata(np.log2(matrix + 1), "log scale (largest value 7.17)"))
+    assert str(info.value) == (
+        "data on log scale (largest value 7.17) holds values on a log scale (largest value "
+        "7.17), but the run was trained on values on a linear scale; give the data on the scale "
+        "the run was trained on"
+    )
     for scale in ("log2(x+1)", "log scale (largest value 17.2)", None):
         assert pre.apply_to(_adata(np.log2(matrix + 1), scale)).shape == (30, 6)
