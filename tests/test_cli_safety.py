@@ -154,6 +154,31 @@ def test_an_interrupted_run_is_not_discarded_without_force(cli, tiny_files, tmp_
     partial = tmp_path / ".run.partial"
     assert (partial / "checkpoint" / "train_state.pt").exists()
     one_error(cli("train", *args), "interrupted run", "--resume", "--force")
+    # wherever the interrupted run is met, it is called interrupted and --resume is named
+    # (issue 24: `.run.partial` was "damaged (no file checksums)")
+    resume = (
+        "its training was interrupted (.run.partial keeps the finished epochs); continue it "
+        f"with: omicsformer train --resume {out}"
+    )
+    data = ["--data", tiny_files["csv"]]
+    for command in (
+        ["predict", out, *data, "--out", tmp_path / "p.csv"],
+        ["embed", out, *data, "--out", tmp_path / "e.h5ad"],
+        ["interpret", out, *data, "--out", tmp_path / "i"],
+        ["evaluate", out, *data_args(tiny_files)],
+        ["report", out],
+    ):
+        one_error(cli(*command), f"{out}: never finished: {resume}")
+    for command in (["predict", partial, *data, "--out", tmp_path / "p.csv"], ["report", partial]):
+        one_error(
+            cli(*command),
+            f"{partial}: the unfinished folder of {out}, not a run folder made by `omicsformer "
+            f"train`: {resume}",
+        )
+    one_error(
+        cli("train", "--resume", partial),
+        f"{partial} is the unfinished folder omicsformer builds {out} in; give --resume {out}",
+    )
     assert (partial / "checkpoint" / "train_state.pt").exists()
     assert cli("train", "--resume", out).code == 0
     assert (out / "model" / "weights.safetensors").exists() and not partial.exists()

@@ -671,8 +671,15 @@ ESTIMATORS: dict[str, type[OmicsEstimator]] = {
 
 def load(run_dir: str | Path) -> OmicsEstimator:
     """The fitted estimator of a run folder (written by ``omicsformer train`` or ``save``)."""
-    from omicsformer.runs import load_run
+    from omicsformer.runs import describe_file, load_run
 
+    path = Path(run_dir)
+    if path.is_file():  # data given where a run was expected: say so in Python's terms
+        raise RunError(
+            f"{path}: {describe_file(path)}, not a run folder; load() takes the folder that "
+            "`omicsformer train` or estimator.save(path) wrote (to read data: "
+            "omicsformer.read_data(path), then estimator.predict(data))"
+        )
     return from_run(load_run(run_dir))
 
 

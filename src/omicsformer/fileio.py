@@ -319,6 +319,46 @@ def _write_manifest(folder: Path, kind: str, *, complete: bool) -> None:
     write_json(folder / MANIFEST, manifest)
 
 
+def staging_folder(target: str | os.PathLike[str]) -> Path:
+    """Where an output folder is built before it is published: ``.NAME.partial`` beside it."""
+    target = Path(target)
+    return target.parent / f".{target.name}.partial"
+
+
+def staged_target(folder: str | os.PathLike[str]) -> Path | None:
+    """The folder a staging folder ``.NAME.partial`` is built for; None for any other folder."""
+    folder = Path(folder)
+    name = folder.name
+    if name.startswith(".") and name.endswith(".partial") and len(name) > len("..partial"):
+        return folder.parent / name[1 : -len(".partial")]
+    return None
+
+
+def unfinished(target: str | os.PathLike[str]) -> str | None:
+    """What to do about an interrupted output of ``target`` (its staging folder exists and was
+    made by omicsformer): a training run with a checkpoint is continued by ``train --resume``;
+    anything else is made again by the same command. None when there is none."""
+    target = Path(target)
+    partial = staging_folder(target)
+    manifest = _read_manifest(partial)
+    if manifest is None or manifest.get("state") == "complete":
+        return None
+    probe = OutputFolder(target, kind=str(manifest.get("kind")))
+    if probe._busy():
+        return f"another omicsformer command is writing it now ({partial.name}); wait for it"
+    kind = manifest.get("kind")
+    checkpoint = partial / "checkpoint"
+    if kind == "run" and checkpoint.is_dir() and any(p.is_file() for p in checkpoint.iterdir()):
+        return (
+            f"its training was interrupted ({partial.name} keeps the finished epochs); continue "
+            f"it with: omicsformer train --resume {target}"
+        )
+    return (
+        f"it was interrupted before it was finished, with nothing to resume from "
+        f"({partial.name}); run the same command again"
+    )
+
+
 def verify_output(folder: str | os.PathLike[str], kind: str, what: str) -> dict[str, Any]:
     """Check that ``folder`` is a complete omicsformer output of ``kind`` whose files are
     exactly as written; return its manifest.
@@ -339,6 +379,11 @@ def verify_output(folder: str | os.PathLike[str], kind: str, what: str) -> dict[
         raise RunError(f"{path}: damaged (not the manifest omicsformer wrote)") from None
     if manifest.get("kind") != kind:
         raise RunError(f"{folder}: a {manifest.get('kind')} folder, not {what}")
+    target = staged_target(folder)
+    if manifest.get("state") == "partial" and target is not None:
+        raise RunError(
+            f"{folder}: the unfinished folder of {target}, not {what}: {unfinished(target)}"
+        )
     if not isinstance(files, dict):
         raise RunError(f"{path}: damaged (no file checksums)")
     for name, digest in files.items():
@@ -440,6 +485,12 @@ class OutputFolder:
 
     def _check_target(self, resume: bool) -> None:
         target = self.target
+        staged = staged_target(target)
+        if staged is not None and is_output_folder(target):
+            raise RunError(
+                f"{target} is the unfinished folder omicsformer builds {staged} in; "
+                + (f"give --resume {staged}" if resume else f"choose another --out than {target}")
+            )
         if target.is_symlink():
             raise RunError(f"{target} is a symbolic link; give the folder itself as --out")
         if resume and target.exists():
@@ -465,6 +516,12 @@ class OutputFolder:
                 )
         resumable = self.checkpoint is not None and (partial / self.checkpoint).is_file()
         if resume and not resumable:
+            if partial.exists():
+                raise RunError(
+                    f"{target}: the interrupted run in {partial.name} saved no checkpoint (it "
+                    "stopped before its first epoch ended, or its model is not trained in "
+                    "epochs), so there is nothing to resume: train it again without --resume"
+                )
             raise RunError(f"{target}: no interrupted run to resume (no {partial.name})")
         if resumable and not resume and not self.overwrite:
             raise RunError(
