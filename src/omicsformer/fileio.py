@@ -153,7 +153,8 @@ def open_text(path: str | os.PathLike[str]) -> IO[str]:
 
     Returns
     -------
-    A text handle (UTF-8, undecodable bytes replaced) to use as a context manager.
+    A text handle (UTF-8, undecodable bytes replaced, a leading byte-order mark dropped as
+    pandas drops it) to use as a context manager.
 
     Raises
     ------
@@ -161,8 +162,33 @@ def open_text(path: str | os.PathLike[str]) -> IO[str]:
         The file cannot be opened.
     """
     if is_gzip(path):
-        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
-    return open(path, encoding="utf-8", errors="replace")
+        return gzip.open(path, "rt", encoding="utf-8-sig", errors="replace")
+    return open(path, encoding="utf-8-sig", errors="replace")
+
+
+def refuse_nul_bytes(path: str | os.PathLike[str], what: str = "a text table") -> None:
+    """Refuse a text input holding a NUL byte (a binary or damaged file): pandas would end the
+    cell there without a word (``s\\x002`` read as ``s``). The file is scanned in chunks
+    (gunzipped when it is gzip); a damaged gzip stream is left for the reader to name.
+
+    Raises
+    ------
+    DataError
+        A NUL byte was found; the message names the file and the byte's offset.
+    """
+    chunk, offset = 1 << 23, 0
+    try:
+        with gzip.open(path, "rb") if is_gzip(path) else open(path, "rb") as handle:
+            while block := handle.read(chunk):
+                at = block.find(b"\x00")
+                if at >= 0:
+                    raise DataError(
+                        f"{path}: a NUL byte at byte {offset + at}: a binary or damaged file, "
+                        f"not {what}"
+                    )
+                offset += len(block)
+    except (OSError, EOFError, zlib.error):
+        return  # the reader names the damage
 
 
 class TextHeader(NamedTuple):
@@ -207,6 +233,11 @@ def read_header(
     try:
         with open_text(path) as handle:
             while line := handle.readline(limit):
+                if "\x00" in line:  # pandas and this reader would not agree on the cells
+                    raise DataError(
+                        f"{path}: a NUL byte in line {skipped + 1}: a binary or damaged file, "
+                        "not a text table"
+                    )
                 if comment is None or not line.startswith(comment):
                     return TextHeader(line.rstrip("\r\n").split(sep), skipped)
                 skipped += 1

@@ -394,3 +394,21 @@ def test_identical_rows_are_merged_and_counted_in_one_note(tmp_path, capsys):
         "cdr.tsv: TCGA-CDR table, 3 patients (4 rows; 1 repeats an earlier row exactly and is "
         "merged)\n" in err
     )
+
+
+@pytest.mark.parametrize(
+    ("start", "outcome"),
+    [(b"\xef\xbb\xbf", None), (b"\x00", "a NUL byte in line 1: a binary or damaged file")],
+)
+def test_a_byte_order_mark_is_read_and_a_nul_byte_refused(tmp_path, start, outcome):
+    """Found by the property tests (issue 24): a BOM or a NUL byte before the header made the
+    style's ID column a KeyError (the header reader and pandas disagreed)."""
+    path = tmp_path / "cdr.tsv"
+    path.write_bytes(start + b"bcr_patient_barcode\tOS\tOS.time\nTCGA-AB-0001\t1\t100\n")
+    adata = expression(["TCGA-AB-0001-01A"])
+    if outcome is None:
+        joined = join_clinical(adata, clinical(path), wanted=["os_time", "os_event"])
+        assert joined.obs["os_time"].tolist() == [100.0]
+    else:
+        with pytest.raises(DataError, match=outcome):
+            clinical(path)

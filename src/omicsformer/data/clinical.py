@@ -56,7 +56,7 @@ import pandas as pd
 from omicsformer.console import note
 from omicsformer.data import tcga
 from omicsformer.errors import DataError
-from omicsformer.fileio import first_line
+from omicsformer.fileio import first_line, refuse_nul_bytes
 
 OS_TIME, OS_EVENT = "os_time", "os_event"
 # GDC follow-up times: the older per-case column and the newer one per follow-up visit
@@ -234,6 +234,7 @@ def read_clinical(path: str | Path, style: ClinicalStyle) -> ClinicalTable:
     survival cannot be derived (``no_survival`` says why, per reason).
     """
     path = Path(path)
+    refuse_nul_bytes(path)
     try:
         raw = pd.read_csv(
             path,
@@ -248,6 +249,12 @@ def read_clinical(path: str | Path, style: ClinicalStyle) -> ClinicalTable:
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, ValueError) as exc:
         raise DataError(f"{path}: cannot be read as a clinical table: {first_line(exc)}") from None
     raw.columns = [str(c).strip() for c in raw.columns]
+    absent = [c for c in (style.id_column, *style.columns.values()) if c not in raw.columns]
+    if absent:  # the header pandas read is not the one the style was told from: damaged
+        raise DataError(
+            f"{path}: cannot be read as a {style.name} table: no column "
+            f"{', '.join(map(repr, absent))} in the header pandas reads (a damaged header?)"
+        )
     raw = _missing(raw)
     raw = raw[raw[style.id_column].notna()]
     if raw.empty:
