@@ -263,7 +263,7 @@ def test_a_survival_fit_with_too_few_events_is_refused_in_python_terms() -> None
     event = np.arange(40) % 10 == 0  # 4 events: 1 in the validation part
     with pytest.raises(ValueError) as caught:
         OmicsSurvival("mlp", max_epochs=1).fit(x, Surv.from_arrays(event, time))
-    assert str(caught.value).startswith("too few events for a survival split: val part 1 event")
+    assert str(caught.value).startswith("too few events to score survival: val part 1 event")
     assert str(caught.value).endswith(
         "(4 events in 40 patients: fit on more samples, or raise val_fraction)"
     )

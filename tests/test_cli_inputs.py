@@ -71,3 +71,34 @@ def test_a_model_flag_the_model_does_not_take_names_the_flag(cli, tiny_files, tm
     for args, expected in cases:
         assert error_line(cli(*args, *common, "--out", out)) == expected
     assert not out.exists()
+
+
+def test_evaluate_refuses_survival_scores_of_too_few_events(cli, tmp_path):
+    """Too little data is refused, never published: evaluate --out wrote the C-index of one
+    event's pairs."""
+    from omicsformer.data.datasets.synthetic import make_synthetic
+
+    adata = make_synthetic(n_samples=60, n_genes=12, seed=2).adata
+    frame = pd.DataFrame(adata.X, index=adata.obs_names, columns=adata.var_names)
+    frame = frame.rename_axis("sample")
+    obs = adata.obs[["time", "event"]].rename_axis("sample")
+    frame.to_csv(tmp_path / "x.csv")
+    obs.to_csv(tmp_path / "y.csv")
+    run = tmp_path / "run"
+    common = ["--time", "time", "--event", "event"]
+    fast = ["--model", "coxph", "-o", "n_alphas=3", "-o", "inner_folds=2"]
+    data = ["--data", tmp_path / "x.csv", "--labels", tmp_path / "y.csv"]
+    trained = cli("train", *data, *common, *fast, "--out", run)
+    assert trained.code == 0, trained.err
+    event = obs["event"].astype(int)
+    few = [*obs.index[event == 0][:6], obs.index[event == 1][0]]
+    frame.loc[few].to_csv(tmp_path / "few_x.csv")
+    obs.loc[few].to_csv(tmp_path / "few_y.csv")
+    data = ["--data", tmp_path / "few_x.csv", "--labels", tmp_path / "few_y.csv"]
+    line = error_line(cli("evaluate", run, *data, *common, "--out", tmp_path / "m.json"))
+    assert line.startswith("too few events to score survival: evaluated part 1 event in 7 ")
+    assert line.endswith(
+        "the evaluated part needs at least 3 events and a comparable pair (1 event in 7 "
+        "patients: evaluate on more patients)"
+    )
+    assert not (tmp_path / "m.json").exists()

@@ -303,4 +303,7 @@ def evaluate_run(
     if run.task.drops_missing:
         adata = drop_missing_targets(adata, target_info.columns)
     y = run.task.encode_like(adata.obs, target_info)
+    run.task.check_parts(  # survival: too few events give scores of 0, 1 or NaN
+        y, {"evaluated": np.arange(len(y))}, remedy="evaluate on more patients"
+    )
     return run.task.metrics(y, predict_run(run, adata), run.task_state)

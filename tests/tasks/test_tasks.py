@@ -196,7 +196,7 @@ def test_survival_split_needs_events_and_a_comparable_pair_in_every_part():
     with pytest.raises(DataError) as caught:
         task.check_parts(y, short, where=" (fold 2/5)", remedy="use fewer --folds")
     message = str(caught.value)
-    assert message.startswith("too few events for a survival split (fold 2/5): val part 1 event")
+    assert message.startswith("too few events to score survival (fold 2/5): val part 1 event")
     assert f"needs at least {MIN_EVENTS} events" in message and "test part 1 event" in message
     assert message.endswith("(20 events in 30 patients: use fewer --folds)")
     assert "\n" not in message
@@ -211,6 +211,6 @@ def test_compare_refuses_a_fold_with_too_few_events(cli, tiny_files, tiny, tmp_p
         "--models", "coxph", "--folds", "5", "--out", tmp_path / "cmp",
     )  # fmt: skip
     assert result.code == 2 and len(result.err.strip().splitlines()) == 2, result.err
-    assert "too few events for a survival split (fold 1/5): val part 2 events" in result.err
+    assert "too few events to score survival (fold 1/5): val part 2 events" in result.err
     assert "use fewer --folds or a larger --val-fraction" in result.err
     assert "Traceback" not in result.err and not (tmp_path / "cmp").exists()

@@ -126,10 +126,13 @@ class SurvivalTask:
         if short:
             split_rows = np.unique(np.concatenate([np.asarray(i, int) for i in split.values()]))
             total = int((y[split_rows, 1] > 0).sum())
+            parts = list(split)
+            rule = f"every part ({' / '.join(parts)})" if len(parts) > 1 else f"the {parts[0]} part"
             raise DataError(
-                f"too few events for a survival split{where}: {'; '.join(short)}; every part "
-                f"(train / val / test) needs at least {MIN_EVENTS} events and a comparable pair "
-                f"({total} events in {len(split_rows)} patients{': ' + remedy if remedy else ''})"
+                f"too few events to score survival{where}: {'; '.join(short)}; {rule} needs at "
+                f"least {MIN_EVENTS} events and a comparable pair ({total} event"
+                f"{'s' * (total != 1)} in "
+                f"{len(split_rows)} patients{': ' + remedy if remedy else ''})"
             )
 
     def fit_state(self, y_train: np.ndarray, settings: Any) -> dict[str, Any]:
