@@ -32,7 +32,7 @@ from omicsformer.config import (
     parse_overrides,
     settings,
 )
-from omicsformer.console import note, out
+from omicsformer.console import note, one_line, out
 from omicsformer.errors import ConfigError, OmicsformerError
 
 # --------------------------------------------------------------------------------- arguments
@@ -292,6 +292,13 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         config.model = ModelConfig(name=model, options={})
     for name, values in given.items():
         setattr(config, name, dataclasses.replace(getattr(config, name), **values))
+    if model is not None and config.model.init:  # an explicit --model wins or is refused
+        from omicsformer.pipeline import init_mismatch
+        from omicsformer.pretrain.run import pretrained_model
+
+        held = pretrained_model(config.model.init)
+        if held is not None and held != model:
+            raise ConfigError(init_mismatch(config.model.init, held, model))
     config.model.options.update(parse_overrides(args.option))
     if args.grouping is not None:
         config.model.options["grouping"] = args.grouping
@@ -316,7 +323,38 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     config.tune.pinned = sorted(set(config.tune.pinned) | pinned)
     if not config.data.source:
         raise OmicsformerError("--data is required (or --config with a data.source)")
+    if hasattr(args, "model"):  # train, tune: one model (compare checks its --models)
+        name = config.model.name
+        if model is None and config.model.init:
+            from omicsformer.pretrain.run import pretrained_model
+
+            name = pretrained_model(config.model.init) or name
+        check_model_flags(args, [name], "--model")
     return config.validate()
+
+
+# model options that have a flag of their own besides -o
+MODEL_FLAGS = {
+    "grouping": "--grouping",
+    "attention": "--attention",
+    "drop_ungrouped": "--drop-ungrouped",
+}
+
+
+def check_model_flags(args: argparse.Namespace, models: list[str], flag: str) -> None:
+    """Refuse a model-option flag (``--grouping``, ...) that none of ``models`` takes, naming
+    the flag and the models it applies to (not the ``-o`` key it stands for)."""
+    from omicsformer.models.options import takers_of
+
+    for option, option_flag in MODEL_FLAGS.items():
+        if getattr(args, option, None) is None:
+            continue
+        takers = takers_of(option)
+        if not set(models) & set(takers):
+            names = ", ".join(takers[:-1]) + f" and {takers[-1]}" if len(takers) > 1 else takers[0]
+            raise ConfigError(
+                f"{option_flag} applies to {names} only, not to {flag} {','.join(models)}"
+            )
 
 
 # ---------------------------------------------------------------------------------- commands
@@ -462,6 +500,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         cohorts = [c.strip() for c in (args.pretrain_data or "").split(",") if c.strip()]
         pretrain = Pretraining(cohorts, args.pretrain_epochs, args.mask_fraction)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
+    check_model_flags(args, models, "--models")
     compare(
         config,
         models,
@@ -1453,7 +1492,7 @@ def _route_warnings() -> None:
     seen: set[str] = set()
 
     def show(message: Any, category: type, filename: str, lineno: int, *rest: Any) -> None:
-        text = " ".join(str(message).split())
+        text = one_line(str(message))  # never a quoted traceback
         if text in seen:
             return
         seen.add(text)

@@ -263,7 +263,15 @@ def _inner_parts(config: RunConfig, data: Any, split: Split, inner_folds: int) -
         seed=config.seed,
         groups=None if groups is None else groups[patients],
     )
-    return [{part: patients[idx] for part, idx in fold.items()} for fold in inner]
+    parts = [{part: patients[idx] for part, idx in fold.items()} for fold in inner]
+    for i, fold in enumerate(parts):
+        data.task.check_parts(
+            data.y,
+            fold,
+            where=f" (inner fold {i + 1}/{inner_folds} of the search)",
+            remedy="use fewer --inner-folds, or --inner-folds 1 (the validation part)",
+        )
+    return parts
 
 
 def _epoch_reporter(
