@@ -216,3 +216,54 @@ def test_baseline_with_smote_and_a_refused_batch_augmentation() -> None:
     assert model.predict_proba(x).shape == (60, 3)
     with pytest.raises(OmicsformerError, match="noise augment.*'logreg' is not trained in batches"):
         OmicsClassifier(model="logreg", options=FAST_LOGREG, augment=["noise"]).fit(x, y)
+
+
+def test_messages_speak_python_not_flags(tmp_path: Path) -> None:
+    """Issue 24: the API told a Python user to "use --impute median"; load() on an .h5ad said
+    "run folder not found"."""
+    from omicsformer.api import python_terms
+
+    x, y = cohort()
+    x[3, 2] = np.nan
+    with pytest.raises(ValueError) as caught:
+        OmicsClassifier("logreg", FAST_LOGREG).fit(x, y)
+    assert 'use impute="median" to fill them' in str(caught.value)
+    assert "--" not in str(caught.value)
+    with pytest.raises(ValueError, match="^top_genes: must be at least 1, got 0$"):
+        OmicsClassifier("logreg", FAST_LOGREG, top_genes=0).fit(cohort()[0], y)
+    with pytest.raises(ValueError, match="^monitor='xx' is not a classification metric"):
+        OmicsClassifier("mlp", monitor="xx").fit(cohort()[0], y)
+    assert python_terms(
+        "try --batch-size 4 (or lower memory: --precision bf16-mixed, -o checkpointing=true, "
+        "an approximate --attention); --transform log2p1 would log them twice: use --transform "
+        "none; --grouping go-bp; use --force to replace it; --gene-id keep"
+    ) == (
+        'try batch_size=4 (or lower memory: precision="bf16-mixed", options={"checkpointing": '
+        'True}, an approximate options["attention"]); log_transform="log2p1" would log them '
+        'twice: use log_transform="none"; options={"grouping": "go-bp"}; use overwrite=True to '
+        "replace it; --gene-id keep"
+    )
+
+    data = tmp_path / "cohort.h5ad"
+    ad.AnnData(cohort()[0]).write_h5ad(data)
+    with pytest.raises(OmicsformerError) as caught:
+        omicsformer.load(data)
+    assert str(caught.value) == (
+        f"{data}: an AnnData file (.h5ad), not a run folder; load() takes the folder that "
+        "`omicsformer train` or estimator.save(path) wrote (to read data: "
+        "omicsformer.read_data(path), then estimator.predict(data))"
+    )
+    with pytest.raises(OmicsformerError, match="nowhere: run folder not found"):
+        omicsformer.load(tmp_path / "nowhere")
+
+
+def test_a_survival_fit_with_too_few_events_is_refused_in_python_terms() -> None:
+    x, _ = cohort(n=40)
+    time = np.arange(1.0, 41.0)
+    event = np.arange(40) % 10 == 0  # 4 events: 1 in the validation part
+    with pytest.raises(ValueError) as caught:
+        OmicsSurvival("mlp", max_epochs=1).fit(x, Surv.from_arrays(event, time))
+    assert str(caught.value).startswith("too few events to score survival: val part 1 event")
+    assert str(caught.value).endswith(
+        "(4 events in 40 patients: fit on more samples, or raise val_fraction)"
+    )

@@ -101,6 +101,7 @@ SAMPLES = {
     "--log": "mlflow",
     "--log-uri": "sqlite:///runs.db",
     "--experiment": "lab",
+    "--log-timeout": "30",
     "--seed": "4294967295",
 }
 

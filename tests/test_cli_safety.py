@@ -154,6 +154,31 @@ def test_an_interrupted_run_is_not_discarded_without_force(cli, tiny_files, tmp_
     partial = tmp_path / ".run.partial"
     assert (partial / "checkpoint" / "train_state.pt").exists()
     one_error(cli("train", *args), "interrupted run", "--resume", "--force")
+    # wherever the interrupted run is met, it is called interrupted and --resume is named
+    # (issue 24: `.run.partial` was "damaged (no file checksums)")
+    resume = (
+        "its training was interrupted (.run.partial keeps the finished epochs); continue it "
+        f"with: omicsformer train --resume {out}"
+    )
+    data = ["--data", tiny_files["csv"]]
+    for command in (
+        ["predict", out, *data, "--out", tmp_path / "p.csv"],
+        ["embed", out, *data, "--out", tmp_path / "e.h5ad"],
+        ["interpret", out, *data, "--out", tmp_path / "i"],
+        ["evaluate", out, *data_args(tiny_files)],
+        ["report", out],
+    ):
+        one_error(cli(*command), f"{out}: never finished: {resume}")
+    for command in (["predict", partial, *data, "--out", tmp_path / "p.csv"], ["report", partial]):
+        one_error(
+            cli(*command),
+            f"{partial}: the unfinished folder of {out}, not a run folder made by `omicsformer "
+            f"train`: {resume}",
+        )
+    one_error(
+        cli("train", "--resume", partial),
+        f"{partial} is the unfinished folder omicsformer builds {out} in; give --resume {out}",
+    )
     assert (partial / "checkpoint" / "train_state.pt").exists()
     assert cli("train", "--resume", out).code == 0
     assert (out / "model" / "weights.safetensors").exists() and not partial.exists()
@@ -444,6 +469,41 @@ def test_library_warnings_do_not_spill_around_the_error_line(cli, tmp_path, monk
         "omicsformer: warning (UserWarning): Transforming to str index.",
         "omicsformer: error: expr.h5ad: no samples",
     ]
+
+
+def test_a_warning_quoting_a_traceback_is_one_line_without_it(cli, tmp_path, monkeypatch):
+    """scikit-learn's "Scoring failed" warning quotes the scorer's traceback (issue 24: 1,418
+    characters of sksurv's NoComparablePairException); the note keeps the exception line."""
+    import omicsformer.pipeline as pipeline
+    from omicsformer.errors import DataError
+
+    try:
+        raise ValueError("Data has no comparable pairs, cannot estimate concordance index.")
+    except ValueError:
+        import traceback
+
+        quoted = traceback.format_exc()
+
+    def noisy(*args, **kwargs):
+        warnings.warn(
+            "Scoring failed. The score on this train-test partition for these parameters will "
+            f"be set to nan. Details: \n{quoted}\n-----\nDuring handling of the above exception, "
+            f"another exception occurred:\n\n{quoted}",
+            UserWarning,
+            stacklevel=1,
+        )
+        raise DataError("stop")
+
+    monkeypatch.setattr(pipeline, "load_data", noisy)
+    result = cli("train", "--data", "x.csv", "--target", "y", "--out", tmp_path / "r")
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 2 and "Traceback" not in result.err and 'File "' not in result.err
+    assert lines[0] == (
+        "omicsformer: warning (UserWarning): Scoring failed. The score on this train-test "
+        "partition for these parameters will be set to nan. Details: ValueError: Data has no "
+        "comparable pairs, cannot estimate concordance index. ValueError: Data has no comparable "
+        "pairs, cannot estimate concordance index."
+    )
 
 
 # ----------------------------------------------------------------------- silent wrong results

@@ -142,6 +142,29 @@ def test_an_interrupted_run_is_kept_until_resumed_or_forced(tmp_path):
         OutputFolder(tmp_path / "run", kind="test", checkpoint=checkpoint).check(resume=True)
 
 
+def test_an_unfinished_folder_says_whether_it_can_be_resumed(tmp_path):
+    from omicsformer.fileio import staged_target, unfinished
+
+    assert staged_target(tmp_path / ".run.partial") == tmp_path / "run"
+    assert staged_target(tmp_path / "run") is None and unfinished(tmp_path / "run") is None
+    output = OutputFolder(tmp_path / "run", kind="run", checkpoint="checkpoint/state.pt")
+    with pytest.raises(KeyboardInterrupt), output:
+        output.create()
+        output.keep()
+        raise KeyboardInterrupt  # before the first checkpoint
+    assert unfinished(tmp_path / "run") == (
+        "it was interrupted before it was finished, with nothing to resume from (.run.partial); "
+        "run the same command again"
+    )
+    with pytest.raises(RunError, match="saved no checkpoint .* train it again without --resume"):
+        output.check(resume=True)
+    with pytest.raises(RunError, match=r"the unfinished folder of .*run, not a run: it was "):
+        verify_output(output.path, "run", "a run")
+    (output.path / "checkpoint").mkdir()
+    (output.path / "checkpoint" / "state.pt").write_text("epoch 1")
+    assert unfinished(tmp_path / "run").endswith(f"omicsformer train --resume {tmp_path / 'run'}")
+
+
 def test_a_staging_folder_not_made_by_omicsformer_is_left_alone(tmp_path):
     (tmp_path / ".run.partial").mkdir()
     (tmp_path / ".run.partial" / "keep.txt").write_text("x")

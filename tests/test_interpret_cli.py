@@ -73,7 +73,7 @@ def test_interpret_refuses_other_genes_and_baselines(cli, tmp_path):
     result = cli(
         "interpret", run, "--data", "synthetic:n_samples=30,n_genes=15", "--out", tmp_path / "x"
     )
-    assert result.code == 2 and "genes the model was trained on are missing" in result.err
+    assert result.code == 2 and "genes the model uses are missing" in result.err
     assert not (tmp_path / "x").exists()
     result = cli("interpret", run, "--data", other, "--samples", "NOPE", "--out", tmp_path / "y")
     assert result.code == 2 and "not in the data" in result.err

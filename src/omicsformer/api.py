@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -43,7 +44,14 @@ import scipy.sparse
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
 from omicsformer.config import RunConfig
-from omicsformer.errors import ConfigError, DataError, InvalidConfig, InvalidData, RunError
+from omicsformer.errors import (
+    ConfigError,
+    DataError,
+    InvalidConfig,
+    InvalidData,
+    OutOfMemory,
+    RunError,
+)
 
 # Estimator parameter -> the RunConfig field it sets (a test checks names, types and defaults).
 CONFIG_FIELDS = {
@@ -74,21 +82,126 @@ TARGET = "target"  # the obs column a target given as ``y`` is stored in
 SURVIVAL_TARGET = ("time", "event")
 
 
+# model options that the command line also sets with a flag of their own
+OPTION_FLAGS = {"--attention": "attention", "--grouping": "grouping"}
+# flags whose counterpart in the API is not a run setting
+API_WORDS = {"--force": "overwrite=True"}
+_FLAG = re.compile(
+    r"(?<![\w-])(--[a-z][a-z0-9-]*|-o)(?:(?:\s+|=)('[^']*'|\"[^\"]*\"|[^\s,;:()]+))?"
+)
+
+
+@functools.lru_cache(maxsize=1)
+def _flag_parameters() -> dict[str, tuple[str, Any]]:
+    """Command-line flag -> (estimator parameter, its declared setting) for every parameter
+    that stands for a run setting with a flag."""
+    from omicsformer.config import settings
+
+    found: dict[str, tuple[str, Any]] = {}
+    for name, path in CONFIG_FIELDS.items():
+        *sections, leaf = path.split(".")
+        node: Any = RunConfig
+        for section in sections:
+            node = type(getattr(node(), section))
+        setting = next(s for s in settings(node) if s.name == leaf)
+        if setting.flag:
+            found[setting.flag] = (name, setting)
+    return found
+
+
+def python_terms(message: str) -> str:
+    """A command-line message in the Python API's terms: ``--impute median`` becomes
+    ``impute="median"``, ``--transform`` ``log_transform``, ``-o key=value``
+    ``options={"key": value}``, and ``estimator parameters.preprocess.top_genes`` the
+    parameter ``top_genes``. Flags with no parameter (``--gene-id``, ``--force``) stay."""
+    parameters = _flag_parameters()
+    for name, path in CONFIG_FIELDS.items():
+        message = message.replace(f"estimator parameters.{path}", name)
+
+    def value_text(value: str, setting: Any) -> str | None:
+        """The value as Python source, or None when the word after the flag is not its value."""
+        if value[:1] in "'\"":
+            return value
+        if value.isupper() and value.isalpha():  # a placeholder: --batch-size N
+            return value
+        if setting is not None and setting.choices is not None:
+            return f'"{value}"' if value in setting.choices else None
+        try:
+            float(value)
+        except ValueError:
+            return None
+        return value
+
+    def literal(text: str) -> str:
+        """An option value as Python source: numbers and quoted text as they are,
+        true / false as booleans, a placeholder (N, K) as is, other words quoted."""
+        if text.lower() in ("true", "false"):
+            return text.capitalize()
+        if value_text(text, None) is not None:
+            return text
+        return f'"{text}"'
+
+    def one(match: re.Match) -> str:
+        flag, value = match.group(1), match.group(2)
+        if flag == "-o":
+            if value and "=" in value:
+                key, _, option = value.partition("=")
+                return f'options={{"{key}": {literal(option)}}}'
+            return "options" + match.group(0)[len(flag) :]
+        if flag in OPTION_FLAGS:
+            if not value:
+                return f'options["{OPTION_FLAGS[flag]}"]'
+            return f'options={{"{OPTION_FLAGS[flag]}": {literal(value.strip(chr(39) + chr(34)))}}}'
+        if flag in API_WORDS:
+            return API_WORDS[flag] + match.group(0)[len(flag) :]
+        if flag not in parameters:
+            return match.group(0)
+        name, setting = parameters[flag]
+        if value is None:
+            return name
+        text = value_text(value, setting)
+        if text is None:  # the word after the flag is the sentence's, not the flag's
+            return f"{name}{match.group(0)[len(flag) :]}"
+        return f"{name}={text}"
+
+    return _FLAG.sub(one, message)
+
+
 def value_errors(method: Callable) -> Callable:
-    """Raise the user errors of ``method`` as ``ValueError`` subclasses too (scikit-learn's
-    tools tell bad input from bugs by that type); the message and its class stay."""
+    """Raise the user errors of ``method`` in the API's terms (:func:`python_terms`) and as
+    ``ValueError`` subclasses too (scikit-learn's tools tell bad input from bugs by that
+    type); their class stays."""
 
     @functools.wraps(method)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return method(*args, **kwargs)
         except (DataError, ConfigError) as exc:
-            if isinstance(exc, ValueError):
+            text = python_terms(str(exc))
+            if isinstance(exc, ValueError) and text == str(exc):
                 raise
             kind = InvalidData if isinstance(exc, DataError) else InvalidConfig
-            raise kind(str(exc)) from None
+            raise kind(text) from None
+        except OutOfMemory as exc:
+            raise PythonOutOfMemory(python_terms(str(exc))) from None
+        except RunError as exc:
+            text = python_terms(str(exc))
+            if text == str(exc):
+                raise
+            raise RunError(text) from None
 
     return wrapper
+
+
+class PythonOutOfMemory(OutOfMemory):
+    """An :class:`~omicsformer.errors.OutOfMemory` whose line is in the API's terms."""
+
+    def __init__(self, text: str) -> None:
+        Exception.__init__(self, text)
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
 
 
 class OmicsEstimator(BaseEstimator):
@@ -295,13 +408,17 @@ class OmicsEstimator(BaseEstimator):
 
         share = config.split.val_fraction if family == "neural" else 0.0
         strata = data.task.strata(data.y, data.target)
-        return train_val_test_split(
+        split = train_val_test_split(
             strata,
             val_fraction=share,
             test_fraction=0.0,
             seed=config.seed,
             groups=data.groups(config),
         )
+        data.task.check_parts(
+            data.y, split, remedy="fit on more samples" + (", or raise val_fraction" * (share > 0))
+        )
+        return split
 
     def _set_fitted(self, config: RunConfig, preprocessor, model, task_state) -> None:
         self.config_ = config
@@ -389,6 +506,7 @@ class OmicsEstimator(BaseEstimator):
         return embedding
 
     # ------------------------------------------------------------------------------ save
+    @value_errors
     def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
         """Write the run folder ``omicsformer train`` writes (config, splits, preprocessing,
         model, predictions and metrics of the training and validation parts); returns it.
@@ -667,8 +785,15 @@ ESTIMATORS: dict[str, type[OmicsEstimator]] = {
 
 def load(run_dir: str | Path) -> OmicsEstimator:
     """The fitted estimator of a run folder (written by ``omicsformer train`` or ``save``)."""
-    from omicsformer.runs import load_run
+    from omicsformer.runs import describe_file, load_run
 
+    path = Path(run_dir)
+    if path.is_file():  # data given where a run was expected: say so in Python's terms
+        raise RunError(
+            f"{path}: {describe_file(path)}, not a run folder; load() takes the folder that "
+            "`omicsformer train` or estimator.save(path) wrote (to read data: "
+            "omicsformer.read_data(path), then estimator.predict(data))"
+        )
     return from_run(load_run(run_dir))
 
 

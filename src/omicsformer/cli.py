@@ -32,7 +32,7 @@ from omicsformer.config import (
     parse_overrides,
     settings,
 )
-from omicsformer.console import note, out
+from omicsformer.console import note, one_line, out
 from omicsformer.errors import ConfigError, OmicsformerError
 
 # --------------------------------------------------------------------------------- arguments
@@ -292,6 +292,13 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         config.model = ModelConfig(name=model, options={})
     for name, values in given.items():
         setattr(config, name, dataclasses.replace(getattr(config, name), **values))
+    if model is not None and config.model.init:  # an explicit --model wins or is refused
+        from omicsformer.pipeline import init_mismatch
+        from omicsformer.pretrain.run import pretrained_model
+
+        held = pretrained_model(config.model.init)
+        if held is not None and held != model:
+            raise ConfigError(init_mismatch(config.model.init, held, model))
     config.model.options.update(parse_overrides(args.option))
     if args.grouping is not None:
         config.model.options["grouping"] = args.grouping
@@ -316,25 +323,74 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     config.tune.pinned = sorted(set(config.tune.pinned) | pinned)
     if not config.data.source:
         raise OmicsformerError("--data is required (or --config with a data.source)")
+    if hasattr(args, "model"):  # train, tune: one model (compare checks its --models)
+        name = config.model.name
+        if model is None and config.model.init:
+            from omicsformer.pretrain.run import pretrained_model
+
+            name = pretrained_model(config.model.init) or name
+        check_model_flags(args, [name], "--model")
     return config.validate()
+
+
+# model options that have a flag of their own besides -o
+MODEL_FLAGS = {
+    "grouping": "--grouping",
+    "attention": "--attention",
+    "drop_ungrouped": "--drop-ungrouped",
+}
+
+
+def check_model_flags(args: argparse.Namespace, models: list[str], flag: str) -> None:
+    """Refuse a model-option flag (``--grouping``, ...) that none of ``models`` takes, naming
+    the flag and the models it applies to (not the ``-o`` key it stands for)."""
+    from omicsformer.models.options import takers_of
+
+    for option, option_flag in MODEL_FLAGS.items():
+        if getattr(args, option, None) is None:
+            continue
+        takers = takers_of(option)
+        if not set(models) & set(takers):
+            names = ", ".join(takers[:-1]) + f" and {takers[-1]}" if len(takers) > 1 else takers[0]
+            raise ConfigError(
+                f"{option_flag} applies to {names} only, not to {flag} {','.join(models)}"
+            )
 
 
 # ---------------------------------------------------------------------------------- commands
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from omicsformer.pipeline import resume_run, train_run
-    from omicsformer.report.tables import print_metrics
+def check_services(config: RunConfig, *, storage: bool = False) -> None:
+    """Ask the outside services a run needs (the MLflow store; the Optuna ``storage``) before
+    the heavy imports, so that one that is down is one line within its timeout, seconds after
+    the command starts. The run checks again (at no cost: each answer is remembered)."""
+    from omicsformer.train.tracking import check_tracking
 
+    check_tracking(config.track)
+    if storage and config.tune.storage is not None:
+        from omicsformer.tuning.storage import check_storage
+
+        check_storage(config.tune.storage)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
     if args.resume:  # the saved settings; the evaluation batch may change (it trains nothing)
+        from omicsformer.pipeline import resume_run
+
         given = read_flags(args, TrainConfig, ["eval_batch_size"])
         outcome = resume_run(args.resume, eval_batch_size=given.get("eval_batch_size"))
     else:
         if not args.out:
             raise OmicsformerError("--out is required (or --resume RUN_DIR)")
-        outcome = train_run(config_from_args(args), args.out, overwrite=args.force)
+        config = config_from_args(args)
+        check_services(config)
+        from omicsformer.pipeline import train_run
+
+        outcome = train_run(config, args.out, overwrite=args.force)
     if outcome is None:  # a secondary process of a multi-process run
         return 0
+    from omicsformer.report.tables import print_metrics
+
     folder, result = outcome
     rows = {result.spec.name: result.metrics}
     if result.base_metrics is not None:  # what the network added is the difference
@@ -350,11 +406,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    _tune_settings(config, args)
+    check_services(config, storage=True)
     from omicsformer.report.tables import print_metrics
     from omicsformer.tuning.run import tune_run
 
-    config = config_from_args(args)
-    _tune_settings(config, args)
     folder, result, search = tune_run(config, args.out, overwrite=args.force)
     trials = search.trials.sort_values(
         "value", ascending=search.metric in result.task.lower_is_better
@@ -432,16 +489,18 @@ def _add_tune_args(parser: argparse.ArgumentParser, *, in_compare: bool) -> None
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from omicsformer.compare import Pretraining, compare
-
     config = config_from_args(args)
     if args.tune:
         _tune_settings(config, args)
+    check_services(config, storage=bool(args.tune))
+    from omicsformer.compare import Pretraining, compare
+
     pretrain = None
     if args.pretrain or args.pretrain_data:
         cohorts = [c.strip() for c in (args.pretrain_data or "").split(",") if c.strip()]
         pretrain = Pretraining(cohorts, args.pretrain_epochs, args.mask_fraction)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
+    check_model_flags(args, models, "--models")
     compare(
         config,
         models,
@@ -1278,6 +1337,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_fetch_command(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
     """``omicsformer fetch tcga``: a GDC project's files and clinical table, resumable."""
+    from omicsformer.data.fetch import API, TIMEOUT
+
     fetch = command("fetch", "download public cohorts (TCGA from the GDC API)")
     fetch_sub = fetch.add_subparsers(dest="source", required=True, metavar="SOURCE")
     tcga = fetch_sub.add_parser(
@@ -1308,7 +1369,16 @@ def _add_fetch_command(command: Callable[[str, str], argparse.ArgumentParser]) -
     tcga.add_argument(
         "--max-files", type=COUNT, help="at most this many files, for a first look (default: all)"
     )
-    tcga.add_argument("--api", default="https://api.gdc.cancer.gov", help="GDC API root")
+    tcga.add_argument("--api", default=API, help="GDC API root, an http(s) URL")
+    tcga.add_argument(
+        "--timeout",
+        type=POSITIVE,
+        default=TIMEOUT,
+        metavar="SECONDS",
+        help="give up on a request (a page of the file list, or one file) once the GDC API has "
+        "sent nothing for this long in all: connecting, waiting for an answer or for the next "
+        "bytes, retries (at most 4) and back-off included",
+    )
     tcga.add_argument("--out", required=True, help="folder to fill (run again to complete it)")
     tcga.set_defaults(func=cmd_fetch_tcga)
 
@@ -1332,7 +1402,7 @@ def cmd_fetch_tcga(args: argparse.Namespace) -> int:
         sample_types=types,
         clinical=not args.no_clinical,
         max_files=args.max_files,
-        client=GDCClient(args.api),
+        client=GDCClient(args.api, timeout=args.timeout),
     )
     cases = f", {summary.cases} cases in clinical.tsv" if summary.cases is not None else ""
     note(
@@ -1422,7 +1492,7 @@ def _route_warnings() -> None:
     seen: set[str] = set()
 
     def show(message: Any, category: type, filename: str, lineno: int, *rest: Any) -> None:
-        text = " ".join(str(message).split())
+        text = one_line(str(message))  # never a quoted traceback
         if text in seen:
             return
         seen.add(text)

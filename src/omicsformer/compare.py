@@ -127,8 +127,11 @@ def compare(
             raise ConfigError(f"--pretrain needs one of {', '.join(PRETRAINABLE)} in --models")
     if tune:
         from omicsformer.tuning.search import optuna_module
+        from omicsformer.tuning.storage import check_storage
 
         optuna_module()
+        if config.tune.storage is not None:
+            check_storage(config.tune.storage)
         if config.train.devices * config.train.num_nodes > 1:
             raise ConfigError("--tune runs in one process; drop --devices / --num-nodes")
     options = split_options(models, config.model.options)

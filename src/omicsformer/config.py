@@ -504,7 +504,9 @@ class TuneConfig:
     )
     storage: str | None = setting(
         help="Optuna database URL shared by several processes or machines, e.g. "
-        "postgresql://host/db (default: a SQLite file in the output folder)"
+        "postgresql://host/db (default: a SQLite file in the output folder); checked before "
+        "any data is read; a server has 10 s to take a connection (?connect_timeout=N in the "
+        "URL sets it)"
     )
     study_name: str | None = setting(help="study to create or join in --storage")
     pinned: list[str] = setting(
@@ -532,7 +534,8 @@ class TrackConfig:
 
     ``log_uri``: for csv and tensorboard a folder (default: ``logs/`` inside the output folder);
     for mlflow a tracking URI (default: ``$MLFLOW_TRACKING_URI`` if set, else the SQLite store
-    ``mlflow.db`` in the current folder, MLflow 3's own default).
+    ``mlflow.db`` in the current folder, MLflow 3's own default). ``log_timeout``: how long each
+    request to an MLflow server may wait to connect and for an answer.
     """
 
     log: TrackBackend = setting(
@@ -544,6 +547,13 @@ class TrackConfig:
         "tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db here)",
     )
     experiment: str | None = setting(help="MLflow experiment the runs go to (default: omicsformer)")
+    log_timeout: int = setting(
+        10,
+        low=1,
+        metavar="SECONDS",
+        help="mlflow: seconds to wait for the tracking server to connect or answer, per try (2 "
+        "tries); it is asked before any data is read",
+    )
 
 
 @dataclass

@@ -153,7 +153,8 @@ def open_text(path: str | os.PathLike[str]) -> IO[str]:
 
     Returns
     -------
-    A text handle (UTF-8, undecodable bytes replaced) to use as a context manager.
+    A text handle (UTF-8, undecodable bytes replaced, a leading byte-order mark dropped as
+    pandas drops it) to use as a context manager.
 
     Raises
     ------
@@ -161,8 +162,33 @@ def open_text(path: str | os.PathLike[str]) -> IO[str]:
         The file cannot be opened.
     """
     if is_gzip(path):
-        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
-    return open(path, encoding="utf-8", errors="replace")
+        return gzip.open(path, "rt", encoding="utf-8-sig", errors="replace")
+    return open(path, encoding="utf-8-sig", errors="replace")
+
+
+def refuse_nul_bytes(path: str | os.PathLike[str], what: str = "a text table") -> None:
+    """Refuse a text input holding a NUL byte (a binary or damaged file): pandas would end the
+    cell there without a word (``s\\x002`` read as ``s``). The file is scanned in chunks
+    (gunzipped when it is gzip); a damaged gzip stream is left for the reader to name.
+
+    Raises
+    ------
+    DataError
+        A NUL byte was found; the message names the file and the byte's offset.
+    """
+    chunk, offset = 1 << 23, 0
+    try:
+        with gzip.open(path, "rb") if is_gzip(path) else open(path, "rb") as handle:
+            while block := handle.read(chunk):
+                at = block.find(b"\x00")
+                if at >= 0:
+                    raise DataError(
+                        f"{path}: a NUL byte at byte {offset + at}: a binary or damaged file, "
+                        f"not {what}"
+                    )
+                offset += len(block)
+    except (OSError, EOFError, zlib.error):
+        return  # the reader names the damage
 
 
 class TextHeader(NamedTuple):
@@ -207,6 +233,11 @@ def read_header(
     try:
         with open_text(path) as handle:
             while line := handle.readline(limit):
+                if "\x00" in line:  # pandas and this reader would not agree on the cells
+                    raise DataError(
+                        f"{path}: a NUL byte in line {skipped + 1}: a binary or damaged file, "
+                        "not a text table"
+                    )
                 if comment is None or not line.startswith(comment):
                     return TextHeader(line.rstrip("\r\n").split(sep), skipped)
                 skipped += 1
@@ -319,6 +350,46 @@ def _write_manifest(folder: Path, kind: str, *, complete: bool) -> None:
     write_json(folder / MANIFEST, manifest)
 
 
+def staging_folder(target: str | os.PathLike[str]) -> Path:
+    """Where an output folder is built before it is published: ``.NAME.partial`` beside it."""
+    target = Path(target)
+    return target.parent / f".{target.name}.partial"
+
+
+def staged_target(folder: str | os.PathLike[str]) -> Path | None:
+    """The folder a staging folder ``.NAME.partial`` is built for; None for any other folder."""
+    folder = Path(folder)
+    name = folder.name
+    if name.startswith(".") and name.endswith(".partial") and len(name) > len("..partial"):
+        return folder.parent / name[1 : -len(".partial")]
+    return None
+
+
+def unfinished(target: str | os.PathLike[str]) -> str | None:
+    """What to do about an interrupted output of ``target`` (its staging folder exists and was
+    made by omicsformer): a training run with a checkpoint is continued by ``train --resume``;
+    anything else is made again by the same command. None when there is none."""
+    target = Path(target)
+    partial = staging_folder(target)
+    manifest = _read_manifest(partial)
+    if manifest is None or manifest.get("state") == "complete":
+        return None
+    probe = OutputFolder(target, kind=str(manifest.get("kind")))
+    if probe._busy():
+        return f"another omicsformer command is writing it now ({partial.name}); wait for it"
+    kind = manifest.get("kind")
+    checkpoint = partial / "checkpoint"
+    if kind == "run" and checkpoint.is_dir() and any(p.is_file() for p in checkpoint.iterdir()):
+        return (
+            f"its training was interrupted ({partial.name} keeps the finished epochs); continue "
+            f"it with: omicsformer train --resume {target}"
+        )
+    return (
+        f"it was interrupted before it was finished, with nothing to resume from "
+        f"({partial.name}); run the same command again"
+    )
+
+
 def verify_output(folder: str | os.PathLike[str], kind: str, what: str) -> dict[str, Any]:
     """Check that ``folder`` is a complete omicsformer output of ``kind`` whose files are
     exactly as written; return its manifest.
@@ -339,6 +410,11 @@ def verify_output(folder: str | os.PathLike[str], kind: str, what: str) -> dict[
         raise RunError(f"{path}: damaged (not the manifest omicsformer wrote)") from None
     if manifest.get("kind") != kind:
         raise RunError(f"{folder}: a {manifest.get('kind')} folder, not {what}")
+    target = staged_target(folder)
+    if manifest.get("state") == "partial" and target is not None:
+        raise RunError(
+            f"{folder}: the unfinished folder of {target}, not {what}: {unfinished(target)}"
+        )
     if not isinstance(files, dict):
         raise RunError(f"{path}: damaged (no file checksums)")
     for name, digest in files.items():
@@ -440,6 +516,12 @@ class OutputFolder:
 
     def _check_target(self, resume: bool) -> None:
         target = self.target
+        staged = staged_target(target)
+        if staged is not None and is_output_folder(target):
+            raise RunError(
+                f"{target} is the unfinished folder omicsformer builds {staged} in; "
+                + (f"give --resume {staged}" if resume else f"choose another --out than {target}")
+            )
         if target.is_symlink():
             raise RunError(f"{target} is a symbolic link; give the folder itself as --out")
         if resume and target.exists():
@@ -465,6 +547,12 @@ class OutputFolder:
                 )
         resumable = self.checkpoint is not None and (partial / self.checkpoint).is_file()
         if resume and not resumable:
+            if partial.exists():
+                raise RunError(
+                    f"{target}: the interrupted run in {partial.name} saved no checkpoint (it "
+                    "stopped before its first epoch ended, or its model is not trained in "
+                    "epochs), so there is nothing to resume: train it again without --resume"
+                )
             raise RunError(f"{target}: no interrupted run to resume (no {partial.name})")
         if resumable and not resume and not self.overwrite:
             raise RunError(

@@ -190,7 +190,7 @@ def make_split(config: RunConfig, data: PreparedData) -> Split:
     s = config.split
     strata = data.task.strata(data.y, data.target)
     try:
-        return train_val_test_split(
+        split = train_val_test_split(
             strata,
             val_fraction=s.val_fraction,
             test_fraction=s.test_fraction,
@@ -199,6 +199,10 @@ def make_split(config: RunConfig, data: PreparedData) -> Split:
         )
     except DataError as exc:
         raise DataError(f"{exc}{numeric_class_hint(data)}") from None
+    data.task.check_parts(
+        data.y, split, remedy="add patients, or raise --val-fraction / --test-fraction"
+    )
+    return split
 
 
 def make_folds(
@@ -211,7 +215,7 @@ def make_folds(
     """
     strata = data.task.strata(data.y, data.target)
     try:
-        return kfold_splits(
+        splits = kfold_splits(
             strata,
             folds=folds,
             val_fraction=config.split.val_fraction,
@@ -220,6 +224,16 @@ def make_folds(
         )
     except DataError as exc:
         raise DataError(f"{exc}{numeric_class_hint(data)}") from None
+    for i, split in enumerate(splits):
+        data.task.check_parts(
+            data.y,
+            split,
+            where=f" (fold {i + 1}/{folds}"
+            + ("" if seed in (None, config.seed) else f", split seed {seed}")
+            + ")",
+            remedy="add patients, or use fewer --folds or a larger --val-fraction",
+        )
+    return splits
 
 
 @dataclass
@@ -372,13 +386,25 @@ def resolve_init(config: RunConfig) -> tuple[RunConfig, Any]:
         note(f"--init: model {pretrained.model} (the pretrained network's)")
         name = pretrained.model
     elif name != pretrained.model:
-        raise ConfigError(
-            f"--init {config.model.init} holds a pretrained {pretrained.model}; --model {name} "
-            "cannot start from it"
-        )
+        raise ConfigError(init_mismatch(config.model.init, pretrained.model, name))
     options = {**pretrained.options, **config.model.options}
     model = dataclasses.replace(config.model, name=name, options=options)
     return dataclasses.replace(config, model=model), pretrained
+
+
+def init_mismatch(init: str, pretrained: str, model: str) -> str:
+    """The refusal of ``--model MODEL --init INIT`` where INIT holds another model's network."""
+    from omicsformer.pretrain.run import PRETRAINABLE
+
+    other = (
+        f"pretrain a {model} (omicsformer pretrain --model {model})"
+        if model in PRETRAINABLE
+        else f"leave out --init to train {model} from scratch"
+    )
+    return (
+        f"--init {init} holds a pretrained {pretrained}, and --model {model} cannot start from "
+        f"it: leave out --model to fine-tune the {pretrained}, or {other}"
+    )
 
 
 def init_genes(pretrained: Any, data: PreparedData) -> list[str] | None:

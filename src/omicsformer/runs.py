@@ -44,6 +44,7 @@ from omicsformer.fileio import (
     OutputFolder,
     read_file,
     read_json,
+    unfinished,
     verify_output,
     write_json,
     write_with,
@@ -201,9 +202,14 @@ def load_run(folder: str | Path, *, eval_batch_size: int | None = None) -> Loade
     evaluation batch size, or of ``eval_batch_size`` if given."""
     folder = Path(folder)
     if not folder.is_dir():
-        partial = run_folder(folder).path
-        hint = " (an unfinished run exists; resume it with --resume)" if partial.exists() else ""
-        raise RunError(f"{folder}: run folder not found{hint}")
+        if unfinished(folder):
+            raise RunError(f"{folder}: never finished: {unfinished(folder)}")
+        if folder.is_file():
+            raise RunError(
+                f"{folder}: {describe_file(folder)}, not a run folder (a run is the folder "
+                "`omicsformer train` writes); give the run folder, and the data with --data"
+            )
+        raise RunError(f"{folder}: run folder not found")
     verify_output(folder, "run", "a run folder made by `omicsformer train`")
     config = read_file(
         folder / "config.yaml", lambda p: RunConfig.from_dict(yaml.safe_load(p.read_text()))
@@ -214,6 +220,23 @@ def load_run(folder: str | Path, *, eval_batch_size: int | None = None) -> Loade
         model.eval_batch_size = eval_batch_size
     state = read_json(folder / "task_state.json")
     return LoadedRun(folder, config, preprocessor, model, spec, model.context.target, state)
+
+
+def describe_file(path: Path) -> str:
+    """What a file given where a run folder was expected looks like: ``an AnnData file
+    (.h5ad)``, ``a CSV table``, ... (by its name)."""
+    suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
+    last = suffixes[-1] if suffixes else ""
+    kinds = {
+        ".h5ad": "an AnnData file (.h5ad)",
+        ".csv": "a CSV table",
+        ".tsv": "a TSV table",
+        ".txt": "a text table",
+        ".parquet": "a Parquet table",
+        ".yaml": "a YAML file",
+        ".json": "a JSON file",
+    }
+    return kinds.get(last, "a file")
 
 
 def predict_run(run: LoadedRun, adata: ad.AnnData) -> np.ndarray:
@@ -280,4 +303,7 @@ def evaluate_run(
     if run.task.drops_missing:
         adata = drop_missing_targets(adata, target_info.columns)
     y = run.task.encode_like(adata.obs, target_info)
+    run.task.check_parts(  # survival: too few events give scores of 0, 1 or NaN
+        y, {"evaluated": np.arange(len(y))}, remedy="evaluate on more patients"
+    )
     return run.task.metrics(y, predict_run(run, adata), run.task_state)

@@ -122,3 +122,19 @@ def test_preprocessor_saves_and_reloads_the_correction(tmp_path):
     np.testing.assert_allclose(loaded.apply(x, genes, batch), pre.apply(x, genes, batch))
     with pytest.raises(DataError, match="has no column 'centre'"):
         loaded.apply(x, genes)
+
+
+def test_a_selection_of_genes_is_corrected_as_in_the_whole_matrix():
+    x, batch = shifted()
+    x[batch == "a", 0] = 7.0  # gene 0 is left uncorrected
+    genes = [f"g{i}" for i in range(x.shape[1])]
+    fitted = BatchCorrection.fit(x[:45], batch[:45], "centre")
+    columns = np.array([5, 0, 2])
+    np.testing.assert_array_equal(
+        fitted.apply(x[:, columns], batch, columns=columns), fitted.apply(x, batch)[:, columns]
+    )
+    pre = Preprocessor.fit(x[:45], genes, batches=batch[:45], batch_key="centre", top_genes=3)
+    kept = [genes.index(g) for g in pre.genes]
+    np.testing.assert_array_equal(
+        pre.apply(x[:, kept], pre.genes, batch), pre.apply(x, genes, batch)
+    )

@@ -261,6 +261,8 @@ def test_os_time_and_event_come_from_one_row(tmp_path):
     table = clinical(cdr)
     assert table.table.loc["TCGA-AB-0001", ["os_time", "os_event"]].tolist() == [900.0, 0.0]
     assert table.no_survival == {"OS missing": 1}
+    # two complete rows that disagree: recorded, refused when the run uses survival
+    assert table.conflicts["os_time"] == {"TCGA-AB-0001": "OS 0 at 900 vs OS 1 at 50"}
 
     portal = tmp_path / "data_clinical_patient.txt"
     portal.write_text(
@@ -341,3 +343,72 @@ def test_vial_duplicates_that_disagree_on_the_target_are_an_error(tmp_path):
     )
     # not a column the run uses: counted, the first row kept
     assert join_clinical(adata, clinical(path)).obs["os_time"].tolist() == [400.0, 900.0]
+
+
+def test_rows_of_one_patient_that_disagree_on_survival_are_refused(tmp_path, capsys):
+    """Issue 24: dead at 100 days in one row, alive at 9,999 in another was merged silently."""
+    gdc = tmp_path / "clinical.tsv"
+    gdc.write_text(
+        GDC_TSV + "u7\tTCGA-AB-0007\tTCGA-XX\tDead\t100\t'--\tRadiation\n"
+        "u7\tTCGA-AB-0007\tTCGA-XX\tAlive\t'--\t9999\tPharmaceutical\n"
+    )
+    adata = expression(["TCGA-AB-0001-01A", "TCGA-AB-0002-01A", "TCGA-AB-0007-01A"])
+    with pytest.raises(DataError) as info:
+        join_clinical(adata, clinical(gdc), wanted=["os_time", "os_event"])
+    assert str(info.value) == (
+        f"{gdc}: 1 patient has rows that disagree on overall survival: TCGA-AB-0007: Dead at "
+        "100 vs Alive at 9999; keep one row per patient, or correct the table"
+    )
+    # a patient without an expression sample does not matter; a run without survival neither
+    assert join_clinical(adata[:2], clinical(gdc), wanted=["os_time"]).n_obs == 2
+    assert join_clinical(adata, clinical(gdc), wanted=["project_id"]).n_obs == 3
+
+    cdr = tmp_path / "cdr.tsv"
+    rows = "".join(f"TCGA-AB-000{i}\t{i % 2}\t{100 * i}\n" for i in range(1, 5))
+    cdr.write_text("bcr_patient_barcode\tOS\tOS.time\n" + rows + "TCGA-AB-0002\t0\t9999\n")
+    adata = expression([f"TCGA-AB-000{i}-01A" for i in range(1, 5)])
+    with pytest.raises(DataError, match="TCGA-AB-0002: OS 0 at 200 vs OS 0 at 9999; keep one"):
+        join_clinical(adata, clinical(cdr), wanted=["os_time", "os_event"])
+
+
+def test_rows_of_one_patient_that_disagree_on_the_target_are_refused(tmp_path):
+    path = tmp_path / "clinical.tsv"
+    path.write_text(
+        "bcr_patient_barcode\tsubtype\tOS\tOS.time\n"
+        "TCGA-AB-0001\tLumA\t1\t10\nTCGA-AB-0001\tBasal\t1\t10\nTCGA-AB-0002\tHer2\t0\t20\n"
+    )
+    adata = expression(["TCGA-AB-0001-01A", "TCGA-AB-0002-01A"])
+    with pytest.raises(DataError, match="disagree on 'subtype': TCGA-AB-0001: 'LumA' vs 'Basal'"):
+        join_clinical(adata, clinical(path), wanted=["subtype"])
+
+
+def test_identical_rows_are_merged_and_counted_in_one_note(tmp_path, capsys):
+    path = tmp_path / "cdr.tsv"
+    rows = "".join(f"TCGA-AB-000{i}\t{i % 2}\t{100 * i}\n" for i in range(1, 4))
+    path.write_text("bcr_patient_barcode\tOS\tOS.time\n" + rows + rows.splitlines()[0] + "\n")
+    adata = expression([f"TCGA-AB-000{i}-01A" for i in range(1, 4)])
+    joined = join_clinical(adata, clinical(path), wanted=["os_time", "os_event"])
+    assert joined.obs["os_time"].tolist() == [100.0, 200.0, 300.0]
+    err = capsys.readouterr().err
+    assert (
+        "cdr.tsv: TCGA-CDR table, 3 patients (4 rows; 1 repeats an earlier row exactly and is "
+        "merged)\n" in err
+    )
+
+
+@pytest.mark.parametrize(
+    ("start", "outcome"),
+    [(b"\xef\xbb\xbf", None), (b"\x00", "a NUL byte in line 1: a binary or damaged file")],
+)
+def test_a_byte_order_mark_is_read_and_a_nul_byte_refused(tmp_path, start, outcome):
+    """Found by the property tests (issue 24): a BOM or a NUL byte before the header made the
+    style's ID column a KeyError (the header reader and pandas disagreed)."""
+    path = tmp_path / "cdr.tsv"
+    path.write_bytes(start + b"bcr_patient_barcode\tOS\tOS.time\nTCGA-AB-0001\t1\t100\n")
+    adata = expression(["TCGA-AB-0001-01A"])
+    if outcome is None:
+        joined = join_clinical(adata, clinical(path), wanted=["os_time", "os_event"])
+        assert joined.obs["os_time"].tolist() == [100.0]
+    else:
+        with pytest.raises(DataError, match=outcome):
+            clinical(path)

@@ -485,17 +485,21 @@ def test_only_network_errors_are_retried(monkeypatch):
     calls = []
 
     def fails(error):
-        def attempt():
-            calls.append(error)
+        def attempt(patience):
+            calls.append(patience.left)
             raise error
 
         return attempt
 
-    for network in (ConnectionResetError(104, "reset"), TimeoutError("timed out")):
+    for network, said in [
+        (ConnectionResetError(104, "reset"), "reset the connection"),
+        (TimeoutError("timed out"), "no answer from http://127.0.0.1:9 within 20 s"),
+    ]:
         calls.clear()
-        with pytest.raises(FetchError, match="cannot reach .* after 3 attempts"):
+        with pytest.raises(FetchError, match=f"^/files: .*{said} .*3 attempts in"):
             api._retrying("/files", fails(network))
-        assert len(calls) == 3
+        # each attempt may wait what is left of the 20 s after the back-off before it
+        assert calls == pytest.approx([20, 19, 17], abs=0.5)
     calls.clear()
     with pytest.raises(PermissionError):  # local: not retried, not called a network error
         api._retrying("/files", fails(PermissionError(13, "Permission denied")))

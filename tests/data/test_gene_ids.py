@@ -113,10 +113,30 @@ def test_nothing_mapping_is_one_line_error():
     with pytest.raises(DataError, match="none of the 3 gene IDs") as caught:
         map_genes(x, ["ENSG99999999991", "ENSG99999999992", "ENSG99999999993"], "symbol")
     assert "\n" not in str(caught.value)
-    with pytest.raises(DataError, match=r"cannot map gene IDs to symbol: .*0% ensembl"):
+    with pytest.raises(DataError) as caught:
         map_genes(x, ["1000_at", "1001_at", "1002_at"], "symbol")
+    assert str(caught.value) == (
+        "cannot map gene IDs to symbol: fewer than 50% of the 3 genes have a human gene ID (0 "
+        "symbols, 0 Ensembl IDs, 0 Entrez IDs, 3 of no known kind; other e.g. 1000_at); "
+        "--gene-id maps human symbols, Ensembl and Entrez IDs only (to train on the names as "
+        "they are: --gene-id keep)"
+    )
     with pytest.raises(ConfigError, match="unknown --duplicate-genes 'median'"):
         map_genes(x, ["TP53", "A2M", "A1BG"], "symbol", "median")
+
+
+def test_mixed_but_valid_ids_are_called_mixed_with_their_counts():
+    """Issue 24: a third symbols, a third Ensembl, a third Entrez were called "not human IDs"."""
+    ids = ["TP53", "BRCA1", "EGFR", TP53, BRCA1, "1956", "7157", "672", "A1BG"]
+    with pytest.raises(DataError) as caught:
+        map_genes(np.zeros((2, len(ids)), dtype=np.float32), ids, "symbol")
+    assert str(caught.value) == (
+        "cannot map gene IDs to symbol: the 9 genes mix kinds of human ID (4 symbols, 2 Ensembl "
+        "IDs, 3 Entrez IDs, 0 of no known kind; symbol e.g. TP53; ensembl e.g. "
+        f"{TP53}; entrez e.g. 1956) and none is the kind of at least 50% of them; convert "
+        "the IDs to one kind before reading them (to train on the names as they are: --gene-id "
+        "keep)"
+    )
 
 
 def test_apply_gene_ids_keeps_obs_and_says_what_it_did(capsys):

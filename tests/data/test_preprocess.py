@@ -42,6 +42,28 @@ def test_top_genes_keeps_the_most_variable_training_genes(matrix):
     assert pre.apply(x, GENES).shape == (30, 2)
 
 
+def test_a_selection_needs_only_its_own_genes(matrix):
+    """Issue 24: a run fitted with --top-genes asked for every training gene at predict."""
+    x = matrix.copy()
+    x[:, 2] *= 100
+    x[:, 4] *= 50
+    pre = Preprocessor.fit(x, GENES, impute="median", top_genes=2)
+    assert pre.genes == ["g2", "g4"]
+    whole = pre.apply(x, GENES)
+    only = x[:, [4, 2]].copy()  # the two genes, another order, the others absent
+    np.testing.assert_array_equal(pre.apply(only, ["g4", "g2"]), whole)
+    junk = x.copy()
+    junk[:, 0] = np.nan  # a gene the model does not use may hold anything
+    junk[:, 1] = -5.0
+    np.testing.assert_array_equal(pre.apply(junk, GENES), whole)
+    logged = Preprocessor.fit(x, GENES, transform="log1p", top_genes=2)
+    kept = [GENES.index(g) for g in logged.genes]
+    np.testing.assert_array_equal(logged.apply(x[:, kept], logged.genes), logged.apply(x, GENES))
+    with pytest.raises(DataError) as info:
+        pre.apply(x[:, [0, 1, 2]], GENES[:3])
+    assert str(info.value) == "1 of the 2 genes the model uses are missing from the data (e.g. g4)"
+
+
 def test_constant_gene_gets_scale_one(matrix):
     x = matrix.copy()
     x[:, 1] = 7.0
@@ -136,5 +158,13 @@ def test_new_data_on_another_scale_than_the_training_data_is_refused(matrix):
     )
     with pytest.raises(DataError, match="on a log2\\(x\\+0.001\\) scale, but the run was"):
         pre.apply_to(_adata(matrix, "log2(x+0.001)"))
+    linear = Preprocessor.fit(matrix, GENES, value_scale="linear")
+    with pytest.raises(DataError) as info:
+        linear.apply_to(_adata(np.log2(matrix + 1), "log scale (largest value 7.17)"))
+    assert str(info.value) == (
+        "data on log scale (largest value 7.17) holds values on a log scale (largest value "
+        "7.17), but the run was trained on values on a linear scale; give the data on the scale "
+        "the run was trained on"
+    )
     for scale in ("log2(x+1)", "log scale (largest value 17.2)", None):
         assert pre.apply_to(_adata(np.log2(matrix + 1), scale)).shape == (30, 6)

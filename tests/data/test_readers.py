@@ -67,6 +67,22 @@ def test_labels_with_a_named_id_column(tmp_path, tiny_files, tiny):
         read_table(path, sample_id="nope")
 
 
+def test_labels_rows_of_one_sample_merge_when_equal_and_are_refused_when_not(tmp_path, capsys):
+    path = tmp_path / "labels.csv"
+    path.write_text("sample,time,event\ns1,100,1\ns2,50,0\ns1,100,1\ns3,70,1\ns2,50,0\n")
+    table = read_table(path)
+    assert list(table.index) == ["s1", "s2", "s3"] and table["time"].tolist() == [100, 50, 70]
+    err = capsys.readouterr().err
+    assert "labels.csv: 2 rows repeat an earlier row of the same sample exactly; merged (3 " in err
+    path.write_text("sample,time,event\ns1,100,1\ns2,50,0\ns1,9999,0\ns2,50,1\n")
+    with pytest.raises(DataError) as info:
+        read_table(path)
+    assert str(info.value) == (
+        f"{path}: 2 samples have rows that disagree: s1 on 'time' (100 vs 9999), 'event' "
+        "(1 vs 0) (also s2); keep one row per sample"
+    )
+
+
 def test_target_column_inside_the_matrix_moves_to_obs(tmp_path, tiny):
     frame = tiny.frame.copy()
     frame.insert(0, "diagnosis", tiny.labels.to_numpy())
@@ -84,6 +100,13 @@ def test_target_column_inside_the_matrix_moves_to_obs(tmp_path, tiny):
         ("id,g1,g1\ns1,1,2\ns2,3,x\n", "non-numeric value 'x' at sample 's2', gene 'g1'"),
         ("id,g1,g2\ns1,1,abc\ns2,3,4\n", "non-numeric value 'abc' at sample 's1', gene 'g2'"),
         ("id,g1,g2\n", "no data rows"),
+        # found by the property tests (issue 24): a sample "NA" became "nan", an empty header
+        # cell a gene "nan", a short header pandas' "Length mismatch: Expected axis has ..."
+        ("id,g1,g2\nNA,1,2\ns2,3,4\n", "1 row has no ID in the first column \\(empty or NA; "),
+        ("id,g1,,g3\ns1,1,2,3\n", "1 header cell is empty \\(column 3\\); every column needs"),
+        ("id,g1\ns1,1,2\ns2,3,4\n", "the header has 2 cells but the rows have 3 \\(a header"),
+        # pandas ended a cell at a NUL byte: sample "s\x002" was read as "s"
+        ("id,g1,g2\ns1,1,2\ns\x002,3,4\n", "a NUL byte at byte 17: a binary or damaged file"),
     ],
 )
 def test_bad_matrices_raise_one_clear_error(tmp_path, content, message):
@@ -124,6 +147,21 @@ def test_repeated_genes_are_aggregated_by_the_rule_and_counted(
     assert not [w for w in recwarn if "not unique" in str(w.message)]  # expected, not warned
     with pytest.raises(DataError, match="duplicate gene IDs \\(1 in all\\): TP53; they are"):
         load_data(str(path), layout=layout, gene_id=None)  # read as written: nothing aggregates
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (np.ones((2, 2), dtype=complex), "the expression values \\(X\\) are complex numbers"),
+        (np.eye(2, dtype=bool), "the expression values \\(X\\) are true/false values"),
+    ],
+)
+def test_an_h5ad_of_values_that_are_not_real_numbers_is_refused(tmp_path, values, message):
+    """Complex values lost their imaginary part without a word; booleans became 0 and 1."""
+    path = tmp_path / "x.h5ad"
+    ad.AnnData(X=values, var=pd.DataFrame(index=["g1", "g2"])).write_h5ad(path)
+    with pytest.raises(DataError, match=message):
+        read_expression(path)
 
 
 def test_missing_empty_and_unsupported_files(tmp_path):

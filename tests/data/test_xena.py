@@ -97,6 +97,12 @@ def test_a_second_log_is_refused_in_one_line(tmp_path):
     assert "use --transform none" in message and "\n" not in message
     with pytest.raises(DataError, match="the run applies --transform log1p"):
         check_scale(adata, "log1p", trained=True)
+    # a scale judged by the values already says "scale" (issue 24: "... 7.17) scale")
+    adata.uns["value_scale"] = "log scale (largest value 7.17)"
+    with pytest.raises(DataError) as info:
+        check_scale(adata, "log2p1")
+    assert "already on a log scale (largest value 7.17); --transform log2p1" in str(info.value)
+    assert "scale) scale" not in str(info.value)
 
 
 def test_linear_gdc_values_get_a_hint(capsys):

@@ -185,10 +185,20 @@ def test_pretrain_then_fine_tune_from_the_command_line(cli, tiny_files, tmp_path
     tuned = load_file(str(tmp_path / "run" / "model" / "weights.safetensors"))
     start = load_pretrained(out).state
     assert torch.equal(tuned["project.weights.0"], start["project.weights.0"])
-    assert (
-        cli("train", *common, "--init", out, "--model", "hybrid", "--out", tmp_path / "bad").code
-        == 2
-    )
+    # an explicit --model for another network is refused, never overridden (issue 24: --model
+    # mlp trained the pretrained gene-transformer); without --model the pretrained one is used
+    for model, way_out in (
+        ("hybrid", "or pretrain a hybrid (omicsformer pretrain --model hybrid)"),
+        ("mlp", "or leave out --init to train mlp from scratch"),
+        ("logreg", "or leave out --init to train logreg from scratch"),
+    ):
+        bad = cli("train", *common, "--init", out, "--model", model, "--out", tmp_path / "bad")
+        assert bad.code == 2 and len(bad.err.strip().splitlines()) == 1, bad.err
+        assert bad.err.strip() == (
+            f"omicsformer: error: --init {out} holds a pretrained attomics, and --model {model} "
+            f"cannot start from it: leave out --model to fine-tune the attomics, {way_out}"
+        )
+    assert not (tmp_path / "bad").exists()
 
 
 def test_a_damaged_pretrained_folder_is_one_line(cli, tiny_files, tmp_path):

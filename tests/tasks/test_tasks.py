@@ -9,7 +9,7 @@ import pytest
 
 from omicsformer.data.datasets import load_builtin
 from omicsformer.errors import DataError
-from omicsformer.tasks.survival import SurvivalTask, parse_events
+from omicsformer.tasks.survival import MIN_EVENTS, SurvivalTask, comparable_pairs, parse_events
 
 SYNTH = "synthetic:n_samples=90,n_genes=30,n_modules=1,module_size=5"
 ONE_STEP = ["--max-epochs", "1"]
@@ -140,6 +140,8 @@ def write_survival(tmp_path, tiny, time, event):
         (lambda t, e: (t, e.where(e.index != 2, 7)), "must hold 0/1"),
         (lambda t, e: (t, e * 0), "no events"),
         (lambda t, e: (t, pd.Series((e.index < 2).astype(int))), "class too small"),
+        # 10 events: 2 in the test part (issue 24: a run published with test C-index 0.0)
+        (lambda t, e: (t, pd.Series((e.index < 10).astype(int))), "too few events"),
     ],
 )
 def test_bad_survival_input_exit_2(cli, tiny_files, tiny, tmp_path, change, message):
@@ -176,3 +178,39 @@ def test_survival_state_has_horizons_and_baseline():
     state = task.calibrate(state, y, -y[:, 0] / 10)
     curves = task.survival(np.array([0.0, 1.0]), state, state["horizons"])
     assert curves.shape == (2, 3) and np.all(np.diff(curves, axis=1) <= 0)
+
+
+def test_survival_split_needs_events_and_a_comparable_pair_in_every_part():
+    task = SurvivalTask()
+    assert comparable_pairs(np.array([1.0, 2.0, 3.0]), np.array([1, 0, 1])) == 2
+    assert comparable_pairs(np.array([5.0, 1.0, 2.0]), np.array([1, 0, 0])) == 0  # the last
+    y = np.column_stack([np.arange(1.0, 31.0), np.tile([1, 1, 0], 10)])  # 20 events
+    fine = {"train": np.arange(0, 18), "val": np.arange(18, 24), "test": np.arange(24, 30)}
+    task.check_parts(y, fine)
+    task.check_parts(y, {**fine, "val": fine["val"][:0]})  # an empty part is not scored
+    late = y.copy()
+    late[24:, 0] = 100.0  # the test part's events all at the same, last, time: no pair
+    with pytest.raises(DataError, match="test part 4 events in 6 patients and no comparable"):
+        task.check_parts(late, fine)
+    short = {"train": np.arange(0, 26), "val": np.arange(26, 28), "test": np.arange(28, 30)}
+    with pytest.raises(DataError) as caught:
+        task.check_parts(y, short, where=" (fold 2/5)", remedy="use fewer --folds")
+    message = str(caught.value)
+    assert message.startswith("too few events to score survival (fold 2/5): val part 1 event")
+    assert f"needs at least {MIN_EVENTS} events" in message and "test part 1 event" in message
+    assert message.endswith("(20 events in 30 patients: use fewer --folds)")
+    assert "\n" not in message
+
+
+def test_compare_refuses_a_fold_with_too_few_events(cli, tiny_files, tiny, tmp_path):
+    """Each cross-validation fold is checked before any model is fitted."""
+    event = (np.arange(60) % 3 == 0).astype(int)  # 20 events: 4 per test fold, 2 in a val part
+    path = write_survival(tmp_path, tiny, np.arange(1.0, 61.0), event)
+    result = cli(
+        "compare", "--data", tiny_files["csv"], "--labels", path, "--time", "t", "--event", "e",
+        "--models", "coxph", "--folds", "5", "--out", tmp_path / "cmp",
+    )  # fmt: skip
+    assert result.code == 2 and len(result.err.strip().splitlines()) == 2, result.err
+    assert "too few events to score survival (fold 1/5): val part 2 events" in result.err
+    assert "use fewer --folds or a larger --val-fraction" in result.err
+    assert "Traceback" not in result.err and not (tmp_path / "cmp").exists()

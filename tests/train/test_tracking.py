@@ -85,14 +85,27 @@ def _runs(client, experiment="omicsformer"):
 
 
 def test_mlflow_run_has_params_epoch_history_final_metrics_and_the_run_folder(
-    cli, tmp_path, mlflow_store
+    cli, tmp_path, monkeypatch
 ):
-    uri, client = mlflow_store
+    """Logged to a folder: MLflow 3 refuses its folder store ("maintenance mode"), so
+    --log-uri FOLDER is the SQLite store FOLDER/mlflow.db, artifacts in FOLDER/artifacts."""
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    folder = tmp_path / "tracking"  # made by the command, as MLflow's folder store was
     run = tmp_path / "run"
     result = cli(
-        "train", *TRAIN, "--model", "mlp", "--out", run, "--log", "mlflow", "--log-uri", uri
+        "train", *TRAIN, "--model", "mlp", "--out", run, "--log", "mlflow", "--log-uri", folder
     )
     assert result.code == 0, result.err
+    assert "maintenance mode" not in result.err and "database tables" not in result.err
+    store, location = tracking.mlflow_store(str(folder))
+    assert store == f"sqlite:///{folder / 'mlflow.db'}"
+    assert location == (folder / "artifacts").as_uri()
+    assert tracking.mlflow_store(folder.as_uri()) == (store, location)  # a file: URI alike
+    client = MlflowClient(store)
     (logged,) = _runs(client)
     assert logged.info.status == "FINISHED"
     assert logged.info.run_name == "run"
@@ -106,6 +119,7 @@ def test_mlflow_run_has_params_epoch_history_final_metrics_and_the_run_folder(
     )
     artifacts = {f.path for f in client.list_artifacts(logged.info.run_id)}
     assert {"config.yaml", "metrics.json", "predictions.csv", "model"} <= artifacts
+    assert logged.info.artifact_uri.startswith(location) and not (tmp_path / "mlruns").exists()
 
 
 @pytest.mark.slow
@@ -299,3 +313,29 @@ def test_a_shared_csv_folder_never_loses_another_runs_log(cli, tmp_path):
     assert "Traceback" not in second.err
     assert log.read_bytes() == before
     assert not (tmp_path / "b" / "run").exists()  # nothing half-written
+
+
+def test_an_old_folder_store_is_refused_with_the_way_out(cli, tmp_path, monkeypatch):
+    old = tmp_path / "mlruns"
+    (old / "0").mkdir(parents=True)
+    (old / "0" / "meta.yaml").write_text("name: Default\n")
+    result = cli("train", "--data", tmp_path / "absent.csv", "--out", tmp_path / "run",
+                 "--log", "mlflow", "--log-uri", old)  # fmt: skip
+    assert result.code == 2 and len(result.err.splitlines()) == 1
+    assert "holds an MLflow folder store" in result.err
+    assert f"mlflow migrate-filestore --source {old}" in result.err
+    assert sorted(p.name for p in old.rglob("*")) == ["0", "meta.yaml"]  # untouched
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # the user's opt-out: kept as is
+    assert tracking.mlflow_store(str(old)) == (str(old), None)
+    tracking.check_mlflow_uri(str(old))
+
+
+def test_mlflow_waits_are_bounded_and_the_environment_restored(monkeypatch):
+    names = ("MLFLOW_HTTP_REQUEST_TIMEOUT", "MLFLOW_HTTP_REQUEST_MAX_RETRIES")
+    for name in names:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "5")  # the user's: kept
+    with tracking.mlflow_wait(3):
+        assert [tracking.os.environ[n] for n in names] == ["3", "1"]
+        assert tracking.os.environ["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"] == "5"
+    assert not any(n in tracking.os.environ for n in names)

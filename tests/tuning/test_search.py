@@ -62,6 +62,10 @@ def test_a_search_never_sees_test_patients():
             def strata(y, target):
                 return y
 
+            @staticmethod
+            def check_parts(y, split, where="", remedy=""):
+                pass
+
         @staticmethod
         def groups(config):
             return None
@@ -78,6 +82,27 @@ def test_a_search_never_sees_test_patients():
         seen = np.concatenate(list(fold.values()))
         assert not set(seen) & set(split["test"])
     assert sorted(np.concatenate([f["test"] for f in folds])) == list(range(50))
+
+
+def test_inner_folds_of_a_survival_search_need_events_in_every_part():
+    from omicsformer.config import RunConfig
+    from omicsformer.errors import DataError
+    from omicsformer.tasks import TASKS, TargetInfo
+
+    class Data:
+        y = np.column_stack([np.arange(1.0, 61.0), np.arange(60) % 4 == 0])  # 15 events
+        target = TargetInfo("survival", ["t", "e"])
+        task = TASKS.get("survival")
+
+        @staticmethod
+        def groups(config):
+            return None
+
+    split = {"train": np.arange(0, 50), "val": np.arange(50, 55), "test": np.arange(55, 60)}
+    with pytest.raises(DataError) as caught:
+        _inner_parts(RunConfig(), Data, split, 5)
+    assert "(inner fold 1/5 of the search): val part 2 events in 7 patients" in str(caught.value)
+    assert "(14 events in 55 patients: use fewer --inner-folds" in str(caught.value)
 
 
 def test_the_epoch_reporter_reports_the_best_so_far_and_prunes():

@@ -153,8 +153,15 @@ class BatchCorrection:
             delta=np.asarray(model._delta_star, dtype=np.float64),
         )
 
-    def apply(self, x: np.ndarray, batch: np.ndarray) -> np.ndarray:
-        """Correct ``x`` (N, G_all) whose samples belong to the batches ``batch`` (N,)."""
+    def apply(
+        self, x: np.ndarray, batch: np.ndarray, columns: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Correct ``x`` (N, G_all) whose samples belong to the batches ``batch`` (N,).
+
+        ``columns``: the positions, in the matrix the correction was fitted on, of the columns
+        ``x`` holds (a model's selected genes); None: all of them. Each gene is corrected by
+        its own parameters, so a subset of columns gets exactly the values it gets in the whole.
+        """
         batch = _batch_names(batch, self.key)
         unseen = sorted(set(batch) - set(self.levels))
         if unseen:
@@ -164,14 +171,23 @@ class BatchCorrection:
                 "batches it was fitted on"
             )
         out = np.array(x, dtype=np.float32, copy=True)
-        sd = np.sqrt(self.pooled_var)  # (G,)
-        cols = x[:, self.genes].astype(np.float64)  # (N, G)
-        standardized = (cols - self.grand_mean) / sd
+        fitted = np.arange(len(self.genes))  # which corrected genes x holds
+        where = self.genes  # and at which of its columns
+        if columns is not None:
+            position = {int(c): i for i, c in enumerate(columns)}
+            fitted = np.asarray(
+                [j for j, g in enumerate(self.genes) if int(g) in position], dtype=np.int64
+            )
+            where = np.asarray([position[int(self.genes[j])] for j in fitted], dtype=np.int64)
+        mean, sd = self.grand_mean[fitted], np.sqrt(self.pooled_var[fitted])  # (G,)
+        cols = x[:, where].astype(np.float64)  # (N, G)
+        standardized = (cols - mean) / sd
         adjusted = np.empty_like(standardized)
         for i, level in enumerate(self.levels):
             rows = batch == level
-            adjusted[rows] = (standardized[rows] - self.gamma[i]) / np.sqrt(self.delta[i])
-        out[:, self.genes] = (adjusted * sd + self.grand_mean).astype(np.float32)
+            gamma, delta = self.gamma[i][fitted], self.delta[i][fitted]
+            adjusted[rows] = (standardized[rows] - gamma) / np.sqrt(delta)
+        out[:, where] = (adjusted * sd + mean).astype(np.float32)
         return out
 
     # ----------------------------------------------------------------------------- save / load

@@ -21,11 +21,14 @@ TCGA codes, ``Not Reported``, ``Unknown``.
 
 Rules, stated in what is printed:
 
-- *Several rows per ID* (the GDC's one row per case x treatment or follow-up): merged into one,
-  the first non-missing value of each column; for GDC survival, ``dead`` if any row says so, the
-  largest ``days_to_death`` and the largest follow-up time over all rows and follow-up columns;
-  for ``OS`` / ``OS.time`` styles, time and event of the first row that has both (never one
-  row's event with another's time).
+- *Several rows per ID* (the GDC's one row per case x treatment or follow-up): rows equal in
+  every column are merged and counted; the rest are merged into one, the first non-missing value
+  of each column; for GDC survival, ``dead`` if any row says so, the largest ``days_to_death``
+  and the largest follow-up time over all rows and follow-up columns; for ``OS`` / ``OS.time``
+  styles, time and event of the first row that has both (never one row's event with another's
+  time). Rows of one ID that disagree on a column the run uses are an error naming the IDs
+  (overall survival: a dead and an alive row, two death times, two different OS / OS.time
+  pairs; later follow-up visits are not a disagreement).
 - *Overall survival*: dead -> event 1 at ``days_to_death``; alive -> event 0 at the largest
   follow-up time. A patient whose vital status is unknown, who is dead without
   ``days_to_death``, alive without follow-up, or has a negative time, gets none (counted, by
@@ -53,7 +56,7 @@ import pandas as pd
 from omicsformer.console import note
 from omicsformer.data import tcga
 from omicsformer.errors import DataError
-from omicsformer.fileio import first_line
+from omicsformer.fileio import first_line, refuse_nul_bytes
 
 OS_TIME, OS_EVENT = "os_time", "os_event"
 # GDC follow-up times: the older per-case column and the newer one per follow-up visit
@@ -189,6 +192,10 @@ class ClinicalTable:
     table: pd.DataFrame
     n_rows: int
     no_survival: dict[str, int]  # reason -> IDs without overall survival
+    # rows that repeat an earlier row in every column (dropped, counted)
+    identical: int = 0
+    # column (os_time / os_event for overall survival) -> ID -> the values its rows disagree on
+    conflicts: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def level(self) -> str:
@@ -227,6 +234,7 @@ def read_clinical(path: str | Path, style: ClinicalStyle) -> ClinicalTable:
     survival cannot be derived (``no_survival`` says why, per reason).
     """
     path = Path(path)
+    refuse_nul_bytes(path)
     try:
         raw = pd.read_csv(
             path,
@@ -241,12 +249,21 @@ def read_clinical(path: str | Path, style: ClinicalStyle) -> ClinicalTable:
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError, ValueError) as exc:
         raise DataError(f"{path}: cannot be read as a clinical table: {first_line(exc)}") from None
     raw.columns = [str(c).strip() for c in raw.columns]
+    absent = [c for c in (style.id_column, *style.columns.values()) if c not in raw.columns]
+    if absent:  # the header pandas read is not the one the style was told from: damaged
+        raise DataError(
+            f"{path}: cannot be read as a {style.name} table: no column "
+            f"{', '.join(map(repr, absent))} in the header pandas reads (a damaged header?)"
+        )
     raw = _missing(raw)
     raw = raw[raw[style.id_column].notna()]
     if raw.empty:
         raise DataError(f"{path}: clinical table has no rows with a {style.id_column!r}")
-    ids = raw[style.id_column].astype(str)
     n_rows = len(raw)
+    repeated = raw.duplicated()  # a row equal to an earlier one in every column: merged
+    raw = raw[~repeated]
+    ids = raw[style.id_column].astype(str)
+    conflicts = _conflicts(raw.drop(columns=[style.id_column]), ids)
 
     survival = _survival(raw, ids, style)
     table = raw.drop(columns=[style.id_column]).groupby(ids.to_numpy(), sort=False).first()
@@ -261,18 +278,44 @@ def read_clinical(path: str | Path, style: ClinicalStyle) -> ClinicalTable:
             table[column] = table[column].astype(object).where(present, np.nan)
     no_survival: dict[str, int] = {}
     if survival is not None:
-        time, event, reason = survival
+        time, event, reason, disagree = survival
         table[OS_TIME] = time.reindex(table.index).astype(float)
         table[OS_EVENT] = event.reindex(table.index).astype(float)
         counts = reason.reindex(table.index).dropna().value_counts()
         no_survival = {str(k): int(v) for k, v in counts.items()}
-    return ClinicalTable(path, style, table, n_rows, no_survival)
+        if disagree:
+            conflicts[OS_TIME] = conflicts[OS_EVENT] = disagree
+    return ClinicalTable(path, style, table, n_rows, no_survival, int(repeated.sum()), conflicts)
+
+
+def _conflicts(raw: pd.DataFrame, ids: pd.Series) -> dict[str, dict[str, str]]:
+    """Per column, the IDs whose rows hold two different (non-missing) values, with them."""
+    shared = ids.duplicated(keep=False).to_numpy()
+    if not shared.any():
+        return {}
+    rows, keys = raw[shared], ids[shared].to_numpy()
+    varies = rows.groupby(keys, sort=False).nunique(dropna=True) > 1
+    found: dict[str, dict[str, str]] = {}
+    for column in varies.columns[varies.any().to_numpy()]:
+        found[column] = {
+            str(key): _values(rows.loc[keys == key, column])
+            for key in varies.index[varies[column].to_numpy()]
+        }
+    return found
+
+
+def _values(column: pd.Series) -> str:
+    """The distinct values of one ID's rows, for a message: ``'100' vs '9999'``."""
+    return " vs ".join(repr(v) for v in pd.unique(column.dropna())[:3])
 
 
 def _survival(
     raw: pd.DataFrame, ids: pd.Series, style: ClinicalStyle
-) -> tuple[pd.Series, pd.Series, pd.Series] | None:
-    """Per ID: time (days), event (0/1) and, where neither can be had, the reason."""
+) -> tuple[pd.Series, pd.Series, pd.Series, dict[str, str]] | None:
+    """Per ID: time (days), event (0/1) and, where neither can be had, the reason; and the IDs
+    whose rows disagree on overall survival, with what each row says. Rows that only add a
+    later follow-up (GDC: one row per visit) do not disagree; a dead and an alive row, two
+    death times, or (``OS`` styles) two different (event, time) pairs do."""
     roles = style.columns
     if style.survival is None:
         return None
@@ -297,6 +340,12 @@ def _survival(
             index=raw.index,
         ).groupby(groups, sort=False)
         merged = per_id.agg({"dead": "any", "alive": "any", "death": "max", "follow": "max"})
+        deaths = per_id["death"].nunique()
+        clash = (merged["dead"].astype(bool) & merged["alive"].astype(bool)) | (deaths > 1)
+        disagree = {
+            str(key): _gdc_rows(raw.loc[groups == key], roles)
+            for key in merged.index[clash.to_numpy()]
+        }
         dead = merged["dead"].astype(bool)
         alive = merged["alive"].astype(bool) & ~dead
         time = merged["death"].where(dead, merged["follow"].where(alive))
@@ -318,6 +367,15 @@ def _survival(
         # (a per-column first non-missing could pair one row's event with another's time)
         rows = pd.DataFrame({"id": groups, "event": event_raw, "time": time_raw})
         complete = (rows["event"].notna() & rows["time"].notna()).to_numpy()
+        pairs = rows[complete].drop_duplicates()
+        clash = pairs["id"][pairs["id"].duplicated()].unique()
+        disagree = {
+            str(key): " vs ".join(
+                f"{roles['event']} {raw[roles['event']][i]} at {raw[roles['time']][i]}"
+                for i in pairs.index[pairs["id"] == key][:3]
+            )
+            for key in clash
+        }
         merged = (
             rows.iloc[np.argsort(~complete, kind="stable")]
             .drop_duplicates("id")
@@ -334,7 +392,20 @@ def _survival(
     time, event = time.where(usable), event.where(usable)
     for series in (time, event, reason):
         series.index = series.index.astype(str)
-    return time, event, reason
+    return time, event, reason, disagree
+
+
+def _gdc_rows(rows: pd.DataFrame, roles: dict[str, str]) -> str:
+    """What a patient's GDC rows say about survival: ``Dead at 100 vs Alive at 9999``."""
+    said = []
+    for _, row in rows.iterrows():
+        vital = row[roles["vital_status"]]
+        days = row.get(roles.get("days_to_death", ""), np.nan)
+        if pd.isna(days) or str(vital).lower() != "dead":
+            follow = [row[roles[r]] for r in FOLLOW_UPS if r in roles and pd.notna(row[roles[r]])]
+            days = follow[0] if follow else "?"
+        said.append(f"{vital} at {days}")
+    return " vs ".join(dict.fromkeys(said))
 
 
 def _cbioportal_status(text: object) -> float:
@@ -392,17 +463,22 @@ def join_clinical(
     level = clinical.level
     ids_word = "patients" if level == "patient" else "samples"
     table = clinical.table
-    merged = (
-        f" ({clinical.n_rows} rows; the rows of one {level} merged: first non-missing value per "
-        "column"
-        + {
+    said = []
+    if clinical.identical:
+        n = clinical.identical
+        said.append(
+            f"{n} repeat{'s' * (n == 1)} an earlier row exactly and "
+            f"{'is' if n == 1 else 'are'} merged"
+        )
+    if clinical.n_rows - clinical.identical > len(table):
+        how_merged = {
             "gdc": ", dead if any row says so, the longest times",
             None: "",
         }.get(style.survival, ", survival time and event from the first row that has both")
-        + ")"
-        if clinical.n_rows > len(table)
-        else ""
-    )
+        said.append(
+            f"the rows of one {level} merged: first non-missing value per column{how_merged}"
+        )
+    merged = f" ({clinical.n_rows} rows; {'; '.join(said)})" if said else ""
     note(f"{path.name}: {style.name} table, {len(table)} {ids_word}{merged}")
     if style.survival is not None:
         usable = int(table[OS_TIME].notna().sum())
@@ -414,6 +490,7 @@ def join_clinical(
         )
 
     keys, table_keys, how = _keys(adata, clinical)
+    _refuse_conflicts(clinical, set(table.index[table_keys.isin(keys)]), wanted or [], level)
     table = table.copy()
     table.index = table_keys
     checked = [c for c in dict.fromkeys(wanted or []) if c in table.columns]
@@ -461,6 +538,26 @@ def join_clinical(
             )
         out = _drop_without_survival(out, matched)
     return out
+
+
+def _refuse_conflicts(
+    clinical: ClinicalTable, joined: set[str], wanted: list[str], level: str
+) -> None:
+    """Refuse rows of one patient (or sample) that disagree on a column the run uses (the
+    target, overall survival, the batch or group), naming them; only the IDs joined to an
+    expression sample count."""
+    for column in dict.fromkeys(wanted):
+        clashing = {k: v for k, v in clinical.conflicts.get(column, {}).items() if k in joined}
+        if not clashing:
+            continue
+        what = "overall survival" if column in (OS_TIME, OS_EVENT) else repr(column)
+        shown = "; ".join(f"{k}: {v}" for k, v in list(clashing.items())[:3])
+        more = f" (and {len(clashing) - 3} more)" if len(clashing) > 3 else ""
+        n = len(clashing)
+        raise DataError(
+            f"{clinical.path}: {n} {level}{'s' * (n > 1)} {'have' if n > 1 else 'has'} rows that "
+            f"disagree on {what}: {shown}{more}; keep one row per {level}, or correct the table"
+        )
 
 
 def _one_row_per_key(

@@ -28,12 +28,16 @@ leaves nothing behind. Safe to interrupt and run again: a file is downloaded to 
 ``.NAME.part`` beside its place (continued where it stopped), checked against the MD5 and size
 the files endpoint gives, and only then renamed; a file already in place is checked and
 skipped. Network errors are retried with back-off; a local one (a full disk) is not, and names
-the file. A checksum mismatch deletes the partial file and stops with one line; any failure
-once the folder exists says it is an unfinished fetch that the same command continues. The
-sample sheet and clinical table are written last, so a folder that is still being fetched is
-not read as a finished download. One ``fetch`` at a time per folder (a lock); a non-empty
-folder not made by ``fetch`` is refused, and so is a folder of an earlier fetch of another
-project, data type or workflow (``fetch.json`` records the request; sample types may widen).
+the file. Every wait is bounded: a request (a page of a list, or one file) gives up once the
+server has sent nothing for ``timeout`` seconds in all, connecting, reading, retries and
+back-off included (:class:`Patience`), or after ``retries`` further attempts; the one line
+then says what the server did (no answer, refused, reset, cut short, answered 5xx). A
+checksum mismatch deletes the partial file and stops with one line; any failure once the
+folder exists says it is an unfinished fetch that the same command continues. The sample sheet
+and clinical table are written last, so a folder that is still being fetched is not read as a
+finished download. One ``fetch`` at a time per folder (a lock); a non-empty folder not made by
+``fetch`` is refused, and so is a folder of an earlier fetch of another project, data type or
+workflow (``fetch.json`` records the request; sample types may widen).
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ import re
 import ssl
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -55,10 +60,13 @@ from pathlib import Path
 from typing import Any
 
 from omicsformer.console import err, note
-from omicsformer.errors import FetchError
+from omicsformer.errors import ConfigError, FetchError
 from omicsformer.fileio import write_json, write_text
 
 API = "https://api.gdc.cancer.gov"
+# Seconds a request may wait for the server in all (connect, answer, next bytes of a download,
+# retries and back-off), so that a hanging or refusing server is one line within half a minute.
+TIMEOUT = 20.0
 # What a request or a download from the network fails with, retried with back-off: no answer
 # (URLError, which wraps DNS and refused connections), a broken answer (http.client), a
 # connection reset or closed early, a timeout, a TLS failure mid-stream. Not OSError as a
@@ -138,18 +146,84 @@ MISSING_TEXT = "'--"
 
 
 # ------------------------------------------------------------------------------------- client
+def check_api(api: str) -> str:
+    """``api`` without a trailing slash, once it is an http(s) URL with a host.
+
+    Raises
+    ------
+    ConfigError
+        Another scheme (``ftp:``), no host, or a malformed port: refused at once, not retried.
+    """
+    try:
+        parsed = urllib.parse.urlparse(api)
+        ok = parsed.scheme.lower() in ("http", "https") and bool(parsed.hostname)
+        parsed.port  # noqa: B018  (a port that is not a number raises ValueError)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ConfigError(f"--api {api}: not an http(s) URL of the GDC API (its own: {API})")
+    return api.rstrip("/")
+
+
+class CutShort(ConnectionError):
+    """The server closed the connection before sending the bytes it announced."""
+
+    def __init__(self, got: int, size: int) -> None:
+        super().__init__(f"{got} of {size} bytes received")
+        self.got, self.size = got, size
+
+
+class Stalled(TimeoutError):
+    """A download stopped: the server sent some bytes, then nothing within the wait left."""
+
+    def __init__(self, got: int, size: int) -> None:
+        super().__init__(f"{got} of {size} bytes received, then nothing")
+        self.got, self.size = got, size
+
+
+@dataclass
+class Patience:
+    """What one request may still wait for the server: ``seconds`` in all, spent while nothing
+    arrives (connecting, waiting for an answer, a stalled download, back-off between attempts);
+    the time bytes flow in is free, so a long download is not cut by it."""
+
+    seconds: float
+    waited: float = 0.0
+    idle_since: float = field(default_factory=time.monotonic)
+
+    @property
+    def left(self) -> float:
+        return self.seconds - self.waited
+
+    def start(self) -> None:
+        """An attempt begins: the wait for its answer starts now."""
+        self.idle_since = time.monotonic()
+
+    def progress(self) -> None:
+        """Bytes arrived: the wait so far was not idle."""
+        self.idle_since = time.monotonic()
+
+    def failed(self) -> None:
+        """An attempt failed: the time since its last bytes was spent waiting."""
+        self.waited += time.monotonic() - self.idle_since
+
+
 class GDCClient:
     """A small client of the GDC API over ``urllib`` (no extra dependency).
 
     Parameters
     ----------
     api
-        The API root (``https://api.gdc.cancer.gov``; tests use a local server).
+        The API root (``https://api.gdc.cancer.gov``; tests use a local server): an http(s)
+        URL, checked here.
     timeout
-        Seconds to wait for a response or for the next bytes of one.
+        Seconds one request (a page of a list, or one file) may wait for the server in all:
+        to connect, for an answer, for the next bytes of a download, and between attempts. A
+        hanging server is given up on after ``timeout`` seconds; bytes flowing in do not count.
     retries
-        Further attempts after a failed request (connection error, 429, 5xx), waiting
-        ``backoff``, 2 x ``backoff``, ... seconds; a download continues where it stopped.
+        Further attempts after a failed request (connection error, 429, 5xx, a response cut
+        short), waiting ``backoff``, 2 x ``backoff``, ... seconds while ``timeout`` allows; a
+        download continues where it stopped.
     page_size
         Hits per page of ``/files`` and ``/cases``.
     """
@@ -158,36 +232,84 @@ class GDCClient:
         self,
         api: str = API,
         *,
-        timeout: float = 60.0,
+        timeout: float = TIMEOUT,
         retries: int = 4,
-        backoff: float = 2.0,
+        backoff: float = 1.0,
         page_size: int = 500,
     ) -> None:
-        self.api = api.rstrip("/")
+        if not timeout > 0:
+            raise ConfigError(f"--timeout {timeout}: must be more than 0 seconds")
+        self.api = check_api(api)
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
         self.page_size = page_size
 
     # ---------------------------------------------------------------------------- requests
-    def _retrying(self, what: str, attempt: Callable[[], Any]) -> Any:
-        for n in range(self.retries + 1):
+    def _retrying(self, what: str, attempt: Callable[[Patience], Any]) -> Any:
+        """``attempt(patience)`` until it succeeds, retrying network errors, 429 and 5xx
+        answers while attempts and ``patience`` are left; each attempt waits at most what is
+        left (``patience.left`` as its socket timeout)."""
+        patience = Patience(self.timeout)
+        began = time.monotonic()
+        attempts = 0
+        while True:
+            attempts += 1
+            patience.start()
             try:
-                return attempt()
+                return attempt(patience)
             except urllib.error.HTTPError as exc:
-                if (exc.code != 429 and exc.code < 500) or n == self.retries:
-                    detail = _error_detail(exc)
-                    raise FetchError(
-                        f"{what}: the GDC API answered {exc.code} {exc.reason}{detail}"
-                    ) from None
+                patience.failed()
+                if exc.code != 429 and exc.code < 500:
+                    raise FetchError(self._answered(what, exc)) from None
+                error: BaseException = exc
             except NETWORK_ERRORS as exc:  # not every OSError: a full disk is not retried
-                if n == self.retries:
-                    reason = getattr(exc, "reason", exc)
-                    raise FetchError(
-                        f"{what}: cannot reach {self.api} ({reason}) after {n + 1} attempts"
-                    ) from None
-            time.sleep(self.backoff * 2**n)
-        raise AssertionError("unreachable")
+                patience.failed()
+                error = exc
+            pause = self.backoff * 2 ** (attempts - 1)
+            # another attempt only with time left to connect and hear back
+            if attempts > self.retries or patience.left - pause < min(1.0, self.timeout / 2):
+                seconds = time.monotonic() - began
+                tries = f"{attempts} attempt{'s' * (attempts > 1)} in {seconds:.0f} s"
+                raise FetchError(self._failure(what, error, tries)) from None
+            time.sleep(pause)
+            patience.waited += pause
+
+    def _answered(self, what: str, exc: urllib.error.HTTPError) -> str:
+        return f"{what}: the GDC API answered {exc.code} {exc.reason}{_error_detail(exc)}"
+
+    def _failure(self, what: str, error: BaseException, tries: str) -> str:
+        """What the server did, in words, on the last failed attempt of a request."""
+        if isinstance(error, urllib.error.HTTPError):
+            return f"{self._answered(what, error)} ({tries})"
+        reason = error.reason if isinstance(error, urllib.error.URLError) else error
+        if isinstance(reason, Stalled):
+            return (
+                f"{what}: {self.api} stopped sending: {reason.got} of {reason.size} bytes "
+                f"received, then nothing within the {self.timeout:g} s timeout ({tries}); try "
+                "again later, or wait longer with --timeout"
+            )
+        if isinstance(reason, TimeoutError):
+            return (
+                f"{what}: no answer from {self.api} within {self.timeout:g} s ({tries}); the "
+                "GDC API may be down or slow: try again later, or wait longer with --timeout"
+            )
+        if isinstance(reason, CutShort):
+            return (
+                f"{what}: {self.api} cut the download short: {reason.got} of {reason.size} bytes "
+                f"received ({tries})"
+            )
+        if isinstance(reason, http.client.IncompleteRead):
+            got = len(reason.partial)
+            size = got + (reason.expected or 0)
+            return f"{what}: {self.api} cut its answer short: {got} of {size} bytes ({tries})"
+        if isinstance(reason, http.client.RemoteDisconnected):
+            return f"{what}: {self.api} closed the connection without an answer ({tries})"
+        if isinstance(reason, ConnectionResetError):
+            return f"{what}: {self.api} reset the connection ({tries})"
+        if isinstance(reason, ConnectionRefusedError):
+            return f"{what}: cannot reach {self.api}: connection refused ({tries})"
+        return f"{what}: cannot reach {self.api} ({reason}; {tries})"
 
     def _post_json(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
         request = urllib.request.Request(
@@ -197,8 +319,8 @@ class GDCClient:
             method="POST",
         )
 
-        def attempt() -> dict[str, Any]:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+        def attempt(patience: Patience) -> dict[str, Any]:
+            with urllib.request.urlopen(request, timeout=patience.left) as response:
                 return json.loads(response.read().decode())
 
         try:
@@ -251,7 +373,7 @@ class GDCClient:
         with local_file(dest.parent):
             dest.parent.mkdir(parents=True, exist_ok=True)
 
-        def attempt() -> None:
+        def attempt(patience: Patience) -> None:
             with local_file(part):
                 offset = part.stat().st_size if part.exists() else 0
                 if offset > size:
@@ -261,7 +383,7 @@ class GDCClient:
                 return
             headers = {"Range": f"bytes={offset}-"} if offset else {}
             request = urllib.request.Request(f"{self.api}/data/{file_id}", headers=headers)
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with urllib.request.urlopen(request, timeout=patience.left) as response:
                 mode = "ab" if offset and response.status == 206 else "wb"
                 if mode == "wb" and offset:
                     on_bytes(-offset)  # the server sent the whole file again
@@ -269,20 +391,26 @@ class GDCClient:
                 # and only the network's are retried
                 with local_file(part):
                     handle = part.open(mode)
+                received = offset if mode == "ab" else 0
                 try:
-                    for block in iter(lambda: response.read(CHUNK), b""):
+                    # read1: what one read of the socket gives, so a stall is seen at once
+                    for block in iter(lambda: response.read1(CHUNK), b""):
+                        patience.progress()
                         with local_file(part):
                             handle.write(block)
+                        received += len(block)
                         on_bytes(len(block))
+                except TimeoutError:
+                    raise Stalled(received, size) from None
                 finally:
                     with local_file(part):
                         handle.close()  # a full disk may show only when the buffer is flushed
             with local_file(part):
                 got = part.stat().st_size
             if got < size:  # the connection closed early: continue
-                raise ConnectionError(f"{got} of {size} bytes received")
+                raise CutShort(got, size)
 
-        self._retrying(f"file {file_id}", attempt)
+        self._retrying(f"file {file_id} ({dest.name})", attempt)
         with local_file(part):
             got_size, got_md5 = part.stat().st_size, md5_of(part)
             if got_size != size or got_md5 != md5:

@@ -87,6 +87,12 @@ def scales_differ(trained: str | None, given: str | None) -> bool:
     return _is_named(trained) and _is_named(given)
 
 
+def on_scale(scale: str | None) -> str:
+    """``on a log2(x+1) scale``; a scale judged by the values already says "scale":
+    ``on a log scale (largest value 7.17)``."""
+    return f"on a {scale}" if "scale" in str(scale) else f"on a {scale} scale"
+
+
 def check_trained_scale(adata: ad.AnnData, trained_scale: str | None) -> None:
     """Refuse new data whose values are known to be on another scale than the training data's.
 
@@ -107,8 +113,8 @@ def check_trained_scale(adata: ad.AnnData, trained_scale: str | None) -> None:
     if scales_differ(trained_scale, scale):
         source = adata.uns.get("source", "the data")
         raise DataError(
-            f"{source} holds values on a {scale} scale, but the run was trained on values on a "
-            f"{trained_scale} scale; give the data on the scale the run was trained on"
+            f"{source} holds values {on_scale(scale)}, but the run was trained on values "
+            f"{on_scale(trained_scale)}; give the data on the scale the run was trained on"
         )
 
 
@@ -150,12 +156,12 @@ def check_scale(
     if scale != "linear" and transform in LOG_TRANSFORMS:
         if trained:
             raise DataError(
-                f"{source} holds values already on a {scale} scale, but the run applies "
+                f"{source} holds values already {on_scale(scale)}, but the run applies "
                 f"--transform {transform} (it was trained on linear values): that would log them "
                 "twice; give the data on the scale the run was trained on"
             )
         raise DataError(
-            f"{source} holds values already on a {scale} scale; --transform {transform} would "
+            f"{source} holds values already {on_scale(scale)}; --transform {transform} would "
             "log them twice: use --transform none"
         )
     if scale == "linear" and transform == "none" and not trained:

@@ -45,7 +45,7 @@ from omicsformer.console import note
 from omicsformer.data import tcga
 from omicsformer.data.formats import SCALE_KEY
 from omicsformer.errors import DataError
-from omicsformer.fileio import first_line, read_header
+from omicsformer.fileio import first_line, read_header, refuse_nul_bytes
 
 STAR_SUFFIX = ".rna_seq.augmented_star_gene_counts.tsv"
 VALUE_COLUMNS = (
@@ -99,6 +99,7 @@ def read_sample_sheet(path: str | Path) -> pd.DataFrame:
     """The sample sheet as strings, its columns checked; one row per file."""
     path = Path(path)
     sep = "," if path.suffix.lower() == ".csv" else "\t"
+    refuse_nul_bytes(path, "a sample sheet")
     try:
         sheet = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError:
@@ -195,6 +196,7 @@ def read_star_counts(
             f"unknown --gdc-column {column!r}; the value columns of {path.name} are: "
             f"{', '.join(available) or '(none)'}"
         )
+    refuse_nul_bytes(path, "STAR gene counts")
     info_columns = [c for c in ID_COLUMNS[1:] if gene_info and c in header]
     read = {"sep": "\t", "comment": "#", "usecols": ["gene_id", column, *info_columns]}
     try:

@@ -159,6 +159,39 @@ def detect_id_kind(ids: Sequence[str]) -> str | None:
     return kind if shares[kind] >= MIN_SHARE else None
 
 
+def _no_kind_message(names: Sequence[str], to: str) -> str:
+    """Why IDs of no one kind cannot be mapped: how many of each kind were found, and what to
+    do. Human IDs of mixed kinds are told from IDs that are not human IDs."""
+    shares = id_kind_shares(names)
+    counts = {k: round(shares[k] * len(names)) for k in ID_KINDS}
+    other = len(names) - sum(counts.values())
+    words = {"symbol": "symbol", "ensembl": "Ensembl ID", "entrez": "Entrez ID"}
+    found = ", ".join(f"{n} {words[k]}{'s' * (n != 1)}" for k, n in counts.items())
+    found += f", {other} of no known kind"
+    examples = {
+        k: next((g for g in names if k in _kinds_of(g)), None) for k in (*ID_KINDS, "other")
+    }
+    shown = "; ".join(f"{k} e.g. {g}" for k, g in examples.items() if g is not None)
+    if sum(counts.values()) >= MIN_SHARE * len(names):
+        return (
+            f"cannot map gene IDs to {to}: the {len(names)} genes mix kinds of human ID ({found}; "
+            f"{shown}) and none is the kind of at least {MIN_SHARE:.0%} of them; convert the "
+            "IDs to one kind before reading them (to train on the names as they are: --gene-id "
+            "keep)"
+        )
+    return (
+        f"cannot map gene IDs to {to}: fewer than {MIN_SHARE:.0%} of the {len(names)} genes have "
+        f"a human gene ID ({found}; {shown}); --gene-id maps human symbols, Ensembl and Entrez "
+        "IDs only (to train on the names as they are: --gene-id keep)"
+    )
+
+
+def _kinds_of(gene: str) -> set[str]:
+    """The kinds of one ID (:func:`id_kind_shares` for one), ``{"other"}`` for none."""
+    shares = id_kind_shares([gene])
+    return {k for k in ID_KINDS if shares[k]} or {"other"}
+
+
 # ----------------------------------------------------------------------------- mapping
 @dataclass
 class GeneMapping:
@@ -238,12 +271,7 @@ def map_genes(
     if to != "keep":
         kind = detect_id_kind(names)
         if kind is None:
-            shares = id_kind_shares(names)
-            found = ", ".join(f"{shares[k]:.0%} {k}" for k in ID_KINDS)
-            raise DataError(
-                f"cannot map gene IDs to {to}: fewer than {MIN_SHARE:.0%} of them are human "
-                f"Ensembl, Entrez or symbol IDs ({found}; e.g. {', '.join(ids[:EXAMPLES])})"
-            )
+            raise DataError(_no_kind_message(names, to))
         targets, n_aliases = _targets(names, kind, to)
         mapped = np.array([t is not None for t in targets], dtype=bool)
         unmapped = [n for n, m in zip(names, mapped, strict=True) if not m]

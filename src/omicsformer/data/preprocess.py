@@ -2,7 +2,9 @@
 
 Steps, in order (each optional except the gene alignment):
 
-1. **align** genes by name to the training gene order (missing genes are an error);
+1. **align** genes by name to the model's gene order: only the genes the model uses are read
+   (every step works gene by gene), so a run fitted on ``top_genes`` needs only those; one of
+   them missing is an error;
 2. **check** that values are finite (NaN / inf are an error unless ``impute="median"``);
 3. **transform**: ``log1p`` = ln(1 + x) or ``log2p1`` = log2(1 + x) (negative values are an error);
 4. **impute** missing values with the training medians per gene;
@@ -150,38 +152,39 @@ class Preprocessor:
         )
 
     def align(self, values: np.ndarray, genes: list[str]) -> np.ndarray:
-        """Reorder columns of ``values`` to the training gene order, by name."""
+        """The columns of ``values`` of the model's genes (:attr:`genes`, the selected ones),
+        found by name and in model-input order; genes the model does not use may be missing."""
         if list(genes) == self.input_genes:
-            return values
+            return values[:, self.selected]
         position = {g: i for i, g in enumerate(genes)}
-        missing = [g for g in self.input_genes if g not in position]
+        missing = [g for g in self.genes if g not in position]
         if missing:
             shown = ", ".join(missing[:5])
             raise DataError(
-                f"{len(missing)} of the {len(self.input_genes)} genes the model was trained on are "
-                f"missing from the data (e.g. {shown})"
+                f"{len(missing)} of the {len(self.genes)} genes the model uses are missing from "
+                f"the data (e.g. {shown})"
             )
-        return values[:, [position[g] for g in self.input_genes]]
+        return values[:, [position[g] for g in self.genes]]
 
     def apply(
         self, values: np.ndarray, genes: list[str], batches: np.ndarray | None = None
     ) -> np.ndarray:
         """Process new data (samples x genes) exactly as the training data; returns float32.
 
-        ``batches`` (one batch name per row) is required when the training data was
-        batch-corrected."""
-        x = self.align(np.asarray(values, dtype=np.float32), list(genes))
-        x = _prepare(x, self.input_genes, self.transform, self.impute)
+        Only the model's genes (:attr:`genes`) are read: every step works gene by gene, so the
+        others may be missing (or hold anything). ``batches`` (one batch name per row) is
+        required when the training data was batch-corrected."""
+        x = self.align(np.asarray(values, dtype=np.float32), list(genes))  # (N, G_out)
+        x = _prepare(x, self.genes, self.transform, self.impute)
         if self.impute == "median":
-            x = np.where(np.isnan(x), self.medians, x)
+            x = np.where(np.isnan(x), self.medians[self.selected], x)
         if self.batch is not None:
             if batches is None:
                 raise DataError(
                     f"the model was trained with ComBat on --batch-key {self.batch.key}; the data "
                     f"has no column {self.batch.key!r} naming each sample's batch"
                 )
-            x = self.batch.apply(x, np.asarray(batches))
-        x = x[:, self.selected]
+            x = self.batch.apply(x, np.asarray(batches), columns=self.selected)
         return ((x - self.mean) / self.scale).astype(np.float32)
 
     def model_value(self, raw: float) -> np.ndarray:

@@ -31,7 +31,7 @@ import pandas as pd
 
 from omicsformer.console import note
 from omicsformer.errors import DataError
-from omicsformer.fileio import first_line
+from omicsformer.fileio import first_line, refuse_nul_bytes
 
 # a truncated or corrupted compressed file: gzip raises EOFError or zlib.error (not OSError)
 DAMAGED = (EOFError, zlib.error)
@@ -97,9 +97,25 @@ def _read_frame(path: Path, kind: str) -> pd.DataFrame:
                 frame = frame.set_index(frame.columns[0])
         else:
             sep = "," if kind == "csv" else "\t"
+            refuse_nul_bytes(path)
             frame = pd.read_csv(path, sep=sep, index_col=0, dtype={0: str}, low_memory=False)
             # pandas renames repeated header names (g1, g1.1); read the raw header to catch them
-            header = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str).iloc[0, 1:]
+            header = pd.read_csv(
+                path, sep=sep, header=None, nrows=1, dtype=str, keep_default_na=False
+            ).iloc[0, 1:]
+            if len(header) != frame.shape[1]:
+                raise DataError(
+                    f"{path}: the header has {len(header) + 1} cells but the rows have "
+                    f"{frame.shape[1] + 1} (a header cell missing, or a delimiter other than "
+                    f"the {'comma' if sep == ',' else 'tab'} a {kind.upper()} file has)"
+                )
+            unnamed = [j + 2 for j, c in enumerate(header) if not str(c).strip()]
+            if unnamed:
+                cells = "cell is" if len(unnamed) == 1 else "cells are"
+                raise DataError(
+                    f"{path}: {len(unnamed)} header {cells} empty (column "
+                    f"{', '.join(map(str, unnamed[:5]))}); every column needs a name"
+                )
             frame.columns = [str(c) for c in header]
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: file has no data") from None
@@ -107,9 +123,21 @@ def _read_frame(path: Path, kind: str) -> pd.DataFrame:
         raise DataError(f"{path}: cannot be read as {kind.upper()}: {first_line(exc)}") from None
     if frame.shape[0] == 0 or frame.shape[1] == 0:
         raise DataError(f"{path}: table has no data rows or no value columns")
+    missing = pd.isna(frame.index) | (frame.index.map(lambda v: str(v).strip()) == "")
+    if missing.any():
+        rows = np.flatnonzero(missing)
+        raise DataError(
+            f"{path}: {_count(len(rows), 'row')} no ID in the first column (empty or NA; data "
+            f"row {', '.join(str(r + 1) for r in rows[:5])})"
+        )
     frame.index = frame.index.map(_id_text)
     frame.columns = [str(c) for c in frame.columns]
     return frame
+
+
+def _count(n: int, thing: str) -> str:
+    """``1 row has`` / ``2 rows have``: a count with its noun and verb agreeing."""
+    return f"{n} {thing} has" if n == 1 else f"{n} {thing}s have"
 
 
 def _id_text(value: object) -> str:
@@ -172,6 +200,7 @@ def numeric_values(frame: pd.DataFrame, path: Path, row_kind: str, col_kind: str
         if len(bad) or pd.api.types.is_bool_dtype(series):
             row = bad.index[0] if len(bad) else series.index[0]
             value = bad.iloc[0] if len(bad) else series.iloc[0]
+            value = value.item() if isinstance(value, np.generic) else value  # True, not np.True_
             raise DataError(
                 f"{path}: non-numeric value {value!r} at {row_kind} {row!r}, {col_kind} {column!r}"
                 " (is --layout right? are clinical columns mixed into the matrix?)"
@@ -242,7 +271,7 @@ def _read_h5ad(path: Path, layer: str | None) -> ad.AnnData:
     try:
         adata = ad.read_h5ad(path)
     except Exception as exc:  # h5py raises several unrelated types for broken files
-        raise DataError(f"{path}: cannot be read as .h5ad: {exc}") from None
+        raise DataError(f"{path}: cannot be read as .h5ad: {first_line(exc)}") from None
     if adata.n_obs == 0 or adata.n_vars == 0:
         raise DataError(f"{path}: AnnData has no samples or no genes")
     if layer is not None:
@@ -260,6 +289,11 @@ def _read_h5ad(path: Path, layer: str | None) -> ad.AnnData:
     obs.index = obs.index.astype(str)
     var = pd.DataFrame(index=adata.var_names.astype(str))
     check_unique(obs.index, "sample", path)
+    kind = np.asarray(matrix[:0] if hasattr(matrix, "dtype") else matrix).dtype.kind
+    if kind not in "fiu":  # complex would lose its imaginary part, booleans are no levels
+        what = {"c": "complex numbers", "b": "true/false values"}.get(kind, "not numbers")
+        where = f"layer {layer!r}" if layer is not None else "X"
+        raise DataError(f"{path}: the expression values ({where}) are {what}")
     try:
         values = np.asarray(matrix, dtype=np.float32)
     except (TypeError, ValueError):
@@ -282,6 +316,7 @@ def read_table(path: str | Path, *, sample_id: str | None = None) -> pd.DataFram
                 table = table.reset_index()
         else:
             sep = "," if kind == "csv" else "\t"
+            refuse_nul_bytes(path)
             header = pd.read_csv(path, sep=sep, nrows=0).columns
             id_column = sample_id if sample_id in header else header[0]
             table = pd.read_csv(path, sep=sep, dtype={id_column: str}, low_memory=False)
@@ -298,8 +333,39 @@ def read_table(path: str | Path, *, sample_id: str | None = None) -> pd.DataFram
     table.index = table.index.map(_id_text)
     table.index.name = None
     table.columns = [str(c) for c in table.columns]
-    check_unique(table.index, "sample", path)
-    return table
+    return _merge_repeated_rows(table, path)
+
+
+def _merge_repeated_rows(table: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Rows of one sample that are equal in every column are merged (counted, one note); rows
+    of one sample that disagree are an error naming the samples and the columns."""
+    if table.index.is_unique:
+        return table
+    rows = table.reset_index(names="__id__")
+    same = rows.duplicated()  # the same sample and the same values as an earlier row
+    rows = rows[~same].set_index("__id__")
+    rows.index.name = None
+    if not rows.index.is_unique:
+        repeated = rows[rows.index.duplicated(keep=False)]
+        varies = repeated.groupby(level=0, sort=False).nunique(dropna=False) > 1
+        first = varies.index[0]
+        columns = list(varies.columns[varies.loc[first].to_numpy()])
+        said = ", ".join(
+            f"{c!r} ({' vs '.join(map(repr, repeated.loc[first, c].tolist()[:3]))})"
+            for c in columns[:3]
+        )
+        others = ", ".join(map(str, varies.index[1:4])) + (", ..." if len(varies) > 4 else "")
+        n = len(varies)
+        raise DataError(
+            f"{path}: {n} sample{'s' * (n > 1)} {'have' if n > 1 else 'has'} rows that disagree: "
+            f"{first} on {said}{f' (also {others})' if n > 1 else ''}; keep one row per sample"
+        )
+    n = int(same.sum())
+    note(
+        f"{path.name}: {n} row{'s' * (n > 1)} repeat{'s' * (n == 1)} an earlier row of the same "
+        f"sample exactly; merged ({len(rows)} samples)"
+    )
+    return rows
 
 
 def join_labels(adata: ad.AnnData, table: pd.DataFrame, labels_path: str | Path) -> ad.AnnData:

@@ -38,7 +38,7 @@ from omicsformer.console import note
 from omicsformer.data import tcga
 from omicsformer.data.formats import SCALE_KEY
 from omicsformer.errors import DataError
-from omicsformer.fileio import first_line, open_text, read_header
+from omicsformer.fileio import first_line, open_text, read_header, refuse_nul_bytes
 
 FIRST_CELLS = {"sample", "ensembl_id", "xena_sample", "gene_id", "gene", "id"}
 OTHER_SAMPLE = re.compile(r"^(GTEX|TARGET|TCGA|TH\d\d|THR\d\d)-", re.IGNORECASE)
@@ -102,6 +102,7 @@ def read_xena(path: str | Path) -> ad.AnnData:
     docstring).
     """
     path = Path(path)
+    refuse_nul_bytes(path)
     try:
         with open_text(path) as handle:
             frame = pd.read_csv(handle, sep="\t", index_col=0, low_memory=False)

@@ -23,13 +23,22 @@ def split_options(models: list[str], options: dict[str, Any]) -> dict[str, dict[
                 )
             per_model[name][option] = value
             continue
-        takers = [
-            m for m in models if key in {f.name for f in dataclasses.fields(MODELS.get(m).options)}
-        ]
+        elsewhere = takers_of(key)
+        takers = [m for m in models if m in elsewhere]
         if not takers:
             raise ConfigError(
-                f"option {key!r}: none of {', '.join(models)} has it (use MODEL.{key})"
+                f"option {key!r}: none of {', '.join(models)} has it"
+                + (f" (it is an option of {', '.join(elsewhere)})" if elsewhere else "")
             )
         for m in takers:
             per_model[m][key] = value
     return per_model
+
+
+def takers_of(option: str) -> list[str]:
+    """The registered models that have an option ``option``."""
+    return [
+        m
+        for m in MODELS.names()
+        if option in {f.name for f in dataclasses.fields(MODELS.get(m).options)}
+    ]

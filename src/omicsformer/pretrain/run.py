@@ -37,7 +37,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from omicsformer.config import TrainConfig
-from omicsformer.errors import ConfigError, DataError
+from omicsformer.errors import ConfigError, DataError, OmicsformerError
 from omicsformer.fileio import (
     OutputFolder,
     read_file,
@@ -208,6 +208,17 @@ def save_pretrained(
         frame = pd.DataFrame(history)
         write_with(folder / "history.csv", lambda tmp: frame.to_csv(tmp, index=False))
         return output.publish()
+
+
+def pretrained_model(folder: str | Path) -> str | None:
+    """The model a pretraining folder holds, from its ``pretrained.json`` alone (no weights
+    read); None where that cannot be told (:func:`load_pretrained` then says why)."""
+    path = Path(folder) / "pretrained.json"
+    try:
+        model = read_json(path).get("model") if path.is_file() else None
+    except (OmicsformerError, AttributeError):
+        return None
+    return model if isinstance(model, str) else None
 
 
 def load_pretrained(folder: str | Path) -> Pretrained:

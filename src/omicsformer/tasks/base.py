@@ -66,6 +66,13 @@ class Task(Protocol):
         """Readable labels the splits are stratified on (named in split errors)."""
         ...
 
+    def check_parts(
+        self, y: np.ndarray, split: dict[str, np.ndarray], where: str = "", remedy: str = ""
+    ) -> None:
+        """Refuse (``DataError``) a split with a part too small to be scored (survival: too few
+        events); ``where`` names the split in the message, ``remedy`` says the way out."""
+        ...
+
     def fit_state(self, y_train: np.ndarray, settings: Any) -> dict[str, Any]:
         """Task numbers fitted on the training targets before the model is trained."""
         ...

@@ -68,6 +68,11 @@ class ClassificationTask:
     def strata(self, y: np.ndarray, info: TargetInfo) -> np.ndarray:
         return np.asarray(info.classes, dtype=object)[y]
 
+    def check_parts(
+        self, y: np.ndarray, split: dict[str, np.ndarray], where: str = "", remedy: str = ""
+    ) -> None:
+        """Nothing beyond the split's own checks (every class in every part)."""
+
     def fit_state(self, y_train: np.ndarray, settings: Any) -> dict[str, Any]:
         return {}
 

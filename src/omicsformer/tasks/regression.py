@@ -55,6 +55,11 @@ class RegressionTask:
         edges = np.quantile(y, [0.25, 0.5, 0.75])
         return np.array([f"quartile {q + 1}" for q in np.searchsorted(edges, y, side="right")])
 
+    def check_parts(
+        self, y: np.ndarray, split: dict[str, np.ndarray], where: str = "", remedy: str = ""
+    ) -> None:
+        """Nothing beyond the split's own checks."""
+
     def fit_state(self, y_train: np.ndarray, settings: Any) -> dict[str, Any]:
         std = float(np.std(y_train)) or 1.0
         return {

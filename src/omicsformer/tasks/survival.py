@@ -2,7 +2,9 @@
 
 Targets are two columns, the follow-up time and the event indicator (1 = the event was observed,
 0 = censored). Bad values are an error, never silently dropped: a missing or negative time, an
-event that is not 0/1 or boolean, no events at all.
+event that is not 0/1 or boolean, no events at all; a split with fewer than :data:`MIN_EVENTS`
+events (or no comparable pair) in one of its parts (:meth:`SurvivalTask.check_parts`, before
+anything is trained).
 
 Neural models are trained with the Cox partial likelihood over each batch's risk sets
 (:mod:`omicsformer.tasks.losses`). After training, a Breslow baseline hazard is fitted on the
@@ -30,6 +32,10 @@ if TYPE_CHECKING:
     from omicsformer.report.html import Section
 
 TRUE_WORDS = {"1", "1.0", "true", "yes", "dead", "event"}
+# events every part of a split (train / val / test, each fold's) needs: with fewer, Harrell's C
+# rests on a handful of pairs (0 or 1 from a single pair), the time-dependent AUC and Brier score
+# are undefined, and the inner folds of coxph / rsf have no comparable pair to score
+MIN_EVENTS = 3
 FALSE_WORDS = {"0", "0.0", "false", "no", "alive", "censored"}
 
 
@@ -46,6 +52,13 @@ def parse_events(series: pd.Series, column: str) -> np.ndarray:
             f"value(s): {values}"
         )
     return text.isin(TRUE_WORDS).to_numpy()
+
+
+def comparable_pairs(time: np.ndarray, event: np.ndarray) -> int:
+    """The pairs Harrell's C can order: patient i with an event, j followed longer (t_j > t_i)."""
+    time = np.asarray(time, float)
+    later = len(time) - np.searchsorted(np.sort(time), time[np.asarray(event, bool)], "right")
+    return int(later.sum())
 
 
 def parse_times(series: pd.Series, column: str) -> np.ndarray:
@@ -92,6 +105,35 @@ class SurvivalTask:
 
     def strata(self, y: np.ndarray, info: TargetInfo) -> np.ndarray:
         return np.where(y[:, 1] > 0, "event", "censored")
+
+    def check_parts(
+        self, y: np.ndarray, split: dict[str, np.ndarray], where: str = "", remedy: str = ""
+    ) -> None:
+        """Refuse a split one of whose non-empty parts has fewer than :data:`MIN_EVENTS` events
+        or no comparable pair: its scores would be published as 0, 1 or NaN. ``where`` names
+        the split (`` in fold 2/5``), ``remedy`` the way out in the caller's language."""
+        short = []
+        for part, idx in split.items():
+            if not len(idx):
+                continue
+            time, event = y[idx, 0], y[idx, 1] > 0
+            n_events, pairs = int(event.sum()), comparable_pairs(time, event)
+            if n_events < MIN_EVENTS or pairs == 0:
+                short.append(
+                    f"{part} part {n_events} event{'s' * (n_events != 1)} in {len(idx)} patients"
+                    + ("" if pairs else " and no comparable pair")
+                )
+        if short:
+            split_rows = np.unique(np.concatenate([np.asarray(i, int) for i in split.values()]))
+            total = int((y[split_rows, 1] > 0).sum())
+            parts = list(split)
+            rule = f"every part ({' / '.join(parts)})" if len(parts) > 1 else f"the {parts[0]} part"
+            raise DataError(
+                f"too few events to score survival{where}: {'; '.join(short)}; {rule} needs at "
+                f"least {MIN_EVENTS} events and a comparable pair ({total} event"
+                f"{'s' * (total != 1)} in "
+                f"{len(split_rows)} patients{': ' + remedy if remedy else ''})"
+            )
 
     def fit_state(self, y_train: np.ndarray, settings: Any) -> dict[str, Any]:
         time, event = y_train[:, 0], y_train[:, 1] > 0

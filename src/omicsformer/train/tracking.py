@@ -21,23 +21,40 @@ model x repetition x fold, or per trial:
 The tracking URI of MLflow is ``--log-uri``, else ``$MLFLOW_TRACKING_URI``, else the SQLite
 store ``mlflow.db`` in the current folder (MLflow 3's own default, fixed here so that it does
 not depend on the MLflow version; ``mlflow ui`` opened in that folder finds it). Artifacts go
-where the experiment says: for a new experiment in a local store, ``./mlruns``.
+where the experiment says: for a new experiment in a local store, ``./mlruns``. A folder (a
+path or a ``file:`` URI) is the SQLite store ``FOLDER/mlflow.db`` with the artifacts of new
+experiments in ``FOLDER/artifacts`` (:func:`mlflow_store`): MLflow 3 keeps its folder store in
+maintenance mode and refuses to open it unless ``MLFLOW_ALLOW_FILE_STORE`` is set (then the
+folder is handed to MLflow as it is).
+
+Every request to an MLflow server waits at most ``--log-timeout`` seconds to connect and as
+long for an answer, with one retry (:func:`mlflow_wait`, MLflow's own environment variables,
+for the requests of this process only; a user's ``MLFLOW_HTTP_REQUEST_MAX_RETRIES`` and
+back-off stay). :func:`check_tracking` asks the store for the experiment before any data is
+read, so an unreachable, hanging or damaged store is one line before the output folder is made.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import http.client
 import importlib.util
+import logging
 import math
 import os
 import re
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 from omicsformer.config import TrackConfig, value_text
 from omicsformer.errors import ConfigError, MissingDependencyError, RunError
 from omicsformer.fileio import write_yaml
+from omicsformer.ranks import is_main_process
 
 DEFAULT_EXPERIMENT = "omicsformer"
 DEFAULT_STORE = "mlflow.db"  # MLflow 3's own local default, made explicit (2.x used ./mlruns)
@@ -69,6 +86,8 @@ def check_tracking(cfg: TrackConfig) -> None:
         raise MissingDependencyError(modules[0], "tracking", feature=f"--log {cfg.log}")
     if cfg.log == "mlflow":
         check_mlflow_uri(tracking_uri(cfg))
+        if is_main_process():  # the only one that logs
+            check_mlflow_store(cfg)
     elif cfg.log_uri and "://" in cfg.log_uri:
         raise ConfigError(f"--log {cfg.log} writes to a folder; --log-uri {cfg.log_uri} is a URI")
     if cfg.experiment is not None and not cfg.experiment.strip():
@@ -100,13 +119,184 @@ def check_mlflow_uri(uri: str) -> None:
             raise ConfigError(f"--log-uri {uri}: write a SQLite store as sqlite:///PATH.db")
         path = Path(uri[len("sqlite:///") :])
         if path.name and not path.parent.is_dir() and str(path) != ":memory:":
+            above = next((p for p in path.parents if p.exists()), None)
+            if above is not None and not above.is_dir():
+                raise ConfigError(f"--log-uri {uri}: {above} is a file, not a folder")
             raise ConfigError(f"--log-uri {uri}: folder {path.parent} does not exist")
     elif scheme in ("", "file"):
-        path = Path(parsed.path if scheme else uri)
-        if path.exists() and not path.is_dir():
+        path = _local_folder(uri)
+        if path is not None and path.exists() and not path.is_dir():
             raise ConfigError(f"--log-uri {uri}: {path} is a file, not a tracking folder")
+        if path is not None and not _file_store_allowed() and _is_file_store(path):
+            raise ConfigError(
+                f"--log-uri {uri}: {path} holds an MLflow folder store, which MLflow 3 opens "
+                "only with MLFLOW_ALLOW_FILE_STORE=true; move its runs into a database with "
+                f"`mlflow migrate-filestore --source {path} --target "
+                f"sqlite:///{path / DEFAULT_STORE}` (then --log-uri {uri} uses it), or give a "
+                "new folder"
+            )
     elif scheme in ("http", "https") and not parsed.netloc:
         raise ConfigError(f"--log-uri {uri}: no host")
+
+
+def _local_folder(uri: str) -> Path | None:
+    """The folder a tracking URI names (a path or a ``file:`` URI), absolute; else None."""
+    parsed = urlparse(uri)
+    scheme = parsed.scheme.lower()
+    if len(scheme) == 1:  # a Windows drive letter
+        return Path(uri).absolute()
+    if scheme == "file":
+        return Path(url2pathname(parsed.path)).absolute()
+    return Path(uri).absolute() if not scheme else None
+
+
+def _file_store_allowed() -> bool:
+    return os.environ.get("MLFLOW_ALLOW_FILE_STORE", "").strip().lower() in ("true", "1")
+
+
+def _is_file_store(folder: Path) -> bool:
+    """An MLflow folder store (``0/meta.yaml``, ``.trash``) not yet moved into ``mlflow.db``."""
+    if not folder.is_dir() or (folder / DEFAULT_STORE).exists():
+        return False
+    experiments = (d for d in folder.iterdir() if d.name.isdigit() and d.is_dir())
+    return (folder / ".trash").is_dir() or any((d / "meta.yaml").is_file() for d in experiments)
+
+
+def mlflow_store(uri: str) -> tuple[str, str | None]:
+    """The store MLflow opens for tracking URI ``uri``, and where a new experiment keeps its
+    artifacts (None: MLflow's choice).
+
+    A folder (a path or a ``file:`` URI) becomes the SQLite store ``FOLDER/mlflow.db``, its
+    artifacts ``FOLDER/artifacts``: MLflow 3's folder store is in maintenance mode and refuses
+    to open unless ``MLFLOW_ALLOW_FILE_STORE`` is true, in which case ``uri`` is kept.
+    """
+    folder = _local_folder(uri)
+    if folder is None or _file_store_allowed():
+        return uri, None
+    return f"sqlite:///{folder / DEFAULT_STORE}", (folder / "artifacts").as_uri()
+
+
+MLFLOW_RETRIES = 1  # one retry of a failed request, unless MLFLOW_HTTP_REQUEST_MAX_RETRIES says
+
+
+@contextmanager
+def mlflow_wait(seconds: int) -> Iterator[None]:
+    """Bound MLflow's HTTP requests made inside: ``seconds`` to connect and as long for an
+    answer, one retry after about a second (MLflow reads these environment variables on every
+    request; its defaults wait 120 s a try, 7 retries, with back-off). Retries and back-off the
+    user set stay; the process environment is restored on exit."""
+    bounds = {
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": str(seconds),
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": os.environ.get(
+            "MLFLOW_HTTP_REQUEST_MAX_RETRIES", str(MLFLOW_RETRIES)
+        ),
+        "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": os.environ.get(
+            "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1"
+        ),
+    }
+    before = {name: os.environ.get(name) for name in bounds}
+    os.environ.update(bounds)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+_ANSWERED: set[tuple[str, str]] = set()  # (store, experiment) that answered in this process
+
+
+def check_mlflow_store(cfg: TrackConfig) -> None:
+    """Open the MLflow store of ``cfg`` and ask it for the experiment, within ``log_timeout``:
+    an unreachable, hanging, refusing or damaged store is one :class:`RunError` line, before any
+    data is read (a local store is created here, as the run would). Asked once per process (the
+    command line asks before its heavy imports, the run again)."""
+    from mlflow.tracking import MlflowClient
+
+    uri = tracking_uri(cfg)
+    store, _ = mlflow_store(uri)
+    experiment = cfg.experiment or DEFAULT_EXPERIMENT
+    if (store, experiment) in _ANSWERED:
+        return
+    folder = _local_folder(uri)
+    # a new SQLite store says at INFO level that it creates its tables: not worth two lines
+    chatty = logging.getLogger("mlflow.store.db.utils")
+    level = chatty.level
+    chatty.setLevel(logging.WARNING)
+    try:
+        if folder is not None and store != uri:
+            folder.mkdir(parents=True, exist_ok=True)  # as MLflow's folder store did
+        with mlflow_wait(cfg.log_timeout):
+            MlflowClient(store).get_experiment_by_name(experiment)
+    except Exception as exc:  # any failure of the store is the user's to fix: one line
+        raise RunError(mlflow_failure(uri, exc, cfg.log_timeout)) from None
+    finally:
+        chatty.setLevel(level)
+    _ANSWERED.add((store, experiment))
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc``, its causes and contexts, and exceptions held in their arguments (urllib3 wraps
+    a reset connection in a ProtocolError's args)."""
+    found: list[BaseException] = []
+    stack: list[Any] = [exc]
+    while stack:
+        item = stack.pop(0)
+        if not isinstance(item, BaseException) or any(item is f for f in found):
+            continue
+        found.append(item)
+        stack += [item.__cause__, item.__context__, *item.args]
+    return found
+
+
+def mlflow_failure(uri: str, exc: BaseException, timeout: int) -> str:
+    """One line for an MLflow store that failed: what the server or the store did."""
+    where = f"MLflow tracking URI {uri}"
+    causes = _causes(exc)
+
+    def has(*kinds: type) -> bool:
+        return any(isinstance(c, kinds) for c in causes)
+
+    # refused and unknown hosts first: urllib3's NewConnectionError is a ConnectTimeoutError
+    if has(ConnectionRefusedError):
+        return f"{where}: connection refused; is the MLflow server running there?"
+    if has(socket.gaierror):
+        return f"{where}: unknown host"
+    timeouts: tuple[type, ...] = (TimeoutError, socket.timeout)
+    incomplete: tuple[type, ...] = (http.client.IncompleteRead,)
+    try:
+        import requests
+        import urllib3
+
+        timeouts += (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError)
+        incomplete += (urllib3.exceptions.IncompleteRead, requests.exceptions.ChunkedEncodingError)
+    except ImportError:  # pragma: no cover - mlflow depends on both
+        pass
+    if has(*timeouts):
+        return (
+            f"{where}: the server did not answer within {timeout} s (twice); is it up? Wait "
+            "longer with --log-timeout SECONDS"
+        )
+    if has(*incomplete):
+        return f"{where}: the server cut its answer short"
+    if has(ConnectionResetError):
+        return f"{where}: the server reset the connection"
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if "not in a valid JSON format" in text:
+        return f"{where}: the server's answer is not MLflow's JSON; is it an MLflow server?"
+    database = next((c for c in causes if type(c).__name__ == "DatabaseError"), None)
+    if database is not None:  # sqlalchemy's or the driver's: the driver's words, without SQL
+        reason = " ".join(str(getattr(database, "orig", database)).split())
+        return (
+            f"{where}: cannot be opened as an MLflow database ({reason}): damaged, or another "
+            "kind of file"
+        )
+    if type(exc).__name__ == "RestException":  # the server's own error, as JSON
+        return f"{where}: the server answered {text[:300]}"
+    return f"{where}: {text[:300]}"
 
 
 def flatten(tree: Any, prefix: str = "") -> dict[str, str]:
@@ -193,7 +383,12 @@ class TrackedRun:
         """Close every logger still open; MLflow runs get ``artifacts`` (a folder) first."""
         for logger in list(self._open):
             if artifacts is not None and status == "success" and hasattr(logger, "log_artifacts"):
-                logger.log_artifacts(artifacts)
+                try:
+                    logger.log_artifacts(artifacts)
+                except RunError as exc:  # the output is published: say where it is
+                    logger.finalize("failed")
+                    self._open.remove(logger)
+                    raise RunError(f"{exc}; the output itself is complete in {artifacts}") from None
             logger.finalize(status)
             self._open.remove(logger)
 
@@ -247,17 +442,17 @@ class Tracking:
 
             parent = self.root.loggers[0].run_id if parts else None
             uri = tracking_uri(self.cfg)
-            try:
-                logger = MLflowLogger(
-                    uri,
-                    self.cfg.experiment or DEFAULT_EXPERIMENT,
-                    " ".join([self.name, *parts]) if parts else self.name,
-                    tags={k: str(v) for k, v in tags.items()},
-                    parent_run_id=parent,
-                )
-            except Exception as exc:  # unreachable server, refused credentials, damaged store
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                raise RunError(f"cannot start an MLflow run at {uri}: {first}") from exc
+            store, artifacts = mlflow_store(uri)
+            logger = MLflowLogger(
+                store,
+                self.cfg.experiment or DEFAULT_EXPERIMENT,
+                " ".join([self.name, *parts]) if parts else self.name,
+                tags={k: str(v) for k, v in tags.items()},
+                parent_run_id=parent,
+                artifact_location=artifacts,
+                failure=lambda exc: mlflow_failure(uri, exc, self.cfg.log_timeout),
+                wait=lambda: mlflow_wait(self.cfg.log_timeout),
+            )
             return TrackedRun([logger])
         where = "/".join(parts)
         if log == "csv":

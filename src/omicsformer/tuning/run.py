@@ -29,6 +29,7 @@ from omicsformer.pipeline import (
 from omicsformer.runs import run_folder, write_run
 from omicsformer.train.tracking import Tracking, check_tracking
 from omicsformer.tuning.search import SearchResult, optuna_module, run_search
+from omicsformer.tuning.storage import check_storage
 
 
 def tune_run(
@@ -42,6 +43,8 @@ def tune_run(
     spec.validate(config.model.options, config.train)
     check_augmentation(config, config.model.name)
     check_tracking(config.track)
+    if config.tune.storage is not None:  # a shared database: checked before the data is read
+        check_storage(config.tune.storage)
     output = run_folder(out, overwrite=overwrite)
     output.check()
     data = prepare_data(config)

@@ -15,7 +15,8 @@ the model and scores it on the task's main metric:
 
 Preprocessing is fitted on each inner training part only (the folds of
 :mod:`omicsformer.crossval`, preprocessed once for all trials). Trials live in an Optuna storage
-(a SQLite file by default); TPE is seeded with the run's seed.
+(a SQLite file by default), opened before the first trial (:mod:`omicsformer.tuning.storage`);
+TPE is seeded with the run's seed.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from omicsformer.errors import ConfigError, MissingDependencyError
 from omicsformer.models import MODELS, Runtime
 from omicsformer.train.tracking import TrackedRun, Tracking, run_params
 from omicsformer.tuning.space import declared, suggest
+from omicsformer.tuning.storage import open_storage
 
 
 def optuna_module() -> Any:
@@ -193,15 +195,24 @@ def run_search(
             raise optuna.TrialPruned()  # e.g. a C-index of a part without events
         return value
 
-    database = optuna.storages.RDBStorage(storage)
-    study = optuna.create_study(
-        storage=database,
-        study_name=study_name,
-        direction="maximize" if maximize else "minimize",
-        sampler=optuna.samplers.TPESampler(seed=tune.sampler_seed(config.seed)),
-        pruner=_pruner(tune, config.train, optuna),
-        load_if_exists=True,
-    )
+    database = open_storage(storage)  # before any trial: a bad storage is one line
+    try:
+        study = optuna.create_study(
+            storage=database,
+            study_name=study_name,
+            direction="maximize" if maximize else "minimize",
+            sampler=optuna.samplers.TPESampler(seed=tune.sampler_seed(config.seed)),
+            pruner=_pruner(tune, config.train, optuna),
+            load_if_exists=True,
+        )
+    except Exception as exc:  # the database refused: read-only, locked, gone meanwhile
+        database.engine.dispose()
+        from sqlalchemy.exc import SQLAlchemyError
+
+        if not isinstance(exc, SQLAlchemyError):
+            raise
+        reason = " ".join(str(getattr(exc, "orig", None) or exc).split())[:300]
+        raise ConfigError(f"--storage {storage}: study {study_name!r}: {reason}") from None
     start = time.perf_counter()
     study.optimize(
         objective,
@@ -252,7 +263,15 @@ def _inner_parts(config: RunConfig, data: Any, split: Split, inner_folds: int) -
         seed=config.seed,
         groups=None if groups is None else groups[patients],
     )
-    return [{part: patients[idx] for part, idx in fold.items()} for fold in inner]
+    parts = [{part: patients[idx] for part, idx in fold.items()} for fold in inner]
+    for i, fold in enumerate(parts):
+        data.task.check_parts(
+            data.y,
+            fold,
+            where=f" (inner fold {i + 1}/{inner_folds} of the search)",
+            remedy="use fewer --inner-folds, or --inner-folds 1 (the validation part)",
+        )
+    return parts
 
 
 def _epoch_reporter(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from omicsformer.console import note
 from omicsformer.errors import RunError
-from omicsformer.fileio import check_output_file, output_kind, write_text
+from omicsformer.fileio import check_output_file, output_kind, unfinished, write_text
 from omicsformer.report.html import Section, render
 
 # folder kind -> (page module under omicsformer.report.pages, page title)
@@ -46,7 +46,10 @@ def write_report(
     ``FOLDER/report.html``); an existing file is replaced only with ``overwrite``."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise RunError(f"{folder}: no such folder")
+        interrupted = unfinished(folder)
+        raise RunError(
+            f"{folder}: " + (f"never finished: {interrupted}" if interrupted else "no such folder")
+        )
     kind = output_kind(folder)
     if kind is None:
         raise RunError(f"{folder}: not a folder made by omicsformer (its manifest is missing)")
