@@ -281,6 +281,14 @@ def _add_train_args(
     )
 
 
+def _names_model(path: str) -> bool:
+    """Whether the config file at ``path`` (already read once, so valid) names a model."""
+    import yaml
+
+    model = (yaml.safe_load(Path(path).read_text()) or {}).get("model")
+    return isinstance(model, dict) and "name" in model
+
+
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """Overlay the flags actually given on a config file (or on the defaults)."""
     # every flag is parsed and range-checked first, before a config file or any data is read
@@ -292,13 +300,17 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         config.model = ModelConfig(name=model, options={})
     for name, values in given.items():
         setattr(config, name, dataclasses.replace(getattr(config, name), **values))
-    if model is not None and config.model.init:  # an explicit --model wins or is refused
+    # an explicit model (--model, or the model a --config file names) wins or is refused
+    chosen, by = (model, "--model") if model is not None else (None, "")
+    if chosen is None and args.config and hasattr(args, "model") and _names_model(args.config):
+        chosen, by = config.model.name, f"--config {args.config} (model.name)"
+    if chosen is not None and config.model.init:
         from omicsformer.pipeline import init_mismatch
         from omicsformer.pretrain.run import pretrained_model
 
         held = pretrained_model(config.model.init)
-        if held is not None and held != model:
-            raise ConfigError(init_mismatch(config.model.init, held, model))
+        if held is not None and held != chosen:
+            raise ConfigError(init_mismatch(config.model.init, held, chosen, by))
     config.model.options.update(parse_overrides(args.option))
     if args.grouping is not None:
         config.model.options["grouping"] = args.grouping

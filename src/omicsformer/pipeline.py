@@ -392,8 +392,9 @@ def resolve_init(config: RunConfig) -> tuple[RunConfig, Any]:
     return dataclasses.replace(config, model=model), pretrained
 
 
-def init_mismatch(init: str, pretrained: str, model: str) -> str:
-    """The refusal of ``--model MODEL --init INIT`` where INIT holds another model's network."""
+def init_mismatch(init: str, pretrained: str, model: str, by: str = "--model") -> str:
+    """The refusal of ``--model MODEL --init INIT`` (or of a config file naming MODEL, ``by``)
+    where INIT holds another model's network."""
     from omicsformer.pretrain.run import PRETRAINABLE
 
     other = (
@@ -401,9 +402,14 @@ def init_mismatch(init: str, pretrained: str, model: str) -> str:
         if model in PRETRAINABLE
         else f"leave out --init to train {model} from scratch"
     )
+    if by == "--model":
+        return (
+            f"--init {init} holds a pretrained {pretrained}, and --model {model} cannot start "
+            f"from it: leave out --model to fine-tune the {pretrained}, or {other}"
+        )
     return (
-        f"--init {init} holds a pretrained {pretrained}, and --model {model} cannot start from "
-        f"it: leave out --model to fine-tune the {pretrained}, or {other}"
+        f"--init {init} holds a pretrained {pretrained}, and {by} chooses {model}, which cannot "
+        f"start from it: give --model {pretrained} to fine-tune the {pretrained}, or {other}"
     )
 
 

@@ -199,6 +199,22 @@ def test_pretrain_then_fine_tune_from_the_command_line(cli, tiny_files, tmp_path
             f"cannot start from it: leave out --model to fine-tune the attomics, {way_out}"
         )
     assert not (tmp_path / "bad").exists()
+    # a config file names its model, so it is as explicit as --model
+    config = tmp_path / "config.yaml"
+    config.write_text("model:\n  name: mlp\n")
+    bad = cli("train", *common, "--config", config, "--init", out, "--out", tmp_path / "bad")
+    assert bad.code == 2 and len(bad.err.strip().splitlines()) == 1, bad.err
+    assert (
+        f"--config {config} (model.name) chooses mlp, which cannot start from it: give "
+        "--model attomics to fine-tune the attomics" in bad.err
+    )
+    assert not (tmp_path / "bad").exists()
+    # a config file that names no model leaves the choice to the pretraining
+    config.write_text("train:\n  max_epochs: 2\n")
+    ok = cli("train", *common, "--config", config, "--init", out, "--out", tmp_path / "ok")
+    assert ok.code == 0, ok.err
+    saved = json.loads((tmp_path / "ok" / "model" / "model.json").read_text())
+    assert saved["model"] == "attomics"
 
 
 def test_a_damaged_pretrained_folder_is_one_line(cli, tiny_files, tmp_path):
