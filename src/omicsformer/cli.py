@@ -30,6 +30,7 @@ from omicsformer.config import (
     Transform,
     TuneConfig,
     parse_overrides,
+    read_config_file,
     settings,
 )
 from omicsformer.console import note, one_line, out
@@ -281,20 +282,13 @@ def _add_train_args(
     )
 
 
-def _names_model(path: str) -> bool:
-    """Whether the config file at ``path`` (already read once, so valid) names a model."""
-    import yaml
-
-    model = (yaml.safe_load(Path(path).read_text()) or {}).get("model")
-    return isinstance(model, dict) and "name" in model
-
-
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """Overlay the flags actually given on a config file (or on the defaults)."""
     # every flag is parsed and range-checked first, before a config file or any data is read
     given = {name: read_flags(args, SECTIONS[name], f) for name, f in TRAIN_FLAGS.items()}
     seed = read_flags(args, RunConfig, ["seed"]).get("seed")
-    config = RunConfig.from_yaml(args.config) if args.config else RunConfig()
+    written = read_config_file(args.config) if args.config else {}
+    config = RunConfig.from_dict(written) if args.config else RunConfig()
     model = given["model"].pop("name", None)  # compare takes --models instead
     if model is not None and model != config.model.name:
         config.model = ModelConfig(name=model, options={})
@@ -302,7 +296,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         setattr(config, name, dataclasses.replace(getattr(config, name), **values))
     # an explicit model (--model, or the model a --config file names) wins or is refused
     chosen, by = (model, "--model") if model is not None else (None, "")
-    if chosen is None and args.config and hasattr(args, "model") and _names_model(args.config):
+    names_model = isinstance(written.get("model"), dict) and "name" in written["model"]
+    if chosen is None and names_model and hasattr(args, "model"):
         chosen, by = config.model.name, f"--config {args.config} (model.name)"
     if chosen is not None and config.model.init:
         from omicsformer.pipeline import init_mismatch
@@ -375,7 +370,9 @@ def check_model_flags(args: argparse.Namespace, models: list[str], flag: str) ->
 def check_services(config: RunConfig, *, storage: bool = False) -> None:
     """Ask the outside services a run needs (the MLflow store; the Optuna ``storage``) before
     the heavy imports, so that one that is down is one line within its timeout, seconds after
-    the command starts. The run checks again (at no cost: each answer is remembered)."""
+    the command starts. The run checks again, as it must when called from Python: the MLflow
+    answer is remembered in the process, the storage is checked anew (cheap for a SQLite file;
+    one more connection for a database server, which may have changed since)."""
     from omicsformer.train.tracking import check_tracking
 
     check_tracking(config.track)
