@@ -102,3 +102,43 @@ def test_evaluate_refuses_survival_scores_of_too_few_events(cli, tmp_path):
         "patients: evaluate on more patients)"
     )
     assert not (tmp_path / "m.json").exists()
+
+
+def test_predict_needs_only_the_genes_a_cox_model_picked_itself(cli, tmp_path):
+    """coxph -o top_genes=K picks its genes inside the model: predict needs only those K."""
+    from omicsformer.data.datasets.synthetic import make_synthetic
+    from omicsformer.models.base import used_inputs
+    from omicsformer.runs import load_run
+
+    adata = make_synthetic(n_samples=60, n_genes=12, seed=3).adata
+    frame = pd.DataFrame(adata.X, index=adata.obs_names, columns=adata.var_names)
+    frame.rename_axis("sample").to_csv(tmp_path / "x.csv")
+    adata.obs[["time", "event"]].rename_axis("sample").to_csv(tmp_path / "y.csv")
+    run = tmp_path / "run"
+    trained = cli("train", "--data", tmp_path / "x.csv", "--labels", tmp_path / "y.csv",
+                  "--time", "time", "--event", "event", "--model", "coxph",
+                  "-o", "n_alphas=3", "-o", "inner_folds=2", "-o", "top_genes=4",
+                  "--out", run)  # fmt: skip
+    assert trained.code == 0, trained.err
+    loaded = load_run(run)
+    used = used_inputs(loaded.model)
+    assert used is not None and len(used) == 4
+    genes = [loaded.preprocessor.genes[i] for i in used]
+    whole, part = tmp_path / "whole.csv", tmp_path / "part.csv"
+    assert cli("predict", run, "--data", tmp_path / "x.csv", "--out", whole).code == 0
+    frame[genes[::-1]].rename_axis("sample").to_csv(tmp_path / "four.csv")
+    done = cli("predict", run, "--data", tmp_path / "four.csv", "--out", part)
+    assert done.code == 0, done.err
+    pd.testing.assert_frame_equal(pd.read_csv(part), pd.read_csv(whole), check_exact=True)
+
+    frame[genes[:3]].rename_axis("sample").to_csv(tmp_path / "three.csv")
+    line = error_line(cli("predict", run, "--data", tmp_path / "three.csv",
+                          "--out", tmp_path / "q.csv"))  # fmt: skip
+    assert line == f"1 of the 4 genes the model uses are missing from the data (e.g. {genes[3]})"
+
+    import numpy as np
+
+    import omicsformer
+
+    estimator = omicsformer.load(run)  # the Python API reads the same four genes only
+    np.testing.assert_array_equal(estimator.predict(frame[genes]), estimator.predict(frame))

@@ -460,12 +460,13 @@ class OmicsEstimator(BaseEstimator):
     def _outputs(self, X: Any) -> np.ndarray:
         """The task output for ``X`` (probabilities, risk, values); AnnData gets them in obs."""
         from omicsformer.data.formats import check_scale
+        from omicsformer.models.base import used_inputs
         from omicsformer.tasks import TASKS
 
         adata = self._inputs(X)
         p = self.preprocessor_
         check_scale(adata, p.transform, trained=True, trained_scale=p.value_scale)
-        x = self.preprocessor_.apply_to(adata)
+        x = self.preprocessor_.apply_to(adata, used_inputs(self.model_))
         self._use_eval_batch()
         output = self.model_.predict(x)
         if isinstance(X, ad.AnnData):

@@ -51,7 +51,7 @@ from omicsformer.fileio import (
     write_yaml,
 )
 from omicsformer.models import Model, ModelSpec
-from omicsformer.models.base import load_model, save_model
+from omicsformer.models.base import load_model, save_model, used_inputs
 from omicsformer.report.plots import learning_curve
 from omicsformer.tasks import TASKS, TargetInfo, Task
 from omicsformer.train.engine import CHECKPOINT
@@ -247,7 +247,7 @@ def predict_run(run: LoadedRun, adata: ad.AnnData) -> np.ndarray:
         trained=True,
         trained_scale=run.preprocessor.value_scale,
     )
-    x = run.preprocessor.apply_to(adata)
+    x = run.preprocessor.apply_to(adata, used_inputs(run.model))
     return run.model.predict(x)
 
 

@@ -3,8 +3,8 @@
 Steps, in order (each optional except the gene alignment):
 
 1. **align** genes by name to the model's gene order: only the genes the model uses are read
-   (every step works gene by gene), so a run fitted on ``top_genes`` needs only those; one of
-   them missing is an error;
+   (every step works gene by gene), so a run fitted on ``top_genes`` needs only those (and a
+   Cox model that picks its own ``top_genes`` only its own); one of them missing is an error;
 2. **check** that values are finite (NaN / inf are an error unless ``impute="median"``);
 3. **transform**: ``log1p`` = ln(1 + x) or ``log2p1`` = log2(1 + x) (negative values are an error);
 4. **impute** missing values with the training medians per gene;
@@ -151,30 +151,49 @@ class Preprocessor:
             value_scale=value_scale,
         )
 
-    def align(self, values: np.ndarray, genes: list[str]) -> np.ndarray:
+    def align(
+        self, values: np.ndarray, genes: list[str], used: np.ndarray | None = None
+    ) -> np.ndarray:
         """The columns of ``values`` of the model's genes (:attr:`genes`, the selected ones),
-        found by name and in model-input order; genes the model does not use may be missing."""
+        found by name and in model-input order; genes outside the selection may be missing.
+
+        ``used`` (positions in :attr:`genes`) names the genes the fitted model reads, when it
+        reads fewer (a Cox model on its own ``top_genes``): the others may be missing too, and
+        their columns are filled with 0, a finite value the model ignores.
+        """
         if list(genes) == self.input_genes:
             return values[:, self.selected]
         position = {g: i for i, g in enumerate(genes)}
-        missing = [g for g in self.genes if g not in position]
+        needed = range(len(self.genes)) if used is None else used
+        missing = [self.genes[i] for i in needed if self.genes[i] not in position]
         if missing:
             shown = ", ".join(missing[:5])
             raise DataError(
-                f"{len(missing)} of the {len(self.genes)} genes the model uses are missing from "
+                f"{len(missing)} of the {len(needed)} genes the model uses are missing from "
                 f"the data (e.g. {shown})"
             )
-        return values[:, [position[g] for g in self.genes]]
+        if used is None:
+            return values[:, [position[g] for g in self.genes]]
+        found = np.asarray([g in position for g in self.genes])  # (G_out,)
+        aligned = np.zeros((len(values), len(self.genes)), dtype=values.dtype)  # (N, G_out)
+        aligned[:, found] = values[:, [position[g] for g in self.genes if g in position]]
+        return aligned
 
     def apply(
-        self, values: np.ndarray, genes: list[str], batches: np.ndarray | None = None
+        self,
+        values: np.ndarray,
+        genes: list[str],
+        batches: np.ndarray | None = None,
+        used: np.ndarray | None = None,
     ) -> np.ndarray:
         """Process new data (samples x genes) exactly as the training data; returns float32.
 
         Only the model's genes (:attr:`genes`) are read: every step works gene by gene, so the
-        others may be missing (or hold anything). ``batches`` (one batch name per row) is
-        required when the training data was batch-corrected."""
-        x = self.align(np.asarray(values, dtype=np.float32), list(genes))  # (N, G_out)
+        others may be missing (or hold anything). ``used`` narrows that to the genes the fitted
+        model reads (:meth:`align`); the columns of the others are 0 in the result.
+        ``batches`` (one batch name per row) is required when the training data was
+        batch-corrected."""
+        x = self.align(np.asarray(values, dtype=np.float32), list(genes), used)  # (N, G_out)
         x = _prepare(x, self.genes, self.transform, self.impute)
         if self.impute == "median":
             x = np.where(np.isnan(x), self.medians[self.selected], x)
@@ -185,7 +204,12 @@ class Preprocessor:
                     f"has no column {self.batch.key!r} naming each sample's batch"
                 )
             x = self.batch.apply(x, np.asarray(batches), columns=self.selected)
-        return ((x - self.mean) / self.scale).astype(np.float32)
+        x = ((x - self.mean) / self.scale).astype(np.float32)
+        if used is not None:
+            unused = np.ones(len(self.genes), dtype=bool)
+            unused[used] = False
+            x[:, unused] = 0.0
+        return x
 
     def model_value(self, raw: float) -> np.ndarray:
         """The value the model sees for a raw value ``raw`` of each of its genes: (G_out,) float32.
@@ -204,7 +228,7 @@ class Preprocessor:
         x = _prepare(x, self.input_genes, self.transform, "none")[:, self.selected]
         return ((x - self.mean) / self.scale).astype(np.float32)[0]
 
-    def apply_to(self, adata: ad.AnnData) -> np.ndarray:
+    def apply_to(self, adata: ad.AnnData, used: np.ndarray | None = None) -> np.ndarray:
         """:meth:`apply` to an AnnData, its batch names read from ``obs`` when needed; data whose
         value scale is known to differ from the training data's is refused
         (:func:`omicsformer.data.formats.check_trained_scale`)."""
@@ -212,7 +236,7 @@ class Preprocessor:
         batches = None
         if self.batch is not None and self.batch.key in adata.obs.columns:
             batches = adata.obs[self.batch.key].to_numpy()
-        return self.apply(np.asarray(adata.X), list(adata.var_names), batches)
+        return self.apply(np.asarray(adata.X), list(adata.var_names), batches, used)
 
     # ----------------------------------------------------------------------------- save / load
     def save(self, path: str | Path) -> None:

@@ -150,6 +150,13 @@ class ModelSpec:
         return parsed
 
 
+def used_inputs(model: Model) -> np.ndarray | None:
+    """The input columns (positions) a fitted ``model`` reads, when it reads only some of them
+    (a Cox model on its own ``top_genes``); None: all. New data may lack the others."""
+    used = getattr(model, "used_inputs", None)
+    return None if used is None else used()
+
+
 def build_model(spec: ModelSpec, options: Any, context: ModelContext) -> Model:
     """Build the model for ``context``'s data from its options: typed (``spec.options``, parsed
     once by the caller) or a mapping, validated here."""

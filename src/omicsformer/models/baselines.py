@@ -190,6 +190,15 @@ class SklearnModel:
             **_resampled(search.best_estimator_, resample, self.context.target.classes),
         }
 
+    def used_inputs(self) -> np.ndarray | None:
+        """The input columns the fitted estimator reads: those a leading gene selection passes
+        (``_select_genes``), else None (all)."""
+        if isinstance(self.estimator, Pipeline) and isinstance(
+            self.estimator[0], ColumnTransformer
+        ):
+            return _passed_genes(self.estimator[0])
+        return None
+
     def predict(self, x: np.ndarray) -> np.ndarray:
         prediction = self.task.sklearn_output(self.estimator, x, self.context.target)
         if self.risk == "log":  # a positive risk score (random survival forest)
