@@ -18,8 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 # the page that lists the training flags in a block, with their defaults
 TRAINING_PAGE = ROOT / "docs" / "training.md"
-# `ruff format --check`, `scripts/options_table.py --write`, `tensorboard --logdir`
-NOT_OURS = {"--check", "--write", "--logdir"}
+# `ruff format --check`, `scripts/options_table.py --write`, `tensorboard --logdir`,
+# `mkdocs build --strict`
+NOT_OURS = {"--check", "--write", "--logdir", "--strict"}
 
 
 def _script():
