@@ -48,7 +48,7 @@ format: setup
 	$(BIN)/ruff check --fix src tests scripts
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache .ruff_cache
+	rm -rf $(VENV) runs site .pytest_cache .ruff_cache
 
 # The docs site from mkdocs.yml (docs/, and an API reference generated from the docstrings) into
 # site/; --strict: a broken link, anchor or reference fails the build. Adds the `docs` extra.
