@@ -30,6 +30,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("cross-validation", ["crossval"]),
     ("runs", ["pipeline"]),
     ("run parts", ["runs", "tasks.resolve", "augment.training"]),
+    ("run data", ["cohort"]),
     ("pretraining, interpretation", ["pretrain", "interpret"]),
     ("models", ["models"]),
     ("augmentation", ["augment"]),

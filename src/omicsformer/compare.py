@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from omicsformer.augment.training import check_augmentation
+from omicsformer.cohort import PreparedData
 from omicsformer.config import RunConfig
 from omicsformer.console import note, out
 from omicsformer.crossval import (
@@ -57,7 +58,6 @@ from omicsformer.models import MODELS, Runtime
 from omicsformer.models.base import require_task
 from omicsformer.models.options import split_options
 from omicsformer.pipeline import (
-    PreparedData,
     fit_model,
     init_genes,
     prepare_data,

@@ -6,7 +6,7 @@ resamples the rows of each of its fits (training part, inner search folds) itsel
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -17,12 +17,10 @@ from omicsformer.augment import (
     expand_dataset,
     parse_specs,
 )
+from omicsformer.cohort import PreparedData, SplitArrays
 from omicsformer.config import RunConfig
 from omicsformer.errors import ConfigError
 from omicsformer.models import MODELS, ModelSpec, Runtime
-
-if TYPE_CHECKING:
-    from omicsformer.pipeline import PreparedData, SplitArrays
 
 
 def augment_context(config: RunConfig, data: PreparedData, arrays: SplitArrays) -> AugmentContext:
