@@ -268,8 +268,8 @@ class Variants:
     def unlabeled(self, config: RunConfig) -> list[tuple[np.ndarray, list[str]]]:
         """The unlabeled cohorts, read once, transformed like the data, standardized each."""
         if self._cohorts is None:
-            from omicsformer.data.formats import check_scale
             from omicsformer.data.readers import load_data
+            from omicsformer.data.scale import check_scale
             from omicsformer.pretrain.run import standardize
 
             self._cohorts = []

@@ -23,9 +23,9 @@ from omicsformer.cohort import FitResult, PreparedData, SplitArrays
 from omicsformer.config import RunConfig
 from omicsformer.console import note
 from omicsformer.data import tcga
-from omicsformer.data.formats import SCALE_KEY, check_scale
 from omicsformer.data.preprocess import Preprocessor, check_values
 from omicsformer.data.readers import load_data
+from omicsformer.data.scale import SCALE_KEY, check_scale
 from omicsformer.data.splits import Split, kfold_splits, train_val_test_split
 from omicsformer.data.targets import drop_missing_targets, is_missing, require_columns
 from omicsformer.errors import ConfigError, DataError, OutOfMemory

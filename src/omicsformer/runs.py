@@ -36,8 +36,8 @@ from omicsformer import __version__
 from omicsformer.cohort import FitResult, PreparedData
 from omicsformer.config import RunConfig
 from omicsformer.console import note
-from omicsformer.data.formats import check_scale
 from omicsformer.data.preprocess import Preprocessor
+from omicsformer.data.scale import check_scale
 from omicsformer.data.splits import Split, splits_to_json
 from omicsformer.data.targets import drop_missing_targets, require_columns
 from omicsformer.errors import ConfigError, RunError

@@ -264,9 +264,9 @@ def pretrain_cohorts(
 ) -> tuple[Path, Pretrained]:
     """``omicsformer pretrain``: read (genes named by ``gene_id``, see
     :mod:`omicsformer.data.gene_ids`), standardize and align the cohorts, pretrain, save."""
-    from omicsformer.data.formats import check_scale
     from omicsformer.data.preprocess import check_values
     from omicsformer.data.readers import load_data
+    from omicsformer.data.scale import check_scale
 
     check_pretrainable(model)
     MODELS.get(model).validate(options, train)

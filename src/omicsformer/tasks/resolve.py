@@ -11,7 +11,7 @@ from omicsformer.cohort import PreparedData
 from omicsformer.config import RunConfig
 from omicsformer.console import note
 from omicsformer.data.datasets import dataset_for
-from omicsformer.data.readers import describe_columns
+from omicsformer.data.inputs import describe_columns
 from omicsformer.data.targets import require_columns
 from omicsformer.errors import ConfigError
 
