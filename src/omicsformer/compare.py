@@ -270,6 +270,7 @@ class Variants:
         if self._cohorts is None:
             from omicsformer.data.readers import load_data
             from omicsformer.data.scale import check_scale
+            from omicsformer.data.transforms import apply_transform
             from omicsformer.pretrain.run import standardize
 
             self._cohorts = []
@@ -283,10 +284,7 @@ class Variants:
                 )
                 check_scale(adata, config.preprocess.transform)
                 values = np.asarray(adata.X, dtype=np.float32)
-                if config.preprocess.transform == "log1p":
-                    values = np.log1p(values)
-                elif config.preprocess.transform == "log2p1":
-                    values = np.log2(values + 1.0)
+                values = apply_transform(values, config.preprocess.transform)
                 self._cohorts.append((standardize(values), list(map(str, adata.var_names))))
         return self._cohorts
 
