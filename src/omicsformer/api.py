@@ -459,7 +459,7 @@ class OmicsEstimator(BaseEstimator):
 
     def _outputs(self, X: Any) -> np.ndarray:
         """The task output for ``X`` (probabilities, risk, values); AnnData gets them in obs."""
-        from omicsformer.data.formats import check_scale
+        from omicsformer.data.scale import check_scale
         from omicsformer.models.base import used_inputs
         from omicsformer.tasks import TASKS
 
