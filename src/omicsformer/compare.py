@@ -385,8 +385,7 @@ def _fold_rows(
     pretraining."""
     from omicsformer.pretrain.run import PRETRAINABLE
 
-    config, data, split, sizes = fold.config, fold.data, fold.split, fold.sizes
-    task = data.task
+    task = fold.data.task
     rows = []
 
     def record(row: dict[str, Any], result: Any) -> None:
@@ -397,44 +396,58 @@ def _fold_rows(
             f"{task.main_metric} {row[task.main_metric]:.3f} ({row['fit_seconds']:.1f} s)"
         )
 
-    arrays = fold.arrays
     for name in models:
-        track = variants.track(name, name, "default", sizes)
-        runtime = Runtime(train=config.train, progress=progress, track=track)
-        with PeakMemory() as memory:
-            result = fit_model(config, data, arrays, runtime, name, typed[name])
-        track.finish()
-        record(_row(name, name, "default", result, memory.peak_mb, sizes, task), result)
+        record(*_fit(fold, variants, name, typed[name], progress=progress))
         if variants.tune:
-            record(*_tuned(config, data, split, arrays, name, options[name], variants, sizes))
+            record(*_tuned(fold, name, options[name], variants))
         start = None
         if name in variants.init:
             start = variants.init[name]
         elif variants.pretrain is not None and name in PRETRAINABLE:
-            start = _pretrain_fold(config, data, split, arrays, name, options[name], variants)
+            start = _pretrain_fold(fold, name, options[name], variants)
         if start is not None:
-            own = fold.preprocess(genes=init_genes(start, data))
-            track = variants.track(f"{name} (pretrained)", name, "pretrained", sizes)
-            runtime = Runtime(train=config.train, progress=progress, init=start, track=track)
-            with PeakMemory() as memory:
-                result = fit_model(config, data, own, runtime, name, typed[name])
-            track.finish()
-            seconds = start.info.get("seconds", 0.0)
-            label = f"{name} (pretrained)"
-            record(
-                _row(
-                    label,
-                    name,
-                    "pretrained",
-                    result,
-                    memory.peak_mb,
-                    sizes,
-                    task,
-                    pretrain_seconds=seconds,
-                ),
-                result,
+            fitted = _fit(
+                fold,
+                variants,
+                name,
+                typed[name],
+                variant="pretrained",
+                arrays=fold.preprocess(genes=init_genes(start, fold.data)),
+                progress=progress,
+                init=start,
+                pretrain_seconds=start.info.get("seconds", 0.0),
             )
+            record(*fitted)
     return rows
+
+
+def _fit(
+    fold: Fold,
+    variants: Variants,
+    name: str,
+    options: Any,
+    *,
+    variant: str = "default",
+    config: RunConfig | None = None,
+    arrays: Any = None,
+    progress: bool = True,
+    init: Any = None,
+    **extra: Any,
+) -> tuple[dict[str, Any], Any]:
+    """Fit model ``name`` (its ``variant``: default, tuned, pretrained) on the fold, tracked and
+    its peak memory measured: its row of results.csv (with ``extra`` columns) and the fit.
+    ``config`` and ``arrays`` default to the fold's."""
+    config = config or fold.config
+    label = name if variant == "default" else f"{name} ({variant})"
+    track = variants.track(label, name, variant, fold.sizes)
+    runtime = Runtime(train=config.train, progress=progress, init=init, track=track)
+    with PeakMemory() as memory:
+        result = fit_model(
+            config, fold.data, fold.arrays if arrays is None else arrays, runtime, name, options
+        )
+    track.finish()
+    row = _row(label, name, variant, result, memory.peak_mb, fold.sizes, fold.data.task, **extra)
+    return row, result
 
 
 def _row(
@@ -467,73 +480,50 @@ def _row(
 
 
 def _tuned(
-    config: RunConfig,
-    data: PreparedData,
-    split: Split,
-    arrays: Any,
-    name: str,
-    options: dict[str, Any],
-    variants: Variants,
-    sizes: dict[str, int],
+    fold: Fold, name: str, options: dict[str, Any], variants: Variants
 ) -> tuple[dict[str, Any], Any]:
     """Search on the fold's training patients (never its test patients), then fit the best
     options on the fold as the default model was: the row ``NAME (tuned)`` and the fit."""
     from omicsformer.tuning.search import run_search
 
+    sizes = fold.sizes
     study = f"{name}-r{sizes['repeat']}-f{sizes['fold']}"
     search = run_search(
-        config,
-        data,
-        split,
+        fold.config,
+        fold.data,
+        fold.split,
         name,
         options,
         storage=variants.storage,
         study_name=study,
         label=f"{name} fold {sizes['fold'] + 1}",
     )
-    tuned = dataclasses.replace(config, train=search.train)
-    track = variants.track(f"{name} (tuned)", name, "tuned", sizes)
-    with PeakMemory() as memory:
-        result = fit_model(
-            tuned, data, arrays, Runtime(train=tuned.train, track=track), name, search.options
-        )
-    track.finish()
     trials = search.trials.copy()
     trials.insert(0, "model", name)
     trials.insert(1, "repeat", sizes["repeat"])
     trials.insert(2, "fold", sizes["fold"])
     variants.trials.append(trials)
-    row = _row(
-        f"{name} (tuned)",
+    return _fit(
+        fold,
+        variants,
         name,
-        "tuned",
-        result,
-        memory.peak_mb,
-        sizes,
-        data.task,
+        search.options,
+        variant="tuned",
+        config=dataclasses.replace(fold.config, train=search.train),
         search_seconds=search.seconds,
         params=json.dumps(search.params, sort_keys=True),
     )
-    return row, result
 
 
-def _pretrain_fold(
-    config: RunConfig,
-    data: PreparedData,
-    split: Split,
-    arrays: Any,
-    name: str,
-    options: dict[str, Any],
-    variants: Variants,
-) -> Any:
+def _pretrain_fold(fold: Fold, name: str, options: dict[str, Any], variants: Variants) -> Any:
     """Pretrain ``name`` on this fold's training patients (training and validation parts,
     never the test fold) and the unlabeled cohorts, on the fold's genes."""
     from omicsformer.pretrain.run import align, pretrain_network
 
-    plan = variants.pretrain
-    genes = list(arrays.preprocessor.genes)
+    config, split, plan = fold.config, fold.split, variants.pretrain
+    genes = list(fold.arrays.preprocessor.genes)
     patients = np.sort(np.concatenate([split["train"], split.get("val", split["train"][:0])]))
-    own = (arrays.x_all[patients], genes)  # standardized by the fold's preprocessor
+    own = (fold.arrays.x_all[patients], genes)  # standardized by the fold's preprocessor
     x = align([own, *variants.unlabeled(config)], genes)
     train = dataclasses.replace(
         config.train, max_epochs=plan.epochs, lr=None, batch_size=None, monitor="loss"
