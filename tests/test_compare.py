@@ -1,16 +1,9 @@
 import json
-import math
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
-from omicsformer.compare import (
-    paired_differences,
-    reference_model,
-    summary_markdown,
-)
 
 
 @pytest.mark.slow
@@ -55,23 +48,6 @@ def test_compare_writes_one_row_per_model_and_fold(cli, tmp_path):
     assert "± " in summary and "**" in summary and "attomics" in summary
     assert "balanced_accuracy" in result.out  # the table is printed
     assert {"config.yaml", "splits.json"} <= {p.name for p in out.iterdir()}
-
-
-def test_summary_marks_the_best_mean():
-    results = pd.DataFrame(
-        {
-            "model": ["m1", "m1", "m2", "m2"],
-            "fold": [0, 1, 0, 1],
-            "acc": [0.5, 0.7, 0.9, 0.8],
-            "fit_seconds": [1, 1, 2, 2],
-            "predict_seconds": [0.1] * 4,
-            "peak_memory_mb": [10] * 4,
-            "n_parameters": [5] * 4,
-        }
-    )
-    text = summary_markdown(results, ["acc"])
-    assert "| m2 | **0.850 ± 0.071** |" in text
-    assert "| m1 | 0.600 ± 0.141 |" in text
 
 
 TINY = "synthetic:n_samples=40,n_genes=20,n_modules=1,module_size=5"
@@ -175,45 +151,6 @@ def test_compare_numbers_are_range_checked(cli, tmp_path, option, value, message
     assert option in result.err and message in result.err
     assert len(result.err.strip().splitlines()) == 1
     assert not out.exists()
-
-
-def _fold_results(scores: dict[str, list[float]], metric: str = "acc") -> pd.DataFrame:
-    rows = []
-    for model, values in scores.items():
-        for i, value in enumerate(values):
-            rows.append({"model": model, "repeat": i // 2, "fold": i % 2, "n_train": 30})
-            rows[-1].update({"n_test": 10, metric: value, "fit_seconds": 1.0})
-            rows[-1].update(predict_seconds=0.1, peak_memory_mb=10.0, n_parameters=5)
-    return pd.DataFrame(rows)
-
-
-def test_the_reference_is_the_best_baseline_or_else_the_best_model():
-    results = _fold_results(
-        {"rf": [0.6, 0.7, 0.6, 0.7], "logreg": [0.8, 0.8, 0.7, 0.9], "mlp": [0.9] * 4}
-    )
-    assert reference_model(results, "acc", ["rf", "logreg"]) == "logreg"
-    assert reference_model(results, "acc", []) == "mlp"  # no baseline compared
-    assert reference_model(results, "acc", ["rf", "logreg"], frozenset({"acc"})) == "rf"
-
-
-def test_paired_differences_pair_on_repeat_and_fold():
-    results = _fold_results({"ref": [0.5, 0.6, 0.7, 0.8], "new": [0.6, 0.6, 0.9, 0.9]})
-    results = results.sample(frac=1.0, random_state=0)  # pairing must not rely on row order
-    table = paired_differences(results, "acc", "ref").set_index("model")
-    new = table.loc["new"]
-    assert new["n_pairs"] == 4 and new["reference"] == "ref" and new["metric"] == "acc"
-    assert new["mean_diff"] == pytest.approx(0.1)  # differences 0.1, 0, 0.2, 0.1
-    variance = (0.0 + 0.01 + 0.01 + 0.0) / 3
-    assert new["sd_diff"] == pytest.approx(math.sqrt(variance))
-    assert new["t"] == pytest.approx(0.1 / math.sqrt((1 / 4 + 10 / 30) * variance))
-    assert (table.loc["ref", "mean_diff"], table.loc["ref", "p_value"]) == (0.0, 1.0)
-    text = summary_markdown(results, ["acc"], differences=table.reset_index())
-    assert "| Δ acc vs ref | p |" in text and "higher is better" in text
-    assert "| new | **0.750 ± 0.173** | 0.100 ± 0.082 | 0.207 |" in text
-    lower = summary_markdown(
-        results, ["acc"], lower_is_better=frozenset({"acc"}), differences=table.reset_index()
-    )
-    assert "lower is better" in lower
 
 
 @pytest.mark.slow

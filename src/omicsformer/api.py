@@ -437,23 +437,22 @@ class OmicsEstimator(BaseEstimator):
 
     # ------------------------------------------------------------------------------ use
     def _check_fitted(self) -> None:
-        from sklearn.exceptions import NotFittedError
+        from sklearn.utils.validation import check_is_fitted
 
-        if not hasattr(self, "model_"):
-            raise NotFittedError(
-                f"this {type(self).__name__} is not fitted yet; call fit (or omicsformer.load)"
-            )
+        msg = "this %(name)s is not fitted yet; call fit (or omicsformer.load)"
+        check_is_fitted(self, "model_", msg=msg)
 
     def _inputs(self, X: Any) -> ad.AnnData:
         """New samples as an AnnData named like the training genes (arrays by position)."""
         self._check_fitted()
         adata = as_anndata(X)
         if not isinstance(X, pd.DataFrame | ad.AnnData):
-            if adata.n_vars != self.n_features_in_:
-                raise DataError(
-                    f"X has {adata.n_vars} features, but {type(self).__name__} is expecting "
-                    f"{self.n_features_in_} features as input"
-                )
+            from sklearn.utils.validation import validate_data
+
+            try:  # scikit-learn's check of n_features_in_ and its words, as a DataError
+                validate_data(self, adata.X, reset=False, skip_check_array=True)
+            except ValueError as exc:
+                raise DataError(str(exc)) from None
             adata.var_names = self.preprocessor_.input_genes
         return adata
 

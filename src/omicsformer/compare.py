@@ -40,7 +40,7 @@ import pandas as pd
 from omicsformer.augment.training import check_augmentation
 from omicsformer.cohort import PreparedData
 from omicsformer.config import RunConfig
-from omicsformer.console import note, out
+from omicsformer.console import note
 from omicsformer.crossval import (
     Fold,
     check_folds,
@@ -53,7 +53,7 @@ from omicsformer.data.splits import Split, splits_to_json
 from omicsformer.errors import ConfigError
 from omicsformer.fileio import OutputFolder, write_json, write_text, write_with, write_yaml
 from omicsformer.memory import PeakMemory
-from omicsformer.metrics.comparison import corrected_resampled_ttest
+from omicsformer.metrics.comparison import base_differences, paired_differences, reference_model
 from omicsformer.models import MODELS, Runtime
 from omicsformer.models.base import require_task
 from omicsformer.models.options import split_options
@@ -64,14 +64,8 @@ from omicsformer.pipeline import (
     resolve_init,
 )
 from omicsformer.ranks import is_main_process
+from omicsformer.report.comparison import print_summary, summary_markdown
 from omicsformer.report.pages import stage_report
-from omicsformer.report.pages.compare import (
-    added_note,
-    added_rows,
-    differences_note,
-    n_test_folds,
-    summary_rows,
-)
 from omicsformer.runs import prediction_frame
 from omicsformer.train.tracking import (
     TrackedRun,
@@ -108,32 +102,10 @@ def compare(
     config.validate()
     if not models:
         raise ConfigError("--models needs at least one model")
-    init: dict[str, Any] = {}  # model -> its pretrained network (--init P[,P2...])
-    for path in (p.strip() for p in (config.model.init or "").split(",") if p.strip()):
-        one = dataclasses.replace(config, model=dataclasses.replace(config.model, init=path))
-        _, pretrained = resolve_init(one)
-        if pretrained.model not in models or pretrained.model in init:
-            raise ConfigError(
-                f"--init {path} holds a pretrained {pretrained.model}: give one pretrained "
-                "network per model of --models"
-            )
-        init[pretrained.model] = pretrained
-    # the defaults run without it; the pretrained variant gets it below
+    init = _pretrained_networks(config, models)
+    # the defaults run without it; the pretrained variant gets it
     config = dataclasses.replace(config, model=dataclasses.replace(config.model, init=None))
-    if pretrain is not None:
-        from omicsformer.pretrain.run import PRETRAINABLE
-
-        if not set(models) & set(PRETRAINABLE):
-            raise ConfigError(f"--pretrain needs one of {', '.join(PRETRAINABLE)} in --models")
-    if tune:
-        from omicsformer.tuning.search import optuna_module
-        from omicsformer.tuning.storage import check_storage
-
-        optuna_module()
-        if config.tune.storage is not None:
-            check_storage(config.tune.storage)
-        if config.train.devices * config.train.num_nodes > 1:
-            raise ConfigError("--tune runs in one process; drop --devices / --num-nodes")
+    _check_variants(config, models, tune, pretrain)
     options = split_options(models, config.model.options)
     typed = {}  # each model's options, parsed and checked once, before any data is read
     for name in models:
@@ -148,7 +120,6 @@ def compare(
     data = prepare_data(config)
     for name in models:
         require_task(MODELS.get(name), data.task.name)
-    seeds = split_seeds(config, repeats)
     repetitions = repeated_splits(config, data, folds, repeats)
     with output if main else contextlib.nullcontext():
         folder = output.create() if main else None
@@ -169,15 +140,7 @@ def compare(
             return None
         task = data.task
         metrics = list(task.metric_names)
-        labels = results.drop_duplicates("model")
-        baselines = [
-            label
-            for label, base in zip(labels["model"], labels["base_model"], strict=True)
-            if MODELS.get(base).family == "baseline"
-        ]
-        reference = reference_model(results, task.main_metric, baselines, task.lower_is_better)
-        differences = paired_differences(results, task.main_metric, reference)
-        added = base_differences(results, task.main_metric)
+        differences, added = _differences(results, task)
         title = _title(config, folds, repeats)
         summary = summary_markdown(
             results,
@@ -187,52 +150,11 @@ def compare(
             differences=differences,
             added=added,
         )
-        write_with(folder / "results.csv", lambda tmp: results.to_csv(tmp, index=False))
-        write_with(folder / "differences.csv", lambda tmp: differences.to_csv(tmp, index=False))
-        if not added.empty:
-            write_with(folder / "base_differences.csv", lambda tmp: added.to_csv(tmp, index=False))
-        predictions = kept.predictions_frame()
-        write_with(
-            folder / "predictions.csv",
-            lambda tmp: predictions.to_csv(tmp, index=False, float_format="%.9g"),
-        )
-        if kept.histories:
-            histories = pd.concat(kept.histories, ignore_index=True)
-            write_with(folder / "histories.csv", lambda tmp: histories.to_csv(tmp, index=False))
-        if variants.trials:
-            trials = pd.concat(variants.trials, ignore_index=True)
-            write_with(folder / "trials.csv", lambda tmp: trials.to_csv(tmp, index=False))
+        _write_tables(folder, results, differences, added, kept, variants)
         write_text(folder / "summary.md", summary)
-        write_yaml(
-            folder / "config.yaml",
-            {
-                **config.to_dict(),
-                "compare": {
-                    "models": models,
-                    "folds": folds,
-                    "repeats": repeats,
-                    "tune": tune,
-                    "init": {name: str(p.folder) for name, p in init.items()},
-                    "pretrain": dataclasses.asdict(pretrain) if pretrain is not None else None,
-                    "task": task.name,
-                    "main_metric": task.main_metric,
-                    "target": data.target.to_dict(),
-                },
-            },
-        )
-        write_json(
-            folder / "splits.json",
-            {
-                "model_seed": config.seed,
-                "split_seeds": seeds,
-                "stratified_on": data.target.columns,
-                "grouped_by": data.group_by,
-                "repeats": [
-                    splits_to_json(fold_splits, data.sample_ids, repeat=r, seed=seeds[r])
-                    for r, fold_splits in enumerate(repetitions)
-                ],
-            },
-        )
+        setup = {"models": models, "folds": folds, "repeats": repeats, "tune": tune}
+        write_yaml(folder / "config.yaml", _config_record(config, setup, init, pretrain, data))
+        write_json(folder / "splits.json", _splits_record(config, data, repetitions))
         variants.tracking.root.log_metrics(mean_metrics(results, metrics))
         variants.tracking.root.finish_files()
         if report:
@@ -241,6 +163,119 @@ def compare(
         variants.tracking.root.finish(artifacts=Path(out_dir))
     print_summary(results, metrics, title, task.lower_is_better, differences, added)
     return results
+
+
+def _pretrained_networks(config: RunConfig, models: list[str]) -> dict[str, Any]:
+    """``--init P[,P2...]``: each model's pretrained network, one per model of ``models``."""
+    init: dict[str, Any] = {}
+    for path in (p.strip() for p in (config.model.init or "").split(",") if p.strip()):
+        one = dataclasses.replace(config, model=dataclasses.replace(config.model, init=path))
+        _, pretrained = resolve_init(one)
+        if pretrained.model not in models or pretrained.model in init:
+            raise ConfigError(
+                f"--init {path} holds a pretrained {pretrained.model}: give one pretrained "
+                "network per model of --models"
+            )
+        init[pretrained.model] = pretrained
+    return init
+
+
+def _check_variants(
+    config: RunConfig, models: list[str], tune: bool, pretrain: Pretraining | None
+) -> None:
+    """``--pretrain`` needs a model that can be pretrained; ``--tune`` its package, a usable
+    storage and one process. Before any data is read."""
+    if pretrain is not None:
+        from omicsformer.pretrain.run import PRETRAINABLE
+
+        if not set(models) & set(PRETRAINABLE):
+            raise ConfigError(f"--pretrain needs one of {', '.join(PRETRAINABLE)} in --models")
+    if tune:
+        from omicsformer.tuning.search import optuna_module
+        from omicsformer.tuning.storage import check_storage
+
+        optuna_module()
+        if config.tune.storage is not None:
+            check_storage(config.tune.storage)
+        if config.train.devices * config.train.num_nodes > 1:
+            raise ConfigError("--tune runs in one process; drop --devices / --num-nodes")
+
+
+def _differences(results: pd.DataFrame, task: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each model against the reference (the best baseline) and each network against its own
+    base, in the task's main metric (differences.csv, base_differences.csv)."""
+    labels = results.drop_duplicates("model")
+    baselines = [
+        label
+        for label, base in zip(labels["model"], labels["base_model"], strict=True)
+        if MODELS.get(base).family == "baseline"
+    ]
+    reference = reference_model(results, task.main_metric, baselines, task.lower_is_better)
+    differences = paired_differences(results, task.main_metric, reference)
+    return differences, base_differences(results, task.main_metric)
+
+
+def _write_tables(
+    folder: Path,
+    results: pd.DataFrame,
+    differences: pd.DataFrame,
+    added: pd.DataFrame,
+    kept: FoldOutputs,
+    variants: Variants,
+) -> None:
+    """results.csv, differences.csv, base_differences.csv, predictions.csv, histories.csv and
+    trials.csv (the last three only when there is something to write)."""
+
+    def csv(name: str, frame: pd.DataFrame, **options: Any) -> None:
+        write_with(folder / name, lambda tmp: frame.to_csv(tmp, index=False, **options))
+
+    csv("results.csv", results)
+    csv("differences.csv", differences)
+    if not added.empty:
+        csv("base_differences.csv", added)
+    csv("predictions.csv", kept.predictions_frame(), float_format="%.9g")
+    if kept.histories:
+        csv("histories.csv", pd.concat(kept.histories, ignore_index=True))
+    if variants.trials:
+        csv("trials.csv", pd.concat(variants.trials, ignore_index=True))
+
+
+def _config_record(
+    config: RunConfig,
+    setup: dict[str, Any],
+    init: dict[str, Any],
+    pretrain: Pretraining | None,
+    data: PreparedData,
+) -> dict[str, Any]:
+    """config.yaml: the shared configuration and its ``compare`` part."""
+    return {
+        **config.to_dict(),
+        "compare": {
+            **setup,
+            "init": {name: str(p.folder) for name, p in init.items()},
+            "pretrain": dataclasses.asdict(pretrain) if pretrain is not None else None,
+            "task": data.task.name,
+            "main_metric": data.task.main_metric,
+            "target": data.target.to_dict(),
+        },
+    }
+
+
+def _splits_record(
+    config: RunConfig, data: PreparedData, repetitions: list[list[Split]]
+) -> dict[str, Any]:
+    """splits.json: every repetition's folds by sample ID, with the seeds."""
+    seeds = split_seeds(config, len(repetitions))
+    return {
+        "model_seed": config.seed,
+        "split_seeds": seeds,
+        "stratified_on": data.target.columns,
+        "grouped_by": data.group_by,
+        "repeats": [
+            splits_to_json(fold_splits, data.sample_ids, repeat=r, seed=seeds[r])
+            for r, fold_splits in enumerate(repetitions)
+        ],
+    }
 
 
 @dataclass
@@ -348,8 +383,7 @@ def _fold_rows(
     pretraining."""
     from omicsformer.pretrain.run import PRETRAINABLE
 
-    config, data, split, sizes = fold.config, fold.data, fold.split, fold.sizes
-    task = data.task
+    task = fold.data.task
     rows = []
 
     def record(row: dict[str, Any], result: Any) -> None:
@@ -360,44 +394,58 @@ def _fold_rows(
             f"{task.main_metric} {row[task.main_metric]:.3f} ({row['fit_seconds']:.1f} s)"
         )
 
-    arrays = fold.arrays
     for name in models:
-        track = variants.track(name, name, "default", sizes)
-        runtime = Runtime(train=config.train, progress=progress, track=track)
-        with PeakMemory() as memory:
-            result = fit_model(config, data, arrays, runtime, name, typed[name])
-        track.finish()
-        record(_row(name, name, "default", result, memory.peak_mb, sizes, task), result)
+        record(*_fit(fold, variants, name, typed[name], progress=progress))
         if variants.tune:
-            record(*_tuned(config, data, split, arrays, name, options[name], variants, sizes))
+            record(*_tuned(fold, name, options[name], variants))
         start = None
         if name in variants.init:
             start = variants.init[name]
         elif variants.pretrain is not None and name in PRETRAINABLE:
-            start = _pretrain_fold(config, data, split, arrays, name, options[name], variants)
+            start = _pretrain_fold(fold, name, options[name], variants)
         if start is not None:
-            own = fold.preprocess(genes=init_genes(start, data))
-            track = variants.track(f"{name} (pretrained)", name, "pretrained", sizes)
-            runtime = Runtime(train=config.train, progress=progress, init=start, track=track)
-            with PeakMemory() as memory:
-                result = fit_model(config, data, own, runtime, name, typed[name])
-            track.finish()
-            seconds = start.info.get("seconds", 0.0)
-            label = f"{name} (pretrained)"
-            record(
-                _row(
-                    label,
-                    name,
-                    "pretrained",
-                    result,
-                    memory.peak_mb,
-                    sizes,
-                    task,
-                    pretrain_seconds=seconds,
-                ),
-                result,
+            fitted = _fit(
+                fold,
+                variants,
+                name,
+                typed[name],
+                variant="pretrained",
+                arrays=fold.preprocess(genes=init_genes(start, fold.data)),
+                progress=progress,
+                init=start,
+                pretrain_seconds=start.info.get("seconds", 0.0),
             )
+            record(*fitted)
     return rows
+
+
+def _fit(
+    fold: Fold,
+    variants: Variants,
+    name: str,
+    options: Any,
+    *,
+    variant: str = "default",
+    config: RunConfig | None = None,
+    arrays: Any = None,
+    progress: bool = True,
+    init: Any = None,
+    **extra: Any,
+) -> tuple[dict[str, Any], Any]:
+    """Fit model ``name`` (its ``variant``: default, tuned, pretrained) on the fold, tracked and
+    its peak memory measured: its row of results.csv (with ``extra`` columns) and the fit.
+    ``config`` and ``arrays`` default to the fold's."""
+    config = config or fold.config
+    label = name if variant == "default" else f"{name} ({variant})"
+    track = variants.track(label, name, variant, fold.sizes)
+    runtime = Runtime(train=config.train, progress=progress, init=init, track=track)
+    with PeakMemory() as memory:
+        result = fit_model(
+            config, fold.data, fold.arrays if arrays is None else arrays, runtime, name, options
+        )
+    track.finish()
+    row = _row(label, name, variant, result, memory.peak_mb, fold.sizes, fold.data.task, **extra)
+    return row, result
 
 
 def _row(
@@ -430,73 +478,50 @@ def _row(
 
 
 def _tuned(
-    config: RunConfig,
-    data: PreparedData,
-    split: Split,
-    arrays: Any,
-    name: str,
-    options: dict[str, Any],
-    variants: Variants,
-    sizes: dict[str, int],
+    fold: Fold, name: str, options: dict[str, Any], variants: Variants
 ) -> tuple[dict[str, Any], Any]:
     """Search on the fold's training patients (never its test patients), then fit the best
     options on the fold as the default model was: the row ``NAME (tuned)`` and the fit."""
     from omicsformer.tuning.search import run_search
 
+    sizes = fold.sizes
     study = f"{name}-r{sizes['repeat']}-f{sizes['fold']}"
     search = run_search(
-        config,
-        data,
-        split,
+        fold.config,
+        fold.data,
+        fold.split,
         name,
         options,
         storage=variants.storage,
         study_name=study,
         label=f"{name} fold {sizes['fold'] + 1}",
     )
-    tuned = dataclasses.replace(config, train=search.train)
-    track = variants.track(f"{name} (tuned)", name, "tuned", sizes)
-    with PeakMemory() as memory:
-        result = fit_model(
-            tuned, data, arrays, Runtime(train=tuned.train, track=track), name, search.options
-        )
-    track.finish()
     trials = search.trials.copy()
     trials.insert(0, "model", name)
     trials.insert(1, "repeat", sizes["repeat"])
     trials.insert(2, "fold", sizes["fold"])
     variants.trials.append(trials)
-    row = _row(
-        f"{name} (tuned)",
+    return _fit(
+        fold,
+        variants,
         name,
-        "tuned",
-        result,
-        memory.peak_mb,
-        sizes,
-        data.task,
+        search.options,
+        variant="tuned",
+        config=dataclasses.replace(fold.config, train=search.train),
         search_seconds=search.seconds,
         params=json.dumps(search.params, sort_keys=True),
     )
-    return row, result
 
 
-def _pretrain_fold(
-    config: RunConfig,
-    data: PreparedData,
-    split: Split,
-    arrays: Any,
-    name: str,
-    options: dict[str, Any],
-    variants: Variants,
-) -> Any:
+def _pretrain_fold(fold: Fold, name: str, options: dict[str, Any], variants: Variants) -> Any:
     """Pretrain ``name`` on this fold's training patients (training and validation parts,
     never the test fold) and the unlabeled cohorts, on the fold's genes."""
     from omicsformer.pretrain.run import align, pretrain_network
 
-    plan = variants.pretrain
-    genes = list(arrays.preprocessor.genes)
+    config, split, plan = fold.config, fold.split, variants.pretrain
+    genes = list(fold.arrays.preprocessor.genes)
     patients = np.sort(np.concatenate([split["train"], split.get("val", split["train"][:0])]))
-    own = (arrays.x_all[patients], genes)  # standardized by the fold's preprocessor
+    own = (fold.arrays.x_all[patients], genes)  # standardized by the fold's preprocessor
     x = align([own, *variants.unlabeled(config)], genes)
     train = dataclasses.replace(
         config.train, max_epochs=plan.epochs, lr=None, batch_size=None, monitor="loss"
@@ -534,168 +559,8 @@ def _title(config: RunConfig, folds: int, repeats: int = 1) -> str:
     )
 
 
-def reference_model(
-    results: pd.DataFrame,
-    metric: str,
-    baselines: list[str],
-    lower_is_better: frozenset[str] = frozenset(),
-) -> str:
-    """The model the others are compared with: of ``baselines`` present in ``results`` the one
-    with the best mean ``metric`` (the best model overall when there is none); first on ties."""
-    means = results.groupby("model", sort=False)[metric].mean()
-    pool = means[[m for m in means.index if m in baselines]]
-    if pool.empty:
-        pool = means
-    pool = pool.dropna()
-    if pool.empty:
-        return str(means.index[0])
-    return str(pool.idxmin() if metric in lower_is_better else pool.idxmax())
-
-
-def paired_differences(results: pd.DataFrame, metric: str, reference: str) -> pd.DataFrame:
-    """Per model: ``metric`` minus the reference's on the same test folds (paired on repetition
-    and fold), with the corrected resampled t-test
-    (:func:`~omicsformer.metrics.comparison.corrected_resampled_ttest`).
-
-    ``results`` needs the columns model, repeat, fold, n_train, n_test and ``metric``.
-    """
-    keys = ["repeat", "fold"]
-    ref = results.loc[results["model"] == reference, [*keys, metric]]
-    rows = []
-    for model, own in results.groupby("model", sort=False):
-        pairs = own.merge(ref, on=keys, suffixes=("", "_ref"), validate="one_to_one")
-        test = corrected_resampled_ttest(
-            pairs[metric] - pairs[f"{metric}_ref"], pairs["n_train"], pairs["n_test"]
-        )
-        rows.append(
-            {
-                "model": model,
-                "reference": reference,
-                "metric": metric,
-                "n_pairs": test.n_pairs,
-                "mean_diff": test.mean_diff,
-                "sd_diff": test.sd_diff,
-                "t": test.t,
-                "p_value": test.p_value,
-            }
-        )
-    return pd.DataFrame(rows)
-
-
 def base_label(base: dict[str, Any] | None) -> str:
     """How a model's base reads in tables: ``logreg (fitted)``, ``linear``, or "" for none."""
     if not base:
         return ""
     return f"{base['model']} (fitted)" if base["kind"] == "fitted" else str(base["kind"])
-
-
-def base_differences(results: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Per model with a base: ``metric`` minus its base alone's on the same test folds (what
-    the network added to its base), with the corrected resampled t-test. The base of
-    ``base=fitted`` is the task's linear baseline fitted on the same training patients, so
-    this is also the difference to that baseline's own row when it was compared too.
-
-    ``results`` needs the columns model, base, n_train, n_test, ``metric`` and
-    ``base_<metric>``; models without a base are left out.
-    """
-    column = f"base_{metric}"
-    rows = []
-    if column not in results:
-        return pd.DataFrame(rows)
-    for model, own in results.groupby("model", sort=False):
-        own = own.dropna(subset=[column])
-        if own.empty:
-            continue
-        test = corrected_resampled_ttest(own[metric] - own[column], own["n_train"], own["n_test"])
-        rows.append(
-            {
-                "model": model,
-                "base": own["base"].iloc[0],
-                "metric": metric,
-                "n_pairs": test.n_pairs,
-                "base_mean": float(own[column].mean()),
-                "mean_diff": test.mean_diff,
-                "sd_diff": test.sd_diff,
-                "t": test.t,
-                "p_value": test.p_value,
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def summary_markdown(
-    results: pd.DataFrame,
-    metrics: list[str],
-    title: str = "",
-    lower_is_better: frozenset[str] = frozenset(),
-    differences: pd.DataFrame | None = None,
-    added: pd.DataFrame | None = None,
-) -> str:
-    header, rows = summary_rows(results, metrics, lower_is_better, differences)
-    lines = [f"# {title}", ""] if title else []
-    lines.append("| " + " | ".join(header) + " |")
-    lines.append("|" + "|".join("---" for _ in header) + "|")
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    lines += [
-        "",
-        f"Mean ± sd over {n_test_folds(results)} test folds; best mean per metric in bold "
-        "(lowest for rmse, mae and the integrated Brier score). Peak MB: growth of "
-        "the process's resident memory during fit + predict.",
-        "",
-    ]
-    if differences is not None and not differences.empty:
-        lines += [differences_note(differences, lower_is_better), ""]
-    if added is not None and not added.empty:
-        header, rows = added_rows(added)
-        lines += ["## What each network added to its base", ""]
-        lines.append("| " + " | ".join(header) + " |")
-        lines.append("|" + "|".join("---" for _ in header) + "|")
-        lines += ["| " + " | ".join(r) + " |" for r in rows]
-        lines += ["", added_note(added), ""]
-    return "\n".join(lines)
-
-
-def print_summary(
-    results: pd.DataFrame,
-    metrics: list[str],
-    title: str,
-    lower_is_better: frozenset[str] = frozenset(),
-    differences: pd.DataFrame | None = None,
-    added: pd.DataFrame | None = None,
-) -> None:
-    from rich.markup import escape
-    from rich.table import Table
-
-    header, rows = summary_rows(results, metrics, lower_is_better, differences)
-    caption = None
-    if differences is not None and not differences.empty:
-        first = differences.iloc[0]
-        better = "lower" if first["metric"] in lower_is_better else "higher"
-        caption = escape(
-            f"mean ± sd over {n_test_folds(results)} test folds; Δ: paired difference in "
-            f"{first['metric']} to {first['reference']} ({better} is better); p: corrected "
-            "resampled t-test (Nadeau & Bengio 2003; Bouckaert & Frank 2004)"
-        )
-
-    table = Table(title=title, caption=caption)
-    for i, column in enumerate(header):
-        table.add_column(column, justify="left" if i == 0 else "right")
-    for r in rows:
-        table.add_row(
-            *(f"[bold]{escape(c[2:-2])}[/bold]" if c.startswith("**") else escape(c) for c in r)
-        )
-    out.print(table)
-    if added is not None and not added.empty:
-        header, rows = added_rows(added)
-        table = Table(
-            title="what each network added to its base",
-            caption=escape(
-                f"Δ: the network minus its base alone on the same {n_test_folds(results)} test "
-                "folds; p: corrected resampled t-test"
-            ),
-        )
-        for i, column in enumerate(header):
-            table.add_column(column, justify="left" if i < 2 else "right")
-        for r in rows:
-            table.add_row(*map(escape, r))
-        out.print(table)

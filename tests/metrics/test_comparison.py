@@ -1,10 +1,15 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
-from omicsformer.metrics.comparison import corrected_resampled_ttest
+from omicsformer.metrics.comparison import (
+    corrected_resampled_ttest,
+    paired_differences,
+    reference_model,
+)
 
 # 3 folds x 2 repeats; 80 training and 20 test samples per fold
 D = np.array([0.1, 0.2, 0.0, 0.3, 0.1, 0.2])
@@ -68,3 +73,35 @@ def test_undefined_differences_are_left_out_and_too_few_pairs_give_nan():
     assert corrected_resampled_ttest(np.array([]), 80, 20).n_pairs == 0
     with pytest.raises(ValueError, match="training sizes must be positive"):
         corrected_resampled_ttest(D, n_train=0, n_test=20)
+
+
+def _fold_results(scores: dict[str, list[float]], metric: str = "acc") -> pd.DataFrame:
+    rows = []
+    for model, values in scores.items():
+        for i, value in enumerate(values):
+            rows.append({"model": model, "repeat": i // 2, "fold": i % 2, "n_train": 30})
+            rows[-1].update({"n_test": 10, metric: value, "fit_seconds": 1.0})
+            rows[-1].update(predict_seconds=0.1, peak_memory_mb=10.0, n_parameters=5)
+    return pd.DataFrame(rows)
+
+
+def test_the_reference_is_the_best_baseline_or_else_the_best_model():
+    results = _fold_results(
+        {"rf": [0.6, 0.7, 0.6, 0.7], "logreg": [0.8, 0.8, 0.7, 0.9], "mlp": [0.9] * 4}
+    )
+    assert reference_model(results, "acc", ["rf", "logreg"]) == "logreg"
+    assert reference_model(results, "acc", []) == "mlp"  # no baseline compared
+    assert reference_model(results, "acc", ["rf", "logreg"], frozenset({"acc"})) == "rf"
+
+
+def test_paired_differences_pair_on_repeat_and_fold():
+    results = _fold_results({"ref": [0.5, 0.6, 0.7, 0.8], "new": [0.6, 0.6, 0.9, 0.9]})
+    results = results.sample(frac=1.0, random_state=0)  # pairing must not rely on row order
+    table = paired_differences(results, "acc", "ref").set_index("model")
+    new = table.loc["new"]
+    assert new["n_pairs"] == 4 and new["reference"] == "ref" and new["metric"] == "acc"
+    assert new["mean_diff"] == pytest.approx(0.1)  # differences 0.1, 0, 0.2, 0.1
+    variance = (0.0 + 0.01 + 0.01 + 0.0) / 3
+    assert new["sd_diff"] == pytest.approx(math.sqrt(variance))
+    assert new["t"] == pytest.approx(0.1 / math.sqrt((1 / 4 + 10 / 30) * variance))
+    assert (table.loc["ref", "mean_diff"], table.loc["ref", "p_value"]) == (0.0, 1.0)

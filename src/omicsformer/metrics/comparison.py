@@ -2,15 +2,18 @@
 
 Notation: ``d`` (n,) the per-fold differences in a metric between two models scored on the same
 test folds (n = k folds x r repetitions); ``n_train``, ``n_test`` the sizes of the training and
-test parts of those folds.
+test parts of those folds. ``results``: one row per model x repetition x fold (the table
+``compare`` writes as results.csv), with at least the columns model, repeat, fold, n_train,
+n_test and the metric.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 
@@ -101,3 +104,70 @@ def corrected_resampled_ttest(
     t = mean / math.sqrt((1.0 / n + ratio) * sd**2)
     p = float(2.0 * stats.t.sf(abs(t), df=n - 1))
     return PairedTest(n, mean, sd, float(t), p)
+
+
+def reference_model(
+    results: pd.DataFrame,
+    metric: str,
+    baselines: list[str],
+    lower_is_better: frozenset[str] = frozenset(),
+) -> str:
+    """The model the others are compared with: of ``baselines`` present in ``results`` the one
+    with the best mean ``metric`` (the best model overall when there is none); first on ties."""
+    means = results.groupby("model", sort=False)[metric].mean()
+    pool = means[[m for m in means.index if m in baselines]]
+    if pool.empty:
+        pool = means
+    pool = pool.dropna()
+    if pool.empty:
+        return str(means.index[0])
+    return str(pool.idxmin() if metric in lower_is_better else pool.idxmax())
+
+
+def paired_differences(results: pd.DataFrame, metric: str, reference: str) -> pd.DataFrame:
+    """Per model: ``metric`` minus the reference's on the same test folds (paired on repetition
+    and fold), with the corrected resampled t-test (:func:`corrected_resampled_ttest`).
+
+    ``results`` needs the columns model, repeat, fold, n_train, n_test and ``metric``.
+    """
+    keys = ["repeat", "fold"]
+    ref = results.loc[results["model"] == reference, [*keys, metric]]
+    rows = []
+    for model, own in results.groupby("model", sort=False):
+        pairs = own.merge(ref, on=keys, suffixes=("", "_ref"), validate="one_to_one")
+        test = corrected_resampled_ttest(
+            pairs[metric] - pairs[f"{metric}_ref"], pairs["n_train"], pairs["n_test"]
+        )
+        rows.append({"model": model, "reference": reference, "metric": metric, **asdict(test)})
+    return pd.DataFrame(rows)
+
+
+def base_differences(results: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Per model with a base: ``metric`` minus its base alone's on the same test folds (what
+    the network added to its base), with the corrected resampled t-test. The base of
+    ``base=fitted`` is the task's linear baseline fitted on the same training patients, so
+    this is also the difference to that baseline's own row when it was compared too.
+
+    ``results`` needs the columns model, base, n_train, n_test, ``metric`` and
+    ``base_<metric>``; models without a base are left out.
+    """
+    column = f"base_{metric}"
+    rows = []
+    if column not in results:
+        return pd.DataFrame(rows)
+    for model, own in results.groupby("model", sort=False):
+        own = own.dropna(subset=[column])
+        if own.empty:
+            continue
+        test = corrected_resampled_ttest(own[metric] - own[column], own["n_train"], own["n_test"])
+        rows.append(
+            {
+                "model": model,
+                "base": own["base"].iloc[0],
+                "metric": metric,
+                "n_pairs": test.n_pairs,  # first, as in differences.csv (the ** keeps the place)
+                "base_mean": float(own[column].mean()),
+                **asdict(test),
+            }
+        )
+    return pd.DataFrame(rows)

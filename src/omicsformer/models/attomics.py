@@ -45,7 +45,6 @@ from torch import Tensor, nn
 from omicsformer.config import PROBABILITY, TrainConfig, bounded
 from omicsformer.data.grouping import Grouping, GroupingOptions
 from omicsformer.errors import ConfigError
-from omicsformer.models import MODELS
 from omicsformer.models.base import ModelContext
 from omicsformer.models.mlp import fcn_layers
 from omicsformer.models.neural import check_attention, neural_spec
@@ -249,18 +248,15 @@ def check(options: AttOmicsOptions, train: TrainConfig) -> None:
     check_attention(options.attention, train)
 
 
-MODELS.add(
+SPEC = neural_spec(
     "attomics",
-    neural_spec(
-        "attomics",
-        "AttOmics: self-attention between gene-group tokens (Beaudé et al. 2023)",
-        AttOmicsOptions,
-        architecture,
-        network,
-        check=check,
-        # the paper's 1e-4 was also the best on ALL's validation parts for the network alone;
-        # started as its fitted base, 1e-3 was better on the validation parts of all four
-        # development cohorts (docs/tuning.md, section 5)
-        default_lr=1e-3,
-    ),
+    "AttOmics: self-attention between gene-group tokens (Beaudé et al. 2023)",
+    AttOmicsOptions,
+    architecture,
+    network,
+    check=check,
+    # the paper's 1e-4 was also the best on ALL's validation parts for the network alone;
+    # started as its fitted base, 1e-3 was better on the validation parts of all four
+    # development cohorts (docs/tuning.md, section 5)
+    default_lr=1e-3,
 )

@@ -45,7 +45,6 @@ from omicsformer.config import bounded
 from omicsformer.console import note
 from omicsformer.errors import ConfigError, MissingDependencyError, RunError
 from omicsformer.fileio import read_file, write_with
-from omicsformer.models import MODELS
 from omicsformer.models.base import FitData, ModelContext, ModelSpec, Runtime
 from omicsformer.tasks import TASKS, Task
 from omicsformer.tuning.space import Choice, Float, Int
@@ -817,7 +816,7 @@ def _spec(
     )
 
 
-for _spec_ in (
+SPECS = (  # registered by omicsformer.models, in this order
     _spec(
         "logreg",
         "L2 logistic regression, balanced class weights, C by inner CV",
@@ -870,5 +869,4 @@ for _spec_ in (
         extra="xgboost",
         check=check_parallel,
     ),
-):
-    MODELS.add(_spec_.name, _spec_)
+)

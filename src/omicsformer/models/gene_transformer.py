@@ -40,7 +40,6 @@ from torch import Tensor, nn
 from omicsformer.config import PROBABILITY, TrainConfig, bounded
 from omicsformer.data.grouping import gene_set_membership, saved_gene_sets
 from omicsformer.errors import ConfigError
-from omicsformer.models import MODELS
 from omicsformer.models.base import ModelContext
 from omicsformer.models.expressed import (
     ExpressedGenes,
@@ -278,6 +277,15 @@ def architecture(
     arch: dict[str, Any] = {}
     if options.value_embedding == "binned":
         arch["edges"] = quantile_edges(x_train, options.n_bins)
+    return arch | token_arch(options, context, x_train)
+
+
+def token_arch(
+    options: ExpressedTokens | AttentionSettings, context: ModelContext, x_train: np.ndarray
+) -> dict[str, Any]:
+    """What a model of gene tokens (gene-transformer, hybrid) fixes from the training data for
+    its tokens: the gene sets of ``attention_mask`` and the expressed-token thresholds."""
+    arch: dict[str, Any] = {}
     gmt = options.gene_set_file()
     if gmt is not None:
         arch["gene_sets"] = gene_set_membership(gmt, context.genes)
@@ -302,20 +310,23 @@ def network(
 
 
 def check(options: GeneTransformerOptions, train: TrainConfig) -> None:
-    check_heads(options.dim, options.heads)
-    masked = options.gene_set_file(train.device) is not None
-    check_attention(options.attention, train, masked=masked)
+    check_token_attention(options, train)
     check_tokens(options)
 
 
-MODELS.add(
+def check_token_attention(options: Any, train: TrainConfig) -> None:
+    """A model of gene tokens (gene-transformer, hybrid): heads divide ``dim``, and the backend
+    runs on the device, with the gene-set mask when ``attention_mask`` sets one."""
+    check_heads(options.dim, options.heads)
+    masked = options.gene_set_file(train.device) is not None
+    check_attention(options.attention, train, masked=masked)
+
+
+SPEC = neural_spec(
     "gene-transformer",
-    neural_spec(
-        "gene-transformer",
-        "Transformer over gene tokens (identity + value embedding), any attention backend",
-        GeneTransformerOptions,
-        architecture,
-        network,
-        check=check,
-    ),
+    "Transformer over gene tokens (identity + value embedding), any attention backend",
+    GeneTransformerOptions,
+    architecture,
+    network,
+    check=check,
 )

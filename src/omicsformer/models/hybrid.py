@@ -51,21 +51,19 @@ from omicsformer.config import PROBABILITY, TrainConfig, bounded
 from omicsformer.data.grouping import (
     Grouping,
     GroupingOptions,
-    gene_set_membership,
     saved_gene_sets,
 )
 from omicsformer.errors import ConfigError
-from omicsformer.models import MODELS
 from omicsformer.models.base import ModelContext
 from omicsformer.models.expressed import (
     ExpressedGenes,
     ExpressedTokens,
     check_tokens,
-    expressed_thresholds,
     refuse_pretraining,
     saved_thresholds,
 )
-from omicsformer.models.neural import check_attention, check_heads, neural_spec
+from omicsformer.models.gene_transformer import check_token_attention, token_arch
+from omicsformer.models.neural import check_attention, neural_spec
 from omicsformer.models.residual import BaseOptions, GateOptions
 from omicsformer.nn.attention.layers import AttentionLayer, memberships, mha_rows
 from omicsformer.nn.attention.masks import GroupMask
@@ -308,13 +306,7 @@ def architecture(
     # unequal groups are padded (key-padding masks needed); expressed rows are bucketed instead
     if len(set(grouping.sizes)) > 1 and options.tokens == "all":
         check_attention(options.attention, None, key_padding=True)
-    arch: dict[str, Any] = {"grouping": grouping.to_dict()}
-    gmt = options.gene_set_file()
-    if gmt is not None:
-        arch["gene_sets"] = gene_set_membership(gmt, context.genes)
-    if options.tokens == "expressed":
-        arch["expressed"] = expressed_thresholds(options, context, x_train)
-    return arch
+    return {"grouping": grouping.to_dict()} | token_arch(options, context, x_train)
 
 
 def network(options: HybridOptions, context: ModelContext, arch: dict[str, Any]) -> Hybrid:
@@ -327,19 +319,14 @@ def network(options: HybridOptions, context: ModelContext, arch: dict[str, Any])
 
 def check(options: HybridOptions, train: TrainConfig) -> None:
     check_tokens(options)
-    check_heads(options.dim, options.heads)
-    masked = options.gene_set_file(train.device) is not None
-    check_attention(options.attention, train, masked=masked)
+    check_token_attention(options, train)
 
 
-MODELS.add(
+SPEC = neural_spec(
     "hybrid",
-    neural_spec(
-        "hybrid",
-        "AttOmics groups + gene-level attention within groups + group-level attention across",
-        HybridOptions,
-        architecture,
-        network,
-        check=check,
-    ),
+    "AttOmics groups + gene-level attention within groups + group-level attention across",
+    HybridOptions,
+    architecture,
+    network,
+    check=check,
 )

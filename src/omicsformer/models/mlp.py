@@ -15,7 +15,6 @@ import numpy as np
 from torch import Tensor, nn
 
 from omicsformer.config import PROBABILITY, bounded
-from omicsformer.models import MODELS
 from omicsformer.models.base import ModelContext
 from omicsformer.models.neural import neural_spec
 from omicsformer.models.residual import BaseOptions
@@ -96,13 +95,10 @@ def network(options: MLPOptions, context: ModelContext, arch: dict[str, Any]) ->
     )
 
 
-MODELS.add(
+SPEC = neural_spec(
     "mlp",
-    neural_spec(
-        "mlp",
-        "Multilayer perceptron (the AttOmics paper's MLP baseline)",
-        MLPOptions,
-        architecture,
-        network,
-    ),
+    "Multilayer perceptron (the AttOmics paper's MLP baseline)",
+    MLPOptions,
+    architecture,
+    network,
 )

@@ -40,3 +40,9 @@ def print_metrics(
     results: dict[str, dict[str, dict[str, Any]]], metric_names: Sequence[str], title: str = ""
 ) -> None:
     out.print(metrics_table(results, metric_names, title))
+
+
+def markdown_lines(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """A Markdown table: the header line, its rule and one line per row."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    return lines + ["| " + " | ".join(r) + " |" for r in rows]

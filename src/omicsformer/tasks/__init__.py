@@ -7,8 +7,7 @@ from omicsformer.tasks.regression import RegressionTask
 from omicsformer.tasks.survival import SurvivalTask
 
 TASKS: Registry[Task] = Registry("task")
-TASKS.add("classification", ClassificationTask())
-TASKS.add("survival", SurvivalTask())
-TASKS.add("regression", RegressionTask())
+for _task in (ClassificationTask(), SurvivalTask(), RegressionTask()):
+    TASKS.add(_task.name, _task)
 
 __all__ = ["TASKS", "TargetInfo", "Task"]

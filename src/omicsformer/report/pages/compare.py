@@ -2,8 +2,8 @@
 
 Read from the files ``compare`` writes (never from the comparison code): ``config.yaml``,
 ``results.csv``, ``differences.csv``, ``splits.json``, ``histories.csv`` (neural models) and
-``predictions.csv``. The summary-table helpers here are also what ``compare`` prints and writes
-to summary.md, so the three show the same numbers.
+``predictions.csv``. Its summary tables are those ``compare`` prints and writes to summary.md
+(:mod:`omicsformer.report.comparison`), so the three show the same numbers.
 
 Sections: settings; summary (mean ± sd per model and metric); paired differences to the
 reference model (corrected resampled t-test) and how to read them; every test fold of the main
@@ -15,7 +15,6 @@ predictions (:func:`pooled_sections`).
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +22,20 @@ import numpy as np
 import pandas as pd
 
 from omicsformer.fileio import read_file, read_json, read_optional_csv, read_yaml
+from omicsformer.report.comparison import (
+    COST_COLUMNS,
+    added_note,
+    added_rows,
+    differences_note,
+    mean_sd,
+    n_test_folds,
+    number,
+    p_text,
+    summary_rows,
+)
 from omicsformer.report.html import Figure, Section, Table, Text
 from omicsformer.report.plots import plt
 from omicsformer.tasks import TASKS, TargetInfo, Task
-
-COST_COLUMNS = ("fit_seconds", "predict_seconds", "peak_memory_mb", "n_parameters")
 
 
 def sections(folder: Path, kind: str = "compare") -> list[Section]:
@@ -157,10 +165,10 @@ def _differences(differences: pd.DataFrame | None, task: Task) -> Section | None
             {
                 "model": d["model"],
                 "paired folds": int(d["n_pairs"]),
-                f"Δ {metric} (mean)": "reference" if own else _number(d["mean_diff"]),
-                "Δ sd": "" if own else _number(d["sd_diff"]),
-                "t": "" if own else _number(d["t"]),
-                "p": "" if own else _p_text(d["p_value"]),
+                f"Δ {metric} (mean)": "reference" if own else number(d["mean_diff"]),
+                "Δ sd": "" if own else number(d["sd_diff"]),
+                "t": "" if own else number(d["t"]),
+                "p": "" if own else p_text(d["p_value"]),
             }
         )
     return Section("Paired differences").add(
@@ -193,10 +201,6 @@ def _added(added: pd.DataFrame | None, task: Task) -> Section | None:
     )
 
 
-def _number(value: float) -> str:
-    return "" if pd.isna(value) else f"{value:.3f}"
-
-
 def per_fold_table(results: pd.DataFrame, metric: str, reference: str | None) -> pd.DataFrame:
     """One row per repetition / fold, one column per model (``metric`` on that test fold), and
     ``Δ MODEL`` = the model minus ``reference`` on the same fold."""
@@ -218,7 +222,7 @@ def _per_fold(
     wide = per_fold_table(results, metric, reference)
     shown = wide.copy()
     for column in shown.columns[2:]:
-        shown[column] = shown[column].map(_number)
+        shown[column] = shown[column].map(number)
     shown["repeat"] += 1
     shown["fold"] += 1
     better = "lower" if metric in task.lower_is_better else "higher"
@@ -270,7 +274,7 @@ def _costs(results: pd.DataFrame) -> Section:
     for model, r in stats.iterrows():
         row = {"model": model}
         for column, digits in zip(columns, (2, 3, 0, 0), strict=False):
-            row[column] = _cell(r[(column, "mean")], r[(column, "std")], digits)
+            row[column] = mean_sd(r[(column, "mean")], r[(column, "std")], digits)
         rows.append(row)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     models = list(stats.index)
@@ -333,117 +337,4 @@ def _learning_curves(histories: pd.DataFrame) -> Section:
             "the lowest to the highest fold.",
         ),
         Table(table, "Epochs trained per fold (histories.csv)."),
-    )
-
-
-# ------------------------------------------------------- summary tables (shared with compare)
-def summarize(results: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
-    """Mean and sd over folds per model (models in their original order)."""
-    columns = [c for c in [*metrics, *COST_COLUMNS] if c in results]
-    grouped = results.groupby("model", sort=False)[columns]
-    return grouped.mean().join(grouped.std(ddof=1), rsuffix="_sd")
-
-
-def _cell(mean: float, sd: float, digits: int) -> str:
-    if math.isnan(mean):
-        return "nan"
-    return f"{mean:.{digits}f} ± {sd:.{digits}f}" if not math.isnan(sd) else f"{mean:.{digits}f}"
-
-
-def _p_text(p: float) -> str:
-    if math.isnan(p):
-        return "nan"
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
-
-
-def summary_rows(
-    results: pd.DataFrame,
-    metrics: list[str],
-    lower_is_better: frozenset[str] = frozenset(),
-    differences: pd.DataFrame | None = None,
-) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the summary table; the best mean of each metric is marked with **.
-
-    With ``differences`` (from :func:`paired_differences`) two columns follow the metrics: the
-    mean ± sd of the paired difference to the reference model and its p-value.
-    """
-    table = summarize(results, metrics)
-    header = ["model", *metrics]
-    diffs = None
-    if differences is not None and not differences.empty:
-        diffs = differences.set_index("model")
-        first = diffs.iloc[0]
-        header += [f"Δ {first['metric']} vs {first['reference']}", "p"]
-    header += ["fit s", "predict s", "peak MB", "parameters"]
-    best = {m: table[m].min() if m in lower_is_better else table[m].max() for m in metrics}
-    rows = []
-    for model, r in table.iterrows():
-        cells = [str(model)]
-        for m in metrics:
-            cell = _cell(r[m], r[f"{m}_sd"], 3)
-            cells.append(f"**{cell}**" if r[m] == best[m] else cell)
-        if diffs is not None:
-            d = diffs.loc[model]
-            if model == d["reference"]:
-                cells += ["reference", "—"]
-            else:
-                cells += [_cell(d["mean_diff"], d["sd_diff"], 3), _p_text(d["p_value"])]
-        cells += [
-            _cell(r["fit_seconds"], r["fit_seconds_sd"], 1),
-            _cell(r["predict_seconds"], r["predict_seconds_sd"], 2),
-            _cell(r["peak_memory_mb"], r["peak_memory_mb_sd"], 0),
-            f"{r['n_parameters']:,.0f}",
-        ]
-        rows.append(cells)
-    return header, rows
-
-
-def n_test_folds(results: pd.DataFrame) -> int:
-    keys = [c for c in ("repeat", "fold") if c in results]
-    return len(results[keys].drop_duplicates())
-
-
-def differences_note(differences: pd.DataFrame, lower_is_better: frozenset[str]) -> str:
-    first = differences.iloc[0]
-    metric, reference = first["metric"], first["reference"]
-    better = "lower" if metric in lower_is_better else "higher"
-    n = int(differences["n_pairs"].max())
-    return (
-        f"Δ: paired per-fold difference in {metric} to {reference} (model − {reference}; "
-        f"{better} is better), mean ± sd over {n} test folds; p: two-sided corrected resampled "
-        f"t-test (Nadeau & Bengio 2003, for repeated k-fold Bouckaert & Frank 2004), df = {n - 1}. "
-        "The correction is needed because the training sets of the folds (and of the "
-        "repetitions) overlap, so the per-fold differences are not independent and a plain "
-        "paired t-test would understate their variance and give too small p-values. "
-        "p-values are not adjusted for comparing several models."
-    )
-
-
-def added_rows(added: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the table of each network against its own base (from
-    :func:`~omicsformer.compare.base_differences`): the base, its mean, Δ mean ± sd, p."""
-    metric = str(added["metric"].iloc[0])
-    header = ["model", "base", f"base {metric}", f"Δ {metric} vs base", "p"]
-    rows = [
-        [
-            str(d["model"]),
-            str(d["base"]),
-            _number(d["base_mean"]),
-            _cell(d["mean_diff"], d["sd_diff"], 3),
-            _p_text(d["p_value"]),
-        ]
-        for _, d in added.iterrows()
-    ]
-    return header, rows
-
-
-def added_note(added: pd.DataFrame) -> str:
-    """How to read the columns of each network's difference to its own base."""
-    metric = added["metric"].iloc[0]
-    n = int(added["n_pairs"].max())
-    return (
-        f"Δ vs base: a network's {metric} minus its base alone's on the same {n} test folds "
-        "(mean ± sd): what the network added to the linear model it starts as; p: the same "
-        "corrected resampled t-test. A fitted base is the task's linear baseline fitted on the "
-        "same training patients, so its column equals that baseline's own row."
     )
