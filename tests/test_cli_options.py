@@ -267,3 +267,22 @@ def test_train_config_validates_a_config_built_in_python():
     config.split.val_fraction = 1.5
     with pytest.raises(ConfigError, match=r"config.split.val_fraction: must be in \[0, 0.99\]"):
         config.validate()
+
+
+def test_the_model_lists_name_registered_models():
+    from omicsformer import config
+
+    for name in ("DEMO_MODELS", "BENCH_MODELS", "INTERACTION_MODELS", "PRETRAINABLE"):
+        listed = getattr(config, name)
+        assert listed and set(listed) <= set(MODELS.names()), name
+
+
+def test_bench_gpu_takes_its_backends_from_the_registry():
+    from omicsformer.bench.gpu import FLEX, table_backends
+    from omicsformer.nn.attention import BACKENDS
+
+    names = table_backends()
+    assert FLEX in names and set(names) - {FLEX} <= set(BACKENDS.names())
+    assert [n for n in BACKENDS.names() if n not in names] == [
+        n for n, b in BACKENDS.items() if b.info.returns_weights
+    ]

@@ -17,6 +17,10 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from omicsformer.config import (
+    BENCH_MODELS,
+    DEMO_MODELS,
+    INTERACTION_MODELS,
+    PRETRAINABLE,
     AugmentConfig,
     DataConfig,
     ModelConfig,
@@ -987,7 +991,7 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument(
         "--model",
         required=True,
-        choices=["gene-transformer", "hybrid", "attomics"],
+        choices=PRETRAINABLE,
         help="the network to pretrain",
     )
     _add_model_options(pre)
@@ -1043,7 +1047,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--pretrain",
         action="store_true",
-        help="also fine-tune gene-transformer / hybrid / attomics from masked-expression "
+        help=f"also fine-tune {' / '.join(PRETRAINABLE)} from masked-expression "
         "pretraining on each fold's training patients, reported as NAME (pretrained)",
     )
     p.add_argument(
@@ -1177,9 +1181,7 @@ def build_parser() -> argparse.ArgumentParser:
     attention.set_defaults(func=cmd_bench_attention)
 
     model = benchmark("model", "one training step of each neural model")
-    model.add_argument(
-        "--models", default="mlp,attomics,gene-transformer,hybrid", help="comma-separated models"
-    )
+    model.add_argument("--models", default=",".join(BENCH_MODELS), help="comma-separated models")
     model.add_argument(
         "--genes",
         type=number_list(int, 1),
@@ -1226,8 +1228,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gpu.add_argument(
         "--backends",
-        help="comma-separated, of sdpa, flash, flex, performer, nystrom, linformer, linear "
-        "(default: all; flash needs the flash-attn package)",
+        help="comma-separated attention backends, and flex (the default backend with a gene-set "
+        "mask, through FlexAttention); default: every backend that does not write the N x N "
+        "matrix out (one that cannot run here, for its device or package, is a row saying why)",
     )
     gpu.add_argument(
         "--precisions", default="bf16,32", help="comma-separated number formats: bf16 and/or 32"
@@ -1253,8 +1256,8 @@ def build_parser() -> argparse.ArgumentParser:
     gpu.add_argument(
         "--smoke",
         action="store_true",
-        help="one tiny configuration end to end (64 genes, sdpa, fp32; with --device cpu: the "
-        "test suite's check)",
+        help="one tiny configuration end to end (64 genes, the default backend, fp32; with "
+        "--device cpu: the test suite's check)",
     )
     gpu.add_argument(
         "--timeout",
@@ -1294,7 +1297,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     inter = benchmark("interactions", "recovery of planted gene pairs by each model and method")
     inter.add_argument(
-        "--models", default="gene-transformer,hybrid,attomics,mlp", help="comma-separated models"
+        "--models", default=",".join(INTERACTION_MODELS), help="comma-separated models"
     )
     inter.add_argument(
         "--methods",
@@ -1336,7 +1339,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="runs/demo",
         help="output folder; a previous demo there is replaced, any other folder is refused",
     )
-    demo.add_argument("--models", help="comma-separated models (default: logreg,rf,mlp,attomics)")
+    demo.add_argument("--models", help=f"comma-separated models (default: {','.join(DEMO_MODELS)})")
     demo.add_argument("--folds", type=FOLDS, default=5, help="cross-validation folds")
     demo.add_argument("--attention", help="attention backend of gene-transformer / hybrid")
     add_config_arguments(demo, PreprocessConfig, ["top_genes"])

@@ -230,6 +230,14 @@ def _type_text(hint: Any) -> str:
     return {int: "int", float: "float", bool: "bool", str: "text"}.get(hint, str(hint))
 
 
+# The model lists commands use when none are named, written here only (the CLI's defaults and help
+# texts, the demo and pretraining read them); each name is a registered model's (a test checks).
+DEMO_MODELS = ("logreg", "rf", "mlp", "attomics")
+BENCH_MODELS = ("mlp", "attomics", "gene-transformer", "hybrid")
+INTERACTION_MODELS = ("gene-transformer", "hybrid", "attomics", "mlp")
+PRETRAINABLE = ("gene-transformer", "hybrid", "attomics")  # masked-expression pretraining
+
+
 Layout = Literal["samples-by-genes", "genes-by-samples"]
 Transform = Literal["none", "log1p", "log2p1"]
 Impute = Literal["none", "median"]
