@@ -492,23 +492,22 @@ class OmicsEstimator(BaseEstimator):
 
     def _outputs(self, X: Any) -> np.ndarray:
         """The task output for ``X`` (probabilities, risk, values); AnnData gets them in obs."""
-        from omicsformer.data.formats import check_scale
-        from omicsformer.models.base import used_inputs
+        from omicsformer.runs import model_outputs
         from omicsformer.tasks import TASKS
 
         adata = self._inputs(X)
-        p = self.preprocessor_
-        check_scale(adata, p.transform, trained=True, trained_scale=p.value_scale)
-        x = self.preprocessor_.apply_to(adata, used_inputs(self.model_))
         self._use_eval_batch()
-        output = self.model_.predict(x)
-        if isinstance(X, ad.AnnData):
+        into_anndata = isinstance(X, ad.AnnData)
+        output, embedding = model_outputs(
+            self.preprocessor_, self.model_, adata, embed=into_anndata
+        )
+        if into_anndata:
             task = TASKS.get(self._task)
             columns = task.prediction_columns(None, output, self.target_, self.task_state_)
             for name, values in columns.items():
                 X.obs[_obs_name(name)] = np.asarray(values)
-            if hasattr(self.model_, "embed"):
-                X.obsm["X_omicsformer"] = self.model_.embed(x)
+            if embedding is not None:
+                X.obsm["X_omicsformer"] = embedding
         return output
 
     def _use_eval_batch(self) -> None:
@@ -534,7 +533,9 @@ class OmicsEstimator(BaseEstimator):
         adata = self._inputs(X)
         self.check_embeddable()
         self._use_eval_batch()
-        embedding = self.model_.embed(self.preprocessor_.apply_to(adata))
+        from omicsformer.runs import model_inputs
+
+        embedding = self.model_.embed(model_inputs(self.preprocessor_, self.model_, adata))
         if isinstance(X, ad.AnnData):
             X.obsm["X_omicsformer"] = embedding
         return embedding

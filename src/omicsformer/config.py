@@ -68,6 +68,8 @@ def setting(
     flag: str | bool = True,
     metavar: str | None = None,
     search: Any = None,
+    short: str | None = None,
+    repeat: bool = False,
     **limits: Any,
 ) -> Any:
     """A dataclass field declared once, with everything the CLI, ``-o``, YAML, tuning and the
@@ -77,13 +79,17 @@ def setting(
     :mod:`omicsformer.tuning.space`), and for a :class:`RunConfig` section its command-line
     ``flag``: True for ``--name-with-dashes``, a string for another name (``--no-NAME`` for a
     boolean that defaults to true), False for none. ``metavar`` names the flag's value in
-    ``--help``. See :func:`settings` for how the declarations are read."""
+    ``--help``, ``short`` is a one-letter alias (``-o``), and ``repeat`` makes a list flag
+    repeatable (each use adds one item) instead of comma-separated. See :func:`settings` for
+    how the declarations are read."""
     metadata = {
         "range": Range(**limits),
         "search": search,
         "help": help,
         "flag": flag,
         "metavar": metavar,
+        "short": short,
+        "repeat": repeat,
     }
     if isinstance(default, list | dict):
         return field(default_factory=lambda: type(default)(default), metadata=metadata)
@@ -114,6 +120,8 @@ class Setting:
     search: Any
     flag: str | None
     metavar: str | None
+    short: str | None = None
+    repeat: bool = False
 
     @property
     def choices(self) -> tuple[str, ...] | None:
@@ -166,6 +174,8 @@ def settings(cls: type, names: typing.Iterable[str] | None = None) -> list[Setti
             search=f.metadata.get("search"),
             flag=f"--{f.name.replace('_', '-')}" if flag is True else (flag or None),
             metavar=f.metadata.get("metavar"),
+            short=f.metadata.get("short"),
+            repeat=bool(f.metadata.get("repeat")),
         )
     if names is None:
         return list(found.values())
@@ -236,6 +246,7 @@ DEMO_MODELS = ("logreg", "rf", "mlp", "attomics")
 BENCH_MODELS = ("mlp", "attomics", "gene-transformer", "hybrid")
 INTERACTION_MODELS = ("gene-transformer", "hybrid", "attomics", "mlp")
 PRETRAINABLE = ("gene-transformer", "hybrid", "attomics")  # masked-expression pretraining
+GPU_MODEL = "gene-transformer"  # the model of bench gpu's training-step rows
 
 
 Layout = Literal["samples-by-genes", "genes-by-samples"]

@@ -42,6 +42,7 @@ from typing import Any
 import pandas as pd
 
 from omicsformer.bench.attention import AttentionCase, run_worker, tokens_kept
+from omicsformer.config import GPU_MODEL
 from omicsformer.console import note
 from omicsformer.errors import ConfigError
 from omicsformer.fileio import write_with
@@ -204,7 +205,7 @@ def bench_gpu(
     genes: list[int] | None = None,
     backends: list[str] | None = None,
     precisions: list[str] | None = None,
-    model: str | None = "gene-transformer",
+    model: str | None = GPU_MODEL,
     dim: int = 512,
     heads: int = 8,
     zero_fraction: float = 0.9,
