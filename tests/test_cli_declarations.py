@@ -79,9 +79,9 @@ def test_a_repeated_walk_finds_a_flag_declared_twice():
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers()
     add_options(sub.add_parser("a"), One, ["folds"])
-    from omicsformer.cli.declarations import CrossValidation
+    from omicsformer.config import SplitConfig
 
-    add_options(sub.add_parser("b"), CrossValidation, ["folds"])
+    add_options(sub.add_parser("b"), SplitConfig, ["folds"])
     found: dict[str, set] = defaultdict(set)
     for _, action in walk(parser):
         found[action.option_strings[0]].add(action.declared)

@@ -339,7 +339,11 @@ class SplitConfig:
         "training fold (compare)",
     )
     test_fraction: float = setting(0.15, low=0, high=0.99, open_low=True, help="test part")
-    folds: int | None = setting(low=2, flag=False, help="cross-validation folds")
+    folds: int | None = setting(
+        low=2,
+        help="stratified cross-validation folds, at least 2 (compare, bench augmentation, demo: "
+        "default 5)",
+    )
 
 
 TaskName = Literal["auto", "classification", "survival", "regression"]

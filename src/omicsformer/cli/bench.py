@@ -13,6 +13,7 @@ from omicsformer.cli.declarations import Bench, CrossValidation, Interpret, Mode
 from omicsformer.cli.options import (
     Formatter,
     add_config_arguments,
+    add_folds,
     add_options,
     add_output,
     add_train_args,
@@ -150,7 +151,8 @@ def add_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None
     aug = benchmark("augmentation", "learning curves with each augmentation")
     add_train_args(aug, folds=True)
     add_options(aug, Bench, ["train_fractions"])
-    add_options(aug, CrossValidation, ["folds", "repeats"])
+    add_folds(aug)
+    add_options(aug, CrossValidation, ["repeats"])
     add_output(aug, "output folder to create")
     add_options(aug, Output, ["no_report"])
     aug.set_defaults(func=cmd_bench_augmentation)

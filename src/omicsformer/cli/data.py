@@ -7,10 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from omicsformer.cli.common import names, page_of
-from omicsformer.cli.declarations import CrossValidation, Fetch, Models
+from omicsformer.cli.declarations import Fetch, Models
 from omicsformer.cli.options import (
     Formatter,
     add_config_arguments,
+    add_folds,
     add_options,
     add_output,
     read_flags,
@@ -43,7 +44,7 @@ def add_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None
         ["models", "attention"],
         help={"models": f"comma-separated models (default: {','.join(DEMO_MODELS)})"},
     )
-    add_options(demo, CrossValidation, ["folds"])
+    add_folds(demo)
     add_config_arguments(demo, PreprocessConfig, ["top_genes"])
     demo.set_defaults(func=cmd_demo)
 

@@ -78,10 +78,9 @@ class Models:
 
 @dataclass
 class CrossValidation:
-    """The folds of compare, bench augmentation and the demo, and repetitions (of the folds, or
-    of a benchmark's timing)."""
+    """Repetitions: of the folds (compare, bench augmentation; the folds themselves are the run
+    setting ``split.folds``), or of a benchmark's timing."""
 
-    folds: int = setting(5, low=2, help="stratified folds, at least 2")
     repeats: int = setting(
         1,
         low=1,

@@ -94,6 +94,13 @@ def add_options(
                 help=text,
             )
         action.declared = (section, s.name)
+        if section in SECTIONS.values():  # a run setting: for the docs' options table
+            action.setting = action.declared
+
+
+def add_folds(parser: Any) -> None:
+    """``--folds``: the run setting ``split.folds``, 5 unless given."""
+    add_options(parser, SplitConfig, ["folds"], defaults={"folds": 5})
 
 
 def _reader(s: Any) -> Any:
@@ -247,7 +254,7 @@ def add_train_args(
     add_config_arguments(k, TaskConfig, ["name", "ties", "regression_loss", "horizons"])
     s = parser.add_argument_group("split")
     add_config_arguments(s, DataConfig, ["group_by"])
-    add_config_arguments(s, SplitConfig, ["val_fraction"] if folds else None)
+    add_config_arguments(s, SplitConfig, ["val_fraction"] if folds else TRAIN_FLAGS["split"])
     m = parser.add_argument_group("model")
     if with_model:
         add_config_arguments(m, ModelConfig, ["name"])

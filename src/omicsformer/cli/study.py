@@ -16,6 +16,7 @@ from omicsformer.cli.common import (
 )
 from omicsformer.cli.declarations import Compare, CrossValidation, Models, Output
 from omicsformer.cli.options import (
+    add_folds,
     add_options,
     add_output,
     add_track_args,
@@ -41,7 +42,8 @@ def add_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None
         compare, Models, ["models"], required=["models"],
         help={"models": "comma-separated models, e.g. logreg,rf,mlp"},
     )  # fmt: skip
-    add_options(compare, CrossValidation, ["folds", "repeats"])
+    add_folds(compare)
+    add_options(compare, CrossValidation, ["repeats"])
     add_tune_args(compare, in_compare=True)
     p = compare.add_argument_group("pretraining inside every fold (training patients only)")
     add_options(p, Compare, ["pretrain", "pretrain_data", "pretrain_epochs"])
