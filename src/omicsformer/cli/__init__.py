@@ -49,13 +49,6 @@ __all__ = [
 ]
 
 
-def _run_gene_id(given: str | None, run: Any) -> str | None:
-    """:func:`omicsformer.runs.gene_id_for`, under its former name here."""
-    from omicsformer.runs import gene_id_for
-
-    return gene_id_for(run, given)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="omicsformer",
