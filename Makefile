@@ -1,6 +1,7 @@
 # `make demo` and `make test` each set up .venv on a fresh machine, then run.
 # TORCH is the torch requirement; CI and the development machine use the CPU build:
 #   make test TORCH=torch==2.13.0      (the default)
+# `make docs` builds the docs site (mkdocs.yml: docs/ and the API reference) into site/.
 PYTHON ?= python3
 VENV ?= .venv
 TORCH ?= torch==2.13.0
@@ -47,4 +48,15 @@ format: setup
 	$(BIN)/ruff check --fix src tests scripts
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache .ruff_cache
+	rm -rf $(VENV) runs site .pytest_cache .ruff_cache
+
+# The docs site from mkdocs.yml (docs/, and an API reference generated from the docstrings) into
+# site/; --strict: a broken link, anchor or reference fails the build. Adds the `docs` extra.
+DOCS_STAMP := $(VENV)/.installed-docs
+.PHONY: docs
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install $(PIP_FLAGS) -e ".[$(EXTRAS),docs]"
+	touch $@

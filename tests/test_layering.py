@@ -1,11 +1,15 @@
-"""The import layering of src/omicsformer: every import, function-level ones included, goes to a
-lower layer (or stays inside its own unit); lower layers never import upper ones and two units of
-one layer never import each other, so there is no import cycle between units.
+"""The import layering of src/omicsformer: every import, function-level ones and those under
+``if TYPE_CHECKING:`` included, goes to a lower layer (or stays inside its own unit); lower
+layers never import upper ones and two units of one layer never import each other, so there is no
+import cycle between units. Importing a module runs the ``__init__`` of every package above it
+first, so what a package's ``__init__`` imports counts as imported by whoever imports a module
+inside it.
 
 A module belongs to the unit with the longest matching name (``omicsformer.tuning.space`` is its
 own unit, in the base layer, while the rest of ``omicsformer.tuning`` sits above the runs); the
-package root ``omicsformer`` matches itself only. The same table is in docs/architecture.md
-("Layers"), and this test checks that they agree.
+package root ``omicsformer`` matches itself only. Inside the unit ``data`` the modules have
+layers of their own (DATA_LAYERS), held to the same rule. The same tables are in
+docs/architecture.md ("Layers"), and this test checks that they agree.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("cross-validation", ["crossval"]),
     ("runs", ["pipeline"]),
     ("run parts", ["runs", "tasks.resolve", "augment.training"]),
+    ("run data", ["cohort"]),
     ("pretraining, interpretation", ["pretrain", "interpret"]),
     ("models", ["models"]),
     ("augmentation", ["augment"]),
@@ -40,7 +45,22 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("configuration", ["config"]),
     ("utilities", ["fileio", "console", "registry", "memory"]),
     ("package root", [ROOT]),
-    ("base", ["errors", "ranks", "tuning.space"]),
+    ("base", ["errors", "ranks", "tuning.space", "data.transforms"]),
+]
+
+# inside the unit `data`, top to bottom; `data` (the package file) matches itself only
+DATA_LAYERS: list[tuple[str, list[str]]] = [
+    ("the one entry, and the plain reader", ["data.readers"]),
+    (
+        "a reader or download per source",
+        ["data.gdc", "data.xena", "data.clinical", "data.datasets", "data.fetch"],
+    ),
+    (
+        "steps on a cohort",
+        ["data.gene_ids", "data.tcga", "data.targets", "data.splits", "data.preprocess"],
+    ),
+    ("what readers and steps share", ["data.inputs", "data.scale", "data.batch"]),
+    ("the package", ["data"]),
 ]
 
 # (importer, imported): why this import may go up. Each must still exist.
@@ -55,12 +75,23 @@ def _full(unit: str) -> str:
 
 
 DEPTH = {_full(u): i for i, (_, units) in enumerate(LAYERS) for u in units}  # 0 = top
+DATA = _full("data")
+DATA_DEPTH = {_full(u): i for i, (_, units) in enumerate(DATA_LAYERS) for u in units}
 
 
-def unit_of(module: str) -> str | None:
-    """The unit of ``module``: the longest unit name that is the module or a package above it."""
-    matches = [u for u in DEPTH if module == u or (u != ROOT and module.startswith(u + "."))]
+def unit_of(
+    module: str, depth: dict[str, int] = DEPTH, alone: tuple[str, ...] = (ROOT,)
+) -> str | None:
+    """The unit of ``module``: the longest unit name in ``depth`` (the layers, or the data
+    layers) that is the module or a package above it; those in ``alone`` match themselves only."""
+    matches = [u for u in depth if module == u or (u not in alone and module.startswith(u + "."))]
     return max(matches, key=len, default=None)
+
+
+def data_unit_of(module: str) -> str | None:
+    """The unit of a module of ``data`` in the data layers (``data``, the package file, matches
+    itself only)."""
+    return unit_of(module, DATA_DEPTH, (ROOT, DATA))
 
 
 def modules() -> dict[str, Path]:
@@ -77,7 +108,7 @@ def imports(module: str, path: Path, known: set[str]) -> set[str]:
     """Every omicsformer module ``module`` imports, at any level of the file."""
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found = set()
-    for node in _runtime_nodes(ast.parse(path.read_text(), str(path))):
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom):
@@ -90,23 +121,27 @@ def imports(module: str, path: Path, known: set[str]) -> set[str]:
     return {m for m in found if m == ROOT or m.startswith(ROOT + ".")}
 
 
-def _runtime_nodes(tree: ast.AST):
-    """Every node, except those under ``if TYPE_CHECKING:`` (imports for annotations only, which
-    never run and so make no cycle)."""
-    stack = [tree]
-    while stack:
-        node = stack.pop()
-        yield node
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.If) and ast.unparse(child.test).endswith("TYPE_CHECKING"):
-                stack.extend(child.orelse)
-                continue
-            stack.append(child)
-
-
 def edges() -> list[tuple[str, str]]:
+    """(importer, imported): every import written in a module, and what the ``__init__`` of
+    each package above an imported module imports (Python runs it first)."""
     found = modules()
-    return [(m, d) for m, path in found.items() for d in sorted(imports(m, path, set(found)))]
+    written = {m: imports(m, path, set(found)) for m, path in found.items()}
+    pairs = set()
+    for module, imported in written.items():
+        for target in imported:
+            pairs.add((module, target))
+            for package in _packages_above(target, found):
+                if not (module == package or module.startswith(package + ".")):
+                    pairs |= {(module, d) for d in written[package]}
+    return sorted(pairs)
+
+
+def _packages_above(module: str, found: dict[str, Path]) -> list[str]:
+    """The packages whose ``__init__`` runs before ``module`` (the root's is left out: every
+    module is below it, and it imports lazily)."""
+    parts = module.split(".")
+    above = [".".join(parts[:n]) for n in range(2, len(parts))]
+    return [p for p in above if p in found and found[p].name == "__init__.py"]
 
 
 def edges_by_module() -> dict[str, set[str]]:
@@ -136,6 +171,28 @@ def test_imports_go_down_only():
     assert not wrong, "imports against the layering:\n" + "\n".join(wrong)
 
 
+def test_data_modules_are_placed():
+    inside = [m for m in modules() if unit_of(m) == DATA]
+    unplaced = [m for m in inside if data_unit_of(m) is None]
+    assert not unplaced, f"give these a row in DATA_LAYERS and docs/architecture.md: {unplaced}"
+    missing = [u for u in DATA_DEPTH if u not in inside]
+    assert not missing, f"units in DATA_LAYERS that are not modules of data: {missing}"
+
+
+def test_data_imports_go_down_only():
+    """data/ reads straight: the entry calls the readers, the readers the checks below them,
+    never back up (no import moved into a function hides a circle: those count too)."""
+    wrong = []
+    for module, imported in edges():
+        if unit_of(module) != DATA or unit_of(imported) != DATA:
+            continue
+        here, there = data_unit_of(module), data_unit_of(imported)
+        if here != there and DATA_DEPTH[there] <= DATA_DEPTH[here]:
+            side = "sideways" if DATA_DEPTH[there] == DATA_DEPTH[here] else "up"
+            wrong.append(f"{module} -> {imported} ({side}: {here} -> {there})")
+    assert not wrong, "imports against the data layers:\n" + "\n".join(wrong)
+
+
 def test_every_exception_is_still_needed():
     assert set(EXCEPTIONS) <= set(edges())
 
@@ -156,14 +213,19 @@ def test_a_module_belongs_to_its_longest_unit(module, unit):
 
 
 def test_the_imports_are_all_seen():
-    """Function-level imports and ``from package import submodule`` count."""
+    """Function-level imports, ``from package import submodule``, imports under ``if
+    TYPE_CHECKING:`` and what a package's ``__init__`` imports count."""
     found = edges_by_module()
     assert "omicsformer.pretrain.run" in found["omicsformer.compare"]  # inside a function
     assert "omicsformer.interpret.attention" in found["omicsformer.bench.interactions"]
+    assert "omicsformer.data.preprocess" in found["omicsformer.models.base"]  # TYPE_CHECKING
+    # the package nn.attention's __init__ imports the registry: so does whoever imports a backend
+    assert "omicsformer.registry" in found["omicsformer.bench.attention"]
 
 
 def test_the_docs_show_the_same_table():
     text = DOCS.read_text()
-    for number, (name, units) in enumerate(LAYERS, start=1):
-        row = f"| {number} | {name} | {', '.join(f'`{u}`' for u in units)} |"
-        assert row in text, f"docs/architecture.md lacks the row {row!r}"
+    for table in (LAYERS, DATA_LAYERS):
+        for number, (name, units) in enumerate(table, start=1):
+            row = f"| {number} | {name} | {', '.join(f'`{u}`' for u in units)} |"
+            assert row in text, f"docs/architecture.md lacks the row {row!r}"

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from omicsformer.augment.training import check_augmentation
+from omicsformer.cohort import PreparedData
 from omicsformer.config import RunConfig
 from omicsformer.console import note, out
 from omicsformer.crossval import (
@@ -57,7 +58,6 @@ from omicsformer.models import MODELS, Runtime
 from omicsformer.models.base import require_task
 from omicsformer.models.options import split_options
 from omicsformer.pipeline import (
-    PreparedData,
     fit_model,
     init_genes,
     prepare_data,
@@ -268,8 +268,9 @@ class Variants:
     def unlabeled(self, config: RunConfig) -> list[tuple[np.ndarray, list[str]]]:
         """The unlabeled cohorts, read once, transformed like the data, standardized each."""
         if self._cohorts is None:
-            from omicsformer.data.formats import check_scale
             from omicsformer.data.readers import load_data
+            from omicsformer.data.scale import check_scale
+            from omicsformer.data.transforms import apply_transform
             from omicsformer.pretrain.run import standardize
 
             self._cohorts = []
@@ -283,10 +284,7 @@ class Variants:
                 )
                 check_scale(adata, config.preprocess.transform)
                 values = np.asarray(adata.X, dtype=np.float32)
-                if config.preprocess.transform == "log1p":
-                    values = np.log1p(values)
-                elif config.preprocess.transform == "log2p1":
-                    values = np.log2(values + 1.0)
+                values = apply_transform(values, config.preprocess.transform)
                 self._cohorts.append((standardize(values), list(map(str, adata.var_names))))
         return self._cohorts
 

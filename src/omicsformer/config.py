@@ -23,6 +23,7 @@ from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 import yaml
 
+from omicsformer.data.transforms import TRANSFORMS
 from omicsformer.errors import ConfigError
 from omicsformer.tuning.space import Choice, Float, Int
 
@@ -250,7 +251,7 @@ GPU_MODEL = "gene-transformer"  # the model of bench gpu's training-step rows
 
 
 Layout = Literal["samples-by-genes", "genes-by-samples"]
-Transform = Literal["none", "log1p", "log2p1"]
+Transform = Literal[TRANSFORMS]  # the names are written in data/transforms.py only
 Impute = Literal["none", "median"]
 GeneId = Literal["keep", "symbol", "ensembl", "entrez"]
 DuplicateGenes = Literal["mean", "sum", "max", "first"]

@@ -21,10 +21,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from omicsformer.cohort import PreparedData, SplitArrays
 from omicsformer.config import RunConfig
 from omicsformer.data.splits import Split
 from omicsformer.errors import ConfigError
-from omicsformer.pipeline import PreparedData, SplitArrays, make_folds, preprocess_split
+from omicsformer.pipeline import make_folds, preprocess_split
 
 MAX_SEED = 2**32 - 1  # scikit-learn's k-fold takes 32-bit seeds
 

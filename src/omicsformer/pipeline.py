@@ -13,97 +13,31 @@ import dataclasses
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anndata as ad
-import numpy as np
-import pandas as pd
 
 from omicsformer.augment.training import augment_training, check_augmentation
+from omicsformer.cohort import FitResult, PreparedData, SplitArrays
 from omicsformer.config import RunConfig
 from omicsformer.console import note
 from omicsformer.data import tcga
-from omicsformer.data.batch import batch_labels
-from omicsformer.data.formats import SCALE_KEY, check_scale
 from omicsformer.data.preprocess import Preprocessor, check_values
 from omicsformer.data.readers import load_data
+from omicsformer.data.scale import SCALE_KEY, check_scale
 from omicsformer.data.splits import Split, kfold_splits, train_val_test_split
 from omicsformer.data.targets import drop_missing_targets, is_missing, require_columns
 from omicsformer.errors import ConfigError, DataError, OutOfMemory
 from omicsformer.fileio import write_json, write_yaml
-from omicsformer.models import MODELS, FitData, Model, ModelContext, ModelSpec, Runtime, build_model
+from omicsformer.models import MODELS, FitData, Model, ModelContext, Runtime, build_model
 from omicsformer.models.base import require_task
 from omicsformer.ranks import is_main_process
 from omicsformer.runs import check_same_split, run_folder, splits_record, write_run
-from omicsformer.tasks import TASKS, TargetInfo, Task
+from omicsformer.tasks import TASKS, Task
 from omicsformer.tasks.resolve import numeric_class_hint, resolve_target, target_columns
 from omicsformer.train.engine import CHECKPOINT
 from omicsformer.train.tracking import Tracking, check_tracking
-
-
-@dataclass
-class PreparedData:
-    """A cohort ready for splitting: float32 matrix, encoded target, and its description."""
-
-    adata: ad.AnnData
-    y: np.ndarray
-    target: TargetInfo
-    task: Task
-    group_by: str | None = None  # the grouping column of the splits: --group-by, or "patient"
-
-    @property
-    def values(self) -> np.ndarray:
-        return np.asarray(self.adata.X)
-
-    @property
-    def genes(self) -> list[str]:
-        return list(self.adata.var_names)
-
-    @property
-    def sample_ids(self) -> np.ndarray:
-        return np.asarray(self.adata.obs_names)
-
-    def groups(self, config: RunConfig) -> np.ndarray | None:
-        """(N,) the group of every sample (``--group-by``, or the patient when
-        :func:`prepare_data` chose it), or None for ungrouped splits."""
-        column = self.group_by if self.group_by is not None else config.data.group_by
-        return None if column is None else self.adata.obs[column].astype(str).to_numpy()
-
-    def without_values(self) -> PreparedData:
-        """The same samples and targets without the expression matrix: what a run's record
-        (splits, predictions) needs, kept by a fitted estimator instead of the data."""
-        obs = pd.DataFrame(index=self.adata.obs_names)
-        return dataclasses.replace(self, adata=ad.AnnData(obs=obs))
-
-    def batches(self, config: RunConfig) -> np.ndarray | None:
-        """(N,) the ``--batch-key`` value of every sample, or None."""
-        column = config.data.batch_key
-        return None if column is None else batch_labels(self.adata.obs[column])
-
-
-@dataclass
-class FitResult:
-    """One fitted model on one split, with its outputs and scores per part."""
-
-    preprocessor: Preprocessor
-    model: Model
-    spec: ModelSpec
-    options: Any
-    fitted: dict[str, Any]
-    outputs: dict[str, np.ndarray]
-    metrics: dict[str, dict[str, Any]]
-    fit_seconds: float
-    predict_seconds: float
-    task_state: dict[str, Any]
-    augmenters: list[Any] = dataclasses.field(default_factory=list)  # fitted on training data
-    # a network with a base (omicsformer.models.residual): the base alone's scores per part
-    base_metrics: dict[str, dict[str, Any]] | None = None
-
-    @property
-    def task(self) -> Task:
-        return TASKS.get(self.model.context.target.task)
 
 
 def prepare_data(config: RunConfig) -> PreparedData:
@@ -234,22 +168,6 @@ def make_folds(
             remedy="add patients, or use fewer --folds or a larger --val-fraction",
         )
     return splits
-
-
-@dataclass
-class SplitArrays:
-    """Every sample preprocessed (by a preprocessor fitted on the training part) and the split."""
-
-    preprocessor: Preprocessor
-    x_all: np.ndarray
-    y_all: np.ndarray
-    split: Split
-
-    def x(self, part: str) -> np.ndarray:
-        return self.x_all[self.split[part]]
-
-    def y(self, part: str) -> np.ndarray:
-        return self.y_all[self.split[part]]
 
 
 def preprocess_split(

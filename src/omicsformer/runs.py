@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anndata as ad
 import numpy as np
@@ -34,10 +34,11 @@ import pandas as pd
 import yaml
 
 from omicsformer import __version__
+from omicsformer.cohort import FitResult, PreparedData
 from omicsformer.config import RunConfig
 from omicsformer.console import note
-from omicsformer.data.formats import check_scale
 from omicsformer.data.preprocess import Preprocessor
+from omicsformer.data.scale import check_scale
 from omicsformer.data.splits import Split, splits_to_json
 from omicsformer.data.targets import drop_missing_targets, require_columns
 from omicsformer.errors import ConfigError, RunError
@@ -56,9 +57,6 @@ from omicsformer.models.base import load_model, save_model, used_inputs
 from omicsformer.report.plots import learning_curve
 from omicsformer.tasks import TASKS, TargetInfo, Task
 from omicsformer.train.engine import CHECKPOINT
-
-if TYPE_CHECKING:
-    from omicsformer.pipeline import FitResult, PreparedData
 
 
 def run_folder(out: str | Path, *, overwrite: bool = False) -> OutputFolder:

@@ -10,7 +10,7 @@ from omicsformer.config import DataConfig, RunConfig
 from omicsformer.data.datasets import DATASETS, load_builtin, parse_source
 from omicsformer.data.datasets import survset as survset_module
 from omicsformer.data.datasets.survset import COHORTS, SurvSetOptions
-from omicsformer.data.formats import SCALE_KEY, check_scale
+from omicsformer.data.scale import SCALE_KEY, check_scale
 from omicsformer.errors import ConfigError, DataError, MissingDependencyError
 from omicsformer.pipeline import make_folds, prepare_data
 

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from omicsformer.data.formats import check_scale, scales_differ
 from omicsformer.data.readers import load_data
+from omicsformer.data.scale import check_scale, scales_differ
 from omicsformer.data.xena import is_xena_matrix, read_xena
 from omicsformer.errors import DataError
 

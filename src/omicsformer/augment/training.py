@@ -6,7 +6,7 @@ resamples the rows of each of its fits (training part, inner search folds) itsel
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -17,22 +17,20 @@ from omicsformer.augment import (
     expand_dataset,
     parse_specs,
 )
+from omicsformer.cohort import PreparedData, SplitArrays
 from omicsformer.config import RunConfig
+from omicsformer.data.transforms import log_base
 from omicsformer.errors import ConfigError
 from omicsformer.models import MODELS, ModelSpec, Runtime
 
-if TYPE_CHECKING:
-    from omicsformer.pipeline import PreparedData, SplitArrays
-
 
 def augment_context(config: RunConfig, data: PreparedData, arrays: SplitArrays) -> AugmentContext:
-    bases = {"log1p": float(np.e), "log2p1": 2.0}
     return AugmentContext(
         task=data.task.name,
         n_classes=len(data.target.classes),
         seed=config.seed,
         gene_scale=arrays.preprocessor.scale,
-        log_base=bases.get(config.preprocess.transform),
+        log_base=log_base(config.preprocess.transform),
         classes=tuple(data.target.classes),
     )
 

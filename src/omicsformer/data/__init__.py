@@ -1,5 +1,7 @@
-"""Data layer: every input becomes an AnnData (obs = clinical table, var = genes)."""
+"""Data layer: every input becomes an AnnData (obs = clinical table, var = genes).
 
-from omicsformer.data.readers import load_data, read_expression, read_table
-
-__all__ = ["load_data", "read_expression", "read_table"]
+The one entry is :func:`omicsformer.data.readers.load_data`. This package file imports nothing:
+Python runs it before any module of the package, and two of them sit below the rest of the
+layers (``data.grouping``, read by ``nn``; ``data.transforms``, read by ``config``), so it must
+not pull the readers in above them.
+"""

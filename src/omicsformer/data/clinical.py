@@ -55,8 +55,9 @@ import pandas as pd
 
 from omicsformer.console import note
 from omicsformer.data import tcga
+from omicsformer.data.inputs import check_file, file_kind
 from omicsformer.errors import DataError
-from omicsformer.fileio import first_line, refuse_nul_bytes
+from omicsformer.fileio import first_line, read_header, refuse_nul_bytes
 
 OS_TIME, OS_EVENT = "os_time", "os_event"
 # GDC follow-up times: the older per-case column and the newer one per follow-up visit
@@ -115,9 +116,6 @@ class ClinicalStyle:
 
 def _read_header(path: Path) -> tuple[list[str], int, str]:
     """The header cells, the number of ``#`` lines before it, and the separator."""
-    from omicsformer.data.readers import check_file, file_kind
-    from omicsformer.fileio import read_header
-
     check_file(path)
     kind = file_kind(path)
     if kind not in ("csv", "tsv"):

@@ -29,7 +29,7 @@ What :func:`read_gdc_folder` does:
   other data types (a mixed cart) are ignored, and counted.
 
 The values are linear (counts or TPM), recorded as ``uns["value_scale"]`` (see
-:mod:`omicsformer.data.formats`); a log transform (``--transform log2p1``) is usual.
+:mod:`omicsformer.data.scale`); a log transform (``--transform log2p1``) is usual.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ import pandas as pd
 
 from omicsformer.console import note
 from omicsformer.data import tcga
-from omicsformer.data.formats import SCALE_KEY
+from omicsformer.data.scale import SCALE_KEY
 from omicsformer.errors import DataError
 from omicsformer.fileio import first_line, read_header, refuse_nul_bytes
 

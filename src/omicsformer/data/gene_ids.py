@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from omicsformer.console import note
-from omicsformer.errors import DataError
+from omicsformer.errors import ConfigError, DataError
 
 ID_KINDS = ("symbol", "ensembl", "entrez")
 GENE_ID_CHOICES = ("keep", *ID_KINDS)  # keep: normalise only
@@ -365,8 +365,6 @@ def aggregate_duplicates(
 
 
 def _check_choices(to: str, duplicates: str) -> None:
-    from omicsformer.errors import ConfigError
-
     if to not in GENE_ID_CHOICES:
         raise ConfigError(f"unknown --gene-id {to!r}; choose from: {', '.join(GENE_ID_CHOICES)}")
     if duplicates not in DUPLICATE_RULES:

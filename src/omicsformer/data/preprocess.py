@@ -17,7 +17,7 @@ Steps, in order (each optional except the gene alignment):
 The fitted :class:`Preprocessor` is saved with the model (``preprocess.safetensors``: arrays as
 tensors, settings and gene names as JSON metadata), so that new data is processed exactly as the
 training data was. It records the training data's value scale as its reader found it
-(``linear``, ``log2(x+1)``, ...: :mod:`omicsformer.data.formats`), and :meth:`Preprocessor.apply_to`
+(``linear``, ``log2(x+1)``, ...: :mod:`omicsformer.data.scale`), and :meth:`Preprocessor.apply_to`
 refuses new data on a known other scale.
 """
 
@@ -30,15 +30,15 @@ from pathlib import Path
 
 import anndata as ad
 import numpy as np
+from safetensors import safe_open
 from safetensors.numpy import load_file, save_file
 
 from omicsformer.console import note
 from omicsformer.data.batch import BatchCorrection
-from omicsformer.data.formats import check_trained_scale
+from omicsformer.data.scale import check_trained_scale
+from omicsformer.data.transforms import TRANSFORMS, apply_transform
 from omicsformer.errors import DataError, RunError
 from omicsformer.fileio import write_with
-
-TRANSFORMS = ("none", "log1p", "log2p1")
 
 
 @dataclass
@@ -96,7 +96,7 @@ class Preprocessor:
         """Fit on the training rows ``values`` (samples x genes) only; ``keep`` names the genes
         to use instead of a variance ranking (a pretrained network's genes); ``batches`` (one
         batch name per training row, from the column ``batch_key``) adds ComBat;
-        ``value_scale`` is the training data's scale (:func:`omicsformer.data.formats.value_scale`),
+        ``value_scale`` is the training data's scale (:func:`omicsformer.data.scale.value_scale`),
         saved so that new data on another scale is refused."""
         if transform not in TRANSFORMS:
             raise DataError(
@@ -231,7 +231,7 @@ class Preprocessor:
     def apply_to(self, adata: ad.AnnData, used: np.ndarray | None = None) -> np.ndarray:
         """:meth:`apply` to an AnnData, its batch names read from ``obs`` when needed; data whose
         value scale is known to differ from the training data's is refused
-        (:func:`omicsformer.data.formats.check_trained_scale`)."""
+        (:func:`omicsformer.data.scale.check_trained_scale`)."""
         check_trained_scale(adata, self.value_scale)
         batches = None
         if self.batch is not None and self.batch.key in adata.obs.columns:
@@ -266,8 +266,6 @@ class Preprocessor:
     def load(cls, path: str | Path) -> Preprocessor:
         """Read a state written by :meth:`save`; files written before ComBat or the value scale
         were recorded load with ``batch`` / ``value_scale`` None."""
-        from safetensors import safe_open
-
         path = Path(path)
         if not path.exists():
             raise RunError(f"{path}: preprocessing state not found")
@@ -350,5 +348,5 @@ def _prepare(x: np.ndarray, genes: list[str], transform: str, impute: str) -> np
                 f"cannot be {transform}-transformed; if the data is already on a log scale "
                 "use --transform none"
             )
-        x = np.log1p(x) if transform == "log1p" else np.log2(1.0 + x)
+        x = apply_transform(x, transform)
     return x.astype(np.float32, copy=False)

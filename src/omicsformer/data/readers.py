@@ -1,13 +1,31 @@
-"""Read expression matrices and clinical tables into AnnData.
+"""Read a cohort into AnnData: :func:`load_data` is the one entry, and the plain reader
+(CSV/TSV/Parquet/h5ad matrices and labels tables) is here too.
 
-Supported files: CSV and TSV (``.csv``, ``.tsv``, ``.txt``, each optionally ``.gz``), Parquet
+:func:`load_data` reads in one straight line:
+
+1. **the one reader** the source needs (:func:`read_source`): a built-in dataset by name
+   (:mod:`omicsformer.data.datasets`), a GDC download folder (:mod:`omicsformer.data.gdc`, found
+   by its sample sheet), a UCSC Xena matrix (:mod:`omicsformer.data.xena`, by its header,
+   whatever ``--layout`` says), or a plain matrix (:func:`read_expression`);
+2. **samples** of the ``--sample-types`` kept (:mod:`omicsformer.data.tcga`);
+3. **gene IDs** normalised and mapped, repeated genes combined (:mod:`omicsformer.data.gene_ids`);
+4. **the labels table** joined (:func:`join_labels_file`): a clinical table of a known style
+   (GDC, TCGA-CDR, cBioPortal, Xena) by patient or sample barcode with overall survival derived
+   (:mod:`omicsformer.data.clinical`), any other by sample ID (:func:`read_table`,
+   :func:`join_labels`).
+
+The checks every reader makes of its input are in :mod:`omicsformer.data.inputs`, the value
+scale readers record in :mod:`omicsformer.data.scale`; the readers import those, never this
+module.
+
+Plain files: CSV and TSV (``.csv``, ``.tsv``, ``.txt``, each optionally ``.gz``), Parquet
 (``.parquet``, ``.pq``) and AnnData (``.h5ad``). Tables come either way round:
 
 - ``samples-by-genes`` (default): one row per sample, first column the sample ID, one column
   per gene.
 - ``genes-by-samples`` (GEO and TCGA style): one row per gene, first column the gene ID.
 
-Whatever the file, the result is an :class:`anndata.AnnData` with samples as ``obs`` (their
+Whatever the source, the result is an :class:`anndata.AnnData` with samples as ``obs`` (their
 clinical columns in ``obs``), genes as ``var`` and float32 expression in ``X``. Every problem with
 the input raises a :class:`~omicsformer.errors.DataError` whose message names the file.
 
@@ -19,10 +37,7 @@ step, which aggregates them by ``--duplicate-genes`` and says how many
 
 from __future__ import annotations
 
-import warnings
-import zlib
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import anndata as ad
@@ -30,62 +45,122 @@ import numpy as np
 import pandas as pd
 
 from omicsformer.console import note
+from omicsformer.data import clinical, gdc, tcga, xena
+from omicsformer.data.datasets import DATASETS, load_builtin
+from omicsformer.data.gene_ids import apply_gene_ids
+from omicsformer.data.inputs import (
+    DAMAGED,
+    check_file,
+    check_unique,
+    file_kind,
+    listed,
+    numeric_values,
+    repeated_genes_allowed,
+)
 from omicsformer.errors import DataError
 from omicsformer.fileio import first_line, refuse_nul_bytes
 
-# a truncated or corrupted compressed file: gzip raises EOFError or zlib.error (not OSError)
-DAMAGED = (EOFError, zlib.error)
-TEXT_SUFFIXES = {".csv": ",", ".tsv": "\t", ".txt": "\t"}
-PARQUET_SUFFIXES = {".parquet", ".pq"}
-LAYOUTS = ("samples-by-genes", "genes-by-samples")
 
+def load_data(
+    source: str,
+    *,
+    labels: str | None = None,
+    layout: str = "samples-by-genes",
+    sample_id: str | None = None,
+    layer: str | None = None,
+    obs_columns: Iterable[str] = (),
+    gene_id: str | None = "keep",
+    duplicate_genes: str = "mean",
+    gdc_column: str | None = None,
+    sample_types: Sequence[str] | str | None = None,
+) -> ad.AnnData:
+    """Load a built-in dataset by name or a user's file, with an optional labels table.
 
-def file_kind(path: Path) -> str:
-    """Return ``csv``, ``tsv``, ``parquet`` or ``h5ad`` from the file name (``.gz`` allowed)."""
-    suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] == ".gz":
-        suffixes = suffixes[:-1]
-    last = suffixes[-1] if suffixes else ""
-    if last in TEXT_SUFFIXES:
-        return "csv" if last == ".csv" else "tsv"
-    if last in PARQUET_SUFFIXES:
-        return "parquet"
-    if last == ".h5ad":
-        return "h5ad"
-    raise DataError(
-        f"{path}: unsupported file type {''.join(path.suffixes) or '(no extension)'}; "
-        "use .csv, .tsv, .txt (optionally .gz), .parquet or .h5ad"
-    )
-
-
-def check_file(path: Path) -> None:
-    """Refuse a path that is missing, a folder or an empty file (one :class:`DataError` line).
-
-    Parameters
-    ----------
-    path
-        The input file.
-
-    Raises
-    ------
-    DataError
-        The file is missing, a folder or empty.
+    ``source`` is looked up first as a file; otherwise as a built-in dataset name, optionally
+    with parameters (``synthetic:n_samples=300,n_genes=2000``). The genes are then normalised
+    and mapped to ``gene_id`` (``keep``: normalise Ensembl versions only; None: exactly as
+    read), repeated genes combined by ``duplicate_genes`` (see :mod:`omicsformer.data.gene_ids`;
+    with ``gene_id`` None they are an error).
+    TCGA-style inputs: a GDC download folder (``gdc_column`` its value column), a UCSC Xena
+    matrix, clinical tables joined by barcode; ``sample_types`` the barcode sample-type codes to
+    keep (``01``, ``11``, ...).
     """
-    if not path.exists():
-        raise DataError(f"{path}: file not found")
+    if not source:
+        raise DataError("no data given; pass --data with a file or a built-in dataset name")
+    obs_columns = list(obs_columns)
+    with repeated_genes_allowed():  # until apply_gene_ids aggregates them
+        adata = read_source(
+            source, layout=layout, layer=layer, obs_columns=obs_columns, gdc_column=gdc_column
+        )
+        if gene_id is None and not adata.var_names.is_unique:
+            repeated = adata.var_names[adata.var_names.duplicated()].unique()
+            raise DataError(
+                f"{source}: duplicate gene IDs ({len(repeated)} in all): "
+                f"{', '.join(map(str, repeated[:5]))}; they are aggregated by --duplicate-genes "
+                "only when gene IDs are normalised (--gene-id)"
+            )
+        if sample_types:
+            adata = tcga.filter_sample_types(adata, sample_types)
+        if gene_id is not None:
+            adata = apply_gene_ids(adata, gene_id, duplicate_genes)
+    if labels is not None:
+        adata = join_labels_file(adata, labels, sample_id=sample_id, wanted=obs_columns)
+    return adata
+
+
+def read_source(
+    source: str,
+    *,
+    layout: str = "samples-by-genes",
+    layer: str | None = None,
+    obs_columns: Iterable[str] = (),
+    gdc_column: str | None = None,
+) -> ad.AnnData:
+    """The one reader ``source`` needs: a built-in dataset (a name that is not a file), a GDC
+    download folder, a UCSC Xena matrix, else a plain matrix (:func:`read_expression`). Gene
+    IDs are as read, possibly repeated."""
+    path = Path(source)
+    if not path.exists() and source.split(":", 1)[0] in DATASETS:
+        return load_builtin(source)
+    if not (path.exists() or path.suffix or "/" in source):
+        raise DataError(
+            f"{source!r} is neither a file nor a built-in dataset; built-in datasets: "
+            f"{', '.join(DATASETS.names())}"
+        )
     if path.is_dir():
-        raise DataError(f"{path}: is a folder, expected a file")
-    if path.stat().st_size == 0:
-        raise DataError(f"{path}: file is empty")
+        if not gdc.is_gdc_folder(path):
+            raise DataError(
+                f"{path}: is a folder without a GDC sample sheet (gdc_sample_sheet*.tsv); a "
+                "folder is read as a GDC download, any other input is one file"
+            )
+        return gdc.read_gdc_folder(path, column=gdc_column)
+    if path.exists():
+        if gdc_column is not None:
+            raise DataError("--gdc-column applies to a GDC download folder only")
+        if xena.is_xena_matrix(path):
+            return xena.read_xena(path)
+    return read_expression(path, layout=layout, layer=layer, obs_columns=obs_columns)
 
 
-@contextmanager
-def repeated_genes_allowed() -> Iterator[None]:
-    """Silence AnnData's warning about repeated gene names: they are expected between reading a
-    matrix and the gene-ID step that aggregates them (:func:`load_data`)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "Variable names are not unique", UserWarning)
-        yield
+def join_labels_file(
+    adata: ad.AnnData,
+    labels: str | Path,
+    *,
+    sample_id: str | None = None,
+    wanted: Iterable[str] = (),
+) -> ad.AnnData:
+    """Join the labels table ``labels`` onto ``adata``: a clinical table of a known style by
+    patient or sample barcode, with ``os_time`` and ``os_event`` (:mod:`omicsformer.data.clinical`;
+    ``wanted``: the columns the run uses, whose disagreements are refused), any other table by
+    sample ID (:func:`join_labels`)."""
+    style = clinical.detect_style(labels, sample_id=sample_id)
+    if style is None:
+        return join_labels(adata, read_table(labels, sample_id=sample_id), labels)
+    table = clinical.read_clinical(labels, style)
+    return clinical.join_clinical(adata, table, wanted=list(wanted))
+
+
+LAYOUTS = ("samples-by-genes", "genes-by-samples")
 
 
 def _read_frame(path: Path, kind: str) -> pd.DataFrame:
@@ -144,69 +219,6 @@ def _id_text(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
-
-
-def check_unique(ids: pd.Index, what: str, path: Path) -> None:
-    """Refuse repeated IDs, naming the first five and how many there are.
-
-    Parameters
-    ----------
-    ids
-        The sample (or gene) IDs as read.
-    what
-        What they are, for the message (``sample``, ``gene``).
-    path
-        The file they come from, for the message.
-
-    Raises
-    ------
-    DataError
-        Some ID appears more than once.
-    """
-    duplicated = ids[ids.duplicated()].unique()
-    if len(duplicated):
-        shown = ", ".join(map(str, duplicated[:5]))
-        raise DataError(f"{path}: duplicate {what} IDs ({len(duplicated)} in all): {shown}")
-
-
-def numeric_values(frame: pd.DataFrame, path: Path, row_kind: str, col_kind: str) -> np.ndarray:
-    """The frame's values as float32, or an error naming the first cell that is not a number.
-
-    Parameters
-    ----------
-    frame
-        A table read from ``path`` (IDs as index and columns); text columns are converted in
-        place.
-    path
-        The file, for the message.
-    row_kind, col_kind
-        What rows and columns are (``sample``, ``gene``), for the message.
-
-    Returns
-    -------
-    The values, float32 (rows x columns).
-
-    Raises
-    ------
-    DataError
-        A cell (or a whole boolean column) is not a number.
-    """
-    for position, column in enumerate(frame.columns):  # by position: gene names may repeat
-        series = frame.iloc[:, position]
-        if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
-            continue
-        converted = pd.to_numeric(series, errors="coerce")
-        bad = series[converted.isna() & series.notna()]
-        if len(bad) or pd.api.types.is_bool_dtype(series):
-            row = bad.index[0] if len(bad) else series.index[0]
-            value = bad.iloc[0] if len(bad) else series.iloc[0]
-            value = value.item() if isinstance(value, np.generic) else value  # True, not np.True_
-            raise DataError(
-                f"{path}: non-numeric value {value!r} at {row_kind} {row!r}, {col_kind} {column!r}"
-                " (is --layout right? are clinical columns mixed into the matrix?)"
-            )
-        frame.isetitem(position, converted)
-    return frame.to_numpy(dtype=np.float32)
 
 
 def read_expression(
@@ -328,7 +340,7 @@ def read_table(path: str | Path, *, sample_id: str | None = None) -> pd.DataFram
         raise DataError(f"{path}: labels table has no rows")
     column = sample_id if sample_id is not None else table.columns[0]
     if column not in table.columns:
-        raise DataError(f"{path}: no sample-ID column {column!r}; columns: {_list(table.columns)}")
+        raise DataError(f"{path}: no sample-ID column {column!r}; columns: {listed(table.columns)}")
     table = table.set_index(column)
     table.index = table.index.map(_id_text)
     table.index.name = None
@@ -379,8 +391,8 @@ def join_labels(adata: ad.AnnData, table: pd.DataFrame, labels_path: str | Path)
     if n_matched == 0:
         raise DataError(
             f"{labels_path}: none of the {n_total} matrix sample IDs match the {len(table)} IDs in "
-            f"the labels table (matrix e.g. {_list(adata.obs_names[:3])}; labels e.g. "
-            f"{_list(table.index[:3])}); check --layout and --sample-id"
+            f"the labels table (matrix e.g. {listed(adata.obs_names[:3])}; labels e.g. "
+            f"{listed(table.index[:3])}); check --layout and --sample-id"
         )
     if n_matched < n_total:
         note(f"labels found for {n_matched} of {n_total} samples (matched by sample ID)")
@@ -389,80 +401,3 @@ def join_labels(adata: ad.AnnData, table: pd.DataFrame, labels_path: str | Path)
     out = adata.copy()
     out.obs = obs
     return out
-
-
-def _list(items: Sequence[object] | pd.Index, limit: int = 20) -> str:
-    items = [str(i) for i in items]
-    shown = ", ".join(items[:limit])
-    return shown + (f", ... ({len(items)} in all)" if len(items) > limit else "")
-
-
-def load_data(
-    source: str,
-    *,
-    labels: str | None = None,
-    layout: str = "samples-by-genes",
-    sample_id: str | None = None,
-    layer: str | None = None,
-    obs_columns: Iterable[str] = (),
-    gene_id: str | None = "keep",
-    duplicate_genes: str = "mean",
-    gdc_column: str | None = None,
-    sample_types: Sequence[str] | str | None = None,
-) -> ad.AnnData:
-    """Load a built-in dataset by name or a user's file, with an optional labels table.
-
-    ``source`` is looked up first as a file; otherwise as a built-in dataset name, optionally
-    with parameters (``synthetic:n_samples=300,n_genes=2000``). The genes are then normalised
-    and mapped to ``gene_id`` (``keep``: normalise Ensembl versions only; None: exactly as
-    read), repeated genes combined by ``duplicate_genes`` (see :mod:`omicsformer.data.gene_ids`;
-    with ``gene_id`` None they are an error).
-    TCGA-style inputs (a GDC download folder, a UCSC Xena matrix, clinical tables joined by
-    barcode) go through :mod:`omicsformer.data.formats`; ``gdc_column`` is a GDC folder's value
-    column, ``sample_types`` the barcode sample-type codes to keep (``01``, ``11``, ...).
-    """
-    from omicsformer.data import formats, tcga
-    from omicsformer.data.datasets import DATASETS, load_builtin
-    from omicsformer.data.gene_ids import apply_gene_ids
-
-    if not source:
-        raise DataError("no data given; pass --data with a file or a built-in dataset name")
-    obs_columns = list(obs_columns)
-    path = Path(source)
-    name = source.split(":", 1)[0]
-    with repeated_genes_allowed():  # until apply_gene_ids aggregates them
-        if not path.exists() and name in DATASETS:
-            adata = load_builtin(source)
-        elif path.exists() or path.suffix or "/" in source:
-            special = formats.read_special(path, gdc_column=gdc_column) if path.exists() else None
-            if special is None:
-                adata = read_expression(path, layout=layout, layer=layer, obs_columns=obs_columns)
-            else:
-                adata = special
-        else:
-            raise DataError(
-                f"{source!r} is neither a file nor a built-in dataset; built-in datasets: "
-                f"{', '.join(DATASETS.names())}"
-            )
-        if gene_id is None and not adata.var_names.is_unique:
-            repeated = adata.var_names[adata.var_names.duplicated()].unique()
-            raise DataError(
-                f"{source}: duplicate gene IDs ({len(repeated)} in all): "
-                f"{', '.join(map(str, repeated[:5]))}; they are aggregated by --duplicate-genes "
-                "only when gene IDs are normalised (--gene-id)"
-            )
-        if sample_types:
-            adata = tcga.filter_sample_types(adata, sample_types)
-        if gene_id is not None:
-            adata = apply_gene_ids(adata, gene_id, duplicate_genes)
-    if labels is not None:
-        clinical = formats.join_labels_any(adata, labels, sample_id=sample_id, wanted=obs_columns)
-        if clinical is None:
-            clinical = join_labels(adata, read_table(labels, sample_id=sample_id), labels)
-        adata = clinical
-    return adata
-
-
-def describe_columns(adata: ad.AnnData) -> str:
-    """The obs columns as a comma-separated list (for error messages)."""
-    return _list(adata.obs.columns) if len(adata.obs.columns) else "(none)"

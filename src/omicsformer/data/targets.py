@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from omicsformer.console import note
-from omicsformer.data.readers import describe_columns
+from omicsformer.data.inputs import describe_columns
 from omicsformer.errors import DataError
 
 

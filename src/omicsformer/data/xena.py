@@ -18,10 +18,11 @@ Toil hub ``*rsem_gene_tpm``, ``*rsem_gene_fpkm``,      log2(x + 0.001)
 Toil hub ``*rsem_gene_expected_count``                  log2(x + 1)
 =====================================================  ==================================
 
-A matrix of another name is judged by its values (a largest value under 50 is read as log
-scale). A log transform of such values is refused (:func:`omicsformer.data.formats.check_scale`):
-it would log them twice. The phenotype and survival tables that go with them (``sample``,
-``OS``, ``OS.time``, ``_PATIENT``) are read by :mod:`omicsformer.data.clinical`.
+A matrix of another name is judged by its values (:func:`omicsformer.data.scale.judged_scale`:
+a largest value under 50 is read as log scale). A log transform of such values is refused
+(:func:`omicsformer.data.scale.check_scale`): it would log them twice. The phenotype and
+survival tables that go with them (``sample``, ``OS``, ``OS.time``, ``_PATIENT``) are read by
+:mod:`omicsformer.data.clinical`.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ import pandas as pd
 
 from omicsformer.console import note
 from omicsformer.data import tcga
-from omicsformer.data.formats import SCALE_KEY
+from omicsformer.data.inputs import check_unique, numeric_values, repeated_genes_allowed
+from omicsformer.data.scale import SCALE_KEY, judged_scale
 from omicsformer.errors import DataError
 from omicsformer.fileio import first_line, open_text, read_header, refuse_nul_bytes
 
@@ -52,7 +54,6 @@ SCALES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\.(star|htseq)_(counts|tpm|fpkm|fpkm-uq|fpkm_uq)", re.IGNORECASE), "log2(x+1)"),
     (re.compile(r"HiSeqV2|IlluminaHiSeq|IlluminaGA", re.IGNORECASE), "log2(x+1)"),
 )
-LOG_MAX = 50.0  # no log2 expression value reaches 2^50; linear TPM and counts usually do
 
 
 def header(path: str | Path) -> list[str]:
@@ -86,9 +87,7 @@ def scale_of(path: Path, values: np.ndarray) -> str:
     for pattern, scale in SCALES:
         if pattern.search(path.name):
             return scale
-    finite = values[np.isfinite(values)]
-    top = float(finite.max()) if finite.size else 0.0
-    return f"log scale (largest value {top:.3g})" if top < LOG_MAX else "linear"
+    return judged_scale(values)
 
 
 def read_xena(path: str | Path) -> ad.AnnData:
@@ -118,8 +117,6 @@ def read_xena(path: str | Path) -> ad.AnnData:
     # pandas renames a repeated header cell (s1, s1.1): take the names from the raw header
     cells = read_header(path, "\t").cells[1:]
     frame.columns = cells if len(cells) == frame.shape[1] else [str(c) for c in frame.columns]
-    from omicsformer.data.readers import check_unique, numeric_values, repeated_genes_allowed
-
     # repeated genes (HiSeqV2 repeats a few symbols) are aggregated by the gene-ID step
     check_unique(pd.Index(frame.columns), "sample", path)
     values = numeric_values(frame, path, "gene", "sample").T  # (samples, genes)

@@ -263,9 +263,10 @@ def pretrain_cohorts(
 ) -> tuple[Path, Pretrained]:
     """``omicsformer pretrain``: read (genes named by ``gene_id``, see
     :mod:`omicsformer.data.gene_ids`), standardize and align the cohorts, pretrain, save."""
-    from omicsformer.data.formats import check_scale
     from omicsformer.data.preprocess import check_values
     from omicsformer.data.readers import load_data
+    from omicsformer.data.scale import check_scale
+    from omicsformer.data.transforms import apply_transform
 
     check_pretrainable(model)
     MODELS.get(model).validate(options, train)
@@ -281,10 +282,7 @@ def pretrain_cohorts(
         check_values(
             np.where(np.isfinite(values), values, 0), list(adata.var_names), transform, "none"
         )
-        if transform == "log1p":
-            values = np.log1p(values)
-        elif transform == "log2p1":
-            values = np.log2(values + 1.0)
+        values = apply_transform(values, transform)
         genes = list(map(str, adata.var_names))
         with np.errstate(invalid="ignore"):
             spread.append(pd.Series(np.nanvar(values, axis=0), index=genes))

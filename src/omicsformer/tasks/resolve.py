@@ -3,21 +3,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import anndata as ad
 import numpy as np
 import pandas as pd
 
+from omicsformer.cohort import PreparedData
 from omicsformer.config import RunConfig
 from omicsformer.console import note
 from omicsformer.data.datasets import dataset_for
-from omicsformer.data.readers import describe_columns
+from omicsformer.data.inputs import describe_columns
 from omicsformer.data.targets import require_columns
 from omicsformer.errors import ConfigError
-
-if TYPE_CHECKING:
-    from omicsformer.pipeline import PreparedData
 
 SMALLEST_CLASS = 3  # a class needs a sample in each of train, validation and test
 

@@ -362,7 +362,7 @@ class TrackedRun:
             logger.log_metrics(metrics, step=step)
 
     def log_fit(self, config: Any, result: Any) -> None:
-        """The settings and final metrics of a fit (``pipeline.FitResult``)."""
+        """The settings and final metrics of a fit (``cohort.FitResult``)."""
         if not self.loggers:
             return
         self.log_params(run_params(config, result.spec.name, result.options))

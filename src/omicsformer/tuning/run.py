@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from omicsformer.augment.training import check_augmentation
+from omicsformer.cohort import FitResult
 from omicsformer.config import ModelConfig, RunConfig
 from omicsformer.fileio import write_with
 from omicsformer.models import MODELS
 from omicsformer.models.base import require_task
 from omicsformer.pipeline import (
-    FitResult,
     fit_split,
     make_split,
     prepare_data,

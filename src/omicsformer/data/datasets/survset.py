@@ -32,7 +32,7 @@ What a loaded cohort holds:
   joint.Cox ships it); ``log ratio`` against a reference for the two-colour arrays (gse1992,
   gse4335, nki70, vdv, DBCD, NSBCD, DLBCL, MCLcleaned, AML_Bull); ``log2 intensity`` for the
   single-channel Affymetrix ones (gse3143, chop, phpl04K8a). A run trained on one scale
-  refuses data on another (:func:`~omicsformer.data.formats.check_trained_scale`).
+  refuses data on another (:func:`~omicsformer.data.scale.check_trained_scale`).
 - ``obs``: ``time`` (in the cohort's unit, also in ``uns["time_unit"]``), ``event`` (0/1),
   and the clinical covariates under readable names; SurvSet's missing-value codes
   (``missing``, ``na``; gse4335's nodal stage ``x``) become missing values. Raw meanings:
@@ -73,7 +73,7 @@ import pandas as pd
 from omicsformer.config import bounded
 from omicsformer.console import note
 from omicsformer.data.datasets import DATASETS, DatasetSpec
-from omicsformer.data.formats import SCALE_KEY
+from omicsformer.data.scale import SCALE_KEY
 from omicsformer.errors import ConfigError, DataError, MissingDependencyError
 
 NAME = "survset"

@@ -1,68 +1,35 @@
-"""TCGA-style inputs: which reader a source needs, and the value scale it arrives on.
-
-:func:`omicsformer.data.readers.load_data` asks this module first:
-
-- a folder is a GDC download (:mod:`omicsformer.data.gdc`, found by its sample sheet);
-- a table whose header reads like a UCSC Xena matrix is read as one
-  (:mod:`omicsformer.data.xena`), whatever ``--layout`` says;
-- a labels table in a known clinical style (GDC, TCGA-CDR, cBioPortal, Xena) is joined by
-  patient or sample barcode with overall survival derived (:mod:`omicsformer.data.clinical`).
+"""The value scale of a cohort: how its reader found the values, and the checks on it.
 
 Readers record how their values are scaled in ``adata.uns[SCALE_KEY]`` (``"value_scale"``:
-``linear`` for GDC counts and TPM, ``log2(x+1)`` ... for Xena); :func:`check_scale` refuses a log
-transform of values that are already logged, and suggests one for linear values. A run saves the
-scale of its training data with its preprocessing; :func:`check_trained_scale` refuses new data
-on a known other scale (a model trained on logged Xena values meeting linear GDC TPM).
+``linear`` for GDC counts and TPM, ``log2(x+1)`` ... for Xena, by the dataset; a matrix of no
+known dataset is judged by its largest value, :func:`judged_scale`). :func:`check_scale` refuses
+a log transform of values that are already logged, and suggests one for linear values. A run
+saves the scale of its training data with its preprocessing; :func:`check_trained_scale` refuses
+new data on a known other scale (a model trained on logged Xena values meeting linear GDC TPM).
+
+The readers (:mod:`omicsformer.data.gdc`, :mod:`omicsformer.data.xena`, the built-in datasets)
+import this module; it imports none of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from pathlib import Path
-
 import anndata as ad
+import numpy as np
 
 from omicsformer.console import note
+from omicsformer.data.transforms import LOG_TRANSFORMS
 from omicsformer.errors import DataError
 
 SCALE_KEY = "value_scale"  # adata.uns: how a reader found the values scaled (``linear``, ...)
-LOG_TRANSFORMS = ("log1p", "log2p1")
+LOG_MAX = 50.0  # no log2 expression value reaches 2^50; linear TPM and counts usually do
 
 
-def read_special(path: Path, *, gdc_column: str | None = None) -> ad.AnnData | None:
-    """A GDC folder or a Xena matrix read into AnnData; None for any other source."""
-    from omicsformer.data import gdc, xena
-
-    if path.is_dir():
-        if not gdc.is_gdc_folder(path):
-            raise DataError(
-                f"{path}: is a folder without a GDC sample sheet (gdc_sample_sheet*.tsv); a "
-                "folder is read as a GDC download, any other input is one file"
-            )
-        return gdc.read_gdc_folder(path, column=gdc_column)
-    if gdc_column is not None:
-        raise DataError("--gdc-column applies to a GDC download folder only")
-    if xena.is_xena_matrix(path):
-        return xena.read_xena(path)
-    return None
-
-
-def join_labels_any(
-    adata: ad.AnnData,
-    labels: str | Path,
-    *,
-    sample_id: str | None = None,
-    wanted: Iterable[str] = (),
-) -> ad.AnnData | None:
-    """Join a clinical table of a known style (by patient or sample barcode, with ``os_time``
-    and ``os_event``); None for a plain labels table (joined by sample ID as before)."""
-    from omicsformer.data import clinical
-
-    style = clinical.detect_style(labels, sample_id=sample_id)
-    if style is None:
-        return None
-    table = clinical.read_clinical(labels, style)
-    return clinical.join_clinical(adata, table, wanted=list(wanted))
+def judged_scale(values: np.ndarray) -> str:
+    """The scale of values of no known dataset, judged by the largest finite one: ``log scale
+    (largest value 7.17)`` under :data:`LOG_MAX`, else ``linear``."""
+    finite = values[np.isfinite(values)]
+    top = float(finite.max()) if finite.size else 0.0
+    return f"log scale (largest value {top:.3g})" if top < LOG_MAX else "linear"
 
 
 def value_scale(adata: ad.AnnData) -> str | None:
