@@ -341,9 +341,7 @@ class SplitConfig:
     )
     test_fraction: float = setting(0.15, low=0, high=0.99, open_low=True, help="test part")
     folds: int | None = setting(
-        low=2,
-        help="stratified cross-validation folds, at least 2 (compare, bench augmentation, demo: "
-        "default 5)",
+        low=2, help="stratified cross-validation folds of compare, bench augmentation and the demo"
     )
 
 

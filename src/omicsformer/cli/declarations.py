@@ -51,7 +51,7 @@ class Models:
     )
     attention: str | None = setting(
         help="attention backend of attomics and the gene-level models (a wrong name lists the "
-        "valid ones; see README 'Gene-level attention: one switch')"
+        "valid ones; see docs/models.md 'Gene-level attention: one switch')"
     )
     grouping: str | None = setting(
         help="gene grouping (attomics, hybrid): random, kmeans, go-bp (the shipped GO "

@@ -270,7 +270,7 @@ def add_train_args(
 
 
 def add_track_args(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("experiment tracking (README 'Experiment tracking')")
+    g = parser.add_argument_group("experiment tracking (docs/tracking.md)")
     add_config_arguments(g, TrackConfig)
 
 
