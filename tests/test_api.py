@@ -61,6 +61,40 @@ def test_parameters_are_run_settings_with_the_same_defaults(cls: type) -> None:
     assert config.preprocess.top_genes == 5 and config.train.max_epochs == 3
 
 
+def test_a_parameter_carries_its_flags_name() -> None:
+    """A parameter with a flag is named like it, or takes the flag's name too: ``transform=``
+    is ``log_transform`` (scikit-learn reserves a ``transform`` attribute for transformers)."""
+    from omicsformer.api import OTHER_NAMES
+    from omicsformer.config import settings
+
+    takes = {name: other for other, (name, _) in OTHER_NAMES.items()}
+    named_otherwise = {"options": "-o", "zscore": "--no-zscore"}
+    for name, path in CONFIG_FIELDS.items():
+        *sections, leaf = path.split(".")
+        node = RunConfig()
+        for section in sections:
+            node = getattr(node, section)
+        (declared,) = settings(type(node), [leaf])
+        if declared.flag is None or name in named_otherwise:
+            continue
+        spelled = declared.flag.removeprefix("--").replace("-", "_")
+        assert spelled in (name, takes.get(name)), (name, declared.flag)
+
+
+def test_the_flags_name_and_an_old_name_are_taken_too() -> None:
+    estimator = OmicsRegressor("ridge", transform="log1p")
+    assert estimator.get_params()["log_transform"] == "log1p"
+    assert OmicsClassifier(**{"transform": "log2p1"}).run_config(["a"]).preprocess.transform == (
+        "log2p1"
+    )
+    with pytest.warns(DeprecationWarning, match="loss= is deprecated; use regression_loss="):
+        assert OmicsRegressor(loss="huber").regression_loss == "huber"
+    with pytest.raises(TypeError, match="are one parameter"):
+        OmicsClassifier(transform="none", log_transform="log1p")
+    with pytest.raises(TypeError):
+        OmicsClassifier(tansform="none")
+
+
 @pytest.mark.parametrize(
     "estimator",
     [OmicsClassifier("logreg", FAST_LOGREG), OmicsRegressor("ridge", {"alpha": [1.0]})],

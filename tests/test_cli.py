@@ -621,9 +621,9 @@ def test_every_data_command_takes_gene_id_flags(argv):
 def test_new_data_is_named_as_the_run_was_trained():
     from types import SimpleNamespace
 
-    from omicsformer.cli import _run_gene_id
     from omicsformer.config import RunConfig
     from omicsformer.errors import ConfigError
+    from omicsformer.runs import gene_id_for
 
     def run(gene_id, genes):
         config = RunConfig()
@@ -632,13 +632,13 @@ def test_new_data_is_named_as_the_run_was_trained():
             config=config, preprocessor=SimpleNamespace(input_genes=genes), folder="r"
         )
 
-    assert _run_gene_id(None, run("symbol", ["TP53"])) == "symbol"
-    assert _run_gene_id("symbol", run("keep", ["TP53"])) == "symbol"  # a kind for a keep run
-    assert _run_gene_id(None, run("keep", ["ENSG00000141510"])) == "keep"
+    assert gene_id_for(run("symbol", ["TP53"]), None) == "symbol"
+    assert gene_id_for(run("keep", ["TP53"]), "symbol") == "symbol"  # a kind for a keep run
+    assert gene_id_for(run("keep", ["ENSG00000141510"]), None) == "keep"
     # a run trained on versioned IDs before they were normalised reads new data as it did then
-    assert _run_gene_id(None, run("keep", ["ENSG00000141510.17"])) is None
+    assert gene_id_for(run("keep", ["ENSG00000141510.17"]), None) is None
     with pytest.raises(ConfigError, match="mapped to symbol; --gene-id entrez"):
-        _run_gene_id("entrez", run("symbol", ["TP53"]))
+        gene_id_for(run("symbol", ["TP53"]), "entrez")
 
 
 @pytest.mark.slow

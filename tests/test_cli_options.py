@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 
 import pytest
 import yaml
@@ -267,3 +268,43 @@ def test_train_config_validates_a_config_built_in_python():
     config.split.val_fraction = 1.5
     with pytest.raises(ConfigError, match=r"config.split.val_fraction: must be in \[0, 0.99\]"):
         config.validate()
+
+
+def test_the_model_lists_name_registered_models():
+    from omicsformer import config
+
+    for name in ("DEMO_MODELS", "BENCH_MODELS", "INTERACTION_MODELS", "PRETRAINABLE"):
+        listed = getattr(config, name)
+        assert listed and set(listed) <= set(MODELS.names()), name
+
+
+def test_bench_gpu_takes_its_backends_from_the_registry():
+    from omicsformer.bench.gpu import FLEX, table_backends
+    from omicsformer.nn.attention import BACKENDS
+
+    names = table_backends()
+    assert FLEX in names and set(names) - {FLEX} <= set(BACKENDS.names())
+    assert [n for n in BACKENDS.names() if n not in names] == [
+        n for n, b in BACKENDS.items() if b.info.returns_weights
+    ]
+
+
+def test_o_sets_a_run_setting_by_its_config_key():
+    parser = build_parser()
+    argv = ["train", "--data", "x.csv", "-o", "train.lr=1e-3", "-o", "hidden=8"]
+    argv += ["-o", "train.class_weight=none", "-o", "split.test_fraction=0.2"]
+    config = config_from_args(parser.parse_args(argv))
+    assert config.train.lr == 1e-3 and config.train.class_weight == "none"
+    assert config.split.test_fraction == 0.2 and config.model.options == {"hidden": "8"}
+    assert "train.lr" in config.tune.pinned  # fixed by the user, like --lr
+    cases = [
+        (["-o", "train.lr=0"], "-o train.lr: must be greater than 0, got 0.0"),
+        (["-o", "train.lr=1e-3", "--lr", "1e-2"], "-o train.lr and --lr both set train.lr"),
+        (["-o", "train.nope=1"], "-o train.nope: train has no setting 'nope'; valid keys:"),
+    ]
+    from omicsformer.errors import ConfigError
+
+    for extra, message in cases:
+        args = parser.parse_args(["train", "--data", "x.csv", *extra])
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            config_from_args(args)

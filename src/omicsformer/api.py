@@ -33,6 +33,7 @@ from __future__ import annotations
 import copy
 import functools
 import re
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -76,7 +77,7 @@ CONFIG_FIELDS = {
     "seed": "seed",
     "ties": "task.ties",
     "horizons": "task.horizons",
-    "loss": "task.regression_loss",
+    "regression_loss": "task.regression_loss",
 }
 TARGET = "target"  # the obs column a target given as ``y`` is stored in
 SURVIVAL_TARGET = ("time", "event")
@@ -193,6 +194,37 @@ def value_errors(method: Callable) -> Callable:
     return wrapper
 
 
+# Other names an estimator takes for a parameter: name -> (parameter, deprecated). ``loss``
+# was renamed to its flag's name; ``transform`` is the flag's name of ``log_transform``, which
+# cannot be the parameter itself: scikit-learn takes an estimator with a ``transform``
+# attribute for a transformer (Pipeline, check_estimator).
+OTHER_NAMES = {"loss": ("regression_loss", True), "transform": ("log_transform", False)}
+
+
+def other_names(init: Callable) -> Callable:
+    """``__init__`` that also takes the names of :data:`OTHER_NAMES` (a deprecated one with a
+    DeprecationWarning); its signature, which scikit-learn reads, is unchanged."""
+
+    @functools.wraps(init)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> None:
+        for other, (name, deprecated) in OTHER_NAMES.items():
+            if other not in kwargs:
+                continue
+            if name in kwargs:
+                raise TypeError(f"{other}= and {name}= are one parameter; give one of them")
+            if deprecated:
+                warnings.warn(
+                    f"{other}= is deprecated; use {name}= (the name of its flag, "
+                    f"--{name.replace('_', '-')})",
+                    DeprecationWarning,
+                    stacklevel=2,
+                )
+            kwargs[name] = kwargs.pop(other)
+        init(self, *args, **kwargs)
+
+    return wrapper
+
+
 class PythonOutOfMemory(OutOfMemory):
     """An :class:`~omicsformer.errors.OutOfMemory` whose line is in the API's terms."""
 
@@ -214,7 +246,7 @@ class OmicsEstimator(BaseEstimator):
         ``attomics``, ``gene-transformer``, ``hybrid``, ...
     options
         The model's options (``-o key=value`` on the command line), e.g. ``{"n_groups": 20}``.
-    log_transform, impute, top_genes, zscore
+    log_transform (or transform), impute, top_genes, zscore
         Preprocessing, fitted on the training samples (``--transform``, ``--impute``,
         ``--top-genes``, ``--zscore``): ``none``, ``log1p`` or ``log2p1``; ``none`` or
         ``median``; the most variable genes kept; z-score each gene.
@@ -239,6 +271,7 @@ class OmicsEstimator(BaseEstimator):
     _task: ClassVar[str] = ""
     _target_names: ClassVar[tuple[str, ...]] = ("target",)  # what target= names
 
+    @other_names
     def __init__(
         self,
         model: str = "attomics",
@@ -458,23 +491,22 @@ class OmicsEstimator(BaseEstimator):
 
     def _outputs(self, X: Any) -> np.ndarray:
         """The task output for ``X`` (probabilities, risk, values); AnnData gets them in obs."""
-        from omicsformer.data.scale import check_scale
-        from omicsformer.models.base import used_inputs
+        from omicsformer.runs import model_outputs
         from omicsformer.tasks import TASKS
 
         adata = self._inputs(X)
-        p = self.preprocessor_
-        check_scale(adata, p.transform, trained=True, trained_scale=p.value_scale)
-        x = self.preprocessor_.apply_to(adata, used_inputs(self.model_))
         self._use_eval_batch()
-        output = self.model_.predict(x)
-        if isinstance(X, ad.AnnData):
+        into_anndata = isinstance(X, ad.AnnData)
+        output, embedding = model_outputs(
+            self.preprocessor_, self.model_, adata, embed=into_anndata
+        )
+        if into_anndata:
             task = TASKS.get(self._task)
             columns = task.prediction_columns(None, output, self.target_, self.task_state_)
             for name, values in columns.items():
                 X.obs[_obs_name(name)] = np.asarray(values)
-            if hasattr(self.model_, "embed"):
-                X.obsm["X_omicsformer"] = self.model_.embed(x)
+            if embedding is not None:
+                X.obsm["X_omicsformer"] = embedding
         return output
 
     def _use_eval_batch(self) -> None:
@@ -500,7 +532,9 @@ class OmicsEstimator(BaseEstimator):
         adata = self._inputs(X)
         self.check_embeddable()
         self._use_eval_batch()
-        embedding = self.model_.embed(self.preprocessor_.apply_to(adata))
+        from omicsformer.runs import model_inputs
+
+        embedding = self.model_.embed(model_inputs(self.preprocessor_, self.model_, adata))
         if isinstance(X, ad.AnnData):
             X.obsm["X_omicsformer"] = embedding
         return embedding
@@ -579,12 +613,13 @@ class OmicsClassifier(ClassifierMixin, OmicsEstimator):
 class OmicsRegressor(RegressorMixin, OmicsEstimator):
     """Predict a quantity (a score, a drug response) from an expression profile.
 
-    ``score`` is R². ``loss``: ``mse`` or ``huber`` for neural models. Other parameters: see
-    :class:`OmicsEstimator`.
+    ``score`` is R². ``regression_loss``: ``mse`` or ``huber`` for neural models. Other
+    parameters: see :class:`OmicsEstimator`.
     """
 
     _task = "regression"
 
+    @other_names
     def __init__(
         self,
         model: str = "attomics",
@@ -608,7 +643,7 @@ class OmicsRegressor(RegressorMixin, OmicsEstimator):
         augment: list[str] | None = None,
         seed: int = 0,
         verbose: bool = False,
-        loss: str = "mse",
+        regression_loss: str = "mse",
     ) -> None:
         super().__init__(
             model, options, log_transform=log_transform, impute=impute, top_genes=top_genes,
@@ -618,7 +653,7 @@ class OmicsRegressor(RegressorMixin, OmicsEstimator):
             monitor=monitor, class_weight=class_weight, device=device, precision=precision,
             augment=augment, seed=seed, verbose=verbose,
         )  # fmt: skip
-        self.loss = loss
+        self.regression_loss = regression_loss
 
     @value_errors
     def predict(self, X: Any) -> np.ndarray:
@@ -644,6 +679,7 @@ class OmicsSurvival(OmicsEstimator):
     def _set_target(self, tree: dict[str, Any], columns: list[str]) -> None:
         tree["task"].update(time=columns[0], event=columns[1])
 
+    @other_names
     def __init__(
         self,
         model: str = "attomics",
@@ -810,6 +846,10 @@ def from_run(run: Any) -> OmicsEstimator:
         record = read_json(record_path)
     allowed = set(inspect.signature(cls.__init__).parameters) - {"self"}
     params = record.get("params") or _params_of(run.config)
+    params = {  # a record saved before a rename
+        (OTHER_NAMES[k][0] if OTHER_NAMES.get(k, ("", False))[1] else k): v
+        for k, v in params.items()
+    }
     estimator = cls(**{k: v for k, v in params.items() if k in allowed})
     if estimator.eval_batch_size is not None:  # the run's, unless load_run was given another
         estimator.eval_batch_size = getattr(run.model, "eval_batch_size", None)

@@ -69,6 +69,8 @@ def setting(
     flag: str | bool = True,
     metavar: str | None = None,
     search: Any = None,
+    short: str | None = None,
+    repeat: bool = False,
     **limits: Any,
 ) -> Any:
     """A dataclass field declared once, with everything the CLI, ``-o``, YAML, tuning and the
@@ -78,13 +80,17 @@ def setting(
     :mod:`omicsformer.tuning.space`), and for a :class:`RunConfig` section its command-line
     ``flag``: True for ``--name-with-dashes``, a string for another name (``--no-NAME`` for a
     boolean that defaults to true), False for none. ``metavar`` names the flag's value in
-    ``--help``. See :func:`settings` for how the declarations are read."""
+    ``--help``, ``short`` is a one-letter alias (``-o``), and ``repeat`` makes a list flag
+    repeatable (each use adds one item) instead of comma-separated. See :func:`settings` for
+    how the declarations are read."""
     metadata = {
         "range": Range(**limits),
         "search": search,
         "help": help,
         "flag": flag,
         "metavar": metavar,
+        "short": short,
+        "repeat": repeat,
     }
     if isinstance(default, list | dict):
         return field(default_factory=lambda: type(default)(default), metadata=metadata)
@@ -115,6 +121,8 @@ class Setting:
     search: Any
     flag: str | None
     metavar: str | None
+    short: str | None = None
+    repeat: bool = False
 
     @property
     def choices(self) -> tuple[str, ...] | None:
@@ -167,6 +175,8 @@ def settings(cls: type, names: typing.Iterable[str] | None = None) -> list[Setti
             search=f.metadata.get("search"),
             flag=f"--{f.name.replace('_', '-')}" if flag is True else (flag or None),
             metavar=f.metadata.get("metavar"),
+            short=f.metadata.get("short"),
+            repeat=bool(f.metadata.get("repeat")),
         )
     if names is None:
         return list(found.values())
@@ -229,6 +239,15 @@ def _type_text(hint: Any) -> str:
     if origin is dict or hint is dict:
         return "mapping"
     return {int: "int", float: "float", bool: "bool", str: "text"}.get(hint, str(hint))
+
+
+# The model lists commands use when none are named, written here only (the CLI's defaults and help
+# texts, the demo and pretraining read them); each name is a registered model's (a test checks).
+DEMO_MODELS = ("logreg", "rf", "mlp", "attomics")
+BENCH_MODELS = ("mlp", "attomics", "gene-transformer", "hybrid")
+INTERACTION_MODELS = ("gene-transformer", "hybrid", "attomics", "mlp")
+PRETRAINABLE = ("gene-transformer", "hybrid", "attomics")  # masked-expression pretraining
+GPU_MODEL = "gene-transformer"  # the model of bench gpu's training-step rows
 
 
 Layout = Literal["samples-by-genes", "genes-by-samples"]
@@ -321,7 +340,9 @@ class SplitConfig:
         "training fold (compare)",
     )
     test_fraction: float = setting(0.15, low=0, high=0.99, open_low=True, help="test part")
-    folds: int | None = setting(low=2, flag=False, help="cross-validation folds")
+    folds: int | None = setting(
+        low=2, help="stratified cross-validation folds of compare, bench augmentation and the demo"
+    )
 
 
 TaskName = Literal["auto", "classification", "survival", "regression"]

@@ -9,10 +9,8 @@ from pathlib import Path
 import pandas as pd
 
 from omicsformer.compare import compare
-from omicsformer.config import DataConfig, RunConfig
+from omicsformer.config import DEMO_MODELS, DataConfig, RunConfig
 from omicsformer.models import MODELS
-
-DEMO_MODELS = ("logreg", "rf", "mlp", "attomics")
 
 
 def default_models() -> list[str]:

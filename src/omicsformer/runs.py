@@ -22,6 +22,7 @@ The folder is built in a hidden staging folder and renamed into place when compl
 from __future__ import annotations
 
 import platform
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -237,16 +238,90 @@ def describe_file(path: Path) -> str:
     return kinds.get(last, "a file")
 
 
+def read_for_run(
+    run: LoadedRun,
+    source: str,
+    *,
+    labels: str | None = None,
+    layout: str | None = None,
+    sample_id: str | None = None,
+    layer: str | None = None,
+    gene_id: str | None = None,
+    duplicate_genes: str | None = None,
+    gdc_column: str | None = None,
+    sample_types: Sequence[str] | str | None = None,
+    targets: Iterable[str] = (),
+) -> ad.AnnData:
+    """New data for ``run`` (predict, evaluate, embed, interpret), read as the run's training
+    data was: its gene naming (:func:`gene_id_for`) and combination of repeated genes, a GDC
+    folder's value column, the obs columns of its target and batch key (and ``targets``, other
+    target columns to score), TCGA barcode columns (a ``--batch-key tss`` run finds each
+    sample's centre). Arguments left None take the run's setting or the reader's default."""
+    from omicsformer.data import tcga
+    from omicsformer.data.readers import load_data
+
+    columns = list(run.target.columns)
+    if run.preprocessor.batch is not None:
+        columns.append(run.preprocessor.batch.key)
+    columns += [c for c in targets if c]
+    adata = load_data(
+        source,
+        labels=labels,
+        layout=layout or "samples-by-genes",
+        sample_id=sample_id,
+        layer=layer,
+        obs_columns=columns,
+        gene_id=gene_id_for(run, gene_id),
+        duplicate_genes=duplicate_genes or run.config.data.duplicate_genes,
+        # a GDC folder is read with the run's value column unless told otherwise
+        gdc_column=gdc_column or (run.config.data.gdc_column if Path(source).is_dir() else None),
+        sample_types=sample_types,
+    )
+    tcga.add_barcode_columns(adata)
+    return adata
+
+
+def gene_id_for(run: LoadedRun, given: str | None) -> str | None:
+    """The gene naming new data needs to meet ``run``'s genes: the run's own ``--gene-id``. A
+    run trained with ``keep`` may name a kind (its genes are of that kind; the new data is
+    mapped to it); a run that mapped its genes cannot take another kind."""
+    from omicsformer.data.gene_ids import strip_version
+
+    trained = run.config.data.gene_id
+    if given is not None and trained != "keep" and given != trained:
+        raise ConfigError(
+            f"{run.folder} was trained on genes mapped to {trained}; --gene-id {given} would "
+            f"not match them (leave --gene-id out, or give {trained})"
+        )
+    if given is None and trained == "keep":
+        # a run trained before IDs were normalised: read new data exactly as it was then
+        if any(strip_version(g) != g for g in run.preprocessor.input_genes):
+            return None
+    return given or trained
+
+
+def model_inputs(preprocessor: Preprocessor, model: Model, adata: ad.AnnData) -> Any:
+    """What a fitted model reads of new samples: the value scale checked against the training
+    data's, genes realigned by name, only the genes the model reads, preprocessed."""
+    check_scale(adata, preprocessor.transform, trained=True, trained_scale=preprocessor.value_scale)
+    return preprocessor.apply_to(adata, used_inputs(model))
+
+
+def model_outputs(
+    preprocessor: Preprocessor, model: Model, adata: ad.AnnData, *, embed: bool = False
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """A fitted model's output for every sample of ``adata`` and, with ``embed`` and a model
+    that gives one, the patient embedding (:func:`model_inputs`). The one prediction path of a
+    fitted run: the command line, the Python API and the reports go through it."""
+    x = model_inputs(preprocessor, model, adata)
+    output = model.predict(x)
+    embedding = model.embed(x) if embed and hasattr(model, "embed") else None
+    return output, embedding
+
+
 def predict_run(run: LoadedRun, adata: ad.AnnData) -> np.ndarray:
     """The model's output for every sample of ``adata`` (genes realigned by name)."""
-    check_scale(
-        adata,
-        run.preprocessor.transform,
-        trained=True,
-        trained_scale=run.preprocessor.value_scale,
-    )
-    x = run.preprocessor.apply_to(adata, used_inputs(run.model))
-    return run.model.predict(x)
+    return model_outputs(run.preprocessor, run.model, adata)[0]
 
 
 def predictions_for(run: LoadedRun, adata: ad.AnnData) -> pd.DataFrame:

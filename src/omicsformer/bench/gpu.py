@@ -1,10 +1,11 @@
 """``omicsformer bench gpu`` (``make bench-gpu``): the GPU table of docs/attention-methods.md in
 one command.
 
-For each precision (bf16, fp32), gene count (1k-60k) and attention backend (``sdpa``, ``flash``
-when flash-attn is installed, ``flex``, ``performer``, ``nystrom``, ``linformer``, ``linear``; and
-``sdpa`` in the expressed-only mode), one attention layer (q/k/v and output projections around the
-kernel; forward + backward) runs at **the largest batch that fits** (:func:`largest_batch`:
+For each precision (bf16, fp32), gene count (1k-60k) and attention backend (:func:`table_backends`:
+every registered backend that does not write the N x N matrix out, read from the registry, with
+``flex`` after the exact ones; and the default backend, ``sdpa``, in the expressed-only mode;
+``flash`` when flash-attn is installed), one attention layer (q/k/v and output projections around
+the kernel; forward + backward) runs at **the largest batch that fits** (:func:`largest_batch`:
 doubling, then bisection, on CUDA out-of-memory, up to ``max_batch``); then the gene-transformer's
 training step, dense (``tokens=all``) and expressed-only (``tokens=expressed``, counts-like data
 with ``zero_fraction`` zeros) twice: in masked length buckets, and through ``sdpa_varlen`` (the
@@ -41,13 +42,16 @@ from typing import Any
 import pandas as pd
 
 from omicsformer.bench.attention import AttentionCase, run_worker, tokens_kept
+from omicsformer.config import GPU_MODEL
 from omicsformer.console import note
 from omicsformer.errors import ConfigError
 from omicsformer.fileio import write_with
 from omicsformer.report.plots import plt
 
 GENES = [1000, 4000, 16000, 30000, 60000]
-BACKENDS = ["sdpa", "flash", "flex", "performer", "nystrom", "linformer", "linear"]
+# not a registered backend: the default (exact) backend with a gene-set mask, timed through
+# FlexAttention (see the module's docstring); every other backend name comes from the registry
+FLEX = "flex"
 PRECISIONS = ["bf16", "32"]
 CSV_NAME, PLOT_NAME = "attention-gpu.csv", "attention-gpu.png"
 # expressed-only model rows through sdpa's variable-length path: one bucket (any lengths)
@@ -125,22 +129,41 @@ def largest_batch(fits: Callable[[int], bool], cap: int) -> int:
     return good
 
 
+def table_backends() -> list[str]:
+    """The backends of the table, in order: the exact ones, ``flex``, the approximations; every
+    registered backend except those that write the whole N x N matrix out (``returns_weights``:
+    out of memory past a few thousand genes)."""
+    from omicsformer.nn.attention import BACKENDS
+
+    names = [n for n, b in BACKENDS.items() if not b.info.returns_weights]
+    exact = [n for n in names if BACKENDS.get(n).info.exact]
+    return [*exact, FLEX, *(n for n in names if n not in exact)]
+
+
+def default_backend() -> str:
+    """The backend of the expressed-only rows and under ``flex``: the models' default."""
+    from omicsformer.nn.attention import DEFAULT_BACKEND
+
+    return DEFAULT_BACKEND
+
+
 def backend_problem(backend: str, device: str, precision: str) -> str:
     """Why ``backend`` cannot run here ('' if it can): its declared devices and dtypes, and the
     flash-attn package for ``flash``."""
     import torch
 
     from omicsformer.nn.attention import BACKENDS
+    from omicsformer.nn.attention.flash import FlashAttention
 
-    name = "sdpa" if backend == "flex" else backend
-    if backend == "flex" and device != "cuda":
+    name = default_backend() if backend == FLEX else backend
+    if backend == FLEX and device != "cuda":
         return "FlexAttention runs on CUDA only here (no backward on CPU in PyTorch 2.13)"
     dtype = torch.bfloat16 if precision == "bf16" else torch.float32
     try:
-        BACKENDS.get(name).check(device=device, dtype=dtype, masked=backend == "flex")
+        BACKENDS.get(name).check(device=device, dtype=dtype, masked=backend == FLEX)
     except ConfigError as exc:
         return str(exc)
-    if backend == "flash" and importlib.util.find_spec("flash_attn") is None:
+    if backend == FlashAttention.info.name and importlib.util.find_spec("flash_attn") is None:
         return "flash-attn is not installed (pip install 'omicsformer[flash]')"
     return ""
 
@@ -153,11 +176,12 @@ def configurations(
     buckets, and expressed-only with ``sdpa_varlen`` (the whole batch in one bucket, padding
     skipped by the varlen kernels: :data:`VARLEN_OPTIONS`)."""
     cases = []
+    default = default_backend()
     for precision in precisions:
         for n in genes:
             kinds = [("attention", backend, "all", False) for backend in backends]
-            if "sdpa" in backends:
-                kinds.append(("attention", "sdpa", "expressed", False))
+            if default in backends:
+                kinds.append(("attention", default, "expressed", False))
             if model:
                 kinds += [("model", model, tokens, False) for tokens in ("all", "expressed")]
                 kinds.append(("model", model, "expressed", True))  # sdpa_varlen, one bucket
@@ -181,7 +205,7 @@ def bench_gpu(
     genes: list[int] | None = None,
     backends: list[str] | None = None,
     precisions: list[str] | None = None,
-    model: str | None = "gene-transformer",
+    model: str | None = GPU_MODEL,
     dim: int = 512,
     heads: int = 8,
     zero_fraction: float = 0.9,
@@ -205,15 +229,16 @@ def bench_gpu(
     if device != "cuda" and not smoke:
         raise ConfigError("bench gpu measures a GPU; on a CPU only --smoke runs (one tiny check)")
     if smoke:
-        genes, backends, precisions = [64], ["sdpa"], ["32"]
+        genes, backends, precisions = [64], [default_backend()], ["32"]
         dim, heads, max_batch, repeats = 32, 2, 2, 1
-    genes, backends = genes or GENES, backends or BACKENDS
+    known = table_backends()
+    genes, backends = genes or GENES, backends or known
     precisions = precisions or PRECISIONS
     if not set(precisions) <= set(PRECISIONS):
         raise ConfigError(f"--precisions takes bf16 and/or 32, got {','.join(precisions)}")
-    unknown = sorted(set(backends) - set(BACKENDS))
+    unknown = sorted(set(backends) - set(known))
     if unknown:
-        raise ConfigError(f"bench gpu backends are {', '.join(BACKENDS)}; got {unknown}")
+        raise ConfigError(f"bench gpu backends are {', '.join(known)}; got {unknown}")
     if dim % heads:
         raise ConfigError(f"--dim {dim} is not divisible by --heads {heads}")
     out = Path(out_dir)
@@ -287,9 +312,9 @@ def _measure(
         problem = backend_problem(case["name"], device, case["precision"])
         if problem:
             return {"status": "skipped", "note": problem}
-        flex = case["name"] == "flex"
+        flex = case["name"] == FLEX
         layer = AttentionCase(
-            "sdpa" if flex else case["name"],
+            default_backend() if flex else case["name"],
             case["n"],
             1,
             dim,

@@ -36,7 +36,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
-from omicsformer.config import TrainConfig
+from omicsformer.config import PRETRAINABLE, TrainConfig
 from omicsformer.errors import ConfigError, DataError, OmicsformerError
 from omicsformer.fileio import (
     OutputFolder,
@@ -52,7 +52,6 @@ from omicsformer.pretrain.masked import MaskedExpression, masked_mse
 from omicsformer.tasks import TargetInfo
 from omicsformer.train import engine
 
-PRETRAINABLE = ("gene-transformer", "hybrid", "attomics")
 KIND = "pretrained"
 
 
