@@ -32,7 +32,8 @@ def batch():
     return x, np.arange(10) % 2
 
 
-FAST = TrainConfig(max_epochs=120, batch_size=10, lr=3e-3, weight_decay=0.0, grad_clip=0.0)
+# the loss first drops under 0.05 by epoch 40 with every backend (hybrid: 24); 60 leaves margin
+FAST = TrainConfig(max_epochs=60, batch_size=10, lr=3e-3, weight_decay=0.0, grad_clip=0.0)
 SMALL = {"dim": 16, "heads": 2, "dropout": 0.0, "linformer_k": 16, "landmarks": 8, "features": 32}
 
 

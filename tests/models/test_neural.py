@@ -39,7 +39,8 @@ OVERFIT = {
 def test_each_model_overfits_a_tiny_batch(tiny_batch, name):
     x, y = tiny_batch
     model = build_model(MODELS.get(name), OVERFIT[name], context())
-    train = TrainConfig(max_epochs=150, batch_size=12, lr=3e-3, weight_decay=0.0, grad_clip=0.0)
+    # the loss first drops under 0.05 by epoch 30 (mlp) and 48 (attomics); 80 leaves margin
+    train = TrainConfig(max_epochs=80, batch_size=12, lr=3e-3, weight_decay=0.0, grad_clip=0.0)
     model.fit(FitData(x, y), Runtime(train=train, progress=False))
     assert model.history[-1]["train_loss"] < 0.05
     assert (model.predict(x).argmax(1) == y).all()
