@@ -61,6 +61,7 @@ def test_parameters_are_run_settings_with_the_same_defaults(cls: type) -> None:
     assert config.preprocess.top_genes == 5 and config.train.max_epochs == 3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "estimator",
     [OmicsClassifier("logreg", FAST_LOGREG), OmicsRegressor("ridge", {"alpha": [1.0]})],
@@ -80,6 +81,7 @@ def test_scikit_learn_estimator_checks(estimator) -> None:
     assert sum(r["status"] == "passed" for r in results) > 40
 
 
+@pytest.mark.slow
 def test_classifier_in_scikit_learn_tools() -> None:
     x, y = cohort()
     folds = KFold(3, shuffle=True, random_state=0)
@@ -163,6 +165,7 @@ def test_regressor_and_bad_input() -> None:
         OmicsRegressor("ridge", log_transform="log10").fit(x, y)
 
 
+@pytest.mark.slow
 def test_save_and_load_both_ways(tmp_path: Path, cli, tiny_files) -> None:
     x, y = cohort()
     y = (x[:, 0] > 0).astype(int)
@@ -187,6 +190,7 @@ def test_save_and_load_both_ways(tmp_path: Path, cli, tiny_files) -> None:
     assert (loaded.predict(frame.loc[saved["sample_id"]]) == saved["predicted"]).all()
 
 
+@pytest.mark.slow
 def test_embed_command(tmp_path: Path, cli, tiny_files) -> None:
     run = tmp_path / "run"
     common = ["--data", tiny_files["csv"], "--labels", tiny_files["labels"]]

@@ -229,6 +229,7 @@ class _Generator:
         return x.astype(np.float32), labels
 
 
+@pytest.mark.slow
 def test_cvae_quality_tells_a_collapsed_generator_from_a_faithful_one():
     rng = np.random.default_rng(0)
     means = rng.normal(size=(2, 300))

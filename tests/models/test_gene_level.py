@@ -37,6 +37,7 @@ FAST = TrainConfig(max_epochs=60, batch_size=10, lr=3e-3, weight_decay=0.0, grad
 SMALL = {"dim": 16, "heads": 2, "dropout": 0.0, "linformer_k": 16, "landmarks": 8, "features": 32}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", CPU_BACKENDS)
 def test_gene_transformer_overfits_a_tiny_batch_with_each_backend(batch, backend):
     x, y = batch
@@ -47,6 +48,7 @@ def test_gene_transformer_overfits_a_tiny_batch_with_each_backend(batch, backend
     assert (model.predict(x).argmax(1) == y).all()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sdpa", "performer"])
 def test_hybrid_overfits_a_tiny_batch(batch, backend):
     x, y = batch
