@@ -16,7 +16,9 @@ from omicsformer.data.datasets.synthetic import make_synthetic
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 if "PYTEST_XDIST_WORKER" in os.environ:
-    # `make test` runs one worker per core: one thread each, or the workers fight over the cores
+    # `make test` runs one worker per core: one thread each, or the workers fight over the cores;
+    # the processes a test starts (console runs, DDP ranks, benchmark workers) inherit one too
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     import torch
 
     torch.set_num_threads(1)

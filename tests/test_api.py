@@ -95,6 +95,7 @@ def test_the_flags_name_and_an_old_name_are_taken_too() -> None:
         OmicsClassifier(tansform="none")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "estimator",
     [OmicsClassifier("logreg", FAST_LOGREG), OmicsRegressor("ridge", {"alpha": [1.0]})],
@@ -114,6 +115,7 @@ def test_scikit_learn_estimator_checks(estimator) -> None:
     assert sum(r["status"] == "passed" for r in results) > 40
 
 
+@pytest.mark.slow
 def test_classifier_in_scikit_learn_tools() -> None:
     x, y = cohort()
     folds = KFold(3, shuffle=True, random_state=0)
@@ -197,6 +199,7 @@ def test_regressor_and_bad_input() -> None:
         OmicsRegressor("ridge", log_transform="log10").fit(x, y)
 
 
+@pytest.mark.slow
 def test_save_and_load_both_ways(tmp_path: Path, cli, tiny_files) -> None:
     x, y = cohort()
     y = (x[:, 0] > 0).astype(int)
@@ -221,6 +224,7 @@ def test_save_and_load_both_ways(tmp_path: Path, cli, tiny_files) -> None:
     assert (loaded.predict(frame.loc[saved["sample_id"]]) == saved["predicted"]).all()
 
 
+@pytest.mark.slow
 def test_embed_command(tmp_path: Path, cli, tiny_files) -> None:
     run = tmp_path / "run"
     common = ["--data", tiny_files["csv"], "--labels", tiny_files["labels"]]

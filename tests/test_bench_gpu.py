@@ -64,6 +64,7 @@ def test_largest_batch_finds_the_limit_of_a_fake_out_of_memory(limit):
     assert len(calls) <= 2 * math.log2(1024) + 2 and max(calls) <= 1024
 
 
+@pytest.mark.slow
 def test_the_worker_search_catches_out_of_memory_only(monkeypatch):
     def attention(case):
         if case["batch"] > 5:
@@ -113,6 +114,7 @@ def _rows():
     return pd.DataFrame(rows)
 
 
+@pytest.mark.slow
 def test_markdown_table_has_a_cell_per_configuration(tmp_path):
     table = markdown_table(_rows())
     assert "H100 80GB HBM3 (dense peak 989 TFLOP/s bf16" in table

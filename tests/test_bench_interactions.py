@@ -15,6 +15,7 @@ from omicsformer.errors import ConfigError
 DATA = {"n_samples": 60, "n_genes": 12, "n_modules": 1, "module_size": 3, "n_pairs": 2}
 
 
+@pytest.mark.slow
 def test_runs_train_on_the_generator_options_written_one_way(tmp_path, monkeypatch):
     # the 2000 random-ranking AUROCs of the control are not what is tested here
     monkeypatch.setattr(interactions, "_random_aurocs", lambda planted, seed: np.full(4, 0.5))

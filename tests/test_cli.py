@@ -29,6 +29,7 @@ def train(cli, files, out, *extra):
     )
 
 
+@pytest.mark.slow
 def test_train_writes_a_complete_run_folder(cli, tiny_files, tmp_path):
     result = train(cli, tiny_files, tmp_path / "run")
     assert result.code == 0, result.err
@@ -61,6 +62,7 @@ def test_train_writes_a_complete_run_folder(cli, tiny_files, tmp_path):
     assert not list(tmp_path.glob(".*partial"))
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_predictions(cli, tiny_files, tmp_path):
     assert train(cli, tiny_files, tmp_path / "a", "--seed", "5").code == 0
     assert train(cli, tiny_files, tmp_path / "b", "--seed", "5").code == 0
@@ -68,6 +70,7 @@ def test_same_seed_gives_identical_predictions(cli, tiny_files, tmp_path):
     assert a == (tmp_path / "b" / "predictions.csv").read_text()
 
 
+@pytest.mark.slow
 def test_config_yaml_reproduces_the_run(cli, tiny_files, tmp_path):
     assert train(cli, tiny_files, tmp_path / "a", "--seed", "2").code == 0
     again = cli("train", "--config", tmp_path / "a" / "config.yaml", "--out", tmp_path / "b")
@@ -194,6 +197,7 @@ def test_builtin_dataset_with_default_target(cli, tmp_path):
     assert json.loads((tmp_path / "r" / "run.json").read_text())["target"]["columns"] == ["label"]
 
 
+@pytest.mark.slow
 def test_existing_output_needs_force(cli, tiny_files, tmp_path):
     assert train(cli, tiny_files, tmp_path / "run").code == 0
     again = train(cli, tiny_files, tmp_path / "run")
@@ -330,6 +334,7 @@ def test_usage_errors_exit_2(cli, argv):
     assert cli(*argv).code == 2
 
 
+@pytest.mark.slow
 def test_neural_train_then_predict_is_bit_identical(cli, tiny_files, tmp_path):
     result = cli(
         "train",
@@ -437,6 +442,7 @@ def test_bench_augmentation_writes_curves(cli, tmp_path):
     assert (out / "learning_curves.png").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_train_with_augmentation_and_bad_specs(cli, tmp_path):
     data = "synthetic:n_samples=80,n_genes=20"
     ok = cli(
@@ -502,6 +508,7 @@ def ensembl_files(tiny, tmp_path):
     return paths
 
 
+@pytest.mark.slow
 def test_gene_ids_mapped_in_training_are_reapplied_at_prediction(
     cli, tiny_files, ensembl_files, tmp_path
 ):
@@ -554,6 +561,7 @@ def test_gene_ids_mapped_in_training_are_reapplied_at_prediction(
     assert len(wrong.err.strip().splitlines()) == 1 and not (tmp_path / "x.csv").exists()
 
 
+@pytest.mark.slow
 def test_go_bp_grouping_from_the_command_line(cli, tiny_files, ensembl_files, tmp_path):
     result = cli(
         "train",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import anndata as ad
 import pandas as pd
+import pytest
 
 
 def error_line(result) -> str:
@@ -17,6 +18,7 @@ def error_line(result) -> str:
     return errors[0].removeprefix("omicsformer: error: ")
 
 
+@pytest.mark.slow
 def test_predict_and_embed_need_only_the_genes_a_top_genes_run_uses(cli, tiny_files, tmp_path):
     common = ["--labels", tiny_files["labels"], "--target", "label"]
     run = tmp_path / "run"

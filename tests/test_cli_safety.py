@@ -71,6 +71,7 @@ def test_force_and_demo_never_replace_a_users_folder(cli, tiny_files, tmp_path):
     assert (users / "notes.md").read_text() == "three years of notes"
 
 
+@pytest.mark.slow
 def test_force_replaces_a_run_folder(cli, tiny_files, tmp_path):
     assert train(cli, tiny_files, tmp_path / "run", "--seed", "1").code == 0
     one_error(train(cli, tiny_files, tmp_path / "run"), "already exists; use --force")
@@ -133,6 +134,7 @@ def test_a_second_writer_is_refused_and_the_first_finishes(tiny_files, tmp_path)
     assert checkpoint.exists()
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_is_not_discarded_without_force(cli, tiny_files, tmp_path, monkeypatch):
     out = tmp_path / "run"
     args = [*data_args(tiny_files), "--model", "mlp", "--max-epochs", "4", "--out", out]
@@ -202,6 +204,7 @@ def test_predict_and_evaluate_never_overwrite_a_file_silently(cli, tiny_files, t
 
 
 # --------------------------------------------------------------------------- argument ranges
+@pytest.mark.slow
 def test_compare_with_one_fold_stops_at_once_instead_of_hanging(tiny_files, tmp_path):
     start = time.monotonic()
     for folds in ("1", "0", "-3"):
@@ -425,6 +428,7 @@ DAMAGES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(DAMAGES))
 @pytest.mark.parametrize("rewrite_manifest", [False, True], ids=["checksum", "loader"])
 def test_a_damaged_run_folder_is_one_line_naming_the_file(
@@ -441,6 +445,7 @@ def test_a_damaged_run_folder_is_one_line_naming_the_file(
     assert not (tmp_path / "p.csv").exists()
 
 
+@pytest.mark.slow
 def test_an_edited_model_json_is_refused(cli, runs, tmp_path):
     def rename_classes(folder: Path) -> None:
         path = folder / "model" / "model.json"
@@ -604,6 +609,7 @@ def test_evaluate_warns_about_patients_the_model_has_seen(cli, tiny_files, tiny,
 
 
 # ---------------------------------------------------------------------- progress and help
+@pytest.mark.slow
 def test_training_without_a_terminal_prints_a_line_per_epoch(cli, tiny_files, tmp_path):
     result = cli(
         "train",

@@ -20,6 +20,7 @@ def tcga_cohort(tmp_path):
     return tmp_path / "gdc", tmp_path / "clinical.tsv"
 
 
+@pytest.mark.slow
 def test_train_survival_on_a_gdc_folder_and_clinical_table(cli, tcga_cohort, tmp_path):
     gdc, clinical = tcga_cohort
     result = cli(
@@ -128,6 +129,7 @@ def test_bad_tcga_inputs_are_one_line_and_write_nothing(cli, tcga_cohort, tmp_pa
     assert not out.exists() and not list(tmp_path.glob(".run*partial"))
 
 
+@pytest.mark.slow
 def test_train_and_compare_group_a_patients_samples_and_record_it(cli, tcga_cohort, tmp_path):
     gdc, clinical = tcga_cohort  # 40 patients, 4 with a tumour and a normal sample
 

@@ -121,6 +121,7 @@ def test_repeated_folds_pair_every_model_with_the_best_baseline(cli, tmp_path):
     assert "what each network added to its base" in result.out
 
 
+@pytest.mark.slow
 def test_a_fitted_base_is_the_linear_baseline_of_the_same_fold(cli, tmp_path):
     """With the baseline's default options, a network's fitted base alone scores exactly what
     the baseline's own row scores on every fold: the same model on the same patients."""

@@ -45,6 +45,7 @@ def train_mlp(cli, files, out, *extra):
     )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_validation_and_prediction_run_in_eval_batches(cli, tiny_files, tmp_path, recorded):
     result = train_mlp(cli, tiny_files, tmp_path / "run", "--eval-batch-size", "5")
     assert result.code == 0, result.err
@@ -80,12 +81,14 @@ def test_validation_and_prediction_run_in_eval_batches(cli, tiny_files, tmp_path
     np.testing.assert_allclose(one, seven, rtol=0, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_default_eval_batch_is_the_training_batch(cli, tiny_files, tmp_path, recorded):
     assert train_mlp(cli, tiny_files, tmp_path / "run").code == 0
     batches = eval_batches(recorded)
     assert max(batches) == 8 and consecutive(batches[-8:], 8, 60)
 
 
+@pytest.mark.slow
 def test_api_predict_and_embed_in_eval_batches(tiny, recorded):
     model = omicsformer.OmicsClassifier(
         "mlp", {"hidden": [8]}, max_epochs=2, batch_size=8, eval_batch_size=3
@@ -127,6 +130,7 @@ def one_error_line(err: str) -> str:
     return errors[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "error", [CPU_OOM, torch.OutOfMemoryError("CUDA out of memory."), MemoryError()]
 )
@@ -140,6 +144,7 @@ def test_out_of_memory_in_prediction_is_one_line(cli, tiny_files, tmp_path, monk
     assert "--precision bf16-mixed" in line and not (tmp_path / "p").exists()
 
 
+@pytest.mark.slow
 def test_out_of_memory_in_a_training_epoch_names_the_batch_size(
     cli, tiny_files, tmp_path, monkeypatch
 ):
@@ -152,6 +157,7 @@ def test_out_of_memory_in_a_training_epoch_names_the_batch_size(
     assert not (tmp_path / "run").exists() and not (tmp_path / ".run.partial").exists()
 
 
+@pytest.mark.slow
 def test_out_of_memory_after_training_keeps_the_epochs_to_resume(
     cli, tiny_files, tmp_path, monkeypatch, recorded
 ):
@@ -176,6 +182,7 @@ def test_out_of_memory_after_training_keeps_the_epochs_to_resume(
     assert "eval_batch_size: 4" in (tmp_path / "run" / "config.yaml").read_text()
 
 
+@pytest.mark.slow
 def test_out_of_memory_in_interpretation(cli, tiny_files, tmp_path, monkeypatch):
     assert train_mlp(cli, tiny_files, tmp_path / "run").code == 0
     out_of_memory_when(monkeypatch, lambda grad: True, CPU_OOM)
@@ -187,6 +194,7 @@ def test_out_of_memory_in_interpretation(cli, tiny_files, tmp_path, monkeypatch)
     assert not list(tmp_path.glob("*i.partial")) and not (tmp_path / "i").exists()
 
 
+@pytest.mark.slow
 def test_other_runtime_errors_keep_their_traceback(cli, tiny_files, tmp_path, monkeypatch):
     assert train_mlp(cli, tiny_files, tmp_path / "run").code == 0
     out_of_memory_when(monkeypatch, lambda grad: True, RuntimeError("shape mismatch"))

@@ -6,6 +6,7 @@ import pytest
 DATA = "synthetic:n_samples=120,n_genes=20,n_modules=1,module_size=5"
 
 
+@pytest.mark.slow
 def test_interpret_writes_every_output(cli, tmp_path):
     run = tmp_path / "run"
     assert (
@@ -64,6 +65,7 @@ def test_interpret_writes_every_output(cli, tmp_path):
     assert len(rollout) > 0 and set(rollout.method) == {"rollout"}
 
 
+@pytest.mark.slow
 def test_interpret_refuses_other_genes_and_baselines(cli, tmp_path):
     run = tmp_path / "run"
     assert (

@@ -33,6 +33,7 @@ def stop_after(n):
     return hook
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("model", "options"), [("mlp", {}), ("attomics", {"n_groups": 4})])
 def test_resume_after_interruption_gives_the_uninterrupted_result(tmp_path, model, options):
     full, _ = train_run(config(model, **options), tmp_path / "full")
@@ -52,6 +53,7 @@ def test_resume_after_interruption_gives_the_uninterrupted_result(tmp_path, mode
     pd.testing.assert_frame_equal(expected, history.drop(columns="seconds"))
 
 
+@pytest.mark.slow
 def test_resume_without_an_interrupted_run_is_an_error(tmp_path):
     from omicsformer.errors import RunError
 

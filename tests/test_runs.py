@@ -22,6 +22,7 @@ def config(model, epochs):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["mlp", "attomics"])
 def test_predict_from_the_saved_run_is_bit_identical(tmp_path, model):
     from omicsformer.data.readers import load_data

@@ -56,6 +56,7 @@ def test_batch_augmentations_keep_shapes_and_dtypes_and_are_seeded(data, spec):
     assert torch.equal(xb, torch.from_numpy(x[rows.numpy()]))  # the input is not modified
 
 
+@pytest.mark.slow
 def test_mixup_labels_are_probabilities_summing_to_one(data):
     x, y, context = data
     mixup = fitted("mixup:alpha=0.4", x, y, context)
@@ -103,6 +104,7 @@ def test_smote_moves_every_row_of_a_class_smaller_than_k(data):
     assert moved.float().mean() > 0.95  # p = 1: every row has 2 valid neighbours to move to
 
 
+@pytest.mark.slow
 def test_smote_after_cvae_reaches_the_synthetic_patients():
     """Batch augmenters are fitted on the expanded training set the loop draws rows from."""
     config = RunConfig.from_dict(
@@ -120,6 +122,7 @@ def test_smote_after_cvae_reaches_the_synthetic_patients():
     assert np.isfinite(result.metrics["test"]["balanced_accuracy"])
 
 
+@pytest.mark.slow
 def test_cvae_samples_have_the_requested_classes_and_dimension(data):
     x, y, context = data
     cvae = fitted("cvae:epochs=30:ratio=2:balance=true", x, y, context)

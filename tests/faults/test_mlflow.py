@@ -99,6 +99,7 @@ def test_a_closed_port_is_refused_in_one_line(cli, tmp_path, closed_port):
     assert_nothing_left(tmp_path)
 
 
+@pytest.mark.slow
 def test_a_server_that_stops_answering_mid_run_leaves_no_partial_folder(cli, hostile, tmp_path):
     """The check passes (no experiment yet), the data is read, then creating the experiment
     hangs: one error line within the bound, and the output being built is removed."""

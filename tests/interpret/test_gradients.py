@@ -1,6 +1,7 @@
 """Gradient attributions: completeness, exact second-order scores, planted-pair recovery."""
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
@@ -40,6 +41,7 @@ def test_hessian_and_occlusion_read_a_known_interaction():
     np.testing.assert_allclose(occlusion, expected, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_trained_model_puts_the_planted_pair_on_top():
     data = make_synthetic(
         n_samples=800, n_genes=8, n_modules=0, n_pairs=1, n_marginal=0, noise=0.2, seed=4

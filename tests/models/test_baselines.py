@@ -141,6 +141,7 @@ def rows(x: np.ndarray) -> set[bytes]:
     return {r.tobytes() for r in np.ascontiguousarray(x)}
 
 
+@pytest.mark.slow
 def test_smote_oversamples_the_rows_of_each_fit_only(problem):
     x, y, context = problem
     Recorder.log.clear()

@@ -24,6 +24,7 @@ def separable(n: int = 60, genes: int = 40, classes: int = 3, seed: int = 0):
     return x.astype(np.float32), y
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("base", ["none", "fitted"])
 @pytest.mark.parametrize("name", ["mlp", "attomics", "hybrid", "gene-transformer"])
 def test_each_network_fits_its_training_patients(name, base):

@@ -32,10 +32,12 @@ def batch():
     return x, np.arange(10) % 2
 
 
-FAST = TrainConfig(max_epochs=120, batch_size=10, lr=3e-3, weight_decay=0.0, grad_clip=0.0)
+# the loss first drops under 0.05 by epoch 40 with every backend (hybrid: 24); 60 leaves margin
+FAST = TrainConfig(max_epochs=60, batch_size=10, lr=3e-3, weight_decay=0.0, grad_clip=0.0)
 SMALL = {"dim": 16, "heads": 2, "dropout": 0.0, "linformer_k": 16, "landmarks": 8, "features": 32}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", CPU_BACKENDS)
 def test_gene_transformer_overfits_a_tiny_batch_with_each_backend(batch, backend):
     x, y = batch
@@ -46,6 +48,7 @@ def test_gene_transformer_overfits_a_tiny_batch_with_each_backend(batch, backend
     assert (model.predict(x).argmax(1) == y).all()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sdpa", "performer"])
 def test_hybrid_overfits_a_tiny_batch(batch, backend):
     x, y = batch

@@ -55,6 +55,7 @@ def untrained(name: str, task: str):
     return model, x, y, context, state
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task", ["binary", "classification", "regression", "survival"])
 @pytest.mark.parametrize("name", list(NEURAL))
 def test_the_untrained_network_predicts_exactly_its_fitted_baseline(name, task):
@@ -69,6 +70,7 @@ def test_the_untrained_network_predicts_exactly_its_fitted_baseline(name, task):
     np.testing.assert_allclose(model.base_predict(x), expected, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(NEURAL))
 def test_a_network_that_never_beats_its_base_keeps_it(name):
     """Epoch 0 (the untrained network, i.e. the base) is a candidate: with a learning rate too
@@ -166,6 +168,7 @@ def test_a_model_saved_before_bases_and_gates_loads_as_it_was(tmp_path, name):
         assert loaded.module(torch.from_numpy(x)).shape == (N, 3)
 
 
+@pytest.mark.slow
 def test_a_class_missing_from_the_training_part_gets_no_probability_from_the_base():
     """The baseline never saw it (two classes fitted, three in the target): its logit is far
     below the others, and the two it knows keep the baseline's probabilities."""

@@ -141,6 +141,7 @@ def test_head_only_fine_tuning_freezes_the_rest():
     assert trainable == sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
+@pytest.mark.slow
 def test_pretrain_then_fine_tune_from_the_command_line(cli, tiny_files, tmp_path):
     out = tmp_path / "pretrained"
     result = cli(

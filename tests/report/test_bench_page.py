@@ -37,6 +37,7 @@ def _page(folder):
     return page
 
 
+@pytest.mark.slow
 def test_attention_page_keeps_failed_and_skipped_rows(cli, tmp_path, monkeypatch):
     monkeypatch.setattr("omicsformer.bench.attention.run_worker", fake_worker)
     out = tmp_path / "att"
@@ -88,6 +89,7 @@ def test_no_report_leaves_the_benchmark_without_a_page(cli, tmp_path, monkeypatc
     assert (out / "model.csv").is_file() and not (out / "report.html").exists()
 
 
+@pytest.mark.slow
 def test_augmentation_page_pairs_every_fold(cli, tmp_path):
     out = tmp_path / "aug"
     args = ["bench", "augmentation", "--data", DATA, "--model", "mlp", "--max-epochs", "2"]
@@ -133,6 +135,7 @@ def test_interactions_page_shows_recovery_per_model_and_method(cli, tmp_path):
     assert {"auroc", "precision_at_3", "precision_at_10", "p_value"} <= set(recovery.columns)
 
 
+@pytest.mark.slow
 def test_pages_show_dense_and_expressed_rows_side_by_side(cli, tmp_path, monkeypatch):
     monkeypatch.setattr("omicsformer.bench.attention.run_worker", fake_worker)
     out = tmp_path / "att"

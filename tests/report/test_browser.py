@@ -41,6 +41,7 @@ def page(chromium, report_files):
     return report_files["multiclass"]  # a neural run: every kind of figure but survival's
 
 
+@pytest.mark.slow
 def test_browser_decodes_every_figure(chromium, page):
     done = chromium("--virtual-time-budget=5000", "--dump-dom", page.as_uri())
     assert done.returncode == 0, done.stderr[-2000:]
@@ -53,6 +54,7 @@ def test_browser_decodes_every_figure(chromium, page):
     assert int(figures.group(1)) == int(loaded.group(1)) == 4
 
 
+@pytest.mark.slow
 def test_screenshot_is_not_blank(chromium, page, tmp_path):
     import matplotlib.image
 

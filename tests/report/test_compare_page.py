@@ -24,6 +24,7 @@ def compared(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_compare_keeps_every_out_of_fold_prediction(compared):
     predictions = pd.read_csv(compared / "predictions.csv")
     assert list(predictions.columns[:4]) == ["model", "repeat", "fold", "sample_id"]
@@ -44,6 +45,7 @@ def test_compare_keeps_every_out_of_fold_prediction(compared):
         assert score == pytest.approx(results.loc[key, "balanced_accuracy"])
 
 
+@pytest.mark.slow
 def test_compare_keeps_the_neural_histories(compared):
     histories = pd.read_csv(compared / "histories.csv")
     assert list(histories.columns[:4]) == ["model", "repeat", "fold", "epoch"]
@@ -52,6 +54,7 @@ def test_compare_keeps_the_neural_histories(compared):
     assert {"train_loss", "val_loss"} <= set(histories.columns)
 
 
+@pytest.mark.slow
 def test_the_page_shows_settings_summary_differences_and_every_fold(compared):
     manifest = json.loads((compared / "omicsformer.json").read_text())
     assert "report.html" in manifest["files"]  # written before the folder was published
@@ -99,6 +102,7 @@ def test_the_page_shows_settings_summary_differences_and_every_fold(compared):
     assert folds["Δ mlp"].tolist() == [f"{v:.3f}" for v in wide["Δ mlp"]]
 
 
+@pytest.mark.slow
 def test_the_pooled_metrics_are_those_of_the_first_repetitions_predictions(compared):
     """Each model's pooled section scores its out-of-fold predictions of repeat 0 (every
     patient once) as one test set, with a bootstrap interval around that estimate."""
@@ -113,6 +117,7 @@ def test_the_pooled_metrics_are_those_of_the_first_repetitions_predictions(compa
     assert float(row.iloc[0]) == pytest.approx(expected, abs=5e-4)
 
 
+@pytest.mark.slow
 def test_a_survival_comparison_pools_kaplan_meier_by_within_fold_risk(cli, tmp_path):
     out = tmp_path / "surv"
     data = "synthetic:n_samples=60,n_genes=20,n_modules=1,module_size=5"
@@ -124,6 +129,7 @@ def test_a_survival_comparison_pools_kaplan_meier_by_within_fold_risk(cli, tmp_p
     assert len(at_risk) == 2 and at_risk.iloc[:, 1].astype(int).sum() == 60
 
 
+@pytest.mark.slow
 def test_report_rewrites_the_page_and_no_report_skips_it(cli, compared, tmp_path):
     again = tmp_path / "again.html"
     result = cli("report", compared, "--out", again)
@@ -136,6 +142,7 @@ def test_report_rewrites_the_page_and_no_report_skips_it(cli, compared, tmp_path
     assert not (out / "report.html").exists() and (out / "predictions.csv").is_file()
 
 
+@pytest.mark.slow
 def test_a_failing_page_costs_a_warning_not_the_results(cli, tmp_path, monkeypatch):
     import omicsformer.report.pages.compare as page
 

@@ -3,6 +3,7 @@
 import json
 
 import pandas as pd
+import pytest
 
 from omicsformer.report.pages.interpret import top_pairs
 from tests.report.page_tables import figures, self_contained, tables, titles
@@ -10,6 +11,7 @@ from tests.report.page_tables import figures, self_contained, tables, titles
 DATA = "synthetic:n_samples=80,n_genes=20,n_modules=1,module_size=5"
 
 
+@pytest.mark.slow
 def test_interpret_page_shows_pairs_genes_and_the_heatmaps(cli, tmp_path):
     run = tmp_path / "run"
     args = [

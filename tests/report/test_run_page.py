@@ -90,6 +90,7 @@ def test_survival_numbers_at_risk_log_rank_and_fewer_resamples(pages, run_folder
     assert "200 resamples (not 1000)" in page.section("Test set: Metrics").captions[0]
 
 
+@pytest.mark.slow
 def test_survival_report_with_tertiles():
     task = TASKS.get("survival")
     rng = np.random.default_rng(0)
@@ -114,6 +115,7 @@ def test_same_seed_gives_the_same_intervals(run_folders, report_files, tmp_path)
 
 
 # ------------------------------------------------------------------------------ command line
+@pytest.mark.slow
 def test_report_command_writes_next_to_the_run_and_refuses_to_replace(cli, run_folders, tmp_path):
     folder = tmp_path / "run"
     shutil.copytree(run_folders["binary"], folder)

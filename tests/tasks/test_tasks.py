@@ -38,6 +38,7 @@ CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("task", "model"), CASES)
 def test_every_model_trains_on_every_task(cli, tmp_path, task, model):
     out = tmp_path / "run"

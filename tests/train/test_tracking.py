@@ -27,6 +27,7 @@ def _metrics_json(run):
     return json.loads((run / "metrics.json").read_text())
 
 
+@pytest.mark.slow
 def test_csv_logs_one_row_per_epoch_the_settings_and_the_final_metrics(cli, tmp_path):
     run = tmp_path / "run"
     result = cli("train", *TRAIN, "--model", "mlp", "--out", run, "--log", "csv")
@@ -48,6 +49,7 @@ def test_csv_logs_one_row_per_epoch_the_settings_and_the_final_metrics(cli, tmp_
     assert not any(k.startswith("track.") for k in params)
 
 
+@pytest.mark.slow
 def test_tensorboard_event_files_hold_every_epoch(cli, tmp_path):
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -84,6 +86,7 @@ def _runs(client, experiment="omicsformer"):
     return client.search_runs([found.experiment_id])
 
 
+@pytest.mark.slow
 def test_mlflow_run_has_params_epoch_history_final_metrics_and_the_run_folder(
     cli, tmp_path, monkeypatch
 ):
@@ -188,6 +191,7 @@ def test_compare_csv_logs_one_folder_per_model_repeat_and_fold(cli, tmp_path):
                 assert rows["final/test_balanced_accuracy"].notna().sum() == 1
 
 
+@pytest.mark.slow
 def test_tune_logs_one_child_per_trial_and_the_final_fit_in_the_parent(cli, tmp_path):
     out = tmp_path / "tuned"
     result = cli(
@@ -271,6 +275,7 @@ def test_an_unknown_scheme_or_a_file_as_a_folder_is_refused(tmp_path):
     tracking.check_mlflow_uri("https://mlflow.example.org")
 
 
+@pytest.mark.slow
 def test_a_resumed_run_logs_its_whole_history(tmp_path):
     from omicsformer.config import DataConfig, ModelConfig, RunConfig, TrainConfig
     from omicsformer.pipeline import resume_run, train_run
@@ -296,6 +301,7 @@ def test_a_resumed_run_logs_its_whole_history(tmp_path):
     assert rows["final/test_balanced_accuracy"].notna().sum() == 1
 
 
+@pytest.mark.slow
 def test_a_shared_csv_folder_never_loses_another_runs_log(cli, tmp_path):
     """Two runs with the same output name and one --log-uri folder: the second is refused in one
     line, and the first run's metrics.csv is left as it was."""

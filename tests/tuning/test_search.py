@@ -146,6 +146,7 @@ def tune(cli, files, out, *extra):
     )
 
 
+@pytest.mark.slow
 def test_tune_writes_a_run_folder_with_the_best_values(cli, tiny_files, tmp_path):
     result = tune(cli, tiny_files, tmp_path / "run", "-o", "dropout=0.2", "--lr", "0.01")
     assert result.code == 0, result.err
@@ -201,6 +202,7 @@ def test_bad_search_settings_are_one_line(cli, tiny_files, tmp_path):
     assert result.code == 2 and "--trials: must be at least 1" in result.err
 
 
+@pytest.mark.slow
 def test_survival_searches_larger_batches(cli, tmp_path):
     result = cli(
         "tune",
