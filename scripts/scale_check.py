@@ -7,10 +7,14 @@ measures what a user meets first:
 
 ``generate``  write the folder (counts-like: Poisson counts around log-normal gene means times a
               per-patient depth, 200 genes raised 2-fold in each class) and ``labels.csv``;
-``read``      ``load_data`` on the folder: wall time and peak resident memory of this process;
-``fit``       one fit of each baseline (logreg, rf: fixed settings, no inner search) on the read
-              matrix (log2(x+1), z-scored), and ``omicsformer bench model`` for one training step
-              of every neural model at the full gene count.
+``read``      ``load_data`` on the folder: wall time, peak resident memory of this process and of
+              the largest of its children (the reader's worker processes), CPU seconds of both
+              and the load average (on a shared machine the wall time alone says little);
+``fit``       the same read, then the ``--steps`` (default all): ``logreg``, ``rf``: one fit of
+              each baseline (fixed settings, no inner search) on the read matrix (log2(x+1),
+              z-scored); ``attomics``: one epoch of AttOmics at the full gene count (CPU, 15%
+              held out; ``--attomics-patients N`` on N patients drawn at random); ``bench``:
+              ``omicsformer bench model`` for one training step of every neural model.
 
 Run from the repository root (the folder takes ~35 GB at full size; ``--patients`` and
 ``--genes`` make it smaller)::
@@ -18,11 +22,13 @@ Run from the repository root (the folder takes ~35 GB at full size; ``--patients
     python scripts/scale_check.py generate --out /tmp/tcga-scale
     python scripts/scale_check.py read --data /tmp/tcga-scale
     python scripts/scale_check.py fit --data /tmp/tcga-scale
+    python scripts/scale_check.py fit --data /tmp/tcga-scale --steps logreg,attomics
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import time
 import uuid
@@ -43,8 +49,22 @@ N_ROWS = "".join(
 )
 
 
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KB
+def usage(since: float = 0.0) -> str:
+    """Peak resident memory (this process, and the largest of its finished children: the GDC
+    reader's workers), CPU seconds since ``since`` (this process and its children) and the
+    1-minute load average: on a shared machine the wall time alone says little."""
+    me, kids = (resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime - since
+    return (
+        f"peak resident memory {me.ru_maxrss / 1024:.0f} MB (largest child "
+        f"{kids.ru_maxrss / 1024:.0f} MB); {cpu:.0f} CPU s; load {os.getloadavg()[0]:.1f} on "
+        f"{os.cpu_count()} CPUs"
+    )
+
+
+def cpu_seconds() -> float:
+    me, kids = (resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _sheet_row(p: int, seed: int) -> list[str]:
@@ -151,63 +171,101 @@ def generate(
     )
 
 
-def read(data: Path) -> None:
+def read(data: Path):
+    """``load_data`` on the folder, timed; returns the AnnData."""
     from omicsformer.data.readers import load_data
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     adata = load_data(str(data), gdc_column="unstranded", labels=str(data / "labels.csv"))
     seconds = time.perf_counter() - started
     print(
         f"read {adata.n_obs} samples x {adata.n_vars} genes in {seconds:.0f} s; "
-        f"peak resident memory {peak_mb():.0f} MB; X {adata.X.dtype} "
-        f"{adata.X.nbytes / 1e9:.2f} GB"
+        f"X {adata.X.dtype} {adata.X.nbytes / 1e9:.2f} GB; {usage(cpu)}",
+        flush=True,
     )
+    return adata
 
 
-def fit(data: Path, out: Path) -> None:
+STEPS = ("logreg", "rf", "attomics", "bench")
+
+
+def fit(data: Path, out: Path, steps: list[str], attomics_patients: int | None = None) -> None:
+    """Read the folder (timed as ``read``), then each of ``steps``: one fit of a baseline, one
+    epoch of AttOmics (on ``attomics_patients`` patients drawn at random, default all: its time
+    grows with the patients, ~5 GFLOP each at 56,902 genes), one training step of every neural
+    model (``bench``)."""
     import subprocess
     import sys
 
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
 
-    from omicsformer.data.readers import load_data
-
-    adata = load_data(str(data), gdc_column="unstranded", labels=str(data / "labels.csv"))
-    x = np.log2(np.asarray(adata.X, dtype=np.float32) + 1)
-    x = (x - x.mean(axis=0)) / np.where(x.std(axis=0) > 0, x.std(axis=0), 1)
+    adata = read(data)
     y = adata.obs["subtype"].to_numpy()
-    for name, model in (
-        ("logreg", LogisticRegression(C=0.1, max_iter=100)),
-        ("rf", RandomForestClassifier(n_estimators=100, max_features="sqrt", n_jobs=-1)),
-    ):
-        started = time.perf_counter()
-        model.fit(x, y)
+    baselines = {
+        "logreg": lambda: LogisticRegression(C=0.1, max_iter=100),
+        "rf": lambda: RandomForestClassifier(n_estimators=100, max_features="sqrt", n_jobs=-1),
+    }
+    if any(step in baselines for step in steps):
+        x = np.log2(np.asarray(adata.X, dtype=np.float32) + 1)
+        x = (x - x.mean(axis=0)) / np.where(x.std(axis=0) > 0, x.std(axis=0), 1)
+        for name in (step for step in steps if step in baselines):
+            model = baselines[name]()
+            started, cpu = time.perf_counter(), cpu_seconds()
+            model.fit(x, y)
+            print(
+                f"{name}: one fit on {x.shape[0]} x {x.shape[1]} in "
+                f"{time.perf_counter() - started:.0f} s; {usage(cpu)}",
+                flush=True,
+            )
+        del x
+    if "attomics" in steps:
+        from omicsformer.api import OmicsClassifier
+
+        cohort = adata
+        if attomics_patients is not None and attomics_patients < adata.n_obs:
+            rows = np.random.default_rng(0).choice(adata.n_obs, attomics_patients, replace=False)
+            cohort = adata[np.sort(rows)].copy()
+        # one epoch at the full gene count: log2(x+1), z-score, 15% held out, CPU
+        model = OmicsClassifier(
+            "attomics", log_transform="log2p1", max_epochs=1, device="cpu", seed=0
+        )
+        started, cpu = time.perf_counter(), cpu_seconds()
+        model.fit(cohort, target="subtype")
         print(
-            f"{name}: one fit on {x.shape[0]} x {x.shape[1]} in "
-            f"{time.perf_counter() - started:.0f} s; peak resident memory {peak_mb():.0f} MB",
+            f"attomics: one epoch on {cohort.n_obs} x {cohort.n_vars} (15% held out) in "
+            f"{time.perf_counter() - started:.0f} s; {usage(cpu)}",
             flush=True,
         )
-    del x
-    command = [
-        sys.executable,
-        "-m",
-        "omicsformer.cli",
-        "bench",
-        "model",
-        "--genes",
-        str(adata.n_vars),
-        "--batch",
-        "8",
-        "--repeats",
-        "1",
-        "--timeout",
-        "1200",
-        "--out",
-        str(out),
-    ]
-    print(" ".join(command), flush=True)
-    subprocess.run(command, check=True)
+        del model
+    if "bench" in steps:
+        command = [
+            sys.executable,
+            "-m",
+            "omicsformer.cli",
+            "bench",
+            "model",
+            "--genes",
+            str(adata.n_vars),
+            "--batch",
+            "8",
+            "--repeats",
+            "1",
+            "--timeout",
+            "1200",
+            "--out",
+            str(out),
+        ]
+        print(" ".join(command), flush=True)
+        subprocess.run(command, check=True)
+
+
+def _steps(text: str) -> list[str]:
+    steps = [s.strip() for s in text.split(",") if s.strip()]
+    unknown = [s for s in steps if s not in STEPS]
+    if unknown or not steps:
+        raise argparse.ArgumentTypeError(f"steps are among {', '.join(STEPS)}; got {text!r}")
+    return steps
 
 
 def main() -> None:
@@ -226,6 +284,18 @@ def main() -> None:
     f = sub.add_parser("fit")
     f.add_argument("--data", type=Path, required=True)
     f.add_argument("--out", type=Path, default=Path("runs/scale-bench"))
+    f.add_argument(
+        "--steps",
+        type=_steps,
+        default=list(STEPS),
+        help=f"comma-separated, among {','.join(STEPS)} (default: all)",
+    )
+    f.add_argument(
+        "--attomics-patients",
+        type=int,
+        default=None,
+        help="the AttOmics epoch on this many patients drawn at random (default: all)",
+    )
     args = parser.parse_args()
     if args.command == "generate":
         generate(
@@ -234,7 +304,7 @@ def main() -> None:
     elif args.command == "read":
         read(args.data)
     else:
-        fit(args.data, args.out)
+        fit(args.data, args.out, args.steps, args.attomics_patients)
 
 
 if __name__ == "__main__":

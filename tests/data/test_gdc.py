@@ -175,6 +175,30 @@ def test_a_file_with_other_genes_is_refused(gdc_folder):
         read_gdc_folder(gdc_folder)
 
 
+def test_worker_processes_read_the_same_matrix(gdc_folder):
+    """A folder of many files is parsed by worker processes: the matrix, gene names and the
+    replicate average are those of a read in this process."""
+    alone = read_gdc_folder(gdc_folder, column="unstranded", workers=1)
+    shared = read_gdc_folder(gdc_folder, column="unstranded", workers=2)
+    assert shared.X.dtype == np.float32
+    np.testing.assert_array_equal(shared.X, alone.X)
+    pd.testing.assert_frame_equal(shared.obs, alone.obs)
+    pd.testing.assert_frame_equal(shared.var, alone.var)
+
+
+def test_worker_processes_refuse_a_damaged_file_by_name(gdc_folder):
+    sheet = pd.read_csv(find_sample_sheet(gdc_folder), sep="\t")
+    path = gdc_folder / sheet["File ID"][2] / sheet["File Name"][2]
+    path.write_text(path.read_text().replace("\t300\t", "\tthree hundred\t", 1))
+    with pytest.raises(DataError, match=r"non-numeric value 'three hundred' .* 'unstranded'"):
+        read_gdc_folder(gdc_folder, column="unstranded", workers=2)
+    # genes of another model, found by the reader after a worker parsed the file
+    other = gdc_folder / sheet["File ID"][1] / sheet["File Name"][1]
+    other.write_text(star_text(np.arange(12.0)))
+    with pytest.raises(DataError, match="its genes differ .* 2 extra"):
+        read_gdc_folder(gdc_folder, column="unstranded", workers=2)
+
+
 def test_barcodes():
     aliquot = "TCGA-06-2559-01A-01R-1849-01"
     assert tcga.patient_of(aliquot) == "TCGA-06-2559"

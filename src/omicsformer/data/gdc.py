@@ -34,7 +34,12 @@ The values are linear (counts or TPM), recorded as ``uns["value_scale"]`` (see
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import re
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import anndata as ad
@@ -230,7 +235,11 @@ def read_star_counts(
 
 
 def read_gdc_folder(
-    folder: str | Path, *, column: str | None = None, sheet: str | Path | None = None
+    folder: str | Path,
+    *,
+    column: str | None = None,
+    sheet: str | Path | None = None,
+    workers: int | None = None,
 ) -> ad.AnnData:
     """Read a downloaded GDC folder of STAR gene-count files into samples x genes.
 
@@ -244,6 +253,10 @@ def read_gdc_folder(
         listing the value columns the files have.
     sheet
         The sample sheet (default: found in ``folder`` by :func:`find_sample_sheet`).
+    workers
+        Processes parsing the files (each its share, in file order; the result is the same);
+        default: one per available CPU (at most 8) for a folder of :data:`PARALLEL_FROM` files
+        or more, else this process alone.
 
     Returns
     -------
@@ -264,26 +277,28 @@ def read_gdc_folder(
     codes = order.get_indexer(samples)  # (files,) row of each file's sample
     n_files = np.bincount(codes, minlength=len(order))
 
-    genes: pd.Index | None = None
-    gene_info: pd.DataFrame | None = None
-    x = np.zeros((0, 0), dtype=np.float32)  # (samples, genes), filled file by file
-    for path, code in zip(paths, codes, strict=True):
-        values, info = read_star_counts(path, column, gene_info=genes is None)
-        if genes is None:
-            genes, gene_info = values.index, info
-            x = np.zeros((len(order), len(genes)), dtype=np.float32)
-        elif not values.index.equals(genes):
-            if len(values.index) != len(genes) or not values.index.isin(genes).all():
-                extra = values.index.difference(genes)
-                lacking = genes.difference(values.index)
-                raise DataError(
-                    f"{path}: its genes differ from {paths[0].name}'s ({len(lacking)} missing, "
-                    f"{len(extra)} extra; a different gene model?)"
-                )
-            values = values.reindex(genes)
-        # replicate aliquots of one sample: the mean of their values (counts and TPM alike)
-        x[code] += values.to_numpy(dtype=np.float32) / n_files[code]
-    assert genes is not None and gene_info is not None
+    first, gene_info = read_star_counts(paths[0], column)
+    genes = first.index
+    x = np.zeros((len(order), len(genes)), dtype=np.float32)  # (samples, genes), file by file
+    read = _read_in_order(paths, column, first, workers)
+    try:
+        for path, code, values in zip(paths, codes, read, strict=True):
+            if isinstance(values, pd.Series):
+                if not values.index.equals(genes):
+                    if len(values.index) != len(genes) or not values.index.isin(genes).all():
+                        extra = values.index.difference(genes)
+                        lacking = genes.difference(values.index)
+                        raise DataError(
+                            f"{path}: its genes differ from {paths[0].name}'s ({len(lacking)} "
+                            f"missing, {len(extra)} extra; a different gene model?)"
+                        )
+                    values = values.reindex(genes)
+                values = values.to_numpy(dtype=np.float32)
+            # replicate aliquots of one sample: the mean of their values (counts and TPM alike)
+            x[code] += values / n_files[code]
+    finally:
+        read.close()  # stops the workers early on an error
+    assert gene_info is not None
     replicated = n_files > 1
     if replicated.any():
         note(
@@ -312,6 +327,50 @@ def read_gdc_folder(
         f"{obs['patient'].nunique()} patients x {adata.n_vars} genes ({types})"
     )
     return adata
+
+
+PARALLEL_FROM = 64  # files; fewer are read in this process (a worker starts in ~1 s)
+_GENES: pd.Index | None = None  # in a worker: the first file's genes
+
+
+def _read_in_order(
+    paths: list[Path], column: str, first: pd.Series, workers: int | None
+) -> Iterator[pd.Series | np.ndarray]:
+    """The ``column`` values of every file, in order: ``first`` (paths[0]'s, already read),
+    then each other file's as a Series, or as float32 values when a worker found its genes to be
+    ``first``'s in the same order (only those cross between processes). An error is raised at its
+    file's turn, as in a serial read."""
+    yield first
+    if workers is None:
+        workers = min(len(os.sched_getaffinity(0)), 8) if len(paths) >= PARALLEL_FROM else 1
+    if workers <= 1:
+        for path in paths[1:]:
+            yield read_star_counts(path, column, gene_info=False)[0]
+        return
+    # spawn: a fork of a process holding threads (torch, a progress bar) may deadlock
+    pool = ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_set_genes,
+        initargs=(first.index,),
+    )
+    try:
+        chunk = max(1, min(32, len(paths) // (workers * 8)))
+        yield from pool.map(partial(_worker_values, column=column), paths[1:], chunksize=chunk)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # an error stops the files still queued
+
+
+def _set_genes(genes: pd.Index) -> None:
+    global _GENES
+    _GENES = genes
+
+
+def _worker_values(path: Path, column: str) -> pd.Series | np.ndarray:
+    values, _ = read_star_counts(path, column, gene_info=False)
+    if _GENES is not None and values.index.equals(_GENES):
+        return values.to_numpy(dtype=np.float32)
+    return values  # the reader checks and aligns its genes
 
 
 def _column(frame: pd.DataFrame, name: str, index: pd.Index) -> list[str | None]:
