@@ -40,7 +40,7 @@ from omicsformer.interpret import attention as att
 from omicsformer.interpret import gradients as grad
 from omicsformer.pipeline import train_run
 from omicsformer.report.pages import stage_report
-from omicsformer.runs import load_run
+from omicsformer.runs import load_run, model_inputs
 
 DEFAULT_DATA = {
     "n_samples": 2000,
@@ -180,7 +180,7 @@ def bench_interactions(
             run = load_run(trained[0])
             split = json.loads((trained[0] / "splits.json").read_text())
             adata = synthetic.adata
-            x_all = run.preprocessor.apply_to(adata)
+            x_all = model_inputs(run.preprocessor, run.model, adata)
             index = {s: i for i, s in enumerate(adata.obs_names)}
             train_rows = [index[s] for s in split["train"]]
             test_rows = [index[s] for s in split["test"]][:test_patients]

@@ -37,7 +37,7 @@ from omicsformer.interpret import attention as att
 from omicsformer.interpret import gradients as grad
 from omicsformer.memory import out_of_memory_as_error
 from omicsformer.models.neural import TorchModel
-from omicsformer.runs import LoadedRun
+from omicsformer.runs import LoadedRun, model_inputs
 from omicsformer.train.engine import EVAL_FLAG
 
 METHODS = (
@@ -95,7 +95,7 @@ def interpret(
     output = OutputFolder(out_dir, kind="interpret", overwrite=overwrite)
     output.check()
     adata = select_samples(adata, samples)
-    x_all = run.preprocessor.apply_to(adata)  # realigns by name
+    x_all = model_inputs(run.preprocessor, run.model, adata)  # realigns by name
     with output:
         folder = output.create()
         ids = [str(s) for s in adata.obs_names]

@@ -24,7 +24,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from omicsformer.data.datasets import DATASETS, DatasetSpec
+from omicsformer.data.datasets.spec import DatasetSpec
 
 SUBTYPES = ("BCR/ABL", "NEG", "ALL1/AF4", "E2A/PBX1")
 
@@ -50,19 +50,16 @@ def load() -> ad.AnnData:
     return ad.AnnData(X=values.copy(), obs=obs, var=pd.DataFrame(index=probes))
 
 
-DATASETS.add(
-    "all-leukemia",
-    DatasetSpec(
-        name="all-leukemia",
-        description="Adult acute lymphoblastic leukemia, HG-U95Av2 microarray (RMA log2)",
-        source="Chiaretti et al. 2004, Blood 103:2771; Bioconductor ALL 1.40.0 (Debian r-bioc-all)",
-        licence="Artistic-2.0",
-        targets={
-            "subtype": "molecular subtype: BCR/ABL, NEG, ALL1/AF4, E2A/PBX1 (126 patients)",
-            "lineage": "B vs T cell lineage from BT (128 patients)",
-        },
-        default_targets={"classification": "subtype"},
-        load=load,
-        shape=(128, 12625),
-    ),
+SPEC = DatasetSpec(
+    name="all-leukemia",
+    description="Adult acute lymphoblastic leukemia, HG-U95Av2 microarray (RMA log2)",
+    source="Chiaretti et al. 2004, Blood 103:2771; Bioconductor ALL 1.40.0 (Debian r-bioc-all)",
+    licence="Artistic-2.0",
+    targets={
+        "subtype": "molecular subtype: BCR/ABL, NEG, ALL1/AF4, E2A/PBX1 (126 patients)",
+        "lineage": "B vs T cell lineage from BT (128 patients)",
+    },
+    default_targets={"classification": "subtype"},
+    load=load,
+    shape=(128, 12625),
 )

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from omicsformer.console import note
-from omicsformer.data.datasets import DATASETS, DatasetSpec
+from omicsformer.data.datasets.spec import DatasetSpec
 
 ARFF = "breast_cancer_GSE7390-metastasis.arff"
 EXPECTED_SHA256 = "233f4c1c06b2ee299fffcba0f9881f6ed66a3566ccbec30b5004f0d298b52570"
@@ -58,25 +58,22 @@ def load() -> ad.AnnData:
     return ad.AnnData(X=values, obs=obs, var=var)
 
 
-DATASETS.add(
-    "breast-gse7390",
-    DatasetSpec(
-        name="breast-gse7390",
-        description="Node-negative breast cancer, 76-gene signature, metastasis-free survival",
-        source="Desmedt et al. 2007, Clin Cancer Res 13:3207 (GEO GSE7390), via scikit-survival",
-        licence="GEO public data; BSD-licensed packaging (scikit-survival)",
-        targets={
-            "t.tdm, e.tdm": "distant-metastasis-free survival: days, event (51 events of 198)",
-            "er": "oestrogen receptor status (positive / negative)",
-            "grade": "tumour grade",
-            "size": "tumour size in cm (regression)",
-        },
-        default_targets={
-            "survival": ("t.tdm", "e.tdm"),
-            "classification": "er",
-            "regression": "size",
-        },
-        load=load,
-        shape=(198, 76),
-    ),
+SPEC = DatasetSpec(
+    name="breast-gse7390",
+    description="Node-negative breast cancer, 76-gene signature, metastasis-free survival",
+    source="Desmedt et al. 2007, Clin Cancer Res 13:3207 (GEO GSE7390), via scikit-survival",
+    licence="GEO public data; BSD-licensed packaging (scikit-survival)",
+    targets={
+        "t.tdm, e.tdm": "distant-metastasis-free survival: days, event (51 events of 198)",
+        "er": "oestrogen receptor status (positive / negative)",
+        "grade": "tumour grade",
+        "size": "tumour size in cm (regression)",
+    },
+    default_targets={
+        "survival": ("t.tdm", "e.tdm"),
+        "classification": "er",
+        "regression": "size",
+    },
+    load=load,
+    shape=(198, 76),
 )

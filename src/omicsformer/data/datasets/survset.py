@@ -72,7 +72,7 @@ import pandas as pd
 
 from omicsformer.config import bounded
 from omicsformer.console import note
-from omicsformer.data.datasets import DATASETS, DatasetSpec
+from omicsformer.data.datasets.spec import DatasetSpec
 from omicsformer.data.scale import SCALE_KEY
 from omicsformer.errors import ConfigError, DataError, MissingDependencyError
 
@@ -431,22 +431,19 @@ def _span(values: list[int]) -> str:
     return f"{min(values)}-{max(values)}"
 
 
-DATASETS.add(
-    NAME,
-    DatasetSpec(
-        name=NAME,
-        description="SurvSet's gene-expression survival cohorts: --data survset:NAME",
-        source=f"SurvSet {VALIDATED_WITH} (Drysdale 2022, arXiv:2203.03094); per cohort below",
-        licence="GPL-3.0 (SurvSet); each cohort as its R package or study publishes it",
-        targets={"time, event": "survival as each cohort defines it (unit and event below)"},
-        default_targets={"survival": ("time", "event")},
-        load=load,
-        shape=(
-            _span([c.shape[0] for c in COHORTS.values()]),
-            _span([c.shape[1] for c in COHORTS.values()]),
-        ),
-        options=SurvSetOptions,
-        positional="name",
-        choices=_listing(),
+SPEC = DatasetSpec(
+    name=NAME,
+    description="SurvSet's gene-expression survival cohorts: --data survset:NAME",
+    source=f"SurvSet {VALIDATED_WITH} (Drysdale 2022, arXiv:2203.03094); per cohort below",
+    licence="GPL-3.0 (SurvSet); each cohort as its R package or study publishes it",
+    targets={"time, event": "survival as each cohort defines it (unit and event below)"},
+    default_targets={"survival": ("time", "event")},
+    load=load,
+    shape=(
+        _span([c.shape[0] for c in COHORTS.values()]),
+        _span([c.shape[1] for c in COHORTS.values()]),
     ),
+    options=SurvSetOptions,
+    positional="name",
+    choices=_listing(),
 )
