@@ -47,7 +47,7 @@ class InvalidConfig(ConfigError, ValueError):
     scikit-learn expects of an invalid parameter."""
 
 
-# what else lowers memory besides a smaller batch (README "Memory")
+# what else lowers memory besides a smaller batch (docs/training.md, "Memory")
 MEMORY_LEVERS = (
     "--precision bf16-mixed, -o checkpointing=true, -o ffn_chunk=N, an approximate --attention"
 )
