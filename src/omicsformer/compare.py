@@ -397,7 +397,7 @@ def _fold_rows(
     for name in models:
         record(*_fit(fold, variants, name, typed[name], progress=progress))
         if variants.tune:
-            record(*_tuned(fold, name, options[name], variants))
+            record(*_tuned(fold, name, options[name], variants, progress=progress))
         start = None
         if name in variants.init:
             start = variants.init[name]
@@ -428,7 +428,7 @@ def _fit(
     variant: str = "default",
     config: RunConfig | None = None,
     arrays: Any = None,
-    progress: bool = True,
+    progress: bool = False,
     init: Any = None,
     **extra: Any,
 ) -> tuple[dict[str, Any], Any]:
@@ -478,7 +478,7 @@ def _row(
 
 
 def _tuned(
-    fold: Fold, name: str, options: dict[str, Any], variants: Variants
+    fold: Fold, name: str, options: dict[str, Any], variants: Variants, *, progress: bool
 ) -> tuple[dict[str, Any], Any]:
     """Search on the fold's training patients (never its test patients), then fit the best
     options on the fold as the default model was: the row ``NAME (tuned)`` and the fit."""
@@ -508,6 +508,7 @@ def _tuned(
         search.options,
         variant="tuned",
         config=dataclasses.replace(fold.config, train=search.train),
+        progress=progress,
         search_seconds=search.seconds,
         params=json.dumps(search.params, sort_keys=True),
     )

@@ -79,14 +79,14 @@ class Models:
 @dataclass
 class CrossValidation:
     """Repetitions: of the folds (compare, bench augmentation; the folds themselves are the run
-    setting ``split.folds``), or of a benchmark's timing."""
+    setting ``split.folds``), or of a benchmark's timing (its help narrowed by
+    :func:`omicsformer.cli.bench.add_repeats`)."""
 
     repeats: int = setting(
         1,
         low=1,
         help="repetitions of the k-fold split, with split seeds SEED, SEED+1, ... (the models "
-        "keep --seed); differences and gains are tested over all repeats x folds; a benchmark: "
-        "timed repeats of each configuration (the median)",
+        "keep --seed); differences and gains are tested over all repeats x folds",
     )
 
 
