@@ -846,10 +846,8 @@ def from_run(run: Any) -> OmicsEstimator:
         record = read_json(record_path)
     allowed = set(inspect.signature(cls.__init__).parameters) - {"self"}
     params = record.get("params") or _params_of(run.config)
-    params = {  # a record saved before a rename
-        (OTHER_NAMES[k][0] if OTHER_NAMES.get(k, ("", False))[1] else k): v
-        for k, v in params.items()
-    }
+    renamed = {old: new for old, (new, deprecated) in OTHER_NAMES.items() if deprecated}
+    params = {renamed.get(k, k): v for k, v in params.items()}  # a record saved before a rename
     estimator = cls(**{k: v for k, v in params.items() if k in allowed})
     if estimator.eval_batch_size is not None:  # the run's, unless load_run was given another
         estimator.eval_batch_size = getattr(run.model, "eval_batch_size", None)

@@ -201,8 +201,8 @@ def load_run(folder: str | Path, *, eval_batch_size: int | None = None) -> Loade
     evaluation batch size, or of ``eval_batch_size`` if given."""
     folder = Path(folder)
     if not folder.is_dir():
-        if unfinished(folder):
-            raise RunError(f"{folder}: never finished: {unfinished(folder)}")
+        if todo := unfinished(folder):
+            raise RunError(f"{folder}: never finished: {todo}")
         if folder.is_file():
             raise RunError(
                 f"{folder}: {describe_file(folder)}, not a run folder (a run is the folder "
