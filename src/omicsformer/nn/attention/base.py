@@ -49,9 +49,15 @@ class NoOptions:
     """The options of a backend that has none."""
 
 
+ALL_FLOATS = (torch.float32, torch.float16, torch.bfloat16)
+
+
 @dataclass(frozen=True)
 class BackendInfo:
     """What an attention backend supports.
+
+    The defaults are what most backends declare (no general masks, key-padding masks, CPU and
+    CUDA, every float dtype, no weights of their own); a backend names only what differs.
 
     Attributes
     ----------
@@ -84,26 +90,25 @@ class BackendInfo:
 
     name: str
     exact: bool
-    supports_mask: bool
-    devices: tuple[str, ...]
-    dtypes: tuple[torch.dtype, ...]
-    returns_weights: bool
     paper: str
-    key_padding: bool = False
+    supports_mask: bool = False
+    key_padding: bool = True
+    devices: tuple[str, ...] = ("cpu", "cuda")
+    dtypes: tuple[torch.dtype, ...] = ALL_FLOATS
+    returns_weights: bool = False
     options: type = NoOptions
     model_options: Mapping[str, str] = field(default_factory=dict)
     fixed_tokens: bool = False
 
 
-ALL_FLOATS = (torch.float32, torch.float16, torch.bfloat16)
-
-
 class AttentionBackend(nn.Module):
-    """Base class: subclasses set ``info`` and implement :meth:`forward`.
+    """Base class: subclasses set ``info`` and implement :meth:`_attend`.
 
-    :meth:`weight_rows` gives the attention rows this backend *effectively* applies, for chosen
-    query tokens only: softmax rows for exact backends, the implied (approximate) rows for the
-    others. Interpretation uses it, in chunks, so no backend ever needs an N x M matrix.
+    :meth:`forward` holds the call contract once, for every backend; :meth:`_attend` is the
+    kernel alone. :meth:`weight_rows` gives the attention rows this backend *effectively*
+    applies, for chosen query tokens only: softmax rows for exact backends, the implied
+    (approximate) rows for the others. Interpretation uses it, in chunks, so no backend ever
+    needs an N x M matrix.
     """
 
     info: BackendInfo
@@ -117,6 +122,46 @@ class AttentionBackend(nn.Module):
         mask: Tensor | StructuredMask | None = None,
         need_weights: bool = False,
     ) -> tuple[Tensor, Tensor | None]:
+        """Attention of ``q`` over ``k``, ``v`` (see the module docstring for the shapes).
+
+        Parameters
+        ----------
+        q, k, v
+            Projected queries (B, H, N, D), keys and values (B, H, M, D).
+        mask
+            True = may attend; a boolean mask broadcastable to (B, H, N, M) or a structured
+            (gene-set) mask for backends with ``info.supports_mask``, a key-padding mask
+            (B, 1, 1, M) for the others.
+        need_weights
+            Also return the (B, H, N, M) weights: the backend's own (``info.returns_weights``)
+            or its :meth:`all_weights`, computed row chunk by row chunk.
+
+        Returns
+        -------
+        tuple
+            ``out`` (B, H, N, D) and the weights, or None unless ``need_weights``.
+
+        Raises
+        ------
+        ConfigError
+            A general mask on a backend that takes key-padding masks only.
+        """
+        if mask is not None and not self.info.supports_mask:
+            if isinstance(mask, StructuredMask):
+                raise ConfigError(
+                    f"attention backend {self.info.name!r} does not support attention masks"
+                )
+            check_key_padding(mask, self.info.name)
+        out, weights = self._attend(q, k, v, mask)  # (B, H, N, D), (B, H, N, M) or None
+        if not need_weights:
+            return out, None
+        return out, (weights if weights is not None else self.all_weights(q, k, mask))
+
+    def _attend(
+        self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | StructuredMask | None
+    ) -> tuple[Tensor, Tensor | None]:
+        """The kernel: ``out`` (B, H, N, D) and, if it forms them anyway, the weights
+        (B, H, N, M); None otherwise. ``mask`` has passed :meth:`forward`'s checks."""
         raise NotImplementedError
 
     def weight_rows(
@@ -178,12 +223,36 @@ def key_padding_multiplier(mask: Tensor | None, name: str) -> Tensor | None:
     """A key-padding mask (B, 1|H, 1, M) as float multipliers (B, 1|H, M, 1); None stays None."""
     if mask is None:
         return None
+    check_key_padding(mask, name)
+    return mask.transpose(-2, -1).float()
+
+
+def check_key_padding(mask: Tensor, name: str) -> None:
+    """Raise a :class:`ConfigError` unless ``mask`` is a key-padding mask (B, 1|H, 1, M)."""
     if mask.dim() != 4 or mask.shape[-2] != 1:
         raise ConfigError(
             f"attention backend {name!r} supports key-padding masks (B, 1, 1, M) only, "
             f"got shape {tuple(mask.shape)}"
         )
-    return mask.transpose(-2, -1).float()
+
+
+def kernel_sums(q_f: Tensor, k_f: Tensor, v: Tensor, keep: Tensor | None) -> tuple[Tensor, Tensor]:
+    """The two sums of kernel attention, φ(Q) (φ(K)ᵀ V) (B, H, N, D) and its normaliser
+    φ(Q) φ(K)ᵀ 1 (B, H, N, 1), from query and key features φ(Q) (B, H, N, F), φ(K) (B, H, M, F)
+    and a key-padding multiplier ``keep`` (B, 1|H, M, 1) or None; computed right to left, so
+    never N x M (Katharopoulos et al. 2020, eq. 5). Each backend divides them its own way."""
+    if keep is not None:
+        k_f = k_f * keep  # padded keys contribute nothing
+    kv = k_f.transpose(-2, -1) @ v.float()  # (B, H, F, D)
+    normaliser = q_f @ k_f.sum(dim=-2, keepdim=True).transpose(-2, -1)  # (B, H, N, 1)
+    return q_f @ kv, normaliser
+
+
+def kernel_scores(q_f: Tensor, k_f: Tensor, keep: Tensor | None) -> Tensor:
+    """The unnormalised rows φ(q) φ(K)ᵀ (B, H, R, M) that kernel attention implies, padded keys
+    zeroed (``keep`` as in :func:`kernel_sums`)."""
+    scores = q_f @ k_f.transpose(-2, -1)  # (B, H, R, M)
+    return scores if keep is None else scores * keep.transpose(-2, -1)
 
 
 def exact_weights(q: Tensor, k: Tensor, mask: Tensor | None, scale: float) -> Tensor:

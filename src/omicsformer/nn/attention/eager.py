@@ -12,7 +12,7 @@ import math
 
 from torch import Tensor
 
-from omicsformer.nn.attention.base import ALL_FLOATS, AttentionBackend, BackendInfo
+from omicsformer.nn.attention.base import AttentionBackend, BackendInfo
 from omicsformer.nn.attention.masks import StructuredMask
 
 
@@ -21,22 +21,13 @@ class EagerAttention(AttentionBackend):
         name="eager",
         exact=True,
         supports_mask=True,
-        devices=("cpu", "cuda"),
-        dtypes=ALL_FLOATS,
         returns_weights=True,
-        key_padding=True,
         paper="Vaswani et al. 2017, Attention Is All You Need",
     )
 
-    def forward(
-        self,
-        q: Tensor,
-        k: Tensor,
-        v: Tensor,
-        *,
-        mask: Tensor | StructuredMask | None = None,
-        need_weights: bool = False,
-    ) -> tuple[Tensor, Tensor | None]:
+    def _attend(
+        self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | StructuredMask | None
+    ) -> tuple[Tensor, Tensor]:
         if isinstance(mask, StructuredMask):  # the reference writes every mask out
             mask = mask.dense(q.shape[0])  # (B or 1, 1, N, M)
         scale = 1.0 / math.sqrt(q.shape[-1])
@@ -45,4 +36,4 @@ class EagerAttention(AttentionBackend):
             scores = scores.masked_fill(~mask, float("-inf"))
         weights = scores.softmax(dim=-1)  # (B, H, N, M)
         out = weights @ v  # (B, H, N, D)
-        return out, (weights if need_weights else None)
+        return out, weights

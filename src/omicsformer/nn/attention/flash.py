@@ -36,27 +36,16 @@ class FlashAttention(AttentionBackend):
     info = BackendInfo(
         name="flash",
         exact=True,
-        supports_mask=False,
         devices=("cuda",),
         dtypes=(torch.float16, torch.bfloat16),
-        returns_weights=False,
         paper="Dao 2024, FlashAttention-2 (ICLR)",
-        key_padding=True,
     )
 
     def __init__(self) -> None:
         super().__init__()
         self.package = flash_attn()
 
-    def forward(
-        self,
-        q: Tensor,
-        k: Tensor,
-        v: Tensor,
-        *,
-        mask: Tensor | None = None,
-        need_weights: bool = False,
-    ) -> tuple[Tensor, Tensor | None]:
+    def _attend(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None) -> tuple[Tensor, None]:
         if mask is not None and not is_key_padding(mask, q, k):
             raise ConfigError(
                 "attention backend 'flash' supports key-padding masks (B, 1, 1, N) only"
@@ -69,7 +58,7 @@ class FlashAttention(AttentionBackend):
                 q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
             )
             out = out.transpose(1, 2)  # (B, H, N, D)
-        return out, (self.all_weights(q, k, mask) if need_weights else None)
+        return out, None
 
     def check_inputs(self, q: Tensor) -> None:
         if q.device.type != "cuda" or q.dtype not in self.info.dtypes:

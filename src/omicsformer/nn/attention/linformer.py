@@ -23,7 +23,6 @@ from torch.nn import functional as F
 
 from omicsformer.errors import ConfigError
 from omicsformer.nn.attention.base import (
-    ALL_FLOATS,
     AttentionBackend,
     BackendInfo,
     key_padding_multiplier,
@@ -43,12 +42,7 @@ class LinformerAttention(AttentionBackend):
     info = BackendInfo(
         name="linformer",
         exact=False,
-        supports_mask=False,
-        devices=("cpu", "cuda"),
-        dtypes=ALL_FLOATS,
-        returns_weights=False,
         paper="Wang et al. 2020, Linformer: Self-Attention with Linear Complexity",
-        key_padding=True,
         options=LinformerOptions,
         model_options={"k": "linformer_k"},
         fixed_tokens=True,
@@ -73,15 +67,7 @@ class LinformerAttention(AttentionBackend):
         if k.shape[-2] != self.n_tokens:
             raise ConfigError(f"linformer was built for {self.n_tokens} tokens, got {k.shape[-2]}")
 
-    def forward(
-        self,
-        q: Tensor,
-        k: Tensor,
-        v: Tensor,
-        *,
-        mask: Tensor | None = None,
-        need_weights: bool = False,
-    ) -> tuple[Tensor, Tensor | None]:
+    def _attend(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None) -> tuple[Tensor, None]:
         self._check(k)
         keep = key_padding_multiplier(mask, "linformer")
         if keep is not None:  # padded keys and values are zeroed before the projection
@@ -94,8 +80,7 @@ class LinformerAttention(AttentionBackend):
         # kernel (flash on CPU, FlashAttention / memory-efficient on CUDA) never writes the
         # (B, H, N, k) scores, their scaled copy or the softmax, which written out dominated the
         # time at gene scale (issue 16: 0.6x the time of the written-out kernel, forward+backward).
-        out = F.scaled_dot_product_attention(q, k_low, v_low)  # (B, H, N, D)
-        return out, (self.all_weights(q, k, mask) if need_weights else None)
+        return F.scaled_dot_product_attention(q, k_low, v_low), None  # (B, H, N, D)
 
     def weight_rows(self, q: Tensor, k: Tensor, rows: Tensor, mask: Tensor | None = None) -> Tensor:
         self._check(k)

@@ -105,12 +105,7 @@ class NystromAttention(AttentionBackend):
     info = BackendInfo(
         name="nystrom",
         exact=False,
-        supports_mask=False,
-        devices=("cpu", "cuda"),
-        dtypes=(torch.float32, torch.float16, torch.bfloat16),
-        returns_weights=False,
         paper="Xiong et al. 2021, Nyströmformer (AAAI)",
-        key_padding=True,
         options=NystromOptions,
         model_options={"landmarks": "landmarks", "pinv_iterations": "pinv_iterations"},
     )
@@ -150,18 +145,10 @@ class NystromAttention(AttentionBackend):
             scores = scores.masked_fill(~mask, float("-inf"))
         return f.softmax(-1), newton_pinv(a, self.pinv_iterations), scores.softmax(-1)
 
-    def forward(
-        self,
-        q: Tensor,
-        k: Tensor,
-        v: Tensor,
-        *,
-        mask: Tensor | None = None,
-        need_weights: bool = False,
-    ) -> tuple[Tensor, Tensor | None]:
+    def _attend(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None) -> tuple[Tensor, None]:
         f, a_pinv, b = self._kernels(q, k, mask)
         out = f @ (a_pinv @ (b @ v.float()))  # (B, H, N, D): right to left, never N x M
-        return out.to(v.dtype), (self.all_weights(q, k, mask) if need_weights else None)
+        return out.to(v.dtype), None
 
     def weight_rows(self, q: Tensor, k: Tensor, rows: Tensor, mask: Tensor | None = None) -> Tensor:
         f, a_pinv, b = self._kernels(q, k, mask)

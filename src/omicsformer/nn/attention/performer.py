@@ -24,6 +24,8 @@ from torch import Tensor
 from omicsformer.nn.attention.base import (
     AttentionBackend,
     BackendInfo,
+    kernel_scores,
+    kernel_sums,
     key_padding_multiplier,
     option,
 )
@@ -54,12 +56,7 @@ class PerformerAttention(AttentionBackend):
     info = BackendInfo(
         name="performer",
         exact=False,
-        supports_mask=False,
-        devices=("cpu", "cuda"),
-        dtypes=(torch.float32, torch.float16, torch.bfloat16),
-        returns_weights=False,
         paper="Choromanski et al. 2021, Rethinking Attention with Performers (ICLR)",
-        key_padding=True,
         options=PerformerOptions,
         model_options={"features": "features", "redraw_interval": "redraw_interval"},
     )
@@ -94,15 +91,7 @@ class PerformerAttention(AttentionBackend):
         )
         return proj.sub_(sq + stab.detach()).exp_()
 
-    def forward(
-        self,
-        q: Tensor,
-        k: Tensor,
-        v: Tensor,
-        *,
-        mask: Tensor | None = None,
-        need_weights: bool = False,
-    ) -> tuple[Tensor, Tensor | None]:
+    def _attend(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None) -> tuple[Tensor, None]:
         if (
             self.training
             and self.redraw_interval
@@ -113,17 +102,11 @@ class PerformerAttention(AttentionBackend):
         self.calls += int(self.training)
         q_f, k_f = self._features(q, True), self._features(k, False)  # (B, H, N, m), (B, H, M, m)
         keep = key_padding_multiplier(mask, "performer")
-        if keep is not None:
-            k_f = k_f * keep  # padded keys contribute nothing
-        kv = k_f.transpose(-2, -1) @ v.float()  # (B, H, m, D)
-        normaliser = q_f @ k_f.sum(dim=-2, keepdim=True).transpose(-2, -1)  # (B, H, N, 1)
-        out = (q_f @ kv) / (normaliser + 1e-12)  # (B, H, N, D)
-        return out.to(v.dtype), (self.all_weights(q, k, mask) if need_weights else None)
+        numerator, normaliser = kernel_sums(q_f, k_f, v, keep)  # (B, H, N, D), (B, H, N, 1)
+        out = numerator / (normaliser + 1e-12)  # (B, H, N, D)
+        return out.to(v.dtype), None
 
     def weight_rows(self, q: Tensor, k: Tensor, rows: Tensor, mask: Tensor | None = None) -> Tensor:
         q_f, k_f = self._features(q[:, :, rows], True), self._features(k, False)
-        scores = q_f @ k_f.transpose(-2, -1)  # (B, H, R, M)
-        keep = key_padding_multiplier(mask, "performer")
-        if keep is not None:
-            scores = scores * keep.transpose(-2, -1)
+        scores = kernel_scores(q_f, k_f, key_padding_multiplier(mask, "performer"))  # (B, H, R, M)
         return scores / (scores.sum(dim=-1, keepdim=True) + 1e-12)

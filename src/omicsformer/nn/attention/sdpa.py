@@ -41,7 +41,7 @@ from torch import Tensor
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from omicsformer.errors import ConfigError
-from omicsformer.nn.attention.base import ALL_FLOATS, AttentionBackend, BackendInfo, option
+from omicsformer.nn.attention.base import AttentionBackend, BackendInfo, option
 from omicsformer.nn.attention.masks import StructuredMask, masked_attention
 from omicsformer.nn.attention.varlen import is_key_padding, unpadded
 
@@ -71,10 +71,6 @@ class SDPAttention(AttentionBackend):
         name="sdpa",
         exact=True,
         supports_mask=True,
-        devices=("cpu", "cuda"),
-        dtypes=ALL_FLOATS,
-        returns_weights=False,
-        key_padding=True,
         paper="Dao 2023 (FlashAttention-2); Rabe & Staats 2021 (attention in O(√n) memory)",
         options=SdpaOptions,
         model_options={"kernel": "sdpa_kernel", "varlen": "sdpa_varlen"},
@@ -93,25 +89,18 @@ class SDPAttention(AttentionBackend):
                 "combined with it (leave it auto)"
             )
 
-    def forward(
-        self,
-        q: Tensor,
-        k: Tensor,
-        v: Tensor,
-        *,
-        mask: Tensor | StructuredMask | None = None,
-        need_weights: bool = False,
-    ) -> tuple[Tensor, Tensor | None]:
+    def _attend(
+        self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | StructuredMask | None
+    ) -> tuple[Tensor, None]:
         if isinstance(mask, StructuredMask):
-            out = masked_attention(q, k, v, mask)  # (B, H, N, D)
-            return out, (self.all_weights(q, k, mask) if need_weights else None)
+            return masked_attention(q, k, v, mask), None  # (B, H, N, D)
         pinned = sdpa_kernel([KERNELS[self.kernel]]) if self.kernel != "auto" else nullcontext()
         with pinned:
             if self.varlen and is_key_padding(mask, q, k):
                 out = unpadded(q, k, v, mask, jagged_sdpa)  # (B, H, N, D)
             else:
                 out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, H, N, D)
-        return out, (self.all_weights(q, k, mask) if need_weights else None)
+        return out, None
 
 
 @contextmanager
