@@ -65,7 +65,7 @@ from omicsformer.pipeline import (
 )
 from omicsformer.ranks import is_main_process
 from omicsformer.report.comparison import print_summary, summary_markdown
-from omicsformer.report.pages import stage_report
+from omicsformer.report.pages import publish_with_report
 from omicsformer.runs import prediction_frame
 from omicsformer.train.tracking import (
     TrackedRun,
@@ -97,7 +97,7 @@ def compare(
     cross-validation), labelled ``NAME (tuned)``; ``config.model.init`` (``--init P``) and
     ``pretrain`` (pretraining inside every fold on its training patients and unlabeled
     cohorts) add ``NAME (pretrained)`` for the models that can start from a pretrained network.
-    ``report``: also write report.html (after the results, see :func:`stage_report`).
+    ``report``: also write report.html (after the results, see :func:`publish_with_report`).
     """
     config.validate()
     if not models:
@@ -157,9 +157,7 @@ def compare(
         write_json(folder / "splits.json", _splits_record(config, data, repetitions))
         variants.tracking.root.log_metrics(mean_metrics(results, metrics))
         variants.tracking.root.finish_files()
-        if report:
-            stage_report(folder, "compare", output.target)
-        output.publish()
+        publish_with_report(output, report)
         variants.tracking.root.finish(artifacts=Path(out_dir))
     print_summary(results, metrics, title, task.lower_is_better, differences, added)
     return results

@@ -42,7 +42,7 @@ import pandas as pd
 from omicsformer.console import note
 from omicsformer.errors import ConfigError
 from omicsformer.fileio import OutputFolder, write_with
-from omicsformer.report.pages import stage_report
+from omicsformer.report.pages import publish_with_report
 from omicsformer.report.pages.bench import attention_label, attention_scaling
 from omicsformer.report.plots import plt
 
@@ -264,9 +264,7 @@ def bench_attention(
         frame = frame.reindex(columns=columns)
         write_with(folder / "attention.csv", lambda tmp: frame.to_csv(tmp, index=False))
         write_with(folder / "attention.png", lambda tmp: plot_scaling(frame, tmp))
-        if report:  # after the results: a failing page costs a warning, not them
-            stage_report(folder, "bench-attention", output.target)
-        output.publish()
+        publish_with_report(output, report)
     return frame
 
 

@@ -45,7 +45,7 @@ from omicsformer.errors import ConfigError
 from omicsformer.fileio import OutputFolder, write_text, write_with
 from omicsformer.models import MODELS, Runtime
 from omicsformer.pipeline import fit_model, prepare_data
-from omicsformer.report.pages import stage_report
+from omicsformer.report.pages import publish_with_report
 from omicsformer.report.pages.bench import augmentation_table
 
 
@@ -152,9 +152,7 @@ def bench_augmentation(
         write_with(folder / "augmentation.csv", lambda tmp: frame.to_csv(tmp, index=False))
         write_text(folder / "summary.md", summary_markdown(frame, main, title))
         write_with(folder / "learning_curves.png", lambda tmp: plot_curves(frame, main, title, tmp))
-        if report:  # after the results: a failing page costs a warning, not them
-            stage_report(folder, "bench-augmentation", output.target)
-        output.publish()
+        publish_with_report(output, report)
     return frame
 
 

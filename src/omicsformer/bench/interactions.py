@@ -39,7 +39,7 @@ from omicsformer.fileio import OutputFolder, write_with
 from omicsformer.interpret import attention as att
 from omicsformer.interpret import gradients as grad
 from omicsformer.pipeline import train_run
-from omicsformer.report.pages import stage_report
+from omicsformer.report.pages import publish_with_report
 from omicsformer.runs import load_run, model_inputs
 
 DEFAULT_DATA = {
@@ -229,9 +229,7 @@ def bench_interactions(
         write_with(
             folder / "setup.json", lambda tmp: Path(tmp).write_text(json.dumps(meta, indent=2))
         )
-        if report:  # after the results: a failing page costs a warning, not them
-            stage_report(folder, "bench-interactions", output.target)
-        output.publish()
+        publish_with_report(output, report)
     return table
 
 

@@ -36,7 +36,7 @@ from omicsformer.errors import ConfigError
 from omicsformer.fileio import OutputFolder, write_with
 from omicsformer.models import MODELS
 from omicsformer.models.options import split_options
-from omicsformer.report.pages import stage_report
+from omicsformer.report.pages import publish_with_report
 from omicsformer.report.pages.bench import MODEL_COLUMNS
 
 # model.csv: what a person reads first (the page's and the terminal's columns), then the setup
@@ -119,9 +119,7 @@ def bench_model(
                 frame[column] = math.nan
         frame = frame.reindex(columns=COLUMNS)
         write_with(folder / "model.csv", lambda tmp: frame.to_csv(tmp, index=False))
-        if report:  # after the results: a failing page costs a warning, not them
-            stage_report(folder, "bench-model", output.target)
-        output.publish()
+        publish_with_report(output, report)
     return frame
 
 

@@ -56,6 +56,12 @@ def add_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None
             name, help=help, description=help, formatter_class=Formatter, allow_abbrev=False
         )
 
+    def results_folder(parser: argparse.ArgumentParser, func: Callable[..., int]) -> None:
+        """The output folder and --no-report of a benchmark that writes a results folder."""
+        add_output(parser, "output folder to create")
+        add_options(parser, Output, ["no_report"])
+        parser.set_defaults(func=func)
+
     attention = benchmark("attention", "time and memory of attention backends vs genes")
     add_options(
         attention,
@@ -70,9 +76,7 @@ def add_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None
     )
     add_repeats(attention)
     add_options(attention, Bench, ["memory_budget_gb"])
-    add_output(attention, "output folder to create")
-    add_options(attention, Output, ["no_report"])
-    attention.set_defaults(func=cmd_bench_attention)
+    results_folder(attention, cmd_bench_attention)
 
     model = benchmark("model", "one training step of each neural model")
     add_options(model, Models, ["models"], defaults={"models": ",".join(BENCH_MODELS)})
@@ -104,9 +108,7 @@ def add_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None
         },
     )
     add_options(model, Models, ["option"])
-    add_output(model, "output folder to create")
-    add_options(model, Output, ["no_report"])
-    model.set_defaults(func=cmd_bench_model)
+    results_folder(model, cmd_bench_model)
 
     gpu = benchmark(
         "gpu",
@@ -153,9 +155,7 @@ def add_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None
     add_options(aug, Bench, ["train_fractions"])
     add_folds(aug)
     add_options(aug, CrossValidation, ["repeats"])
-    add_output(aug, "output folder to create")
-    add_options(aug, Output, ["no_report"])
-    aug.set_defaults(func=cmd_bench_augmentation)
+    results_folder(aug, cmd_bench_augmentation)
 
     inter = benchmark("interactions", "recovery of planted gene pairs by each model and method")
     add_options(inter, Models, ["models"], defaults={"models": ",".join(INTERACTION_MODELS)})
@@ -171,9 +171,7 @@ def add_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None
     add_config_arguments(inter, RunConfig, ["seed"])
     add_config_arguments(inter, TrainConfig, ["max_epochs", "patience"], shown=INTERACTION_TRAINING)
     add_options(inter, Bench, ["test_patients"])
-    add_output(inter, "output folder to create")
-    add_options(inter, Output, ["no_report"])
-    inter.set_defaults(func=cmd_bench_interactions)
+    results_folder(inter, cmd_bench_interactions)
 
 
 INTERACTION_TRAINING = {"max_epochs": "60", "patience": "15"}  # short fits of small networks

@@ -243,22 +243,12 @@ def read_gmt(path: str | Path) -> dict[str, list[str]]:
     return sets
 
 
-def gmt_grouping(
-    path: str | Path,
-    genes: list[str],
-    drop_ungrouped: bool = False,
-    max_sets: int = 0,
-    max_overlap: float = MAX_OVERLAP,
-    seed: int = 0,
-) -> Grouping:
-    """Groups from a GMT file, matched to ``genes`` by name.
-
-    ``max_sets`` 0: every set found in the data, and the genes in none as one group
-    ``ungrouped``. ``max_sets`` > 0: at most that many sets, chosen by :func:`select_gene_sets`
-    when there are more, and the genes in no kept set dealt at random (``seed``) into groups no
-    larger than the largest kept set (``ungrouped_1``, ...; one ``ungrouped`` when they fit), so
-    that no group dwarfs the others (the hybrid pads every group to the largest). With
-    ``drop_ungrouped`` those genes are dropped instead. One line says what was kept.
+def _sets_in_data(
+    path: str | Path, genes: list[str]
+) -> tuple[str, int, list[str], list[np.ndarray]]:
+    """The sets of a GMT file matched to ``genes`` by name: (the file's source name, how many
+    sets it has, the names of those with a gene in the data, and each one's sorted (n,) gene
+    positions). A set's genes absent from the data are ignored; no set in the data is an error.
     """
     source = _source_name(path)
     sets = read_gmt(path)
@@ -276,6 +266,27 @@ def gmt_grouping(
             f"{', '.join(genes[:3])}; set genes e.g. {', '.join(example)}); "
             f"{_identifier_hint(source)}"
         )
+    return source, len(sets), names, members
+
+
+def gmt_grouping(
+    path: str | Path,
+    genes: list[str],
+    drop_ungrouped: bool = False,
+    max_sets: int = 0,
+    max_overlap: float = MAX_OVERLAP,
+    seed: int = 0,
+) -> Grouping:
+    """Groups from a GMT file, matched to ``genes`` by name.
+
+    ``max_sets`` 0: every set found in the data, and the genes in none as one group
+    ``ungrouped``. ``max_sets`` > 0: at most that many sets, chosen by :func:`select_gene_sets`
+    when there are more, and the genes in no kept set dealt at random (``seed``) into groups no
+    larger than the largest kept set (``ungrouped_1``, ...; one ``ungrouped`` when they fit), so
+    that no group dwarfs the others (the hybrid pads every group to the largest). With
+    ``drop_ungrouped`` those genes are dropped instead. One line says what was kept.
+    """
+    source, n_sets, names, members = _sets_in_data(path, genes)
     found_sets = len(members)
     in_some_set = _covered(members, len(genes))
     if 0 < max_sets < found_sets:
@@ -303,7 +314,7 @@ def gmt_grouping(
     else:
         note(
             f"gene sets ({source}): {int(covered.sum()):,} of {len(genes):,} genes are in some "
-            f"set; {found_sets:,} of {len(sets):,} sets found in the data{rest}"
+            f"set; {found_sets:,} of {n_sets:,} sets found in the data{rest}"
         )
     if len(left) and not drop_ungrouped:
         if parts == 1:
@@ -376,28 +387,15 @@ def gene_set_membership(path: str | Path, genes: list[str]) -> dict[str, Any]:
     gene 0], [..of gene 1], ...]}`` (an empty list: the gene is in no set). Genes of a set that
     are absent from the data are ignored; a file with no set in the data is an error.
     """
-    source = _source_name(path)
-    sets = read_gmt(path)
-    position = {g: i for i, g in enumerate(genes)}
-    names: list[str] = []
+    source, n_sets, names, members = _sets_in_data(path, genes)
     gene_sets: list[list[int]] = [[] for _ in genes]
-    for name, set_genes in sets.items():
-        found = sorted({position[g] for g in set_genes if g in position})
-        if found:
-            for gene in found:
-                gene_sets[gene].append(len(names))
-            names.append(name)
-    if not names:
-        example = next(iter(sets.values()))[:3]
-        raise DataError(
-            f"{source}: no gene of any set is in the data (data genes e.g. "
-            f"{', '.join(genes[:3])}; set genes e.g. {', '.join(example)}); "
-            f"{_identifier_hint(source)}"
-        )
+    for j, found in enumerate(members):
+        for gene in found.tolist():
+            gene_sets[gene].append(j)
     covered = sum(1 for s in gene_sets if s)
     note(
         f"attention mask: {covered} of {len(genes)} genes are in some gene set ({len(names)} of "
-        f"{len(sets)} sets of {source} found in the data); a gene in no set attends only to "
+        f"{n_sets} sets of {source} found in the data); a gene in no set attends only to "
         "itself (and to global tokens, if any)"
     )
     return {"source": source, "sets": names, "gene_sets": gene_sets}

@@ -65,16 +65,19 @@ def patient_of(barcode: str) -> str:
     return "-".join(text.split("-")[:3]) if is_barcode(text) else text
 
 
+def _sample_fields(barcode: str) -> list[str] | None:
+    """The dash-separated fields of a sample or aliquot barcode (four or more: project,
+    tissue source site, participant, sample type and vial, ...); None for anything else."""
+    text = barcode.strip()
+    fields = text.split("-")
+    return fields if is_barcode(text) and len(fields) >= 4 else None
+
+
 def sample_of(barcode: str) -> str:
     """The sample without its vial letter (``TCGA-06-2559-01``), the form both the GDC
     (``-01A``) and the Xena TCGA hub (``-01``) reduce to; a patient barcode is unchanged."""
-    text = barcode.strip()
-    if not is_barcode(text):
-        return text
-    fields = text.split("-")
-    if len(fields) < 4:
-        return text
-    return "-".join([*fields[:3], fields[3][:2]])
+    fields = _sample_fields(barcode)
+    return barcode.strip() if fields is None else "-".join([*fields[:3], fields[3][:2]])
 
 
 def is_patient_barcode(text: object) -> bool:
@@ -115,11 +118,8 @@ def add_barcode_columns(adata: ad.AnnData) -> None:
 
 def sample_type_code(barcode: str) -> str | None:
     """The two-digit sample-type code of a sample or aliquot barcode (None if it has none)."""
-    text = barcode.strip()
-    if not is_barcode(text):
-        return None
-    fields = text.split("-")
-    if len(fields) < 4:
+    fields = _sample_fields(barcode)
+    if fields is None:
         return None
     match = SAMPLE_FIELD.match(fields[3])
     return match.group(1) if match else None

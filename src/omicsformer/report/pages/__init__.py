@@ -13,7 +13,13 @@ from pathlib import Path
 
 from omicsformer.console import note
 from omicsformer.errors import RunError
-from omicsformer.fileio import check_output_file, output_kind, unfinished, write_text
+from omicsformer.fileio import (
+    OutputFolder,
+    check_output_file,
+    output_kind,
+    unfinished,
+    write_text,
+)
 from omicsformer.report.html import Section, render
 
 # folder kind -> (page module under omicsformer.report.pages, page title)
@@ -82,3 +88,12 @@ def stage_report(folder: str | Path, kind: str, target: str | Path) -> bool:
         )
         return False
     return True
+
+
+def publish_with_report(output: OutputFolder, report: bool) -> Path:
+    """Publish a study's staging folder (``output.path``, its results written), with its
+    report.html staged first when ``report``: after the results, so that a failing page costs
+    a warning (:func:`stage_report`), not them. Returns the published folder."""
+    if report:
+        stage_report(output.path, output.kind, output.target)
+    return output.publish()
