@@ -5,6 +5,9 @@ Anything the user can fix (a bad file, an unknown column, mismatched IDs, NaN va
 and exits with code 2; any other exception is a bug and keeps its traceback.
 """
 
+import importlib
+from types import ModuleType
+
 
 class OmicsformerError(Exception):
     """Base class for errors caused by user input; the message is shown as is."""
@@ -31,6 +34,17 @@ class MissingDependencyError(OmicsformerError):
         super().__init__(
             f"the optional package {package!r} is needed{what}; install it with: {hint}"
         )
+
+
+def optional_import(
+    module: str, package: str, extra: str | None = None, feature: str = ""
+) -> ModuleType:
+    """Import ``module`` of an optional dependency where a feature needs it, or raise a
+    :class:`MissingDependencyError` that says what to install (``package``, or the ``extra``)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingDependencyError(package, extra=extra, feature=feature) from None
 
 
 class FetchError(OmicsformerError):

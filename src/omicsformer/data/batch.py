@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from omicsformer.console import note
-from omicsformer.errors import DataError, MissingDependencyError
+from omicsformer.errors import DataError, optional_import
 
 MIN_PER_BATCH = 2  # ComBat estimates a variance per batch
 WHOLE_NUMBER = re.compile(r"^([+-]?\d+)\.0*$")  # "1.0", as str() writes a whole float
@@ -251,10 +251,6 @@ def _batch_names(batch: np.ndarray, key: str) -> np.ndarray:
 
 
 def _combatlearn():
-    try:
-        import combatlearn.core
-    except ImportError:
-        raise MissingDependencyError(
-            "combatlearn", extra="batch", feature="--batch-key (ComBat)"
-        ) from None
-    return combatlearn.core
+    return optional_import(
+        "combatlearn.core", "combatlearn", extra="batch", feature="--batch-key (ComBat)"
+    )

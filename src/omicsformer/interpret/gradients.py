@@ -26,17 +26,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from omicsformer.errors import MissingDependencyError
+from omicsformer.errors import optional_import
 
 
 def _captum():
-    try:
-        import captum.attr as attr
-    except ImportError:
-        raise MissingDependencyError(
-            "captum", extra="interpret", feature="gradient attributions"
-        ) from None
-    return attr
+    return optional_import(
+        "captum.attr", "captum", extra="interpret", feature="gradient attributions"
+    )
 
 
 @contextmanager

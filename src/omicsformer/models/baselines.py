@@ -43,7 +43,7 @@ from sklearn.preprocessing import StandardScaler
 
 from omicsformer.config import bounded
 from omicsformer.console import note
-from omicsformer.errors import ConfigError, MissingDependencyError, RunError
+from omicsformer.errors import ConfigError, RunError, optional_import
 from omicsformer.fileio import read_file, write_with
 from omicsformer.models.base import FitData, ModelContext, ModelSpec, Runtime
 from omicsformer.tasks import TASKS, Task
@@ -714,13 +714,7 @@ class XGBoostOptions:
 
 
 def _xgboost():
-    try:
-        import xgboost
-    except ImportError:
-        raise MissingDependencyError(
-            "xgboost", extra="xgboost", feature="model 'xgboost'"
-        ) from None
-    return xgboost
+    return optional_import("xgboost", "xgboost", extra="xgboost", feature="model 'xgboost'")
 
 
 def _cox_label(y: np.ndarray) -> np.ndarray:

@@ -34,7 +34,7 @@ import pandas as pd
 from omicsformer.config import RunConfig, TrainConfig, TuneConfig
 from omicsformer.console import note
 from omicsformer.data.splits import Split, kfold_splits
-from omicsformer.errors import ConfigError, MissingDependencyError
+from omicsformer.errors import ConfigError, optional_import
 from omicsformer.models import MODELS, Runtime
 from omicsformer.train.tracking import TrackedRun, Tracking, run_params
 from omicsformer.tuning.space import declared, suggest
@@ -42,10 +42,7 @@ from omicsformer.tuning.storage import open_storage
 
 
 def optuna_module() -> Any:
-    try:
-        import optuna
-    except ImportError:
-        raise MissingDependencyError("optuna", feature="hyper-parameter search") from None
+    optuna = optional_import("optuna", "optuna", feature="hyper-parameter search")
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial is ours
     return optuna
 

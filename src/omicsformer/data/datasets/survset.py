@@ -74,7 +74,7 @@ from omicsformer.config import bounded
 from omicsformer.console import note
 from omicsformer.data.datasets.spec import DatasetSpec
 from omicsformer.data.scale import SCALE_KEY
-from omicsformer.errors import ConfigError, DataError, MissingDependencyError
+from omicsformer.errors import ConfigError, DataError, MissingDependencyError, optional_import
 
 NAME = "survset"
 VALIDATED_WITH = "0.2.11"
@@ -324,13 +324,10 @@ def _survset_names() -> frozenset[str]:
 
 @lru_cache(maxsize=1)
 def _loader():  # -> SurvSet.data.SurvLoader
-    try:
-        from SurvSet.data import SurvLoader
-    except ImportError:
-        raise MissingDependencyError(
-            "survset", extra="survset", feature="--data survset:NAME"
-        ) from None
-    return SurvLoader()
+    data = optional_import(
+        "SurvSet.data", "survset", extra="survset", feature="--data survset:NAME"
+    )
+    return data.SurvLoader()
 
 
 def _version() -> str:

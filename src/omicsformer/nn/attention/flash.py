@@ -16,20 +16,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from omicsformer.errors import ConfigError, MissingDependencyError
+from omicsformer.errors import ConfigError, optional_import
 from omicsformer.nn.attention.base import AttentionBackend, BackendInfo
 from omicsformer.nn.attention.varlen import is_key_padding, unpadded
 
 
 def flash_attn():
     """The flash-attn package (its ``flash_attn_func`` and ``flash_attn_varlen_func``)."""
-    try:
-        import flash_attn as package
-    except ImportError:
-        raise MissingDependencyError(
-            "flash-attn", extra="flash", feature="--attention flash"
-        ) from None
-    return package
+    return optional_import("flash_attn", "flash-attn", extra="flash", feature="--attention flash")
 
 
 class FlashAttention(AttentionBackend):
