@@ -1,6 +1,6 @@
-"""The GPU table's pieces, on a CPU: peak lookup, FLOP count, the largest-batch search against a
-fake out-of-memory, the table and plot writing, the refusal without CUDA, and one tiny
-configuration end to end (``--device cpu --smoke``)."""
+"""The GPU table's pieces, on a CPU: peak lookup, FLOP count, the largest-batch search (the
+worker's) against a fake out-of-memory, the table and plot writing, the refusal without CUDA,
+and one tiny configuration end to end (``--device cpu --smoke``)."""
 
 import math
 
@@ -12,12 +12,12 @@ from omicsformer.bench import worker
 from omicsformer.bench.gpu import (
     cell,
     device_peak,
-    largest_batch,
     layer_flops,
     markdown_table,
     peak_tflops,
     plot_gpu,
 )
+from omicsformer.bench.worker import largest_batch
 
 
 @pytest.mark.parametrize(

@@ -34,17 +34,19 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from omicsformer.console import note
 from omicsformer.errors import ConfigError
 from omicsformer.fileio import OutputFolder, write_with
-from omicsformer.report.pages import publish_with_report
-from omicsformer.report.pages.bench import attention_label, attention_scaling
-from omicsformer.report.plots import plt
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# pandas and the report pages are imported where used: every measuring process imports this
+# module (AttentionCase, tokens_kept), and they would double its start-up
 
 BYTES = {"32": 4, "bf16": 2, "16": 2}
 
@@ -166,7 +168,10 @@ def bench_attention(
     ``mask_densities``, in each ``tokens`` mode (``all``; ``expressed``, with ``zero_fraction``
     of the genes unexpressed); write attention.csv, attention.png and (with ``report``)
     report.html."""
+    import pandas as pd
+
     from omicsformer.nn.attention import BACKENDS
+    from omicsformer.report.pages import publish_with_report
 
     densities = list(mask_densities or [])
     modes = check_tokens(tokens or ["all"], zero_fraction)
@@ -292,6 +297,8 @@ def tokens_kept(lengths: list[int] | np.ndarray) -> dict[str, float]:
 
 
 def _describe(row: dict[str, Any]) -> str:
+    from omicsformer.report.pages.bench import attention_label
+
     label = attention_label(row["backend"], row["mask_density"], row.get("tokens", "all"))
     head = f"{label:>9} n={row['n']:>6}"
     if row.get("tokens") == "expressed":
@@ -306,6 +313,9 @@ def _describe(row: dict[str, Any]) -> str:
 
 def plot_scaling(frame: pd.DataFrame, path: str | Path) -> None:
     """Time and peak memory vs tokens, log-log, one line per backend (the page's figure)."""
+    from omicsformer.report.pages.bench import attention_scaling
+    from omicsformer.report.plots import plt
+
     fig = attention_scaling(frame)
     fig.savefig(path, format="png", dpi=110)
     plt.close(fig)

@@ -5,8 +5,9 @@ For each precision (bf16, fp32), gene count (1k-60k) and attention backend (:fun
 every registered backend that does not write the N x N matrix out, read from the registry, with
 ``flex`` after the exact ones; and the default backend, ``sdpa``, in the expressed-only mode;
 ``flash`` when flash-attn is installed), one attention layer (q/k/v and output projections around
-the kernel; forward + backward) runs at **the largest batch that fits** (:func:`largest_batch`:
-doubling, then bisection, on CUDA out-of-memory, up to ``max_batch``); then the gene-transformer's
+the kernel; forward + backward) runs at **the largest batch that fits**
+(:func:`omicsformer.bench.worker.largest_batch`: doubling, then bisection, on CUDA out-of-memory,
+up to ``max_batch``); then the gene-transformer's
 training step, dense (``tokens=all``) and expressed-only (``tokens=expressed``, counts-like data
 with ``zero_fraction`` zeros) twice: in masked length buckets, and through ``sdpa_varlen`` (the
 whole batch in one bucket, the padding skipped by PyTorch's varlen kernels), each at its own
@@ -34,7 +35,6 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,27 +106,6 @@ def layer_flops(lengths: list[int], heads: int, head_dim: int, mode: str = "fwd+
     if mode == "fwd+bwd":
         return 3.5 * kernel + 3.0 * projections
     return kernel + projections
-
-
-def largest_batch(fits: Callable[[int], bool], cap: int) -> int:
-    """The largest batch in [1, cap] for which ``fits`` holds (0 if not even 1 fits), assuming
-    that a batch fits when a larger one does: doubling from 1, then bisection between the last
-    batch that fit and the first that did not; about 2·log2(cap) calls at most."""
-    if cap < 1 or not fits(1):
-        return 0
-    good = 1
-    while good < cap:  # doubling: good fits, bad (if any) does not
-        trial = min(2 * good, cap)
-        if not fits(trial):
-            bad = trial
-            break
-        good = trial
-    else:
-        return good
-    while bad - good > 1:
-        middle = (good + bad) // 2
-        good, bad = (middle, bad) if fits(middle) else (good, middle)
-    return good
 
 
 def table_backends() -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import statistics
 import sys
 import time
@@ -22,6 +23,8 @@ import torch
 from omicsformer.memory import PeakMemory
 
 COHORT = 32  # random counts-like data: patients preprocessing is fitted on (at least the batch)
+
+MATMUL_SIZE_ENV = "OMICSFORMER_MATMUL_SIZE"  # the matmul peak's size when set (tests: a small one)
 
 DTYPES = {"32": torch.float32, "bf16": torch.bfloat16, "16": torch.float16}
 
@@ -131,8 +134,11 @@ def _random(shape: tuple[int, ...], device: str, dtype: torch.dtype, grad: bool)
 
 
 def matmul(case: dict[str, Any]) -> dict[str, Any]:
+    """The device's peak: GFLOP/s of a square matmul (8192² on CUDA, 4096² on a CPU, the size
+    docs/attention-methods.md cites). ``OMICSFORMER_MATMUL_SIZE`` sets another size: the test
+    suite's smaller one, a CPU's 4096² being about 10 s of a core."""
     device, dtype = case["device"], DTYPES[case["precision"]]
-    size = 8192 if device == "cuda" else 4096
+    size = int(os.environ.get(MATMUL_SIZE_ENV) or (8192 if device == "cuda" else 4096))
     a = torch.randn(size, size, device=device, dtype=dtype)
     b = torch.randn(size, size, device=device, dtype=dtype)
     seconds, _ = timed(lambda: a @ b, device, repeats=5, warmup=2)
@@ -248,13 +254,32 @@ def is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower()
 
 
+def largest_batch(fits: Callable[[int], bool], cap: int) -> int:
+    """The largest batch in [1, cap] for which ``fits`` holds (0 if not even 1 fits), assuming
+    that a batch fits when a larger one does: doubling from 1, then bisection between the last
+    batch that fit and the first that did not; about 2·log2(cap) calls at most."""
+    if cap < 1 or not fits(1):
+        return 0
+    good = 1
+    while good < cap:  # doubling: good fits, bad (if any) does not
+        trial = min(2 * good, cap)
+        if not fits(trial):
+            bad = trial
+            break
+        good = trial
+    else:
+        return good
+    while bad - good > 1:
+        middle = (good + bad) // 2
+        good, bad = (middle, bad) if fits(middle) else (good, middle)
+    return good
+
+
 def largest(payload: dict[str, Any]) -> dict[str, Any]:
     """``payload["case"]`` (an attention layer or a model step) at the largest batch up to
-    ``max_batch`` that fits (:func:`omicsformer.bench.gpu.largest_batch`: one untimed step per
-    probe, out-of-memory caught), then timed at that batch."""
+    ``max_batch`` that fits (:func:`largest_batch`: one untimed step per probe, out-of-memory
+    caught), then timed at that batch."""
     import gc
-
-    from omicsformer.bench.gpu import largest_batch
 
     measure = attention if payload["what"] == "attention" else model_step
     case = payload["case"]
