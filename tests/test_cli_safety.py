@@ -700,3 +700,16 @@ def test_model_options_are_checked_before_any_data_is_read(cli, tmp_path, model,
         tmp_path / "o",
     )
     one_error(result, fragment)
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        ("all-leukemia", "--data must be the synthetic generator"),
+        ("synthetic:n_nosuch=3", "n_nosuch"),
+    ],
+)
+def test_bench_interactions_takes_the_synthetic_generator_only(cli, tmp_path, data, says):
+    result = cli("bench", "interactions", "--data", data, "--out", tmp_path / "o")
+    one_error(result, says)
+    assert not (tmp_path / "o").exists()

@@ -117,7 +117,7 @@ def test_augmentation_page_pairs_every_fold(cli, tmp_path):
 def test_interactions_page_shows_recovery_per_model_and_method(cli, tmp_path):
     out = tmp_path / "inter"
     args = ["bench", "interactions", "--models", "mlp", "--methods", "hessian,occlusion"]
-    args += ["--data-option", "n_samples=200", "--data-option", "n_genes=12"]
+    args += ["--data", "synthetic:n_samples=200,n_genes=12"]
     result = cli(*args, "--max-epochs", "2", "--test-patients", "20", "--out", out)
     assert result.code == 0, result.err
     page = _page(out)

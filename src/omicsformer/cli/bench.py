@@ -29,8 +29,10 @@ from omicsformer.config import (
     RunConfig,
     TrainConfig,
     parse_overrides,
+    parse_spec,
 )
 from omicsformer.console import note, out
+from omicsformer.errors import ConfigError
 
 SIZES = ["genes", "batch", "dim", "heads"]
 TIMING = ["device", "precision", "timeout"]
@@ -166,7 +168,17 @@ def add_commands(command: Callable[[str, str], argparse.ArgumentParser]) -> None
         defaults={"methods": "attention,hessian,occlusion"},
         help={"methods": "comma-separated: attention, hessian, occlusion"},
     )
-    add_options(inter, Bench, ["data_option"])
+    add_config_arguments(
+        inter,
+        DataConfig,
+        ["source"],
+        shown={"source": "synthetic"},
+        help={
+            "source": "the synthetic generator, its settings in the one option language "
+            "(synthetic:n_genes=100,n_pairs=5; see `omicsformer datasets synthetic`); a "
+            "setting not given takes the benchmark's: 2000 samples, 50 genes, 3 planted pairs"
+        },
+    )
     add_options(inter, Models, ["option"])
     add_config_arguments(inter, RunConfig, ["seed"])
     add_config_arguments(inter, TrainConfig, ["max_epochs", "patience"], shown=INTERACTION_TRAINING)
@@ -281,13 +293,24 @@ def cmd_bench_augmentation(args: argparse.Namespace) -> int:
     return 0
 
 
+def planted_data(source: str) -> dict[str, str]:
+    """The synthetic generator's settings from ``--data synthetic[:KEY=VALUE,...]``: the planted
+    pairs are known only for data it generates."""
+    name, params = parse_spec(source, what="dataset")
+    if name != "synthetic":
+        raise ConfigError(
+            f"bench interactions needs planted gene pairs, so --data must be the synthetic "
+            f"generator (synthetic:KEY=VALUE,...), got {name!r}"
+        )
+    return params
+
+
 def cmd_bench_interactions(args: argparse.Namespace) -> int:
     from omicsformer.bench.interactions import bench_interactions
     from omicsformer.compare import split_options
-    from omicsformer.config import yaml_value
 
     models = names(args.models)
-    data = {k: yaml_value(v) for k, v in parse_overrides(args.data_option).items()}
+    data = planted_data(read_flags(args, DataConfig, ["source"]).get("source", "synthetic"))
     training = read_flags(args, TrainConfig, ["max_epochs", "patience"])
     frame = bench_interactions(
         args.out,

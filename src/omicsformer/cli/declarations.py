@@ -172,13 +172,6 @@ class Bench:
         open_low=True,
         help="comma-separated fractions of each training fold, in (0, 1]",
     )
-    data_option: list[str] = setting(
-        [],
-        repeat=True,
-        metavar="KEY=VALUE",
-        help="synthetic generator setting, e.g. n_genes=100 (default: 2000 samples, 50 genes, "
-        "3 planted pairs)",
-    )
     test_patients: int = setting(200, low=1, help="test patients whose pairs are scored")
 
 
