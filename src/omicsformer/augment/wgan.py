@@ -209,8 +209,10 @@ class WGANAugmenter(Augmenter):
         if self.balance:
             each = math.ceil(total / len(self._codes))
             return {int(c): each for c in self._codes}
-        shares = self._counts / self._counts.sum()
-        return {int(c): max(1, round(total * s)) for c, s in zip(self._codes, shares, strict=True)}
+        exact = total * self._counts / self._counts.sum()  # largest remainders: sums to total
+        counts = np.floor(exact).astype(int)
+        counts[np.argsort(counts - exact, kind="stable")[: total - counts.sum()]] += 1
+        return {int(c): int(n) for c, n in zip(self._codes, counts, strict=True)}
 
     @torch.no_grad()
     def sample(self, counts: dict[int, int], seed: int) -> tuple[np.ndarray, np.ndarray]:
