@@ -18,9 +18,13 @@ H hidden width, T = 1 extra output for survival (the standardized log time), 0 o
 
 The critic has no batch norm (the gradient penalty is per patient; the GP paper uses layer norm
 or none); ``n_critic`` critic steps per generator step, Adam with ``lr`` and betas
-(``beta1``, 0.9), λ = ``gp`` (the GP paper's settings: λ 10, 5 critic steps, lr 1e-4, betas
-(0.5, 0.9) in its conditional experiments). Each step draws a batch of real patients; the fake
-ones of that step carry the same conditions. Training counts ``steps`` generator steps.
+(``beta1``, 0.9), λ = ``gp``: the GP paper's settings (λ 10, 5 critic steps, betas (0.5, 0.9)),
+but lr 1e-3, not its 1e-4: in the 1,000 generator steps a small cohort affords on a CPU, 1e-4
+left the generator short of the real spread and far from real patients (ALL leukemia, 22
+training patients, 2,000 genes, three folds: discriminator AUROC 0.91-0.99 and variance ratio
+0.32-0.47 at 1e-4; 0.41-0.57 and 0.66-1.13 at 1e-3, with the train-on-synthetic accuracy up
+from 0.18-0.35 to 0.32-0.51). Each step draws a batch of real patients; the fake ones of that
+step carry the same conditions. Training counts ``steps`` generator steps.
 
 Fitted on the training split only, on the arrays as the training preprocessing left them
 (z-scored per gene). ``expand`` adds ``n`` synthetic patients (``n`` > 0) or ``ratio`` x N, in
@@ -60,7 +64,7 @@ class WGANOptions:
     steps: int = bounded(1000, low=1)  # generator steps
     n_critic: int = bounded(5, low=1)  # critic steps per generator step
     gp: float = bounded(10.0, low=0)  # gradient-penalty weight λ
-    lr: float = bounded(1e-4, low=0, open_low=True)  # Adam, generator and critic
+    lr: float = bounded(1e-3, low=0, open_low=True)  # Adam, generator and critic
     beta1: float = bounded(0.5, low=0, high=1, open_high=True)  # Adam's first beta (second: 0.9)
     hidden: int = bounded(256, low=1)  # hidden width H of generator and critic
     latent: int = bounded(64, low=1)  # noise size Z
