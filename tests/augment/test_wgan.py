@@ -110,3 +110,16 @@ def test_wgan_learns_the_class_conditional_structure():
     x_test, y_test = real(200)
     clf = LogisticRegression().fit(synthetic, labels)
     assert balanced_accuracy_score(y_test, clf.predict(x_test)) > 0.8
+
+
+def test_a_run_on_cuda_without_a_gpu_is_refused_in_one_line(monkeypatch):
+    import torch
+
+    from omicsformer.augment.training import augment_context
+    from omicsformer.config import RunConfig
+
+    config = RunConfig()
+    config.train.device = "cuda"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match="no CUDA GPU is available"):
+        augment_context(config, None, None)  # refused before the data is looked at

@@ -31,6 +31,8 @@ def augment_context(
     device = config.train.device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():  # a baseline's run reaches here too
+        raise ConfigError("--device cuda was asked for but no CUDA GPU is available")
     return AugmentContext(
         task=data.task.name,
         n_classes=len(data.target.classes),
