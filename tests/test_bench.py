@@ -7,7 +7,13 @@ import pytest
 
 from omicsformer.bench import attention
 from omicsformer.bench.attention import AttentionCase, synthetic_gene_sets
-from omicsformer.bench.augmentation import cvae_quality
+from omicsformer.bench.augmentation import (
+    correlation_similarity,
+    generator_quality,
+    nn_distance_ratio,
+    tstr,
+    variance_ratio,
+)
 from omicsformer.bench.model import has_token_modes
 from omicsformer.bench.worker import MATMUL_SIZE_ENV, counts_like, kept_tokens
 from omicsformer.nn.packing import length_buckets
@@ -251,7 +257,7 @@ class _Generator:
 
 
 @pytest.mark.slow
-def test_cvae_quality_tells_a_collapsed_generator_from_a_faithful_one():
+def test_generator_quality_tells_a_collapsed_generator_from_a_faithful_one():
     rng = np.random.default_rng(0)
     means = rng.normal(size=(2, 300))
 
@@ -261,9 +267,84 @@ def test_cvae_quality_tells_a_collapsed_generator_from_a_faithful_one():
 
     x_train, _ = real(120)
     x_test, y_test = real(80)
-    faithful = cvae_quality(_Generator(means, 1.0, rng), x_train, x_test, y_test, seed=0)
-    collapsed = cvae_quality(_Generator(means, 0.3, rng), x_train, x_test, y_test, seed=0)
-    assert faithful["tstr_balanced_accuracy"] > 0.9
-    assert abs(faithful["sd_ratio"] - 1) < 0.1 and collapsed["sd_ratio"] < 0.7
+    faithful = generator_quality(_Generator(means, 1.0, rng), x_train, x_test, y_test, seed=0)
+    collapsed = generator_quality(_Generator(means, 0.3, rng), x_train, x_test, y_test, seed=0)
+    assert faithful["tstr"] > 0.9
+    assert abs(faithful["variance_ratio"] - 1) < 0.1 and collapsed["variance_ratio"] < 0.5
+    assert abs(faithful["nn_distance_ratio"] - 1) < 0.1 and collapsed["nn_distance_ratio"] < 0.8
     assert faithful["discriminator_auroc"] < 0.7
     assert collapsed["discriminator_auroc"] > 0.9
+
+
+def test_variance_ratio_sums_over_genes_and_is_the_scale_squared_for_a_scaled_copy():
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(200, 50)) * np.linspace(0.01, 3, 50)  # near-constant genes too
+    assert variance_ratio(3 * real, real) == pytest.approx(9)
+    same = rng.normal(size=(4000, 50)) * np.linspace(0.01, 3, 50)
+    assert variance_ratio(same, real) == pytest.approx(1, abs=0.1)
+    near_constant = real.copy()
+    near_constant[:, 0] = 1e-9 * rng.normal(size=200)  # the old per-gene SD ratio exploded here
+    assert variance_ratio(real, near_constant) == pytest.approx(1, abs=0.01)
+
+
+def test_correlation_similarity_is_high_for_the_same_gaussian_and_low_for_independent_genes():
+    rng = np.random.default_rng(0)
+    mixing = rng.normal(size=(30, 30))
+    real = rng.normal(size=(300, 30)) @ mixing
+    same = rng.normal(size=(300, 30)) @ mixing
+    independent = rng.normal(size=(300, 30)) * real.std(0)
+    assert correlation_similarity(same, real) > 0.9
+    assert abs(correlation_similarity(independent, real)) < 0.3
+    assert correlation_similarity(real, real) == pytest.approx(1)
+
+
+def test_nn_distance_ratio_is_zero_for_copies_and_about_one_for_new_patients():
+    rng = np.random.default_rng(0)
+    train, test, new = (rng.normal(size=(100, 20)) for _ in range(3))
+    assert nn_distance_ratio(train[rng.integers(0, 100, 60)], train, test) == pytest.approx(0)
+    assert nn_distance_ratio(new, train, test) == pytest.approx(1, abs=0.1)
+
+
+def test_tstr_scores_survival_with_a_cox_model_trained_on_synthetic_patients():
+    rng = np.random.default_rng(0)
+
+    def cohort(n):
+        x = rng.normal(size=(n, 10))
+        time = rng.exponential(np.exp(-1.5 * x[:, 0]))
+        return x, np.column_stack([time, rng.random(n) < 0.8]).astype(float)
+
+    (x_syn, y_syn), (x_test, y_test) = cohort(200), cohort(100)
+    assert tstr(x_syn, y_syn, x_test, y_test) > 0.7
+    shuffled = y_syn[rng.permutation(200)]
+    assert tstr(x_syn, shuffled, x_test, y_test) < 0.65
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("task", "model", "augments", "generators"),
+    [
+        ("classification", "logreg", "none,cvae:epochs=3,wgan:steps=2", 2),
+        ("survival", "coxph", "none,wgan:steps=2,n=40", 1),
+    ],
+)
+def test_bench_augmentation_shows_every_generator_s_quality(
+    cli, tmp_path, task, model, augments, generators
+):
+    out = tmp_path / "aug"
+    flags = f"--task {task} --model {model} --train-fractions 1 --augment {augments} --folds 2"
+    data = "synthetic:n_samples=90,n_genes=20"
+    result = cli("bench", "augmentation", "--data", data, *flags.split(), "--out", out)
+    assert result.code == 0, result.err
+    frame = pd.read_csv(out / "augmentation.csv")
+    made = frame[frame.augment != "none"]
+    assert len(made) == 2 * generators and "sd_ratio" not in frame
+    quality = ["tstr", "discriminator_auroc", "variance_ratio", "correlation_similarity"]
+    assert made[[*quality, "nn_distance_ratio"]].notna().all().all()
+    assert made.discriminator_auroc.between(0, 1).all() and (made.variance_ratio > 0).all()
+    summary = (out / "summary.md").read_text()
+    assert "Synthetic patients' quality" in summary
+    rows = [line for line in summary.splitlines() if line.startswith("| wgan")]
+    assert len(rows) == 2  # its row of the metric table, its row of the quality table
+    page = (out / "report.html").read_text()
+    assert "Synthetic patients&#x27; quality" in page or "Synthetic patients' quality" in page
+    assert all(name in page for name in quality)

@@ -491,7 +491,7 @@ class AugmentConfig:
     methods: list[str] = setting(
         [],
         flag="--augment",
-        help="comma-separated NAME[:key=value...]: noise, mask, scale, mixup, smote, cvae "
+        help="comma-separated NAME[:key=value...]: noise, mask, scale, mixup, smote, cvae, wgan "
         "(e.g. noise:sigma=0.2,mixup:alpha=0.4; default: none)",
     )
 

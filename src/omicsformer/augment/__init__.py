@@ -9,6 +9,7 @@ scale      batches   library-size-like multiplicative noise      all
 mixup      batches   convex mixing of pairs (alpha, within_class) classification, regression
 smote      batches   interpolation to same-class neighbours      classification
 cvae       dataset   conditional VAE samples per class (ratio)   classification
+wgan       dataset   conditional WGAN-GP samples (ratio or n)    classification, survival
 =========  ========  ==========================================  ==============================
 
 Every augmenter is fitted on the training split only; batch augmenters run inside the training
@@ -39,12 +40,21 @@ from omicsformer.augment.cvae import CVAEAugmenter
 from omicsformer.augment.mixup import Mixup
 from omicsformer.augment.simple import GaussianNoise, GeneMask, LibrarySizeScaling
 from omicsformer.augment.smote import Smote
+from omicsformer.augment.wgan import WGANAugmenter
 from omicsformer.config import from_dict, parse_spec
 from omicsformer.errors import ConfigError
 from omicsformer.registry import Registry
 
 AUGMENTERS: Registry[type[Augmenter]] = Registry("augmentation")
-for _cls in (GaussianNoise, GeneMask, LibrarySizeScaling, Mixup, Smote, CVAEAugmenter):
+for _cls in (
+    GaussianNoise,
+    GeneMask,
+    LibrarySizeScaling,
+    Mixup,
+    Smote,
+    CVAEAugmenter,
+    WGANAugmenter,
+):
     AUGMENTERS.add(_cls.name, _cls)
 
 

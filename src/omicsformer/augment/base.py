@@ -40,6 +40,8 @@ class AugmentContext:
     gene_scale: np.ndarray | None = None  # training SD per gene of the transformed data
     log_base: float | None = None  # base of the log the expression is in (None: unknown)
     classes: tuple[str, ...] = ()  # class names in code order (classification), for messages
+    device: str = "cpu"  # where a generator trains ("cuda" when the run trains on a GPU)
+    progress: bool = False  # a generator prints a progress line while it trains
 
 
 class Augmenter:
@@ -53,6 +55,9 @@ class Augmenter:
     tasks: ClassVar[tuple[str, ...]] = ("classification", "survival", "regression")
     why_not: ClassVar[str] = ""
     resamples: ClassVar[bool] = False  # offers sampler() for models not trained in batches
+    # a generator (cvae, wgan): after fit, class_counts() -> {condition: n} and
+    # sample(counts, seed) -> (x (n, G) float32, targets in the task's form); expand adds those
+    synthesizes: ClassVar[bool] = False
 
     def check(self, context: AugmentContext) -> None:
         if context.task not in self.tasks:

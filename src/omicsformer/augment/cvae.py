@@ -70,6 +70,7 @@ class ConditionalVAE(nn.Module):
 class CVAEAugmenter(Augmenter):
     name = "cvae"
     kind = "dataset"
+    synthesizes = True
     tasks = ("classification",)
     why_not = "the generator is conditioned on the class"
     Options = CVAEOptions

@@ -9,6 +9,7 @@ import dataclasses
 from typing import Any
 
 import numpy as np
+import torch
 
 from omicsformer.augment import (
     AugmentContext,
@@ -24,7 +25,14 @@ from omicsformer.errors import ConfigError
 from omicsformer.models import MODELS, ModelSpec, Runtime
 
 
-def augment_context(config: RunConfig, data: PreparedData, arrays: SplitArrays) -> AugmentContext:
+def augment_context(
+    config: RunConfig, data: PreparedData, arrays: SplitArrays, progress: bool = False
+) -> AugmentContext:
+    device = config.train.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():  # a baseline's run reaches here too
+        raise ConfigError("--device cuda was asked for but no CUDA GPU is available")
     return AugmentContext(
         task=data.task.name,
         n_classes=len(data.target.classes),
@@ -32,6 +40,8 @@ def augment_context(config: RunConfig, data: PreparedData, arrays: SplitArrays) 
         gene_scale=arrays.preprocessor.scale,
         log_base=log_base(config.preprocess.transform),
         classes=tuple(data.target.classes),
+        device=device,
+        progress=progress,
     )
 
 
@@ -47,7 +57,7 @@ def augment_training(
     augmenters = [s.build() for s in specs]
     if not augmenters:
         return x_train, y_train, runtime, []
-    context = augment_context(config, data, arrays)
+    context = augment_context(config, data, arrays, runtime.progress)
     # dataset augmenters learn from the real patients; batch augmenters see the training set
     # the loop draws from, synthetic patients included (SMOTE's neighbours index into it)
     for augmenter in (a for a in augmenters if a.kind == "dataset"):
@@ -82,7 +92,8 @@ def _check_for(spec: ModelSpec, specs: list[AugmentSpec], seed: int) -> None:
     if refused:
         raise ConfigError(
             f"{', '.join(refused)} augment(s) training batches of neural models; {spec.name!r} "
-            "is not trained in batches (smote and cvae work with every classification model)"
+            "is not trained in batches (smote and cvae work with every classification model, "
+            "wgan with every classification or survival one)"
         )
     if len(batch) > 1:
         raise ConfigError(

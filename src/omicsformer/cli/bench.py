@@ -271,9 +271,10 @@ def cmd_bench_gpu(args: argparse.Namespace) -> int:
 
 
 def cmd_bench_augmentation(args: argparse.Namespace) -> int:
+    from omicsformer.augment import split_specs
     from omicsformer.bench.augmentation import bench_augmentation, summary_markdown
 
-    augments = [a.strip() for a in (args.augment or "none").split(",")]
+    augments = split_specs(args.augment or "none")  # wgan:steps=2,n=40 is one alternative
     args.augment = None  # the alternatives are compared; the config itself has none
     config = config_from_args(args)
     frame = bench_augmentation(

@@ -58,7 +58,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         ratio = f"ratio={args.synthetic_ratio}"
         config.augment.methods = [
             f"{m}{',' if ':' in m else ':'}{ratio}"
-            if m.split(":")[0] == "cvae" and "ratio=" not in m
+            if m.split(":")[0] in ("cvae", "wgan") and "ratio=" not in m
             else m
             for m in split_specs(",".join(config.augment.methods))
         ]

@@ -64,7 +64,9 @@ class Models:
         "grouping them",
     )
     synthetic_ratio: float | None = setting(
-        low=0, open_low=True, help="cvae: synthetic patients per real training patient (default: 1)"
+        low=0,
+        open_low=True,
+        help="cvae, wgan: synthetic patients per real training patient (default: 1)",
     )
     mask_fraction: float = setting(
         0.15,

@@ -278,7 +278,28 @@ def _model(folder: Path) -> list[Section]:
 
 
 # ---------------------------------------------------------------------------- augmentation
-QUALITY = ("tstr_balanced_accuracy", "discriminator_auroc", "sd_ratio")
+# the indicators of a generator's synthetic patients (bench/augmentation.py); an older CSV's
+# tstr_balanced_accuracy and sd_ratio (a mean of per-gene ratios) are not shown
+QUALITY = (
+    "tstr",
+    "discriminator_auroc",
+    "variance_ratio",
+    "correlation_similarity",
+    "nn_distance_ratio",
+)
+QUALITY_NOTE = (
+    "tstr: train on synthetic, test on real: a logistic regression's balanced accuracy (a ridge "
+    "Cox model's C-index for survival) trained on synthetic patients only, scored on the real "
+    "test fold (near the real-data score: the synthetic patients carry the signal). "
+    "discriminator_auroc: a random forest telling real from synthetic training patients (0.5: "
+    "indistinguishable, 1: trivially told apart). variance_ratio: the synthetic patients' total "
+    "variance (sum over genes) over the real training patients' (1: the spread is reproduced; "
+    "well below 1: samples too close to the class means). correlation_similarity: correlation "
+    "of the real and synthetic gene-gene correlations over the 500 most variable genes (1: "
+    "the co-expression is reproduced). nn_distance_ratio: median distance of a synthetic "
+    "patient to its nearest training patient over that of a real test patient (about 1: as "
+    "new as new patients; near 0: copies of the training patients)."
+)
 METRICS = ("balanced_accuracy", "c_index", "r2")  # each task's main metric
 
 
@@ -311,28 +332,12 @@ def _augmentation(folder: Path) -> list[Section]:
                 )
             )
         )
-    quality = [c for c in QUALITY if c in ok and ok[c].notna().any()]
-    if quality:
-        cvae = ok[ok[quality].notna().any(axis=1)]
-        stats = cvae.groupby("fraction")[quality].agg(["mean", "std"])
-        rows = [
-            {
-                "fraction": f"{fraction:g}",
-                **{c: f"{r[(c, 'mean')]:.3f} ± {r[(c, 'std')]:.3f}" for c in quality},
-            }
-            for fraction, r in stats.iterrows()
-        ]
+    quality = quality_table(ok)
+    if len(quality):
         parts.append(
-            Section("cVAE quality").add(
-                Table(pd.DataFrame(rows), "Mean ± sd over folds."),
-                Text(
-                    "tstr_balanced_accuracy: a classifier trained on synthetic patients only, "
-                    "tested on the real test fold (near the real-data score: the synthetic "
-                    "patients carry the class signal). discriminator_auroc: a random forest "
-                    "telling real from synthetic training patients (0.5: indistinguishable, "
-                    "1: trivially told apart). sd_ratio: synthetic over real spread per gene "
-                    "(1: reproduced; well below 1: samples too close to the class means)."
-                ),
+            Section("Synthetic patients' quality").add(
+                Table(quality, "Mean ± sd over folds, one row per generator and fraction."),
+                Text(QUALITY_NOTE),
             )
         )
     skipped = frame[frame["status"] != "ok"].drop_duplicates("augment")
@@ -346,6 +351,26 @@ def _augmentation(folder: Path) -> list[Section]:
             )
         )
     return parts
+
+
+def quality_table(ok: pd.DataFrame) -> pd.DataFrame:
+    """One row per generator (augmentation) and training fraction: mean ± sd over the folds of
+    each quality indicator it has (empty when no fit made synthetic patients). Written to
+    summary.md by ``bench augmentation`` and shown on its page."""
+    columns = [c for c in QUALITY if c in ok and ok[c].notna().any()]
+    if not columns:
+        return pd.DataFrame()
+    rows = []
+    generated = ok[ok[columns].notna().any(axis=1)]
+    for (augment, fraction), group in generated.groupby(["augment", "fraction"], sort=False):
+        rows.append(
+            {
+                "augment": augment,
+                "fraction": f"{fraction:g}",
+                **{c: f"{group[c].mean():.3f} ± {_sd(group[c])}" for c in columns},
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def augmentation_table(ok: pd.DataFrame, metric: str) -> pd.DataFrame:
