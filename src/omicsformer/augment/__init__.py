@@ -46,15 +46,9 @@ from omicsformer.errors import ConfigError
 from omicsformer.registry import Registry
 
 AUGMENTERS: Registry[type[Augmenter]] = Registry("augmentation")
-for _cls in (
-    GaussianNoise,
-    GeneMask,
-    LibrarySizeScaling,
-    Mixup,
-    Smote,
-    CVAEAugmenter,
-    WGANAugmenter,
-):
+_IN_BATCHES = (GaussianNoise, GeneMask, LibrarySizeScaling, Mixup, Smote)
+_GENERATORS = (CVAEAugmenter, WGANAugmenter)  # add synthetic patients before training
+for _cls in (*_IN_BATCHES, *_GENERATORS):
     AUGMENTERS.add(_cls.name, _cls)
 
 

@@ -64,9 +64,7 @@ class Models:
         "grouping them",
     )
     synthetic_ratio: float | None = setting(
-        low=0,
-        open_low=True,
-        help="cvae, wgan: synthetic patients per real training patient (default: 1)",
+        low=0, open_low=True, help="cvae, wgan: synthetic patients per real one (default: 1)"
     )
     mask_fraction: float = setting(
         0.15,
