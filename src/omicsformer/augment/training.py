@@ -9,7 +9,6 @@ import dataclasses
 from typing import Any
 
 import numpy as np
-import torch
 
 from omicsformer.augment import (
     AugmentContext,
@@ -23,16 +22,13 @@ from omicsformer.config import RunConfig
 from omicsformer.data.transforms import log_base
 from omicsformer.errors import ConfigError
 from omicsformer.models import MODELS, ModelSpec, Runtime
+from omicsformer.train.engine import resolve_device
 
 
 def augment_context(
     config: RunConfig, data: PreparedData, arrays: SplitArrays, progress: bool = False
 ) -> AugmentContext:
-    device = config.train.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():  # a baseline's run reaches here too
-        raise ConfigError("--device cuda was asked for but no CUDA GPU is available")
+    device = resolve_device(config.train.device)  # a baseline's run checks it here too
     return AugmentContext(
         task=data.task.name,
         n_classes=len(data.target.classes),

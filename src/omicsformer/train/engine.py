@@ -93,16 +93,22 @@ class LoopState:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
+def resolve_device(device: str) -> str:
+    """``--device`` as the place to run: ``auto`` is ``cuda`` when a GPU is there, else ``cpu``;
+    ``cuda`` without a GPU is a ConfigError."""
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda was asked for but no CUDA GPU is available")
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
 def make_fabric(cfg: TrainConfig, loggers: Sequence[Any] = ()) -> Any:
     """A Lightning Fabric for the configured device, processes and precision; ``loggers``
     (Fabric loggers, see :mod:`omicsformer.train.tracking`) receive ``fabric.log_dict``."""
     from lightning_fabric import Fabric
 
-    accelerator = cfg.device
-    if accelerator == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda was asked for but no CUDA GPU is available")
-    if accelerator == "auto":
-        accelerator = "cuda" if torch.cuda.is_available() else "cpu"
+    accelerator = resolve_device(cfg.device)
     if cfg.strategy == "fsdp" and accelerator != "cuda":
         raise ConfigError("--strategy fsdp needs CUDA GPUs; use ddp on CPU")
     if cfg.precision == "16-mixed" and accelerator == "cpu":
