@@ -59,6 +59,7 @@ from omicsformer.models import MODELS, Runtime
 from omicsformer.pipeline import fit_model, prepare_data
 from omicsformer.report.pages import publish_with_report
 from omicsformer.report.pages.bench import augmentation_table, quality_table
+from omicsformer.report.tables import markdown_lines
 
 
 def stratified_subsample(
@@ -306,10 +307,8 @@ def summary_markdown(frame: pd.DataFrame, metric: str, title: str) -> str:
         f"{metric}: mean ± sd over folds; gain = mean paired difference to `none` (± sd), p of "
         "the corrected resampled t-test, folds up / down",
         "",
-        "| " + " | ".join(table.columns) + " |",
-        "|" + "---|" * len(table.columns),
+        *_markdown(table),
     ]
-    lines += ["| " + " | ".join(map(str, row)) + " |" for row in table.itertuples(index=False)]
     quality = quality_table(ok)
     if len(quality):
         lines += [
@@ -319,17 +318,19 @@ def summary_markdown(frame: pd.DataFrame, metric: str, title: str) -> str:
             "variances, 1 = spread reproduced); correlation_similarity (gene-gene correlations, "
             "500 genes); nn_distance_ratio (1 = as new as real test patients, 0 = copies)",
             "",
-            "| " + " | ".join(quality.columns) + " |",
-            "|" + "---|" * len(quality.columns),
-        ]
-        lines += [
-            "| " + " | ".join(map(str, row)) + " |" for row in quality.itertuples(index=False)
+            *_markdown(quality),
         ]
     skipped = frame[frame["status"] != "ok"].drop_duplicates("augment")
     for _, row in skipped.iterrows():
         name = row["augment"]  # the note may start with the name already
         lines.append(f"- {name}: {str(row['note']).removeprefix(f'{name}: ')}")
     return "\n".join(lines) + "\n"
+
+
+def _markdown(table: pd.DataFrame) -> list[str]:
+    """``table``'s cells as text in a Markdown table."""
+    rows = [[str(cell) for cell in row] for row in table.itertuples(index=False)]
+    return markdown_lines([str(c) for c in table.columns], rows)
 
 
 def plot_curves(frame: pd.DataFrame, metric: str, title: str, path: str | Path) -> None:
