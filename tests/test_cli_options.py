@@ -308,3 +308,19 @@ def test_o_sets_a_run_setting_by_its_config_key():
         args = parser.parse_args(["train", "--data", "x.csv", *extra])
         with pytest.raises(ConfigError, match=re.escape(message)):
             config_from_args(args)
+
+
+def test_synthetic_ratio_goes_to_every_generator_and_no_other_augmentation():
+    args = build_parser().parse_args(
+        [
+            "train",
+            "--data",
+            "x.csv",
+            "--augment",
+            "noise,cvae,wgan:steps=5",
+            "--synthetic-ratio",
+            "2",
+        ]
+    )
+    methods = config_from_args(args).augment.methods
+    assert methods == ["noise", "cvae:ratio=2.0", "wgan:steps=5,ratio=2.0"]

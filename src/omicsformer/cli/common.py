@@ -53,12 +53,13 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     if args.attention is not None:
         config.model.options["attention"] = args.attention
     if args.synthetic_ratio is not None:
-        from omicsformer.augment import split_specs
+        from omicsformer.augment import AUGMENTERS, split_specs
 
         ratio = f"ratio={args.synthetic_ratio}"
+        generators = {name for name, cls in AUGMENTERS.items() if cls.synthesizes}
         config.augment.methods = [
             f"{m}{',' if ':' in m else ':'}{ratio}"
-            if m.split(":")[0] in ("cvae", "wgan") and "ratio=" not in m
+            if m.split(":")[0] in generators and "ratio=" not in m
             else m
             for m in split_specs(",".join(config.augment.methods))
         ]
