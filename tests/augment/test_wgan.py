@@ -3,6 +3,7 @@ that it learns the class-conditional structure of a cohort whose truth is known.
 
 import numpy as np
 import pytest
+import torch
 
 from omicsformer.augment import AugmentContext, build_augmenters, parse_specs
 from omicsformer.errors import ConfigError
@@ -83,11 +84,15 @@ def test_wgan_options_are_range_checked():
     with pytest.raises(ConfigError, match="n_critic"):
         parse_specs(["wgan:n_critic=0"])
     assert parse_specs(["wgan:n=1000,steps=50"])[0].options.n == 1000
+    with pytest.raises(ConfigError, match="critic"):
+        parse_specs(["wgan:critic=acgan"])
 
 
 @pytest.mark.slow
-def test_wgan_learns_the_class_conditional_structure():
-    """A classifier trained on wgan's synthetic patients only tells the real classes apart."""
+@pytest.mark.parametrize("critic", ["concat", "projection"])
+def test_wgan_learns_the_class_conditional_structure(critic):
+    """A classifier trained on wgan's synthetic patients only tells the real classes apart,
+    with either way of showing the critic the class."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import balanced_accuracy_score
 
@@ -101,7 +106,7 @@ def test_wgan_learns_the_class_conditional_structure():
 
     x, y = real(40)
     wgan = fitted(
-        "wgan:steps=300,hidden=32,latent=8,lr=5e-4,n=200",
+        f"wgan:steps=300,hidden=32,latent=8,lr=5e-4,n=200,critic={critic}",
         x,
         y,
         AugmentContext("classification", 2, 0),
@@ -113,8 +118,6 @@ def test_wgan_learns_the_class_conditional_structure():
 
 
 def test_a_run_on_cuda_without_a_gpu_is_refused_in_one_line(monkeypatch):
-    import torch
-
     from omicsformer.augment.training import augment_context
     from omicsformer.config import RunConfig
 
@@ -123,3 +126,13 @@ def test_a_run_on_cuda_without_a_gpu_is_refused_in_one_line(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(ConfigError, match="no CUDA GPU is available"):
         augment_context(config, None, None)  # refused before the data is looked at
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_wgan_trains_and_samples_on_the_gpu(cohort):
+    x, y, _ = cohort
+    context = AugmentContext("classification", 3, seed=0, device="cuda")
+    wgan = fitted(f"{TINY},critic=projection", x, y, context)
+    assert next(wgan.model.parameters()).is_cuda
+    x2, y2 = wgan.expand(x, y)
+    assert x2.shape == (60, 10) and np.isfinite(x2).all() and len(y2) == 60

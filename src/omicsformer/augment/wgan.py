@@ -13,6 +13,9 @@ H hidden width, T = 1 extra output for survival (the standardized log time), 0 o
                -> Linear -> x̃                                             (B, G + T)
     critic     [x, onehot(k)] -> Linear -> LayerNorm -> LeakyReLU -> Linear -> LayerNorm
                -> LeakyReLU -> Linear -> score                            (B, 1)
+    (critic=projection: φ(x) = the same body without the one-hot, score = w·φ(x) + e_k·φ(x)
+    with e_k a learned embedding of the condition; Miyato & Koyama 2018, "cGANs with
+    Projection Discriminator", the stronger conditioning of later conditional GANs)
     critic loss     E[D(x̃)] - E[D(x)] + λ E[(‖∇D(x̂)‖₂ - 1)²],  x̂ = ε x + (1 - ε) x̃
     generator loss  -E[D(x̃)]
 
@@ -49,6 +52,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -74,6 +78,9 @@ class WGANOptions:
     batch: int = bounded(32, low=2)  # patients per step (at most N)
     balance: bool = False  # equal numbers per condition instead of the training proportions
     time_bins: int = bounded(2, low=1)  # survival: time strata within the event / censored groups
+    critic: Literal["concat", "projection"] = bounded(  # how the critic sees the condition
+        "concat", help="concat: one-hot beside the genes; projection: Miyato & Koyama 2018"
+    )
 
 
 def _mlp(n_in: int, hidden: int, n_out: int, norm: bool) -> nn.Sequential:
@@ -84,11 +91,18 @@ def _mlp(n_in: int, hidden: int, n_out: int, norm: bool) -> nn.Sequential:
 
 
 class ConditionalWGAN(nn.Module):
-    def __init__(self, n_out: int, n_conditions: int, hidden: int, latent: int) -> None:
+    def __init__(
+        self, n_out: int, n_conditions: int, hidden: int, latent: int, critic: str = "concat"
+    ) -> None:
         super().__init__()
         self.n_conditions, self.latent = n_conditions, latent
+        self.projection = critic == "projection"
         self.generator = _mlp(latent + n_conditions, hidden, n_out, norm=False)
-        self.critic = _mlp(n_out + n_conditions, hidden, 1, norm=True)
+        n_in = n_out if self.projection else n_out + n_conditions
+        self.critic = _mlp(n_in, hidden, 1, norm=True)
+        if self.projection:
+            self.embedding = nn.Embedding(n_conditions, hidden)  # e_k, one row per condition
+            nn.init.zeros_(self.embedding.weight)  # starts as the unconditional critic
 
     def condition(self, k: Tensor) -> Tensor:
         return nn.functional.one_hot(k, self.n_conditions).float()
@@ -97,7 +111,10 @@ class ConditionalWGAN(nn.Module):
         return self.generator(torch.cat([z, self.condition(k)], dim=1))  # (B, G + T)
 
     def score(self, x: Tensor, k: Tensor) -> Tensor:
-        return self.critic(torch.cat([x, self.condition(k)], dim=1)).squeeze(1)  # (B,)
+        if not self.projection:
+            return self.critic(torch.cat([x, self.condition(k)], dim=1)).squeeze(1)  # (B,)
+        features = self.critic[:-1](x)  # φ(x), (B, H)
+        return self.critic[-1](features).squeeze(1) + (self.embedding(k) * features).sum(1)
 
 
 class WGANAugmenter(Augmenter):
@@ -113,7 +130,7 @@ class WGANAugmenter(Augmenter):
         self.ratio, self.n, self.steps, self.n_critic = o.ratio, o.n, o.steps, o.n_critic
         self.gp, self.lr, self.beta1 = o.gp, o.lr, o.beta1
         self.hidden, self.latent, self.batch = o.hidden, o.latent, o.batch
-        self.balance, self.time_bins = o.balance, o.time_bins
+        self.balance, self.time_bins, self.critic = o.balance, o.time_bins, o.critic
 
     # ------------------------------------------------------------------ conditions
     def _conditions(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -158,9 +175,9 @@ class WGANAugmenter(Augmenter):
         real = torch.as_tensor(columns, dtype=torch.float32, device=self._device)  # (N, G + T)
         conditions = torch.as_tensor(codes, device=self._device)
         n_conditions = int(codes.max()) + 1
-        self.model = ConditionalWGAN(real.shape[1], n_conditions, self.hidden, self.latent).to(
-            self._device
-        )
+        self.model = ConditionalWGAN(
+            real.shape[1], n_conditions, self.hidden, self.latent, self.critic
+        ).to(self._device)
         self._train(real, conditions, generator)
         self._codes, self._counts = np.unique(codes, return_counts=True)
         self._n_train = len(x)
@@ -170,10 +187,11 @@ class WGANAugmenter(Augmenter):
         return torch.randn(n, self.latent, generator=generator).to(self._device)
 
     def _train(self, real: Tensor, conditions: Tensor, generator: torch.Generator) -> None:
-        g, d = self.model.generator, self.model.critic
+        g = self.model.generator
+        d = [p for name, p in self.model.named_parameters() if not name.startswith("generator.")]
         betas = (self.beta1, 0.9)
         g_opt = torch.optim.Adam(g.parameters(), lr=self.lr, betas=betas)
-        d_opt = torch.optim.Adam(d.parameters(), lr=self.lr, betas=betas)
+        d_opt = torch.optim.Adam(d, lr=self.lr, betas=betas)
         n, batch = len(real), min(self.batch, len(real))
         start = last = time.perf_counter()
         self.model.train()
