@@ -24,13 +24,14 @@ or none); ``n_critic`` critic steps per generator step, Adam with ``lr`` and bet
 (``beta1``, 0.9), λ = ``gp``: the GP paper's settings (λ 10, 5 critic steps, betas (0.5, 0.9)),
 but lr 1e-3, not its 1e-4: in the 1,000 generator steps a small cohort affords on a CPU, 1e-4
 left the generator short of the real spread and far from real patients (ALL leukemia subtype,
-22 training patients, 2,000 genes, 5 folds: discriminator AUROC 0.937 ± 0.033, variance ratio
-0.381 ± 0.057, train-on-synthetic balanced accuracy 0.227 ± 0.075 at 1e-4; 0.543 ± 0.123,
-0.850 ± 0.251 and 0.505 ± 0.139 at 1e-3). Each step draws a batch of real patients; the fake
-ones of that step carry the same conditions. Training counts ``steps`` generator steps: on one
-CPU thread of a shared machine about 0.35 s a step at 12,625 genes (1,000 steps: about 6 min)
-and 0.06-0.14 s at 2,000 genes. The lab's own code (forge.ibisc.univ-evry.fr/alacan/
-GANs-for-transcriptomics) was out of reach here; the settings are the GP paper's but lr.
+22 training patients, 2,000 genes, 5 folds: discriminator AUROC against the training patients
+0.937 ± 0.033, variance ratio 0.381 ± 0.057, train-on-synthetic balanced accuracy 0.227 ± 0.075
+at 1e-4; 0.543 ± 0.123, 0.850 ± 0.251 and 0.505 ± 0.139 at 1e-3). Each step draws a batch of
+real patients; the fake ones of that step carry the same conditions. Training counts
+``steps`` generator steps: on one CPU thread of a shared machine about 0.35 s a step at 12,625
+genes (1,000 steps: about 6 min) and 0.06-0.14 s at 2,000 genes. The lab's own code
+(forge.ibisc.univ-evry.fr/alacan/GANs-for-transcriptomics) was out of reach here; the settings
+are the GP paper's but lr.
 
 Fitted on the training split only, on the arrays as the training preprocessing left them
 (z-scored per gene). ``expand`` adds ``n`` synthetic patients (``n`` > 0) or ``ratio`` x N, in
