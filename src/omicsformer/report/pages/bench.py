@@ -293,13 +293,13 @@ QUALITY_NOTE = (
     "test fold (near the real-data score: the synthetic patients carry the signal). "
     "discriminator_auroc: a random forest telling synthetic patients from real test-fold "
     "patients, whom the generator never saw (0.5: indistinguishable, 1: trivially told apart). "
-    "variance_ratio: the synthetic patients' total "
-    "variance (sum over genes) over the real training patients' (1: the spread is reproduced; "
-    "well below 1: samples too close to the class means). correlation_similarity: correlation "
-    "of the real and synthetic gene-gene correlations over the 500 most variable genes (1: "
-    "the co-expression is reproduced). nn_distance_ratio: median distance of a synthetic "
-    "patient to its nearest training patient over that of a real test patient (about 1: as "
-    "new as new patients; near 0: copies of the training patients)."
+    "variance_ratio: the synthetic patients' total variance (sum over genes) over the real "
+    "training patients' (1: the spread is reproduced; well below 1: samples too close to the "
+    "class means). correlation_similarity: correlation of the real and synthetic gene-gene "
+    "correlations over the 500 most variable genes (1: the co-expression is reproduced). "
+    "nn_distance_ratio: median distance of a synthetic patient to its nearest training patient "
+    "over that of a real test patient (about 1: as new as new patients; near 0: copies of the "
+    "training patients)."
 )
 METRICS = ("balanced_accuracy", "c_index", "r2")  # each task's main metric
 
