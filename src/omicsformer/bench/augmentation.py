@@ -62,7 +62,7 @@ from omicsformer.fileio import OutputFolder, write_text, write_with
 from omicsformer.models import MODELS, Runtime
 from omicsformer.pipeline import fit_model, prepare_data
 from omicsformer.report.pages import publish_with_report
-from omicsformer.report.pages.bench import augmentation_table, quality_table
+from omicsformer.report.pages.bench import QUALITY_NOTE, augmentation_table, quality_table
 from omicsformer.report.tables import markdown_lines
 
 
@@ -318,11 +318,7 @@ def summary_markdown(frame: pd.DataFrame, metric: str, title: str) -> str:
     if len(quality):
         lines += [
             "",
-            "Synthetic patients' quality (mean ± sd over folds): tstr = train on synthetic, test "
-            "on real; discriminator_auroc (synthetic vs real test patients, 0.5 = "
-            "indistinguishable); variance_ratio (total variances, 1 = spread reproduced); "
-            "correlation_similarity (gene-gene correlations, 500 genes); nn_distance_ratio (1 = "
-            "as new as real test patients, 0 = copies)",
+            f"Synthetic patients' quality (mean ± sd over folds). {QUALITY_NOTE}",
             "",
             *_markdown(quality),
         ]
