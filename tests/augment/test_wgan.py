@@ -88,6 +88,24 @@ def test_wgan_options_are_range_checked():
         parse_specs(["wgan:critic=acgan"])
 
 
+def test_the_projection_critic_sees_the_condition_through_its_embedding_only(cohort):
+    x, y, context = cohort
+    model = fitted(f"{TINY},critic=projection", x, y, context).model
+    assert model.critic[0].in_features == x.shape[1]  # the genes alone, no one-hot beside them
+    trained = {id(p) for p in model.critic_parameters()}
+    assert id(model.embedding.weight) in trained  # the critic's optimizer learns e_k
+    assert not trained & {id(p) for p in model.generator.parameters()}
+    patients = torch.as_tensor(x[:4])
+    scores = [model.score(patients, torch.full((4,), k)) for k in range(3)]
+    assert not torch.allclose(scores[0], scores[1])  # the class moves the score, via e_k
+    with torch.no_grad():
+        model.embedding.weight.zero_()
+    assert torch.allclose(
+        model.score(patients, torch.zeros(4, dtype=torch.long)),
+        model.score(patients, torch.full((4,), 2)),
+    )
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("critic", ["concat", "projection"])
 def test_wgan_learns_the_class_conditional_structure(critic):

@@ -111,6 +111,13 @@ class ConditionalWGAN(nn.Module):
     def generate(self, z: Tensor, k: Tensor) -> Tensor:
         return self.generator(torch.cat([z, self.condition(k)], dim=1))  # (B, G + T)
 
+    def critic_parameters(self) -> list[nn.Parameter]:
+        """What the critic's optimizer trains: the critic and, with projection, the embedding."""
+        return [
+            *self.critic.parameters(),
+            *(self.embedding.parameters() if self.projection else []),
+        ]
+
     def score(self, x: Tensor, k: Tensor) -> Tensor:
         if not self.projection:
             return self.critic(torch.cat([x, self.condition(k)], dim=1)).squeeze(1)  # (B,)
@@ -188,11 +195,9 @@ class WGANAugmenter(Augmenter):
         return torch.randn(n, self.latent, generator=generator).to(self._device)
 
     def _train(self, real: Tensor, conditions: Tensor, generator: torch.Generator) -> None:
-        g = self.model.generator
-        d = [p for name, p in self.model.named_parameters() if not name.startswith("generator.")]
         betas = (self.beta1, 0.9)
-        g_opt = torch.optim.Adam(g.parameters(), lr=self.lr, betas=betas)
-        d_opt = torch.optim.Adam(d, lr=self.lr, betas=betas)
+        g_opt = torch.optim.Adam(self.model.generator.parameters(), lr=self.lr, betas=betas)
+        d_opt = torch.optim.Adam(self.model.critic_parameters(), lr=self.lr, betas=betas)
         n, batch = len(real), min(self.batch, len(real))
         start = last = time.perf_counter()
         self.model.train()
